@@ -1,0 +1,159 @@
+# memmon: one Makefile for the UEFI image, the hosted build, tests and tools.
+# `make help` lists the targets.
+
+VERSION := 0.1.0
+BUILD_ID := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+B := build
+
+CC ?= gcc
+CLANG ?= clang
+NASM ?= nasm
+PYTHON := /usr/bin/python3
+MEM ?= 1G
+
+# One warning set for every build.
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
+CORE_SRC := monitor/console.c monitor/cmds.c monitor/fmt.c monitor/memmap.c monitor/monitor.c
+CORE_INC := -Imonitor -Ipaging
+DEFS := -DMEMMON_BUILD='"$(BUILD_ID)"'
+
+# ---- the UEFI image ------------------------------------------------------
+EFI_INC := /usr/include/efi
+EFI_LIB := /usr/lib
+# -ffreestanding: no libc; -fpic: gnu-efi links a relocatable PE;
+# -fshort-wchar: UEFI's CHAR16 strings; -mno-red-zone: interrupts and
+# exceptions write below RSP; -mno-sse -mno-mmx: no FPU state is set up;
+# -maccumulate-outgoing-args: required for ms_abi calls into firmware;
+# GNU_EFI_USE_MS_ABI: call firmware directly with the ms_abi attribute.
+EFI_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector -fpic \
+	-fshort-wchar -mno-red-zone -mno-sse -mno-mmx -maccumulate-outgoing-args \
+	-fno-strict-aliasing -DGNU_EFI_USE_MS_ABI -isystem $(EFI_INC) -isystem $(EFI_INC)/x86_64 \
+	$(CORE_INC) -Iefi $(DEFS)
+EFI_LDFLAGS := -nostdlib -znocombreloc -T $(EFI_LIB)/elf_x86_64_efi.lds -shared -Bsymbolic \
+	-L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
+EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+	-j .rel.* -j .rela.* -j .reloc
+
+EFI_SRC := efi/main.c efi/cpu.c efi/uart.c efi/platform_x86.c efi/lib.c
+EFI_OBJ := $(patsubst %.c,$(B)/efi-obj/%.o,$(CORE_SRC) $(EFI_SRC)) $(B)/efi-obj/efi/entry.o
+HELLO_OBJ := $(B)/efi-obj/efi/hello.o $(B)/efi-obj/efi/uart.o
+
+# ---- the hosted build ------------------------------------------------------
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) $(CORE_INC) -Itest/host $(DEFS)
+HOST_SRC := $(CORE_SRC) test/host/platform_host.c
+HOST_OBJ := $(patsubst %.c,$(B)/host-obj/%.o,$(HOST_SRC))
+
+.PHONY: all run debug test unit fuzz fuzz-smoke integration bench deps format check-format \
+	analyze clean help
+.DEFAULT_GOAL := all
+
+all: $(B)/memmon.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/hello.efi $(B)/host/memmon-host
+
+$(B)/efi-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(EFI_CFLAGS) -MMD -c $< -o $@
+
+$(B)/efi-obj/efi/entry.o: efi/entry.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -g $< -o $@
+
+$(B)/memmon.so: $(EFI_OBJ)
+	ld $(EFI_LDFLAGS) $^ -o $@ -lgnuefi
+
+$(B)/hello.so: $(HELLO_OBJ)
+	ld $(EFI_LDFLAGS) $^ -o $@ -lgnuefi
+
+# subsystem 10 = EFI application
+$(B)/%.efi: $(B)/%.so
+	objcopy $(EFI_SECTIONS) --target efi-app-x86_64 --subsystem=10 $< $@
+
+$(B)/esp/EFI/BOOT/BOOTX64.EFI: $(B)/memmon.efi
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(B)/host-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SAN) -MMD -c $< -o $@
+
+$(B)/host/memmon-host: $(HOST_OBJ) $(B)/host-obj/test/host/main_host.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) $^ -o $@
+
+# ---- running -----------------------------------------------------------
+run: all
+	scripts/qemu.sh --mem $(MEM) --esp $(B)/esp
+
+# QEMU stops before the first instruction and waits for gdb on :1234.
+debug: all
+	@echo "memmon prints its image base at boot ('memmon: image at 0x...'). In gdb:"
+	@echo "  target remote :1234"
+	@echo "  add-symbol-file $(B)/memmon.so -o <image base>"
+	@echo "  continue"
+	scripts/qemu.sh --mem $(MEM) --esp $(B)/esp --gdb
+
+# ---- tests ---------------------------------------------------------------
+UNIT_TESTS := $(B)/host/test_console
+
+$(B)/host/test_%: test/unit/test_%.c $(HOST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $(SAN) $^ -lcmocka -o $@
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+
+FUZZ_FLAGS := -std=gnu11 -O1 -g $(CORE_INC) -Itest/host $(DEFS) -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_TARGETS := $(B)/fuzz/fuzz_console
+
+$(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_FLAGS) $(WARN) $^ -o $@
+
+FUZZ_SECONDS ?= 60
+# A long run of every fuzz target (make fuzz FUZZ_SECONDS=600).
+fuzz: $(FUZZ_TARGETS)
+	@for f in $(FUZZ_TARGETS); do mkdir -p $(B)/corpus/$$(basename $$f); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $(B)/corpus/$$(basename $$f) test/fuzz/seeds || exit 1; done
+
+# The bounded run that `make test` includes.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=20
+
+integration: all
+	$(PYTHON) -m pytest -v test/integration
+
+test: check-format unit fuzz-smoke integration
+
+bench: all
+	$(PYTHON) scripts/bootbench.py
+
+# ---- housekeeping ----------------------------------------------------------
+deps:
+	scripts/deps.sh
+
+FORMAT_FILES := $(wildcard monitor/*.[ch] paging/*.[ch] efi/*.[ch] test/*/*.[ch])
+format:
+	clang-format -i $(FORMAT_FILES)
+
+check-format:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+analyze:
+	cppcheck --error-exitcode=1 --enable=warning,portability --inline-suppr -q \
+	  $(CORE_INC) -Itest/host monitor test/host
+
+clean:
+	rm -rf $(B)
+
+help:
+	@echo "make [all]      build build/memmon.efi, the ESP folder build/esp, the tools"
+	@echo "make deps       install the Debian packages memmon needs (apt-get)"
+	@echo "make run        boot memmon in QEMU/OVMF, console on this terminal (MEM=$(MEM))"
+	@echo "make debug      the same, QEMU waiting for gdb on :1234"
+	@echo "make test       format check, unit tests, fuzz smoke run, QEMU integration tests"
+	@echo "make unit | fuzz | integration   one part of it (fuzz: FUZZ_SECONDS=60)"
+	@echo "make bench      benchmarks (boot time against a minimal UEFI application)"
+	@echo "make format | check-format | analyze | clean"
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

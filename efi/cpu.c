@@ -1,0 +1,147 @@
+/*
+ * memmon's GDT, TSS and IDT, and the exception dump.
+ *
+ * GDT layout: 0x00 null, 0x08 64-bit code, 0x10 data, 0x18 TSS (16 bytes).
+ * Every IDT entry is an interrupt gate (interrupts stay off in handlers)
+ * to stub N of entry.asm, on an interrupt stack from the TSS.
+ */
+#include "cpu.h"
+
+#include "fmt.h"
+#include "trapguard.h"
+#include "uart.h"
+#include "x86.h"
+#include "x86_exc.h"
+
+#define SEL_CODE 0x08
+#define SEL_DATA 0x10
+#define SEL_TSS  0x18
+
+struct tss {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iomap_base;
+} __attribute__((packed));
+_Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
+
+struct idt_gate {
+	uint16_t offset_lo;
+	uint16_t selector;
+	uint8_t ist;       /* bits 2:0: interrupt stack table index, 0 = none */
+	uint8_t type_attr; /* P, DPL, type (0xe = 64-bit interrupt gate) */
+	uint16_t offset_mid;
+	uint32_t offset_hi;
+	uint32_t zero;
+} __attribute__((packed));
+_Static_assert(sizeof(struct idt_gate) == 16, "64-bit IDT gate is 16 bytes");
+
+struct table_reg {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed));
+
+static struct tss tss __attribute__((aligned(16)));
+static uint64_t gdt[5] __attribute__((aligned(16)));
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+
+extern char isr_stubs[]; /* entry.asm: 256 stubs of 16 bytes */
+
+void cpu_init(void *ist1_top, void *ist2_top)
+{
+	uint64_t base = (uint64_t)(uintptr_t)&tss, limit = sizeof(tss) - 1;
+
+	tss.ist[0] = (uint64_t)(uintptr_t)ist1_top;
+	tss.ist[1] = (uint64_t)(uintptr_t)ist2_top;
+	tss.iomap_base = sizeof(tss); /* no I/O permission bitmap */
+
+	gdt[0] = 0;
+	gdt[1] = 0x00af9a000000ffffull; /* code: P, DPL0, exec/read, L=1, G */
+	gdt[2] = 0x00cf92000000ffffull; /* data: P, DPL0, read/write, G */
+	/* 64-bit available TSS (type 9), P=1; the base spans both quadwords. */
+	gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+	         (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	gdt[4] = base >> 32;
+
+	struct table_reg gdtr = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
+	x86_load_gdt(&gdtr, SEL_CODE, SEL_DATA, SEL_TSS);
+
+	for (int v = 0; v < 256; v++) {
+		uint64_t off = (uint64_t)(uintptr_t)(isr_stubs + 16 * v);
+		bool critical = v == 2 || v == 8 || v == 18; /* NMI, #DF, #MC */
+		idt[v] = (struct idt_gate){
+		    .offset_lo = (uint16_t)off,
+		    .selector = SEL_CODE,
+		    .ist = critical ? 2 : 1,
+		    .type_attr = 0x8e,
+		    .offset_mid = (uint16_t)(off >> 16),
+		    .offset_hi = (uint32_t)(off >> 32),
+		};
+	}
+	struct table_reg idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
+	__asm__ volatile("lidt %0" ::"m"(idtr));
+}
+
+void cpu_halt_forever(void)
+{
+	for (;;) {
+		cpu_cli();
+		cpu_hlt();
+	}
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char buf[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_vformat(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	uart_puts(buf);
+}
+
+static void dump(const struct trap_frame *f)
+{
+	say("\nexception %s vector %lu error 0x%lx rip 0x%lx cr2 0x%lx\n",
+	    x86_exc_name((int)f->vector), f->vector, f->error, f->rip, read_cr2());
+	say("  rax 0x%lx rbx 0x%lx rcx 0x%lx rdx 0x%lx\n", f->rax, f->rbx, f->rcx, f->rdx);
+	say("  rsi 0x%lx rdi 0x%lx rbp 0x%lx rsp 0x%lx\n", f->rsi, f->rdi, f->rbp, f->rsp);
+	say("  r8 0x%lx r9 0x%lx r10 0x%lx r11 0x%lx\n", f->r8, f->r9, f->r10, f->r11);
+	say("  r12 0x%lx r13 0x%lx r14 0x%lx r15 0x%lx\n", f->r12, f->r13, f->r14, f->r15);
+	say("  cs 0x%lx ss 0x%lx rflags 0x%lx cr0 0x%lx cr3 0x%lx cr4 0x%lx\n", f->cs, f->ss,
+	    f->rflags, read_cr0(), read_cr3(), read_cr4());
+}
+
+void trap_dispatch(struct trap_frame *f)
+{
+	static volatile int depth;
+
+	if (++depth > 1) {
+		/* A fault while handling a fault: say the least and stop. */
+		say("\nexception %s vector %lu rip 0x%lx while handling an exception; halted\n",
+		    x86_exc_name((int)f->vector), f->vector, f->rip);
+		cpu_halt_forever();
+	}
+	if (f->vector >= 32) {
+		say("\nmemmon: stray interrupt vector %lu ignored\n", f->vector);
+		depth--;
+		return;
+	}
+	dump(f);
+	if (f->vector == 2) { /* NMI: not caused by the code, so it may go on */
+		depth--;
+		return;
+	}
+	if (f->vector != 8 && f->vector != 18) {
+		depth--;
+		trapguard_recover((int)f->vector); /* returns if no command runs */
+		depth++;
+	}
+	say("memmon: fatal exception outside any command; halted\n");
+	cpu_halt_forever();
+}

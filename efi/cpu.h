@@ -1,0 +1,43 @@
+/*
+ * memmon's own CPU tables and fault handling on the real machine.
+ */
+#ifndef MEMMON_EFI_CPU_H
+#define MEMMON_EFI_CPU_H
+
+#include <stdint.h>
+
+/* What isr_common (entry.asm) pushes, lowest address first. */
+struct trap_frame {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
+};
+_Static_assert(sizeof(struct trap_frame) == 22 * 8, "trap_frame matches entry.asm");
+
+/* Callee-saved registers, stack, resume point and SS: entry.asm's x86_ctx. */
+struct x86_ctx {
+	uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip, ss;
+};
+
+int x86_save_ctx(struct x86_ctx *c) __attribute__((returns_twice));
+void x86_resume_ctx(struct x86_ctx *c, int v) __attribute__((noreturn));
+void x86_switch_stack(void *top, void (*fn)(void *), void *arg) __attribute__((noreturn));
+void x86_load_gdt(const void *gdtr, uint16_t cs, uint16_t ds, uint16_t tss);
+
+/*
+ * Install memmon's GDT (code, data, TSS) and IDT (all 256 vectors). The
+ * exception handlers run on ist1_top; #DF, NMI and #MC on ist2_top, so that
+ * even a broken stack ends in a dump rather than a triple fault.
+ * Interrupts must be disabled; they stay so.
+ */
+void cpu_init(void *ist1_top, void *ist2_top);
+
+/* Called from isr_common. Returns only for events after which the
+ * interrupted code may go on (NMI, stray interrupts). */
+void trap_dispatch(struct trap_frame *f);
+
+/* Halt for good, with interrupts off. */
+void cpu_halt_forever(void) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * efi_main: the only code that talks to UEFI boot services.
+ *
+ * Order: disable the watchdog; find memmon's image; allocate everything
+ * memmon will need (memory-map buffer with headroom, region list, stacks);
+ * take the final map and ExitBootServices, retrying on a stale key; from
+ * then on no boot service is ever called (efi_exited). Then switch to
+ * memmon's own stack, install its GDT and IDT, and enter the monitor.
+ */
+#include <efi.h>
+
+#include "cpu.h"
+#include "fmt.h"
+#include "memmap.h"
+#include "monitor.h"
+#include "uart.h"
+#include "x86.h"
+
+#define MAIN_STACK_PAGES 16 /* 64 KiB */
+#define IST_STACK_PAGES  4  /* 16 KiB each, two of them */
+#define MAP_HEADROOM     32 /* descriptors the map may grow by before exit */
+#define EBS_TRIES        8
+
+static EFI_SYSTEM_TABLE *st;
+static bool efi_exited; /* set once ExitBootServices has succeeded */
+static struct boot_info boot;
+static struct con console;
+
+/* Every boot-service call goes through here, so none can follow the exit. */
+static EFI_BOOT_SERVICES *bs(void)
+{
+	if (efi_exited) {
+		uart_puts("memmon: boot service called after ExitBootServices; halted\n");
+		cpu_halt_forever();
+	}
+	return st->BootServices;
+}
+
+static void fatal(const char *what, EFI_STATUS s)
+{
+	char buf[96];
+
+	fmt_format(buf, sizeof(buf), "memmon: %s failed (status 0x%lx)\n", what, (uint64_t)s);
+	uart_puts(buf);
+	cpu_halt_forever();
+}
+
+/* The one switch from UEFI memory types to memmon's own. */
+static enum fw_kind efi_kind(UINT32 type)
+{
+	switch (type) {
+	case EfiConventionalMemory:
+		return FW_CONVENTIONAL;
+	case EfiLoaderCode:
+		return FW_LOADER_CODE;
+	case EfiLoaderData:
+		return FW_LOADER_DATA;
+	case EfiBootServicesCode:
+		return FW_BOOT_CODE;
+	case EfiBootServicesData:
+		return FW_BOOT_DATA;
+	case EfiRuntimeServicesCode:
+		return FW_RUNTIME_CODE;
+	case EfiRuntimeServicesData:
+		return FW_RUNTIME_DATA;
+	case EfiACPIReclaimMemory:
+		return FW_ACPI_RECLAIM;
+	case EfiACPIMemoryNVS:
+		return FW_ACPI_NVS;
+	case EfiMemoryMappedIO:
+		return FW_MMIO;
+	case EfiMemoryMappedIOPortSpace:
+		return FW_MMIO_PORT;
+	case EfiPalCode:
+		return FW_PAL_CODE;
+	case EfiUnusableMemory:
+		return FW_UNUSABLE;
+	case 14: /* EfiPersistentMemory (UEFI 2.5) */
+		return FW_PERSISTENT;
+	case 15: /* EfiUnacceptedMemoryType (UEFI 2.9) */
+		return FW_UNACCEPTED;
+	default: /* EfiReservedMemoryType and anything newer */
+		return FW_RESERVED;
+	}
+}
+
+static void *alloc_pages(UINTN pages)
+{
+	EFI_PHYSICAL_ADDRESS pa = 0;
+	EFI_STATUS s =
+	    uefi_call_wrapper(bs()->AllocatePages, 4, AllocateAnyPages, EfiLoaderData, pages, &pa);
+	if (EFI_ERROR(s))
+		fatal("AllocatePages", s);
+	return (void *)(uintptr_t)pa;
+}
+
+static void *stack_top(void *base, UINTN pages)
+{
+	return (char *)base + pages * 4096;
+}
+
+struct takeover {
+	void *main_stack, *ist1, *ist2;
+};
+static struct takeover take;
+
+/* Runs on memmon's own stack, after the exit. Never returns. */
+static void monitor_entry(void *arg)
+{
+	struct takeover *t = arg;
+
+	cpu_init(stack_top(t->ist1, IST_STACK_PAGES), stack_top(t->ist2, IST_STACK_PAGES));
+	monitor_init(&console, &boot);
+	monitor_run(&console);
+	cpu_halt_forever();
+}
+
+/* gnu-efi's crt0 calls this with the SysV ABI (not EFIAPI). */
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
+{
+	EFI_STATUS s;
+
+	st = systab;
+	uefi_call_wrapper(bs()->SetWatchdogTimer, 4, 0, 0, 0, NULL);
+	uart_init();
+	uart_puts("\nmemmon: starting\n");
+
+	EFI_GUID lip_guid = LOADED_IMAGE_PROTOCOL;
+	EFI_LOADED_IMAGE *li = NULL;
+	s = uefi_call_wrapper(bs()->HandleProtocol, 3, image, &lip_guid, (void **)&li);
+	if (EFI_ERROR(s))
+		fatal("HandleProtocol(LoadedImage)", s);
+	boot.image_base = (uint64_t)(uintptr_t)li->ImageBase;
+	boot.image_size = li->ImageSize;
+	boot.fw_revision = st->FirmwareRevision;
+	for (size_t i = 0;
+	     st->FirmwareVendor && st->FirmwareVendor[i] && i + 1 < sizeof(boot.fw_vendor); i++) {
+		CHAR16 ch = st->FirmwareVendor[i];
+		boot.fw_vendor[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+
+	/* Probe the map's size, then allocate with headroom for what follows. */
+	UINTN map_size = 0, key = 0, desc_size = 0;
+	UINT32 desc_version = 0;
+	s = uefi_call_wrapper(bs()->GetMemoryMap, 5, &map_size, NULL, &key, &desc_size,
+	                      &desc_version);
+	if (s != EFI_BUFFER_TOO_SMALL || desc_size < sizeof(EFI_MEMORY_DESCRIPTOR))
+		fatal("GetMemoryMap (size probe)", s);
+	UINTN map_cap = map_size + MAP_HEADROOM * desc_size;
+	size_t region_cap = map_cap / desc_size;
+	char *map = alloc_pages((map_cap + 4095) / 4096);
+	boot.regions = alloc_pages((region_cap * sizeof(struct mm_region) + 4095) / 4096);
+	take.main_stack = alloc_pages(MAIN_STACK_PAGES);
+	take.ist1 = alloc_pages(IST_STACK_PAGES);
+	take.ist2 = alloc_pages(IST_STACK_PAGES);
+
+	/* The final map, and the exit; a stale key means the map changed. */
+	for (boot.ebs_tries = 1;; boot.ebs_tries++) {
+		map_size = map_cap;
+		s = uefi_call_wrapper(bs()->GetMemoryMap, 5, &map_size,
+		                      (EFI_MEMORY_DESCRIPTOR *)map, &key, &desc_size,
+		                      &desc_version);
+		if (EFI_ERROR(s))
+			fatal("GetMemoryMap", s);
+		s = uefi_call_wrapper(bs()->ExitBootServices, 2, image, key);
+		if (!EFI_ERROR(s))
+			break;
+		if (s != EFI_INVALID_PARAMETER || boot.ebs_tries == EBS_TRIES)
+			fatal("ExitBootServices", s);
+	}
+	efi_exited = true;
+	cpu_cli();
+
+	/* Walk by desc_size: descriptors may be larger than the struct. */
+	for (UINTN off = 0; off + desc_size <= map_size && boot.nregions < region_cap;
+	     off += desc_size) {
+		const EFI_MEMORY_DESCRIPTOR *d = (const EFI_MEMORY_DESCRIPTOR *)(map + off);
+		boot.regions[boot.nregions++] = (struct mm_region){
+		    .base = d->PhysicalStart,
+		    .pages = d->NumberOfPages,
+		    .attr = d->Attribute,
+		    .fw_type = d->Type,
+		    .kind = efi_kind(d->Type),
+		};
+	}
+
+	x86_switch_stack(stack_top(take.main_stack, MAIN_STACK_PAGES), monitor_entry, &take);
+}

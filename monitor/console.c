@@ -1,0 +1,414 @@
+#include "console.h"
+
+#include "fmt.h"
+#include "platform.h"
+#include "x86_exc.h"
+
+/* ---- output ------------------------------------------------------------ */
+
+void con_putc(char ch)
+{
+	if (ch == '\n')
+		plat_putc('\r');
+	plat_putc((uint8_t)ch);
+}
+
+void con_puts(const char *s)
+{
+	while (*s)
+		con_putc(*s++);
+}
+
+void con_printf(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_vformat(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	con_puts(buf);
+}
+
+err_t con_fail(struct con *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_vformat(c->errbuf, sizeof(c->errbuf), fmt, ap);
+	va_end(ap);
+	return c->errbuf;
+}
+
+/* ---- parsers ----------------------------------------------------------- */
+
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+err_t con_tokenize(char *s, char **argv, int max, int *argc)
+{
+	int n = 0;
+
+	for (;;) {
+		while (is_blank(*s))
+			*s++ = '\0';
+		if (!*s)
+			break;
+		if (n == max)
+			return "too many arguments";
+		argv[n++] = s;
+		while (*s && !is_blank(*s))
+			s++;
+	}
+	*argc = n;
+	return NULL;
+}
+
+static int digit_value(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+err_t con_parse_number(const char *s, uint64_t *out)
+{
+	unsigned base = 10;
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!*p)
+		return "empty number";
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	const char *digits = p;
+	for (int d; (d = digit_value(*p)) >= 0 && (unsigned)d < base; p++) {
+		if (v > (UINT64_MAX - (uint64_t)d) / base)
+			return "number out of range (more than 64 bits)";
+		v = v * base + (uint64_t)d;
+	}
+	if (p == digits)
+		return "not a number";
+
+	unsigned shift = 0;
+	switch (*p) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	}
+	if (shift) {
+		p++;
+		if (v > (UINT64_MAX >> shift))
+			return "number out of range (more than 64 bits)";
+		v <<= shift;
+	}
+	if (*p)
+		return "not a number";
+	*out = v;
+	return NULL;
+}
+
+err_t con_parse_addr(const char *s, uint64_t *out)
+{
+	uint64_t v;
+	err_t e = con_parse_number(s, &v);
+
+	if (e)
+		return e;
+	/* Canonical: bits 63..47 are copies of bit 47 (48-bit virtual space). */
+	uint64_t top = v >> 47;
+	if (top != 0 && top != 0x1ffff)
+		return "non-canonical address";
+	*out = v;
+	return NULL;
+}
+
+err_t con_parse_rights(const char *s, unsigned *rights)
+{
+	unsigned r = 0;
+
+	if (!*s)
+		return "empty rights";
+	for (; *s; s++) {
+		unsigned bit = *s == 'r' ? RIGHT_R : *s == 'w' ? RIGHT_W : *s == 'x' ? RIGHT_X : 0;
+		if (!bit)
+			return "rights are letters of rwx";
+		if (r & bit)
+			return "rights name a letter twice";
+		r |= bit;
+	}
+	if (!(r & RIGHT_R))
+		return "rights must include r (x86-64 has no write-only or execute-only pages)";
+	*rights = r;
+	return NULL;
+}
+
+void con_format_rights(unsigned rights, char out[4])
+{
+	out[0] = (rights & RIGHT_R) ? 'r' : '-';
+	out[1] = (rights & RIGHT_W) ? 'w' : '-';
+	out[2] = (rights & RIGHT_X) ? 'x' : '-';
+	out[3] = '\0';
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+const struct con_cmd *con_find(const char *name)
+{
+	for (size_t i = 0; i < con_ncmds; i++) {
+		const char *a = con_cmds[i].name, *b = name;
+		while (*a && *a == *b)
+			a++, b++;
+		if (!*a && !*b)
+			return &con_cmds[i];
+	}
+	return NULL;
+}
+
+struct guarded {
+	struct con *c;
+	const struct con_cmd *cmd;
+	int argc;
+	char **argv;
+	err_t err;
+};
+
+static int run_guarded(void *arg)
+{
+	struct guarded *g = arg;
+
+	g->err = g->cmd->run(g->c, g->argc, g->argv);
+	return 0;
+}
+
+err_t con_exec(struct con *c, const char *line)
+{
+	char buf[CON_LINE_MAX + 1];
+	char *argv[CON_MAX_ARGS];
+	int argc;
+	size_t n = 0;
+
+	while (line[n] && n < CON_LINE_MAX) {
+		buf[n] = line[n];
+		n++;
+	}
+	buf[n] = '\0';
+
+	err_t err = con_tokenize(buf, argv, CON_MAX_ARGS, &argc);
+	if (!err && argc > 0) {
+		struct guarded g = {c, con_find(argv[0]), argc, argv, NULL};
+		int vector;
+
+		if (!g.cmd) {
+			err = con_fail(c, "unknown command '%.40s' (try help)", argv[0]);
+		} else if (plat_guarded_call(run_guarded, &g, &vector) == PLAT_FAULTED) {
+			err = con_fail(c, "%s: aborted by CPU exception %s (vector %d)",
+			               g.cmd->name, x86_exc_name(vector), vector);
+		} else {
+			err = g.err;
+		}
+	}
+	if (err)
+		con_printf("error: %s\n", err);
+	return err;
+}
+
+/* ---- line editor ------------------------------------------------------- */
+
+void con_init(struct con *c)
+{
+	for (size_t i = 0; i < sizeof(*c); i++)
+		((volatile char *)c)[i] = 0;
+	c->echo = true;
+	c->bad_byte = -1;
+	c->hist_view = -1;
+}
+
+void con_prompt(struct con *c)
+{
+	(void)c;
+	con_puts(CON_PROMPT);
+}
+
+static void clear_line(struct con *c)
+{
+	c->len = 0;
+	c->typed = 0;
+	c->bad_byte = -1;
+	c->line[0] = '\0';
+	c->hist_view = -1;
+}
+
+/* Redraw the prompt and the line after the line changed as a whole. */
+static void redraw(struct con *c)
+{
+	if (!c->echo)
+		return;
+	con_puts("\r\x1b[K" CON_PROMPT);
+	con_puts(c->line);
+}
+
+static void hist_add(struct con *c, const char *line)
+{
+	if (c->hist_count) {
+		const char *last = c->hist[(c->hist_count - 1) % CON_HISTORY];
+		size_t i = 0;
+		while (last[i] && last[i] == line[i])
+			i++;
+		if (last[i] == line[i])
+			return; /* same as the newest entry */
+	}
+	char *dst = c->hist[c->hist_count % CON_HISTORY];
+	size_t i = 0;
+	for (; line[i]; i++)
+		dst[i] = line[i];
+	dst[i] = '\0';
+	c->hist_count++;
+}
+
+static void hist_show(struct con *c, int view)
+{
+	c->hist_view = view;
+	if (view < 0) {
+		c->len = 0;
+	} else {
+		const char *src = c->hist[(c->hist_count - 1 - (unsigned)view) % CON_HISTORY];
+		for (c->len = 0; src[c->len]; c->len++)
+			c->line[c->len] = src[c->len];
+	}
+	c->line[c->len] = '\0';
+	c->typed = c->len;
+	c->bad_byte = -1;
+	redraw(c);
+}
+
+static void hist_move(struct con *c, int delta)
+{
+	int stored = (int)(c->hist_count < CON_HISTORY ? c->hist_count : CON_HISTORY);
+	int view = c->hist_view + delta;
+
+	if (view >= stored || view < -1)
+		return;
+	hist_show(c, view);
+}
+
+static bool is_blank_line(const char *s)
+{
+	while (is_blank(*s))
+		s++;
+	return !*s;
+}
+
+static void end_line(struct con *c)
+{
+	con_puts("\n");
+	if (c->typed > CON_LINE_MAX) {
+		con_printf("error: line too long (%zu characters; the limit is %u)\n", c->typed,
+		           CON_LINE_MAX);
+	} else if (c->bad_byte >= 0) {
+		con_printf("error: line holds an unprintable byte 0x%x; nothing was run\n",
+		           (unsigned)c->bad_byte);
+	} else if (!is_blank_line(c->line)) {
+		hist_add(c, c->line);
+		con_exec(c, c->line);
+	}
+	clear_line(c);
+	if (!c->halted)
+		con_prompt(c);
+}
+
+/* Bytes inside an escape sequence. Only up and down arrows mean something. */
+static void escape_input(struct con *c, uint8_t b)
+{
+	if (c->esc == ESC_GOT) {
+		c->esc = b == '[' ? ESC_CSI : b == 'O' ? ESC_SS3 : ESC_NONE;
+		c->esc_len = 0;
+		c->esc_param = 0;
+		return;
+	}
+	if (c->esc == ESC_CSI && b >= 0x20 && b <= 0x3f && ++c->esc_len < 16) {
+		if (!c->esc_param)
+			c->esc_param = (char)b;
+		return; /* parameter or intermediate byte */
+	}
+	if (!c->esc_param && (b == 'A' || b == 'B'))
+		hist_move(c, b == 'A' ? 1 : -1);
+	c->esc = ESC_NONE; /* final byte, or anything unexpected: sequence over */
+}
+
+void con_input(struct con *c, uint8_t b)
+{
+	bool after_cr = c->last_cr;
+
+	c->last_cr = (b == '\r');
+	if (c->esc != ESC_NONE) {
+		escape_input(c, b);
+		return;
+	}
+	switch (b) {
+	case '\n':
+		if (after_cr)
+			return; /* the second half of "\r\n" */
+		                /* fall through */
+	case '\r':
+		end_line(c);
+		return;
+	case 0x1b:
+		c->esc = ESC_GOT;
+		return;
+	case 0x03: /* Ctrl-C: abandon the line */
+		con_puts("^C\n");
+		clear_line(c);
+		con_prompt(c);
+		return;
+	case 0x15: /* Ctrl-U: clear the line */
+		clear_line(c);
+		redraw(c);
+		return;
+	case 0x08:
+	case 0x7f:
+		if (c->len && c->typed <= CON_LINE_MAX) {
+			c->line[--c->len] = '\0';
+			c->typed--;
+			if (c->echo)
+				con_puts("\b \b");
+		} else if (c->typed > CON_LINE_MAX) {
+			c->typed--; /* still over the limit: nothing shown changes */
+		}
+		return;
+	case '\t':
+		b = ' ';
+		break;
+	default:
+		break;
+	}
+	if (b < 0x20 || b > 0x7e) {
+		if (c->bad_byte < 0)
+			c->bad_byte = b;
+		return;
+	}
+	c->typed++;
+	if (c->typed > CON_LINE_MAX)
+		return; /* refused whole when the line ends */
+	c->line[c->len++] = (char)b;
+	c->line[c->len] = '\0';
+	if (c->echo)
+		plat_putc(b);
+}

@@ -1,0 +1,24 @@
+/*
+ * The monitor's entry from the platform, and the state the commands share.
+ */
+#ifndef MEMMON_MONITOR_H
+#define MEMMON_MONITOR_H
+
+#include "console.h"
+#include "memmap.h"
+
+#define MEMMON_VERSION "0.1.0"
+#ifndef MEMMON_BUILD
+#define MEMMON_BUILD "unknown"
+#endif
+
+/* The boot information efi/ (or the host harness) handed over. */
+extern const struct boot_info *mon_boot;
+
+/* Take over: remember `bi`, greet, and set up the console `c`. */
+void monitor_init(struct con *c, const struct boot_info *bi);
+
+/* Serve the console forever (returns only after `halt` on the host). */
+void monitor_run(struct con *c);
+
+#endif

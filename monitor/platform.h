@@ -1,0 +1,57 @@
+/*
+ * The machine seam: everything the portable core (console, and later
+ * spaces, paging and frames) needs from the machine, and nothing more.
+ *
+ * Two implementations exist: efi/platform_x86.c for the real machine after
+ * ExitBootServices, and test/host/platform_host.c for Linux, where "physical
+ * memory" is a block of simulated RAM and the serial port is a byte queue.
+ * Calls go one way: the core calls these; these never call the core.
+ */
+#ifndef MEMMON_PLATFORM_H
+#define MEMMON_PLATFORM_H
+
+#include "types.h"
+
+/* Console byte I/O. plat_putc sends one raw byte (no newline translation).
+ * plat_getc returns the next received byte, or -1 at once when none is
+ * waiting: it never blocks. */
+void plat_putc(uint8_t c);
+int plat_getc(void);
+
+/* Called by a polling loop that found nothing to do (pause / nothing). */
+void plat_idle(void);
+
+/* Control registers and TLB. */
+uint64_t plat_read_cr3(void);
+void plat_write_cr3(uint64_t cr3);
+void plat_invlpg(vaddr_t va);
+void plat_flush_tlb(void);
+
+/* The one function that turns a physical address into a pointer. */
+void *plat_pa_to_ptr(paddr_t pa);
+
+/*
+ * Fault containment. Runs fn(arg) and returns its result. If a CPU
+ * exception is raised inside it, the platform has already printed the full
+ * register dump; the call is abandoned and plat_guarded_call returns
+ * PLAT_FAULTED with *vector set to the exception vector.
+ */
+#define PLAT_FAULTED (-0x7fff)
+int plat_guarded_call(int (*fn)(void *), void *arg, int *vector);
+
+/*
+ * Deliberately raise CPU exception `vector` (a testing aid for the fault
+ * path). Returns false, raising nothing, for vectors it cannot raise.
+ */
+bool plat_raise(int vector);
+
+/*
+ * Power off. On QEMU with isa-debug-exit it exits with status
+ * (PLAT_EXIT_CODE << 1) | 1; otherwise it tries ACPI S5, then a reset
+ * through the keyboard controller. Returns only where nothing worked (or
+ * on the host, where it just records the request).
+ */
+#define PLAT_EXIT_CODE 0x10
+void plat_poweroff(void);
+
+#endif

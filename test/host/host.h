@@ -1,0 +1,26 @@
+/*
+ * The hosted machine: what tests, fuzzers and benchmarks use to drive the
+ * hosted implementation of monitor/platform.h.
+ */
+#ifndef MEMMON_HOST_H
+#define MEMMON_HOST_H
+
+#include <stddef.h>
+
+#include "memmap.h"
+
+/* Queue bytes for plat_getc. */
+void host_input(const void *bytes, size_t n);
+/* Everything sent through plat_putc since the last host_output_reset. */
+const char *host_output(void);
+size_t host_output_len(void);
+void host_output_reset(void);
+/* Also copy output to stdout (the interactive host build). */
+void host_output_to_stdout(int on);
+/* How many times plat_poweroff was called. */
+unsigned host_poweroffs(void);
+
+/* A boot_info resembling OVMF's map of a machine with `ram_mib` MiB. */
+const struct boot_info *host_boot_info(unsigned long ram_mib);
+
+#endif

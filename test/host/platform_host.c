@@ -1,0 +1,145 @@
+/*
+ * The hosted implementation of the machine seam (monitor/platform.h):
+ * simulated RAM, a byte-queue serial port, a CR3 that is only a variable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "platform.h"
+
+static struct {
+	unsigned char in[1 << 16];
+	size_t in_head, in_tail;
+	char *out;
+	size_t out_len, out_cap;
+	int to_stdout;
+	unsigned poweroffs;
+	uint64_t cr3;
+	unsigned char *ram;
+	uint64_t ram_size;
+} host;
+
+void host_input(const void *bytes, size_t n)
+{
+	const unsigned char *b = bytes;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t next = (host.in_tail + 1) % sizeof(host.in);
+		if (next == host.in_head)
+			abort(); /* a test queued more than the queue holds */
+		host.in[host.in_tail] = b[i];
+		host.in_tail = next;
+	}
+}
+
+const char *host_output(void)
+{
+	return host.out ? host.out : "";
+}
+size_t host_output_len(void)
+{
+	return host.out_len;
+}
+void host_output_reset(void)
+{
+	host.out_len = 0;
+	if (host.out)
+		host.out[0] = '\0';
+}
+void host_output_to_stdout(int on)
+{
+	host.to_stdout = on;
+}
+unsigned host_poweroffs(void)
+{
+	return host.poweroffs;
+}
+
+void plat_putc(uint8_t c)
+{
+	if (host.to_stdout) {
+		putchar(c);
+		return;
+	}
+	if (host.out_len + 2 > host.out_cap) {
+		host.out_cap = host.out_cap ? host.out_cap * 2 : 4096;
+		host.out = realloc(host.out, host.out_cap);
+		if (!host.out)
+			abort();
+	}
+	host.out[host.out_len++] = (char)c;
+	host.out[host.out_len] = '\0';
+}
+
+int plat_getc(void)
+{
+	if (host.in_head == host.in_tail)
+		return -1;
+	int b = host.in[host.in_head];
+	host.in_head = (host.in_head + 1) % sizeof(host.in);
+	return b;
+}
+
+void plat_idle(void) {}
+uint64_t plat_read_cr3(void)
+{
+	return host.cr3;
+}
+void plat_write_cr3(uint64_t cr3)
+{
+	host.cr3 = cr3;
+}
+void plat_invlpg(vaddr_t va)
+{
+	(void)va;
+}
+void plat_flush_tlb(void) {}
+
+void *plat_pa_to_ptr(paddr_t pa)
+{
+	CHECK(host.ram && pa_addr(pa) < host.ram_size);
+	return host.ram + pa_addr(pa);
+}
+
+int plat_guarded_call(int (*fn)(void *), void *arg, int *vector)
+{
+	(void)vector;
+	return fn(arg);
+}
+
+bool plat_raise(int vector)
+{
+	(void)vector;
+	return false;
+}
+
+void plat_poweroff(void)
+{
+	host.poweroffs++;
+}
+
+/* Modelled on what OVMF reports for q35 with the given RAM below 2 GiB. */
+const struct boot_info *host_boot_info(unsigned long ram_mib)
+{
+	static struct mm_region regions[8];
+	static struct boot_info bi;
+	uint64_t top = (uint64_t)ram_mib << 20;
+
+	regions[0] = (struct mm_region){0x0, 0xa0, 0xf, 7, FW_CONVENTIONAL};
+	regions[1] = (struct mm_region){0x100000, 0x700, 0xf, 7, FW_CONVENTIONAL};
+	regions[2] = (struct mm_region){0x800000, 0x8, 0xf, 10, FW_ACPI_NVS};
+	regions[3] =
+	    (struct mm_region){0x808000, ((top - 0x808000) >> 12) - 0x400, 0xf, 7, FW_CONVENTIONAL};
+	regions[4] = (struct mm_region){top - 0x400000, 0x200, 0xf, 4, FW_BOOT_DATA};
+	regions[5] = (struct mm_region){top - 0x200000, 0x100, 0xf, 2, FW_LOADER_DATA};
+	regions[6] =
+	    (struct mm_region){top - 0x100000, 0x100, 0x800000000000000f, 6, FW_RUNTIME_DATA};
+	regions[7] = (struct mm_region){0xffc00000, 0x400, 0x8000000000000001, 11, FW_MMIO};
+	bi = (struct boot_info){regions, 8, top - 0x200000, 0x40000, 1, "host", 0x10000};
+	free(host.ram);
+	host.ram_size = top;
+	host.ram = calloc(1, top);
+	return &bi;
+}
