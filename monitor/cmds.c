@@ -34,7 +34,9 @@ static err_t cmd_help(struct con *c, int argc, char **argv)
 		const struct con_cmd *cmd = con_find(argv[1]);
 		if (!cmd)
 			return con_fail(c, "help: no command '%.40s'", argv[1]);
-		con_printf("usage: %s %s\n%s\n", cmd->name, cmd->args, cmd->usage);
+		con_printf("usage: %s %s\n", cmd->name, cmd->args);
+		con_puts(cmd->usage);
+		con_puts("\n");
 		return NULL;
 	}
 	for (size_t i = 0; i < con_ncmds; i++) {
@@ -58,11 +60,25 @@ static err_t cmd_version(struct con *c, int argc, char **argv)
 
 static err_t cmd_memmap(struct con *c, int argc, char **argv)
 {
-	err_t e = want_args(c, argc, argv, 0, 0);
+	err_t e = want_args(c, argc, argv, 0, 1);
+	uint64_t pa;
 
 	if (e)
 		return e;
-	mm_print(mon_boot);
+	if (argc == 1) {
+		mm_print(mon_boot);
+		return NULL;
+	}
+	e = con_parse_number(argv[1], &pa);
+	if (e)
+		return con_fail(c, "memmap: %s: '%.40s'", e, argv[1]);
+	if (pa >> MM_PHYS_BITS)
+		return con_fail(c, "memmap: 0x%lx is beyond the 52-bit physical address space", pa);
+	const struct mm_region *r = mm_find(mon_boot, pa);
+	if (r)
+		mm_print_region(r);
+	else
+		con_printf("0x%lx: in no firmware descriptor\n", pa);
 	return NULL;
 }
 

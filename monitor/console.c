@@ -21,7 +21,7 @@ void con_puts(const char *s)
 
 void con_printf(const char *fmt, ...)
 {
-	char buf[256];
+	char buf[512]; /* a line or two; longer texts go through con_puts */
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -56,16 +56,29 @@ void mm_totals(const struct boot_info *bi, struct mm_totals *t)
 	}
 }
 
+const struct mm_region *mm_find(const struct boot_info *bi, uint64_t pa)
+{
+	for (size_t i = 0; i < bi->nregions; i++) {
+		const struct mm_region *r = &bi->regions[i];
+		if (pa >= r->base && (pa - r->base) / PAGE_SIZE < r->pages)
+			return r;
+	}
+	return NULL;
+}
+
+void mm_print_region(const struct mm_region *r)
+{
+	con_printf("0x%lx-0x%lx %-12s %lu pages attr 0x%lx %s\n", r->base,
+	           r->base + r->pages * PAGE_SIZE, mm_kind_name(r->kind), r->pages, r->attr,
+	           mm_use_name(mm_disposition(r->kind)));
+}
+
 void mm_print(const struct boot_info *bi)
 {
 	struct mm_totals t;
 
-	for (size_t i = 0; i < bi->nregions; i++) {
-		const struct mm_region *r = &bi->regions[i];
-		con_printf("0x%lx-0x%lx %-12s %lu pages attr 0x%lx %s\n", r->base,
-		           r->base + r->pages * PAGE_SIZE, mm_kind_name(r->kind), r->pages, r->attr,
-		           mm_use_name(mm_disposition(r->kind)));
-	}
+	for (size_t i = 0; i < bi->nregions; i++)
+		mm_print_region(&bi->regions[i]);
 	mm_totals(bi, &t);
 	uint64_t usable = t.pages[MM_USABLE] + t.pages[MM_RECLAIMABLE];
 	con_printf("memmap: descriptors %zu ram %lu usable %lu (free %lu reclaimable %lu) kept %lu "

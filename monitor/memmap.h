@@ -68,6 +68,13 @@ struct mm_totals {
 };
 void mm_totals(const struct boot_info *bi, struct mm_totals *t);
 
+/* x86-64 physical addresses have at most 52 bits. */
+#define MM_PHYS_BITS 52
+
+/* The region holding physical address pa, or NULL. */
+const struct mm_region *mm_find(const struct boot_info *bi, uint64_t pa);
+void mm_print_region(const struct mm_region *r);
+
 /* The `memmap` command's body: one line per region, then the summary. */
 void mm_print(const struct boot_info *bi);
 

@@ -70,7 +70,7 @@ args=(
 	-drive if=pflash,format=raw,unit=0,readonly=on,file="$ovmf_code"
 	-drive if=pflash,format=raw,unit=1,file="$workdir/OVMF_VARS.fd"
 	-drive format=raw,file=fat:rw:"$workdir/esp"
-	-display none -vga none -nic none -no-reboot
+	-nodefaults -display none -nic none -no-reboot
 	-monitor unix:"$monitor",server=on,wait=off
 )
 if [ "$gib" -gt 16 ]; then
