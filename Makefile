@@ -15,7 +15,9 @@ MEM ?= 1G
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
 CORE_SRC := monitor/console.c monitor/cmds.c monitor/fmt.c monitor/memmap.c monitor/monitor.c
 CORE_INC := -Imonitor -Ipaging
-DEFS := -DMEMMON_BUILD='"$(BUILD_ID)"'
+# The build stamp lives in a generated header, rewritten only when it
+# changes, so that `version` is never stale and nothing rebuilds needlessly.
+DEFS := -include $(B)/build_id.h
 
 # ---- the UEFI image ------------------------------------------------------
 EFI_INC := /usr/include/efi
@@ -44,13 +46,18 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) $(CORE_INC) -Itest/host $(DEFS)
 HOST_SRC := $(CORE_SRC) test/host/platform_host.c
 HOST_OBJ := $(patsubst %.c,$(B)/host-obj/%.o,$(HOST_SRC))
 
-.PHONY: all run debug test unit fuzz fuzz-smoke integration bench deps format check-format \
+$(B)/build_id.h: FORCE
+	@mkdir -p $(B)
+	@echo '#define MEMMON_BUILD "$(BUILD_ID)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+.PHONY: FORCE all run debug test unit fuzz fuzz-smoke integration bench deps format check-format \
 	analyze clean help
 .DEFAULT_GOAL := all
 
 all: $(B)/memmon.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/hello.efi $(B)/host/memmon-host
 
-$(B)/efi-obj/%.o: %.c
+$(B)/efi-obj/%.o: %.c $(B)/build_id.h
 	@mkdir -p $(dir $@)
 	$(CC) $(EFI_CFLAGS) -MMD -c $< -o $@
 
@@ -72,7 +79,7 @@ $(B)/esp/EFI/BOOT/BOOTX64.EFI: $(B)/memmon.efi
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(B)/host-obj/%.o: %.c
+$(B)/host-obj/%.o: %.c $(B)/build_id.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(SAN) -MMD -c $< -o $@
 
@@ -106,9 +113,9 @@ FUZZ_FLAGS := -std=gnu11 -O1 -g $(CORE_INC) -Itest/host $(DEFS) -fsanitize=fuzze
 	-fno-sanitize-recover=all
 FUZZ_TARGETS := $(B)/fuzz/fuzz_console
 
-$(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC)
+$(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(B)/build_id.h
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) $(WARN) $^ -o $@
+	$(CLANG) $(FUZZ_FLAGS) $(WARN) $(filter %.c,$^) -o $@
 
 FUZZ_SECONDS ?= 60
 # A long run of every fuzz target (make fuzz FUZZ_SECONDS=600).

@@ -205,7 +205,7 @@ err_t con_exec(struct con *c, const char *line)
 	int argc;
 	size_t n = 0;
 
-	while (line[n] && n < CON_LINE_MAX) {
+	while (n < CON_LINE_MAX && line[n]) {
 		buf[n] = line[n];
 		n++;
 	}
@@ -359,8 +359,11 @@ void con_input(struct con *c, uint8_t b)
 
 	c->last_cr = (b == '\r');
 	if (c->esc != ESC_NONE) {
-		escape_input(c, b);
-		return;
+		if (b >= 0x20) {
+			escape_input(c, b);
+			return;
+		}
+		c->esc = ESC_NONE; /* a control byte ends the sequence and acts as itself */
 	}
 	switch (b) {
 	case '\n':

@@ -101,8 +101,12 @@ size_t fmt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
 			s = lmod ? va_arg(ap, int64_t) : va_arg(ap, int);
 			u = s < 0 ? 0 - (uint64_t)s : (uint64_t)s;
 			char *p = utoa(end, u, 10);
-			if (s < 0)
+			if (s < 0 && pad == '0') {
+				emit(&o, '-'); /* the sign goes before the zeros */
+				width = width ? width - 1 : 0;
+			} else if (s < 0) {
 				*--p = '-';
+			}
 			emit_padded(&o, p, (size_t)(end - p), width, left, pad);
 			break;
 		}

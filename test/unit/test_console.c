@@ -1,0 +1,1192 @@
+/*
+ * Unit tests of the console core (monitor/console.c, monitor/cmds.c,
+ * monitor/fmt.c) on the hosted platform: parsers, tokenizer, line editor,
+ * dispatcher and formatter. Each test gets a fresh console and an empty
+ * output buffer from the fixture.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+#include "fmt.h"
+#include "host.h"
+#include "monitor.h"
+#include "platform.h"
+
+#define SENTINEL ((uint64_t)0x5a5a5a5a5a5a5a5a)
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static const char *out(void)
+{
+	return host_output();
+}
+
+static void feed(struct con *c, const void *bytes, size_t n)
+{
+	const uint8_t *b = bytes;
+
+	for (size_t i = 0; i < n; i++)
+		con_input(c, b[i]);
+}
+
+static void feed_str(struct con *c, const char *s)
+{
+	feed(c, s, strlen(s));
+}
+
+/* Lines of `s` (each ending in "\n") that start with `prefix`. */
+static unsigned count_lines_starting(const char *s, const char *prefix)
+{
+	unsigned n = 0;
+	size_t plen = strlen(prefix);
+
+	for (const char *p = s; *p;) {
+		if (strncmp(p, prefix, plen) == 0)
+			n++;
+		const char *nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return n;
+}
+
+static unsigned count_errors(const char *s)
+{
+	return count_lines_starting(s, "error:");
+}
+
+static unsigned count_newlines(const char *s)
+{
+	unsigned n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static unsigned count_substr(const char *s, const char *needle)
+{
+	unsigned n = 0;
+	size_t len = strlen(needle);
+
+	for (const char *p = s; (p = strstr(p, needle)) != NULL; p += len)
+		n++;
+	return n;
+}
+
+/* Run `line` through the dispatcher on a clean output buffer; check the
+ * error-line invariant and return the command's error. */
+static err_t exec(struct con *c, const char *line)
+{
+	host_output_reset();
+	err_t e = con_exec(c, line);
+	if (e) {
+		/* exactly one line, and it is the error line */
+		assert_int_equal(count_newlines(out()), 1);
+		assert_int_equal(count_errors(out()), 1);
+		assert_true(strncmp(out(), "error: ", 7) == 0);
+		assert_non_null(strstr(out(), e));
+	} else {
+		assert_int_equal(count_errors(out()), 0);
+	}
+	return e;
+}
+
+/* Build a line of exactly `len` characters: `cmd` followed by blanks. */
+static char *padded_line(const char *cmd, size_t len)
+{
+	char *s = malloc(len + 1);
+
+	assert_non_null(s);
+	memset(s, ' ', len);
+	memcpy(s, cmd, strlen(cmd));
+	s[len] = '\0';
+	return s;
+}
+
+/* ---- fixture ------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+	static struct con boot_con;
+
+	(void)state;
+	monitor_init(&boot_con, host_boot_info(64));
+	host_output_reset();
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct con *c = malloc(sizeof(*c));
+
+	if (!c)
+		return -1;
+	con_init(c);
+	while (plat_getc() >= 0)
+		; /* drop input a previous test left queued */
+	host_output_reset();
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	host_output_reset();
+	return 0;
+}
+
+/* ---- con_parse_number ---------------------------------------------------- */
+
+static void check_number(const char *s, uint64_t want)
+{
+	uint64_t v = SENTINEL;
+
+	if (con_parse_number(s, &v) != NULL)
+		fail_msg("'%s' refused", s);
+	if (v != want)
+		fail_msg("'%s' gave 0x%llx, want 0x%llx", s, (unsigned long long)v,
+		         (unsigned long long)want);
+}
+
+static void check_number_refused(const char *s)
+{
+	uint64_t v = SENTINEL;
+	err_t e = con_parse_number(s, &v);
+
+	if (e == NULL)
+		fail_msg("'%s' accepted as 0x%llx", s, (unsigned long long)v);
+	assert_true(e[0] != '\0');
+	assert_int_equal(v, SENTINEL); /* *out untouched */
+}
+
+/* Decimal numbers parse, including 0, leading zeros and UINT64_MAX. */
+static void test_number_decimal(void **state)
+{
+	(void)state;
+	check_number("0", 0);
+	check_number("1", 1);
+	check_number("4096", 4096);
+	check_number("007", 7);
+	check_number("18446744073709551615", UINT64_MAX);
+}
+
+/* Hexadecimal with 0x or 0X and either case of digits parses. */
+static void test_number_hex(void **state)
+{
+	(void)state;
+	check_number("0x0", 0);
+	check_number("0x1000", 0x1000);
+	check_number("0X1000", 0x1000);
+	check_number("0xabcdef", 0xabcdef);
+	check_number("0XABCDEF", 0xabcdef);
+	check_number("0xDeadBeef", 0xdeadbeef);
+	check_number("0xffffffffffffffff", UINT64_MAX);
+	check_number("0XFFFFFFFFFFFFFFFF", UINT64_MAX);
+	check_number("0x0000000000000000001", 1);
+}
+
+/* K, M and G (either case) multiply by 2^10, 2^20, 2^30. */
+static void test_number_suffix(void **state)
+{
+	(void)state;
+	check_number("4K", 4096);
+	check_number("4k", 4096);
+	check_number("2M", 2u << 20);
+	check_number("2m", 2u << 20);
+	check_number("1G", 1u << 30);
+	check_number("1g", 1u << 30);
+	check_number("0x10G", (uint64_t)0x10 << 30);
+	check_number("0x10g", (uint64_t)0x10 << 30);
+	check_number("0X1fK", (uint64_t)0x1f << 10);
+	check_number("0K", 0);
+}
+
+/* One more than UINT64_MAX, in decimal or hex, is refused. */
+static void test_number_overflow(void **state)
+{
+	uint64_t v = SENTINEL;
+
+	(void)state;
+	check_number_refused("18446744073709551616");
+	check_number_refused("18446744073709551620");
+	check_number_refused("99999999999999999999");
+	check_number_refused("0x10000000000000000");
+	check_number_refused("0x1ffffffffffffffff");
+	assert_non_null(strstr(con_parse_number("18446744073709551616", &v), "range"));
+	assert_non_null(strstr(con_parse_number("0x10000000000000000", &v), "range"));
+	assert_int_equal(v, SENTINEL);
+}
+
+/* A suffix that pushes the value past 64 bits is refused, exactly at the boundary. */
+static void test_number_suffix_overflow(void **state)
+{
+	uint64_t v = SENTINEL;
+
+	(void)state;
+	/* K: the largest value is 2^54 - 1 */
+	check_number("0x3fffffffffffffK", 0xfffffffffffffc00);
+	check_number("18014398509481983k", 0xfffffffffffffc00);
+	check_number_refused("0x40000000000000K");
+	check_number_refused("18014398509481984k");
+	/* M: 2^44 - 1 */
+	check_number("0xfffffffffffM", 0xfffffffffff00000);
+	check_number("17592186044415m", 0xfffffffffff00000);
+	check_number_refused("0x100000000000M");
+	check_number_refused("17592186044416m");
+	/* G: 2^34 - 1 */
+	check_number("0x3ffffffffG", 0xffffffffc0000000);
+	check_number("17179869183g", 0xffffffffc0000000);
+	check_number_refused("0x400000000G");
+	check_number_refused("17179869184g");
+	check_number_refused("0xffffffffffffffffK");
+	assert_non_null(strstr(con_parse_number("0x400000000G", &v), "range"));
+}
+
+/* Junk is refused with a message and *out is left alone. */
+static void test_number_junk(void **state)
+{
+	static const char *const junk[] = {
+	    "",     "0x",   "0X",  "12z", "-1",    "+1",  " 1",  "1 ",    "1K2",
+	    "0xG",  "KK",   "K",   "0xK", "4KK",   "4KB", "1.5", "0b1",   "x10",
+	    "00x1", "0x-1", "1e3", "12a", "0x1g0", "1\t", "M",   "0x1 0", "\xd9\xa1",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		check_number_refused(junk[i]);
+}
+
+/* ---- con_parse_addr ------------------------------------------------------ */
+
+/* Canonical addresses of both halves are accepted, others refused untouched. */
+static void test_parse_addr(void **state)
+{
+	static const char *const bad[] = {
+	    "0x0000800000000000",
+	    "0xfffe000000000000",
+	    "0xffff7fffffffffff",
+	    "0x8000000000000000",
+	    "0x7fffffffffffffff",
+	    "0x10000000000000000",
+	    "junk",
+	    "",
+	};
+	uint64_t v;
+
+	(void)state;
+	v = SENTINEL;
+	assert_null(con_parse_addr("0x00007fffffffffff", &v));
+	assert_int_equal(v, 0x00007fffffffffff);
+	assert_null(con_parse_addr("0xffff800000000000", &v));
+	assert_int_equal(v, 0xffff800000000000);
+	assert_null(con_parse_addr("0xffffffffffffffff", &v));
+	assert_int_equal(v, UINT64_MAX);
+	assert_null(con_parse_addr("0", &v));
+	assert_int_equal(v, 0);
+	assert_null(con_parse_addr("4K", &v));
+	assert_int_equal(v, 4096);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = SENTINEL;
+		assert_non_null(con_parse_addr(bad[i], &v));
+		assert_int_equal(v, SENTINEL);
+	}
+	assert_non_null(strstr(con_parse_addr("0x0000800000000000", &v), "canonical"));
+}
+
+/* ---- rights -------------------------------------------------------------- */
+
+/* Every arrangement of distinct rwx letters that includes r is accepted. */
+static void test_parse_rights_valid(void **state)
+{
+	static const struct {
+		const char *s;
+		unsigned r;
+	} ok[] = {
+	    {"r", RIGHT_R},
+	    {"rw", RIGHT_R | RIGHT_W},
+	    {"wr", RIGHT_R | RIGHT_W},
+	    {"rx", RIGHT_R | RIGHT_X},
+	    {"xr", RIGHT_R | RIGHT_X},
+	    {"rwx", RIGHT_R | RIGHT_W | RIGHT_X},
+	    {"rxw", RIGHT_R | RIGHT_W | RIGHT_X},
+	    {"wrx", RIGHT_R | RIGHT_W | RIGHT_X},
+	    {"wxr", RIGHT_R | RIGHT_W | RIGHT_X},
+	    {"xrw", RIGHT_R | RIGHT_W | RIGHT_X},
+	    {"xwr", RIGHT_R | RIGHT_W | RIGHT_X},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		unsigned r = 0xdead;
+		if (con_parse_rights(ok[i].s, &r) != NULL)
+			fail_msg("'%s' refused", ok[i].s);
+		assert_int_equal(r, ok[i].r);
+	}
+}
+
+/* Rights without r, repeated letters, other letters and upper case are refused. */
+static void test_parse_rights_refused(void **state)
+{
+	static const char *const bad[] = {
+	    "", "w", "x", "wx", "xw", "rr", "rwxr", "rwz", "R", "RW", "r w", "r-x", "rw-", "rwxx",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unsigned r = 0xdead;
+		if (con_parse_rights(bad[i], &r) == NULL)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_int_equal(r, 0xdead);
+	}
+}
+
+/* con_format_rights prints all 8 values as three characters with '-'. */
+static void test_format_rights(void **state)
+{
+	static const char *const want[8] = {"---", "--x", "-w-", "-wx", "r--", "r-x", "rw-", "rwx"};
+
+	(void)state;
+	for (unsigned r = 0; r < 8; r++) {
+		char buf[4] = "???";
+		con_format_rights(r, buf);
+		assert_string_equal(buf, want[r]);
+	}
+	/* and what it prints parses back (letters only) when r is present */
+	for (unsigned r = RIGHT_R; r < 8; r++) {
+		char buf[4], letters[4];
+		size_t n = 0;
+		unsigned back = 0;
+		con_format_rights(r, buf);
+		for (size_t i = 0; i < 3; i++)
+			if (buf[i] != '-')
+				letters[n++] = buf[i];
+		letters[n] = '\0';
+		assert_null(con_parse_rights(letters, &back));
+		assert_int_equal(back, r);
+	}
+}
+
+/* ---- con_tokenize -------------------------------------------------------- */
+
+/* Blanks and tabs separate words; leading and trailing blanks make no words. */
+static void test_tokenize_blanks(void **state)
+{
+	char s[] = "  \tmap\t 1  0x1000\t\t2 rw   \t";
+	char *argv[CON_MAX_ARGS];
+	int argc = -1;
+
+	(void)state;
+	assert_null(con_tokenize(s, argv, CON_MAX_ARGS, &argc));
+	assert_int_equal(argc, 5);
+	assert_string_equal(argv[0], "map");
+	assert_string_equal(argv[1], "1");
+	assert_string_equal(argv[2], "0x1000");
+	assert_string_equal(argv[3], "2");
+	assert_string_equal(argv[4], "rw");
+
+	char e[] = "";
+	argc = -1;
+	assert_null(con_tokenize(e, argv, CON_MAX_ARGS, &argc));
+	assert_int_equal(argc, 0);
+
+	char b[] = " \t \t ";
+	argc = -1;
+	assert_null(con_tokenize(b, argv, CON_MAX_ARGS, &argc));
+	assert_int_equal(argc, 0);
+
+	char one[] = "x";
+	assert_null(con_tokenize(one, argv, CON_MAX_ARGS, &argc));
+	assert_int_equal(argc, 1);
+	assert_string_equal(argv[0], "x");
+}
+
+/* Exactly CON_MAX_ARGS words are accepted; one more is refused. */
+static void test_tokenize_max_args(void **state)
+{
+	char s[128], t[128];
+	char *argv[CON_MAX_ARGS + 1];
+	int argc = -1;
+	size_t n = 0;
+
+	(void)state;
+	for (int i = 0; i < CON_MAX_ARGS; i++)
+		n += (size_t)fmt_format(s + n, sizeof(s) - n, " w%d", i);
+	memcpy(t, s, n + 1);
+	assert_null(con_tokenize(s, argv, CON_MAX_ARGS, &argc));
+	assert_int_equal(argc, CON_MAX_ARGS);
+	assert_string_equal(argv[0], "w0");
+	assert_string_equal(argv[CON_MAX_ARGS - 1], "w15");
+
+	fmt_format(t + n, sizeof(t) - n, " w%d ", CON_MAX_ARGS);
+	argc = -1;
+	assert_non_null(con_tokenize(t, argv, CON_MAX_ARGS, &argc));
+	assert_int_equal(argc, -1);
+
+	char small[] = "a b c";
+	assert_non_null(con_tokenize(small, argv, 2, &argc));
+}
+
+/* ---- the line editor ----------------------------------------------------- */
+
+/* Typed printable characters are echoed and collected in the line. */
+static void test_editor_echo(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "abc XYZ~");
+	assert_string_equal(out(), "abc XYZ~");
+	assert_int_equal(c->len, 8);
+	assert_string_equal(c->line, "abc XYZ~");
+}
+
+/* Bytes queued on the serial port (host_input) reach the editor via plat_getc. */
+static void test_editor_via_host_input(void **state)
+{
+	struct con *c = *state;
+	int b;
+
+	host_input("echo off\r", 9);
+	while ((b = plat_getc()) >= 0)
+		con_input(c, (uint8_t)b);
+	assert_false(c->echo);
+	assert_string_equal(out(), "echo off\r\n" CON_PROMPT);
+}
+
+/* Backspace (0x08 and 0x7f) erases the last character on screen and in the line. */
+static void test_editor_backspace(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "abx\b");
+	assert_string_equal(c->line, "ab");
+	assert_string_equal(out(), "abx\b \b");
+	host_output_reset();
+	feed_str(c, "\x7f");
+	assert_string_equal(c->line, "a");
+	assert_string_equal(out(), "\b \b");
+	feed_str(c, "\x7f\x7f\b");
+	assert_int_equal(c->len, 0);
+	assert_string_equal(out(), "\b \b\b \b"); /* nothing more on an empty line */
+	/* the corrected line is what runs */
+	feed_str(c, "echo ofx\bf\r");
+	assert_false(c->echo);
+	assert_int_equal(count_errors(out()), 0);
+}
+
+/* Ctrl-U clears the line and redraws an empty prompt; the cleared text never runs. */
+static void test_editor_ctrl_u(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "halt\x15");
+	assert_int_equal(c->len, 0);
+	assert_string_equal(c->line, "");
+	assert_string_equal(out(), "halt\r\x1b[K" CON_PROMPT);
+	feed_str(c, "echo off\r");
+	assert_false(c->echo);
+	assert_int_equal(host_poweroffs(), 0);
+	assert_false(c->halted);
+}
+
+/* Ctrl-C abandons the line: "^C", a fresh prompt, nothing run, nothing in history. */
+static void test_editor_ctrl_c(void **state)
+{
+	struct con *c = *state;
+	unsigned before = host_poweroffs();
+
+	feed_str(c, "halt\x03");
+	assert_string_equal(out(), "halt^C\r\n" CON_PROMPT);
+	assert_int_equal(host_poweroffs(), before);
+	assert_false(c->halted);
+	assert_int_equal(c->len, 0);
+	assert_int_equal(c->hist_count, 0);
+	/* an Enter afterwards runs an empty line only */
+	host_output_reset();
+	feed_str(c, "\r");
+	assert_string_equal(out(), "\r\n" CON_PROMPT);
+	assert_int_equal(host_poweroffs(), before);
+}
+
+/* CR, LF and CRLF each end exactly one line: one run, one prompt. */
+static void test_editor_line_ends(void **state)
+{
+	static const char *const ends[] = {"\r", "\n", "\r\n"};
+	struct con *c = *state;
+
+	for (size_t i = 0; i < 3; i++) {
+		con_init(c);
+		host_output_reset();
+		feed_str(c, "echo");
+		feed_str(c, ends[i]);
+		assert_string_equal(out(), "echo\r\necho on\r\n" CON_PROMPT);
+	}
+	/* CRLF CRLF is two empty lines, LF CR is two as well, CR CR too */
+	con_init(c);
+	host_output_reset();
+	feed_str(c, "\r\n\r\n");
+	assert_string_equal(out(), "\r\n" CON_PROMPT "\r\n" CON_PROMPT);
+	host_output_reset();
+	feed_str(c, "\n\r");
+	assert_int_equal(count_substr(out(), CON_PROMPT), 2);
+	host_output_reset();
+	feed_str(c, "\r\r");
+	assert_int_equal(count_substr(out(), CON_PROMPT), 2);
+}
+
+/* CRLF after a command does not run it twice (a counted side effect: halt). */
+static void test_editor_crlf_runs_once(void **state)
+{
+	struct con *c = *state;
+	unsigned before = host_poweroffs();
+
+	feed_str(c, "echo maybe\r\n");
+	assert_int_equal(count_errors(out()), 1);
+	assert_int_equal(count_substr(out(), CON_PROMPT), 1);
+	feed_str(c, "halt\r\n");
+	assert_int_equal(host_poweroffs(), before + 1);
+	assert_true(c->halted);
+}
+
+/* Up and down arrows (ESC [ A / ESC [ B) walk the history; Enter runs the recalled line. */
+static void test_editor_history_arrows(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "echo off\r");
+	feed_str(c, "echo on\r");
+	assert_true(c->echo);
+	assert_int_equal(c->hist_count, 2);
+
+	feed_str(c, "\x1b[A");
+	assert_string_equal(c->line, "echo on");
+	feed_str(c, "\x1b[A");
+	assert_string_equal(c->line, "echo off");
+	feed_str(c, "\x1b[A"); /* past the oldest: stays */
+	assert_string_equal(c->line, "echo off");
+	feed_str(c, "\x1b[B");
+	assert_string_equal(c->line, "echo on");
+	feed_str(c, "\x1b[B"); /* past the newest: back to an empty line */
+	assert_string_equal(c->line, "");
+	assert_int_equal(c->len, 0);
+	feed_str(c, "\x1b[B");
+	assert_string_equal(c->line, "");
+
+	feed_str(c, "\x1b[A\x1b[A");
+	host_output_reset();
+	feed_str(c, "\r");
+	assert_false(c->echo); /* "echo off" ran again */
+	assert_string_equal(out(), "\r\n" CON_PROMPT);
+}
+
+/* The recalled line is redrawn on the terminal after the prompt. */
+static void test_editor_history_redraw(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "version\r");
+	host_output_reset();
+	feed_str(c, "xy\x1b[A");
+	assert_string_equal(out(), "xy\r\x1b[K" CON_PROMPT "version");
+	/* the recalled line can be edited */
+	feed_str(c, "\b\bx");
+	assert_string_equal(c->line, "versix");
+}
+
+/* SS3 arrows (ESC O A / ESC O B) work like the CSI ones. */
+static void test_editor_history_ss3(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "echo off\r");
+	feed_str(c, "echo\r");
+	feed_str(c, "\x1bOA");
+	assert_string_equal(c->line, "echo");
+	feed_str(c, "\x1bOA");
+	assert_string_equal(c->line, "echo off");
+	feed_str(c, "\x1bOB");
+	assert_string_equal(c->line, "echo");
+	feed_str(c, "\x1bOA\r");
+	assert_false(c->echo);
+}
+
+/* The history keeps the newest CON_HISTORY lines and skips an immediate repeat. */
+static void test_editor_history_ring(void **state)
+{
+	struct con *c = *state;
+	char buf[16];
+
+	feed_str(c, "x0\r");
+	feed_str(c, "x0\r");
+	assert_int_equal(c->hist_count, 1);
+	for (int i = 1; i < 20; i++) {
+		fmt_format(buf, sizeof(buf), "x%d\r", i);
+		feed_str(c, buf);
+	}
+	for (int i = 0; i < CON_HISTORY; i++)
+		feed_str(c, "\x1b[A");
+	assert_string_equal(c->line, "x4"); /* 16th newest of x0..x19 */
+	feed_str(c, "\x1b[A");
+	assert_string_equal(c->line, "x4");
+	/* blank lines do not enter the history */
+	con_init(c);
+	feed_str(c, "   \r\r");
+	assert_int_equal(c->hist_count, 0);
+}
+
+/* Unknown escape sequences are swallowed whole: no characters inserted, nothing echoed. */
+static void test_editor_unknown_escape(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "ab");
+	feed_str(c, "\x1b[1;5C"); /* ctrl-right */
+	feed_str(c, "\x1b[2~");   /* insert */
+	feed_str(c, "\x1b[C");    /* right */
+	feed_str(c, "\x1b[D");    /* left */
+	feed_str(c, "\x1bOP");    /* F1 */
+	feed_str(c, "\x1b[1;5A"); /* ctrl-up: a parameter, so not the history */
+	feed_str(c, "c");
+	assert_string_equal(c->line, "abc");
+	assert_string_equal(out(), "abc");
+	assert_int_equal(c->bad_byte, -1);
+	assert_int_equal(c->esc, ESC_NONE);
+}
+
+/* A control byte inside an escape sequence ends it and acts as itself: ESC then
+ * Enter still ends the line, ESC ESC [ A is one history step, not "[A". */
+static void test_editor_control_ends_escape(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "echo off\x1b\r");
+	assert_false(c->echo);
+	feed_str(c, "echo on\x1b[1\r");
+	assert_true(c->echo);
+	feed_str(c, "\x1b\x1b[A");
+	assert_string_equal(c->line, "echo on");
+	feed_str(c, "\x1b\x03");
+	assert_int_equal(c->len, 0);
+	assert_int_equal(c->esc, ESC_NONE);
+}
+
+/* A 1023-character line is accepted and runs. */
+static void test_editor_line_max(void **state)
+{
+	struct con *c = *state;
+	char *line = padded_line("echo off", CON_LINE_MAX);
+
+	feed_str(c, line);
+	assert_int_equal(c->len, CON_LINE_MAX);
+	assert_int_equal(host_output_len(), CON_LINE_MAX); /* every character echoed */
+	feed_str(c, "\r");
+	assert_false(c->echo);
+	assert_int_equal(count_errors(out()), 0);
+	free(line);
+}
+
+/* A 1024-character line is refused whole with "error: line too long", nothing run. */
+static void test_editor_line_too_long(void **state)
+{
+	struct con *c = *state;
+	char *line = padded_line("echo off", CON_LINE_MAX + 1);
+
+	feed_str(c, line);
+	assert_int_equal(c->len, CON_LINE_MAX);
+	assert_int_equal(host_output_len(), CON_LINE_MAX); /* the excess is not echoed */
+	host_output_reset();
+	feed_str(c, "\r");
+	assert_true(c->echo);
+	assert_int_equal(count_errors(out()), 1);
+	assert_true(strncmp(out(), "\r\nerror: line too long", 22) == 0);
+	assert_int_equal(count_newlines(out()), 2);
+	assert_int_equal(c->hist_count, 0);
+	assert_int_equal(c->len, 0);
+	/* far longer lines too */
+	host_output_reset();
+	for (int i = 0; i < 3; i++)
+		feed_str(c, line);
+	feed_str(c, "\r");
+	assert_int_equal(count_errors(out()), 1);
+	assert_true(c->echo);
+	free(line);
+}
+
+/* Backspace over the excess of a too-long line brings it back within the limit. */
+static void test_editor_line_too_long_backspace(void **state)
+{
+	struct con *c = *state;
+	char *line = padded_line("echo off", CON_LINE_MAX + 2);
+
+	feed_str(c, line);
+	feed_str(c, "\b\b\r");
+	assert_false(c->echo);
+	assert_int_equal(count_errors(out()), 0);
+	free(line);
+}
+
+/* Raw control bytes and bytes >= 0x80 give exactly one error line at line end, nothing run. */
+static void test_editor_bad_bytes(void **state)
+{
+	struct con *c = *state;
+
+	for (unsigned b = 0; b < 256; b++) {
+		if (b == 0x03 || b == 0x08 || b == '\t' || b == '\n' || b == '\r' || b == 0x15 ||
+		    b == 0x1b || (b >= 0x20 && b <= 0x7f))
+			continue;
+		con_init(c);
+		host_output_reset();
+		feed_str(c, "echo of");
+		con_input(c, (uint8_t)b);
+		con_input(c, (uint8_t)b);
+		feed_str(c, "f");
+		assert_int_equal(c->bad_byte, (int)b);
+		assert_null(memchr(out(), (int)b, host_output_len())); /* never echoed raw */
+		feed_str(c, "\r");
+		if (count_errors(out()) != 1)
+			fail_msg("byte 0x%x: %u error lines", b, count_errors(out()));
+		assert_non_null(strstr(out(), "unprintable"));
+		assert_true(c->echo);
+		assert_int_equal(c->hist_count, 0);
+		assert_int_equal(c->bad_byte, -1);
+	}
+}
+
+/* A tab is taken as a blank (echoed as one). */
+static void test_editor_tab(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "echo\toff");
+	assert_string_equal(out(), "echo off");
+	feed_str(c, "\r");
+	assert_false(c->echo);
+}
+
+/* With echo off, typed characters and backspaces are not echoed but line ends still are. */
+static void test_editor_echo_off(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "echo off\r");
+	host_output_reset();
+	feed_str(c, "abc\b\x15xyz\x1b[A");
+	assert_string_equal(out(), "");
+	assert_string_equal(c->line, "echo off");
+	feed_str(c, "\x15\r");
+	assert_string_equal(out(), "\r\n" CON_PROMPT);
+	host_output_reset();
+	feed_str(c, "echo\r");
+	assert_string_equal(out(), "\r\necho off\r\n" CON_PROMPT);
+	host_output_reset();
+	feed_str(c, "echo on\r");
+	assert_true(c->echo);
+	feed_str(c, "ab");
+	assert_non_null(strstr(out(), "ab"));
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+/* An unknown command prints one "error: " line and nothing else. */
+static void test_exec_unknown(void **state)
+{
+	struct con *c = *state;
+
+	assert_non_null(exec(c, "nosuch 1 2"));
+	assert_string_equal(out(), "error: unknown command 'nosuch' (try help)\r\n");
+	assert_non_null(exec(c, "hel"));
+	assert_non_null(exec(c, "helpx"));
+	assert_non_null(exec(c, "HELP"));
+}
+
+/* A blank line runs nothing and prints nothing. */
+static void test_exec_blank(void **state)
+{
+	struct con *c = *state;
+
+	assert_null(exec(c, ""));
+	assert_string_equal(out(), "");
+	assert_null(exec(c, " \t "));
+	assert_string_equal(out(), "");
+}
+
+/* `help` lists every command of the table, one line each. */
+static void test_help_lists_all(void **state)
+{
+	struct con *c = *state;
+
+	assert_null(exec(c, "help"));
+	assert_int_equal(count_newlines(out()), con_ncmds);
+	for (size_t i = 0; i < con_ncmds; i++) {
+		char want[64];
+		fmt_format(want, sizeof(want), "  %s ", con_cmds[i].name);
+		if (count_lines_starting(out(), want) != 1)
+			fail_msg("help does not list %s", con_cmds[i].name);
+		assert_non_null(strstr(out(), con_cmds[i].summary));
+	}
+}
+
+/* `help CMD` prints the synopsis line, then the whole usage text of each command. */
+static void test_help_cmd(void **state)
+{
+	struct con *c = *state;
+
+	for (size_t i = 0; i < con_ncmds; i++) {
+		const struct con_cmd *cmd = &con_cmds[i];
+		char line[64];
+		size_t n, len = strlen(cmd->usage);
+		char *want = malloc(64 + 2 * len);
+
+		assert_non_null(want);
+		assert_true(len > 0);
+		n = fmt_format(want, 64, "usage: %s %s\r\n", cmd->name, cmd->args);
+		for (size_t k = 0; k < len; k++) {
+			if (cmd->usage[k] == '\n')
+				want[n++] = '\r';
+			want[n++] = cmd->usage[k];
+		}
+		memcpy(want + n, "\r\n", 3);
+		fmt_format(line, sizeof(line), "help %s", cmd->name);
+		assert_null(exec(c, line));
+		assert_string_equal(out(), want);
+		assert_ptr_equal(con_find(cmd->name), cmd);
+		free(want);
+	}
+}
+
+/* `help nosuch` and `help a b` are errors. */
+static void test_help_errors(void **state)
+{
+	struct con *c = *state;
+
+	assert_non_null(exec(c, "help nosuch"));
+	assert_non_null(strstr(out(), "nosuch"));
+	assert_non_null(exec(c, "help help help"));
+}
+
+/* `echo off`/`echo on` switch the echo; `echo` shows it; `echo maybe` is an error. */
+static void test_echo_cmd(void **state)
+{
+	struct con *c = *state;
+
+	assert_null(exec(c, "echo off"));
+	assert_string_equal(out(), "");
+	assert_false(c->echo);
+	assert_null(exec(c, "echo"));
+	assert_string_equal(out(), "echo off\r\n");
+	assert_non_null(exec(c, "echo maybe"));
+	assert_false(c->echo); /* a failing command changes nothing */
+	assert_null(exec(c, "echo on"));
+	assert_true(c->echo);
+	assert_null(exec(c, "echo"));
+	assert_string_equal(out(), "echo on\r\n");
+	assert_non_null(exec(c, "echo ON"));
+	assert_non_null(exec(c, "echo off on"));
+	assert_true(c->echo);
+}
+
+/* `version` names memmon, its version and the firmware. */
+static void test_version(void **state)
+{
+	struct con *c = *state;
+
+	assert_null(exec(c, "version"));
+	assert_non_null(strstr(out(), "memmon"));
+	assert_true(strncmp(out(), "memmon " MEMMON_VERSION " build ",
+	                    strlen("memmon " MEMMON_VERSION " build ")) == 0);
+	assert_non_null(strstr(out(), "firmware host"));
+	assert_non_null(exec(c, "version 2"));
+}
+
+/* `memmap` prints one line per firmware region, then the summary. */
+static void test_memmap(void **state)
+{
+	struct con *c = *state;
+
+	assert_non_null(mon_boot);
+	assert_null(exec(c, "memmap"));
+	assert_int_equal(count_lines_starting(out(), "0x"), mon_boot->nregions);
+	assert_int_equal(count_lines_starting(out(), "memmap: descriptors "), 1);
+	assert_int_equal(count_newlines(out()), mon_boot->nregions + 2);
+
+	/* region lines come first, in order, then the summary */
+	const char *p = out();
+	for (size_t i = 0; i < mon_boot->nregions; i++) {
+		const struct mm_region *r = &mon_boot->regions[i];
+		char want[64];
+		fmt_format(want, sizeof(want), "0x%lx-0x%lx %-12s", r->base,
+		           r->base + r->pages * PAGE_SIZE, mm_kind_name(r->kind));
+		assert_true(strncmp(p, want, strlen(want)) == 0);
+		p = strchr(p, '\n') + 1;
+	}
+	char sum[40];
+	fmt_format(sum, sizeof(sum), "memmap: descriptors %zu ", mon_boot->nregions);
+	assert_true(strncmp(p, sum, strlen(sum)) == 0);
+	assert_non_null(exec(c, "memmap all"));
+}
+
+/* `halt` powers off (plat_poweroff called) and marks the console halted; no prompt follows. */
+static void test_halt(void **state)
+{
+	struct con *c = *state;
+	unsigned before = host_poweroffs();
+
+	assert_non_null(exec(c, "halt now"));
+	assert_int_equal(host_poweroffs(), before);
+	assert_false(c->halted);
+
+	host_output_reset();
+	feed_str(c, "halt\r");
+	assert_int_equal(host_poweroffs(), before + 1);
+	assert_true(c->halted);
+	assert_string_equal(out(), "halt\r\nhalting\r\n");
+}
+
+/* `trap` cannot raise exceptions on the host: an error, as are bad kinds and arity. */
+static void test_trap_host(void **state)
+{
+	static const char *const kinds[] = {"de", "bp", "ud", "gp", "pf"};
+	struct con *c = *state;
+	char line[16];
+
+	for (size_t i = 0; i < 5; i++) {
+		fmt_format(line, sizeof(line), "trap %s", kinds[i]);
+		assert_non_null(exec(c, line));
+		assert_non_null(strstr(out(), "cannot raise"));
+	}
+	assert_non_null(exec(c, "trap"));
+	assert_non_null(exec(c, "trap xx"));
+	assert_non_null(exec(c, "trap pf pf"));
+}
+
+/* Too many arguments is an error, for commands and for the tokenizer's limit. */
+static void test_too_many_args(void **state)
+{
+	struct con *c = *state;
+
+	assert_non_null(exec(c, "help a b"));
+	assert_non_null(strstr(out(), "too many"));
+	assert_non_null(exec(c, "version x"));
+	assert_non_null(exec(c, "memmap 1 2"));
+	assert_non_null(exec(c, "echo on off"));
+	assert_true(c->echo);
+	assert_non_null(exec(c, "help 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16"));
+	assert_non_null(strstr(out(), "too many"));
+}
+
+/* A failing command prints exactly one "error:" line; a succeeding one prints none. */
+static void test_error_invariant(void **state)
+{
+	static const struct {
+		const char *line;
+		bool fails;
+	} cases[] = {
+	    {"help", false},
+	    {"help echo", false},
+	    {"help x", true},
+	    {"help a b", true},
+	    {"version", false},
+	    {"version x", true},
+	    {"memmap", false},
+	    {"memmap x", true},
+	    {"echo", false},
+	    {"echo off", false},
+	    {"echo on", false},
+	    {"echo x", true},
+	    {"trap", true},
+	    {"trap pf", true},
+	    {"trap zz", true},
+	    {"nosuch", true},
+	    {"", false},
+	    {"  ", false},
+	    {"halt x", true},
+	    {"0x10", true},
+	    {"help help", false},
+	    {"help trap", false},
+	    {"error:", true},
+	    {"echo on\toff", true},
+	    {"help memmap", false},
+	    {"help version", false},
+	};
+	struct con *c = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err_t e = exec(c, cases[i].line); /* exec() checks the line counts */
+		if ((e != NULL) != cases[i].fails)
+			fail_msg("'%s': %s", cases[i].line, e ? e : "succeeded");
+	}
+	/* the same through the line editor: one error line per failing line */
+	con_init(c);
+	host_output_reset();
+	feed_str(c, "nosuch\rhelp x\recho\rtrap pf\r");
+	assert_int_equal(count_errors(out()), 3);
+	assert_int_equal(count_substr(out(), CON_PROMPT), 4);
+}
+
+/* ---- fmt_format ---------------------------------------------------------- */
+
+/* %s honours a precision and a width, left-aligned with '-'. */
+static void test_fmt_strings(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(fmt_format(buf, sizeof(buf), "%.3s", "abcdef"), 3);
+	assert_string_equal(buf, "abc");
+	fmt_format(buf, sizeof(buf), "%.10s|", "abc");
+	assert_string_equal(buf, "abc|");
+	fmt_format(buf, sizeof(buf), "[%.0s]", "abc");
+	assert_string_equal(buf, "[]");
+	fmt_format(buf, sizeof(buf), "[%5s]", "ab");
+	assert_string_equal(buf, "[   ab]");
+	fmt_format(buf, sizeof(buf), "[%-5s]", "ab");
+	assert_string_equal(buf, "[ab   ]");
+	fmt_format(buf, sizeof(buf), "[%-6.2s]", "abcdef");
+	assert_string_equal(buf, "[ab    ]");
+	fmt_format(buf, sizeof(buf), "[%2s]", "abcdef");
+	assert_string_equal(buf, "[abcdef]");
+	fmt_format(buf, sizeof(buf), "%c%c%%", 'o', 'k');
+	assert_string_equal(buf, "ok%");
+	const char *volatile nothing = NULL; /* hidden from the format checker */
+	fmt_format(buf, sizeof(buf), "%s", nothing);
+	assert_string_equal(buf, "(null)");
+}
+
+/* Integers: %d with negatives, %u, %lx, %lu, %zu, widths with '-' and '0'. */
+static void test_fmt_numbers(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	fmt_format(buf, sizeof(buf), "%d %d %d", 0, -42, 42);
+	assert_string_equal(buf, "0 -42 42");
+	fmt_format(buf, sizeof(buf), "%d %i", INT32_MIN, INT32_MAX);
+	assert_string_equal(buf, "-2147483648 2147483647");
+	fmt_format(buf, sizeof(buf), "%ld %ld", (long)INT64_MIN, (long)INT64_MAX);
+	assert_string_equal(buf, "-9223372036854775808 9223372036854775807");
+	fmt_format(buf, sizeof(buf), "%lld", -1LL);
+	assert_string_equal(buf, "-1");
+	fmt_format(buf, sizeof(buf), "%u %x", 4294967295u, 0xdeadbeefu);
+	assert_string_equal(buf, "4294967295 deadbeef");
+	fmt_format(buf, sizeof(buf), "%lx %lu", (unsigned long)UINT64_MAX,
+	           (unsigned long)UINT64_MAX);
+	assert_string_equal(buf, "ffffffffffffffff 18446744073709551615");
+	fmt_format(buf, sizeof(buf), "0x%lx %zu", 0x1000ul, (size_t)12345);
+	assert_string_equal(buf, "0x1000 12345");
+	fmt_format(buf, sizeof(buf), "[%5d][%-5d][%05d]", 42, 42, 42);
+	assert_string_equal(buf, "[   42][42   ][00042]");
+	fmt_format(buf, sizeof(buf), "[%5d][%-5d]", -42, -42);
+	assert_string_equal(buf, "[  -42][-42  ]");
+	fmt_format(buf, sizeof(buf), "[%08lx][%-6x][%3x]", 0xbeeful, 0xabu, 0x12345u);
+	assert_string_equal(buf, "[0000beef][ab    ][12345]");
+	fmt_format(buf, sizeof(buf), "%p", (void *)0x1234);
+	assert_string_equal(buf, "0x1234");
+}
+
+/* Zero padding puts a minus sign before the zeros, as printf does. */
+static void test_fmt_zero_pad_negative(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	fmt_format(buf, sizeof(buf), "[%05d]", -42);
+	assert_string_equal(buf, "[-0042]");
+	fmt_format(buf, sizeof(buf), "[%03d]", -42);
+	assert_string_equal(buf, "[-42]");
+	fmt_format(buf, sizeof(buf), "[%06ld]", -7L);
+	assert_string_equal(buf, "[-00007]");
+}
+
+/* A small buffer truncates, still NUL-terminates, and the full length is returned. */
+static void test_fmt_truncation(void **state)
+{
+	char buf[8];
+
+	(void)state;
+	memset(buf, 'Z', sizeof(buf));
+	assert_int_equal(fmt_format(buf, sizeof(buf), "%s world", "hello"), 11);
+	assert_string_equal(buf, "hello w");
+	memset(buf, 'Z', sizeof(buf));
+	assert_int_equal(fmt_format(buf, 4, "%lx", 0x123456789ul), 9);
+	assert_string_equal(buf, "123");
+	assert_int_equal(buf[4], 'Z'); /* nothing written past size */
+	memset(buf, 'Z', sizeof(buf));
+	assert_int_equal(fmt_format(buf, 1, "abc"), 3);
+	assert_int_equal(buf[0], '\0');
+	assert_int_equal(buf[1], 'Z');
+	memset(buf, 'Z', sizeof(buf));
+	assert_int_equal(fmt_format(buf, 0, "abc%d", 12), 5);
+	assert_int_equal(buf[0], 'Z'); /* size 0: nothing written */
+	memset(buf, 'Z', sizeof(buf));
+	assert_int_equal(fmt_format(buf, sizeof(buf), "%8d", -1), 8);
+	assert_string_equal(buf, "      -");
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_number_decimal),
+	    T(test_number_hex),
+	    T(test_number_suffix),
+	    T(test_number_overflow),
+	    T(test_number_suffix_overflow),
+	    T(test_number_junk),
+	    T(test_parse_addr),
+	    T(test_parse_rights_valid),
+	    T(test_parse_rights_refused),
+	    T(test_format_rights),
+	    T(test_tokenize_blanks),
+	    T(test_tokenize_max_args),
+	    T(test_editor_echo),
+	    T(test_editor_via_host_input),
+	    T(test_editor_backspace),
+	    T(test_editor_ctrl_u),
+	    T(test_editor_ctrl_c),
+	    T(test_editor_line_ends),
+	    T(test_editor_crlf_runs_once),
+	    T(test_editor_history_arrows),
+	    T(test_editor_history_redraw),
+	    T(test_editor_history_ss3),
+	    T(test_editor_history_ring),
+	    T(test_editor_unknown_escape),
+	    T(test_editor_control_ends_escape),
+	    T(test_editor_line_max),
+	    T(test_editor_line_too_long),
+	    T(test_editor_line_too_long_backspace),
+	    T(test_editor_bad_bytes),
+	    T(test_editor_tab),
+	    T(test_editor_echo_off),
+	    T(test_exec_unknown),
+	    T(test_exec_blank),
+	    T(test_help_lists_all),
+	    T(test_help_cmd),
+	    T(test_help_errors),
+	    T(test_echo_cmd),
+	    T(test_version),
+	    T(test_memmap),
+	    T(test_halt),
+	    T(test_trap_host),
+	    T(test_too_many_args),
+	    T(test_error_invariant),
+	    T(test_fmt_strings),
+	    T(test_fmt_numbers),
+	    T(test_fmt_zero_pad_negative),
+	    T(test_fmt_truncation),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}
