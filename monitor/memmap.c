@@ -45,6 +45,18 @@ static bool is_ram(enum fw_kind k)
 	       k != FW_PAL_CODE;
 }
 
+void mm_sort(struct boot_info *bi)
+{
+	/* Insertion sort: a firmware map has a few hundred entries, nearly sorted. */
+	for (size_t i = 1; i < bi->nregions; i++) {
+		struct mm_region r = bi->regions[i];
+		size_t j = i;
+		for (; j > 0 && bi->regions[j - 1].base > r.base; j--)
+			bi->regions[j] = bi->regions[j - 1];
+		bi->regions[j] = r;
+	}
+}
+
 void mm_totals(const struct boot_info *bi, struct mm_totals *t)
 {
 	*t = (struct mm_totals){0};

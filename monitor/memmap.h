@@ -58,6 +58,9 @@ struct boot_info {
 	uint32_t fw_revision;
 };
 
+/* Sort the regions by base address (UEFI does not promise any order). */
+void mm_sort(struct boot_info *bi);
+
 const char *mm_kind_name(enum fw_kind k);
 enum mm_use mm_disposition(enum fw_kind k);
 const char *mm_use_name(enum mm_use u);

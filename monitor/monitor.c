@@ -11,10 +11,11 @@ void mon_panic(const char *file, int line, const char *what)
 		plat_poweroff();
 }
 
-void monitor_init(struct con *c, const struct boot_info *bi)
+void monitor_init(struct con *c, struct boot_info *bi)
 {
 	struct mm_totals t;
 
+	mm_sort(bi);
 	mon_boot = bi;
 	mm_totals(bi, &t);
 	con_init(c);

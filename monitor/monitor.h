@@ -15,8 +15,9 @@
 /* The boot information efi/ (or the host harness) handed over. */
 extern const struct boot_info *mon_boot;
 
-/* Take over: remember `bi`, greet, and set up the console `c`. */
-void monitor_init(struct con *c, const struct boot_info *bi);
+/* Take over: sort and remember `bi` (the monitor owns it from now on),
+ * greet, and set up the console `c`. */
+void monitor_init(struct con *c, struct boot_info *bi);
 
 /* Serve the console forever (returns only after `halt` on the host). */
 void monitor_run(struct con *c);

@@ -20,7 +20,8 @@ void host_output_to_stdout(int on);
 /* How many times plat_poweroff was called. */
 unsigned host_poweroffs(void);
 
-/* A boot_info resembling OVMF's map of a machine with `ram_mib` MiB. */
-const struct boot_info *host_boot_info(unsigned long ram_mib);
+/* A boot_info resembling OVMF's map of a machine with `ram_mib` MiB,
+ * its regions out of address order as OVMF's can be. */
+struct boot_info *host_boot_info(unsigned long ram_mib);
 
 #endif

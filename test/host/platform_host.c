@@ -121,13 +121,13 @@ void plat_poweroff(void)
 }
 
 /* Modelled on what OVMF reports for q35 with the given RAM below 2 GiB. */
-const struct boot_info *host_boot_info(unsigned long ram_mib)
+struct boot_info *host_boot_info(unsigned long ram_mib)
 {
 	static struct mm_region regions[8];
 	static struct boot_info bi;
 	uint64_t top = (uint64_t)ram_mib << 20;
 
-	regions[0] = (struct mm_region){0x0, 0xa0, 0xf, 7, FW_CONVENTIONAL};
+	regions[7] = (struct mm_region){0x0, 0xa0, 0xf, 7, FW_CONVENTIONAL};
 	regions[1] = (struct mm_region){0x100000, 0x700, 0xf, 7, FW_CONVENTIONAL};
 	regions[2] = (struct mm_region){0x800000, 0x8, 0xf, 10, FW_ACPI_NVS};
 	regions[3] =
@@ -136,7 +136,7 @@ const struct boot_info *host_boot_info(unsigned long ram_mib)
 	regions[5] = (struct mm_region){top - 0x200000, 0x100, 0xf, 2, FW_LOADER_DATA};
 	regions[6] =
 	    (struct mm_region){top - 0x100000, 0x100, 0x800000000000000f, 6, FW_RUNTIME_DATA};
-	regions[7] = (struct mm_region){0xffc00000, 0x400, 0x8000000000000001, 11, FW_MMIO};
+	regions[0] = (struct mm_region){0xffc00000, 0x400, 0x8000000000000001, 11, FW_MMIO};
 	bi = (struct boot_info){regions, 8, top - 0x200000, 0x40000, 1, "host", 0x10000};
 	free(host.ram);
 	host.ram_size = top;

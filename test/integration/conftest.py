@@ -28,3 +28,17 @@ def clean_line(request):
         if m.cmd("echo") != ["echo on"]:
             m.cmd("echo on")
     yield
+
+
+@pytest.fixture
+def fresh():
+    """Boot a memmon of one's own (fresh(mem="64G", exit_device=False)); closed after the test."""
+    boots = []
+
+    def boot(**kw):
+        boots.append(Memmon(**kw))
+        return boots[-1]
+
+    yield boot
+    for m in boots:
+        m.close()

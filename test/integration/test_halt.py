@@ -1,23 +1,7 @@
 """halt ends QEMU, with and without the isa-debug-exit device. Each test boots its own QEMU."""
 
-import pytest
-from memmon_qemu import Memmon
-
 # isa-debug-exit turns the value 0x10 written by halt into exit status (0x10 << 1) | 1.
 HALT_STATUS = 33
-
-
-@pytest.fixture
-def fresh():
-    boots = []
-
-    def boot(**kw):
-        boots.append(Memmon(**kw))
-        return boots[-1]
-
-    yield boot
-    for m in boots:
-        m.close()
 
 
 # halt prints 'halting' and QEMU exits through isa-debug-exit.

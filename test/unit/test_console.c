@@ -935,6 +935,24 @@ static void test_memmap(void **state)
 	assert_non_null(exec(c, "memmap all"));
 }
 
+/* monitor_init sorts the firmware's regions by address (host_boot_info lists them out of
+ * order), and `memmap PA` finds the one region holding PA. */
+static void test_memmap_sorted_and_find(void **state)
+{
+	struct con *c = *state;
+
+	for (size_t i = 1; i < mon_boot->nregions; i++)
+		assert_true(mon_boot->regions[i - 1].base +
+		                mon_boot->regions[i - 1].pages * PAGE_SIZE <=
+		            mon_boot->regions[i].base);
+	assert_null(exec(c, "memmap 0x100fff"));
+	assert_true(strncmp(out(), "0x100000-0x800000 conventional", 30) == 0);
+	assert_null(exec(c, "memmap 0xa0000"));
+	assert_string_equal(out(), "0xa0000: in no firmware descriptor\r\n");
+	assert_non_null(exec(c, "memmap 0x10000000000000"));
+	assert_non_null(exec(c, "memmap 0x1K2"));
+}
+
 /* `halt` powers off (plat_poweroff called) and marks the console halted; no prompt follows. */
 static void test_halt(void **state)
 {
@@ -1178,6 +1196,7 @@ int main(void)
 	    T(test_echo_cmd),
 	    T(test_version),
 	    T(test_memmap),
+	    T(test_memmap_sorted_and_find),
 	    T(test_halt),
 	    T(test_trap_host),
 	    T(test_too_many_args),
