@@ -5,7 +5,6 @@ VERSION := 0.1.0
 BUILD_ID := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 B := build
 
-CC ?= gcc
 CLANG ?= clang
 NASM ?= nasm
 PYTHON := /usr/bin/python3
@@ -26,11 +25,16 @@ EFI_LIB := /usr/lib
 # -fshort-wchar: UEFI's CHAR16 strings; -mno-red-zone: interrupts and
 # exceptions write below RSP; -mno-sse -mno-mmx: no FPU state is set up;
 # -maccumulate-outgoing-args: required for ms_abi calls into firmware;
+# -fno-strict-aliasing: firmware structures are read through casts;
 # GNU_EFI_USE_MS_ABI: call firmware directly with the ms_abi attribute.
 EFI_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector -fpic \
 	-fshort-wchar -mno-red-zone -mno-sse -mno-mmx -maccumulate-outgoing-args \
 	-fno-strict-aliasing -DGNU_EFI_USE_MS_ABI -isystem $(EFI_INC) -isystem $(EFI_INC)/x86_64 \
 	$(CORE_INC) -Iefi $(DEFS)
+# gnu-efi's link: a shared object (-shared -Bsymbolic: every reference bound
+# inside the image, so only R_X86_64_RELATIVE relocations remain, which
+# crt0's _relocate applies) with relocations kept apart per section
+# (-znocombreloc), as gnu-efi's objcopy to PE expects.
 EFI_LDFLAGS := -nostdlib -znocombreloc -T $(EFI_LIB)/elf_x86_64_efi.lds -shared -Bsymbolic \
 	-L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
@@ -113,7 +117,7 @@ FUZZ_FLAGS := -std=gnu11 -O1 -g $(CORE_INC) -Itest/host $(DEFS) -fsanitize=fuzze
 	-fno-sanitize-recover=all
 FUZZ_TARGETS := $(B)/fuzz/fuzz_console
 
-$(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(B)/build_id.h
+$(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(wildcard monitor/*.h test/host/*.h) $(B)/build_id.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_FLAGS) $(WARN) $(filter %.c,$^) -o $@
 

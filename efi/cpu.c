@@ -66,9 +66,6 @@ void cpu_init(void *ist1_top, void *ist2_top)
 	         (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
 	gdt[4] = base >> 32;
 
-	struct table_reg gdtr = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
-	x86_load_gdt(&gdtr, SEL_CODE, SEL_DATA, SEL_TSS);
-
 	for (int v = 0; v < 256; v++) {
 		uint64_t off = (uint64_t)(uintptr_t)(isr_stubs + 16 * v);
 		bool critical = v == 2 || v == 8 || v == 18; /* NMI, #DF, #MC */
@@ -81,8 +78,9 @@ void cpu_init(void *ist1_top, void *ist2_top)
 		    .offset_hi = (uint32_t)(off >> 32),
 		};
 	}
+	struct table_reg gdtr = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
 	struct table_reg idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
-	__asm__ volatile("lidt %0" ::"m"(idtr));
+	x86_load_tables(&gdtr, &idtr, SEL_CODE, SEL_DATA, SEL_TSS);
 }
 
 void cpu_halt_forever(void)
@@ -119,23 +117,24 @@ static void dump(const struct trap_frame *f)
 
 void trap_dispatch(struct trap_frame *f)
 {
-	static volatile int depth;
+	static volatile int depth; /* exceptions being handled, NMIs aside */
 
-	if (++depth > 1) {
-		/* A fault while handling a fault: say the least and stop. */
-		say("\nexception %s vector %lu rip 0x%lx while handling an exception; halted\n",
-		    x86_exc_name((int)f->vector), f->vector, f->rip);
-		cpu_halt_forever();
+	if (f->vector == 2) { /* NMI: not caused by the code, so it may go on */
+		dump(f);
+		return;
 	}
 	if (f->vector >= 32) {
 		say("\nmemmon: stray interrupt vector %lu ignored\n", f->vector);
-		depth--;
 		return;
 	}
+	if (++depth > 2) { /* the nested dump itself faulted: say the least */
+		say("\nexception vector %lu rip 0x%lx; halted\n", f->vector, f->rip);
+		cpu_halt_forever();
+	}
 	dump(f);
-	if (f->vector == 2) { /* NMI: not caused by the code, so it may go on */
-		depth--;
-		return;
+	if (depth > 1) {
+		say("memmon: exception while handling an exception; halted\n");
+		cpu_halt_forever();
 	}
 	if (f->vector != 8 && f->vector != 18) {
 		depth--;

@@ -23,7 +23,7 @@ struct x86_ctx {
 int x86_save_ctx(struct x86_ctx *c) __attribute__((returns_twice));
 void x86_resume_ctx(struct x86_ctx *c, int v) __attribute__((noreturn));
 void x86_switch_stack(void *top, void (*fn)(void *), void *arg) __attribute__((noreturn));
-void x86_load_gdt(const void *gdtr, uint16_t cs, uint16_t ds, uint16_t tss);
+void x86_load_tables(const void *gdtr, const void *idtr, uint16_t cs, uint16_t ds, uint16_t tss);
 
 /*
  * Install memmon's GDT (code, data, TSS) and IDT (all 256 vectors). The

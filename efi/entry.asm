@@ -13,7 +13,7 @@ section .text
 ; 256 stubs, each 16 bytes, so stub N is at isr_stubs + 16*N. The CPU
 ; pushes an error code for vectors 8, 10-14, 17, 21, 29 and 30; every
 ; other stub pushes a zero in its place so that struct trap_frame
-; (efi/trap.h) has one shape.
+; (efi/cpu.h) has one shape.
 
 %macro STUB 1
 align 16
@@ -72,23 +72,29 @@ isr_common:
 	add rsp, 16             ; vector and error code
 	iretq
 
-; ---- void x86_load_gdt(const void *gdtr, uint16_t cs, uint16_t ds, uint16_t tss)
-global x86_load_gdt
-x86_load_gdt:
+; ---- void x86_load_tables(const void *gdtr, const void *idtr, uint16_t cs,
+;                           uint16_t ds, uint16_t tss)
+;        rdi = gdtr, rsi = idtr, dx = cs, cx = ds, r8w = tss
+; Loads GDT, segments, TSS and IDT back to back: between lgdt and lidt the
+; firmware's IDT (whose gates name the firmware's code selector) is still
+; live, so that window is kept to a few instructions.
+global x86_load_tables
+x86_load_tables:
 	lgdt [rdi]
-	mov ds, dx
-	mov es, dx
-	mov ss, dx
+	mov ds, cx
+	mov es, cx
+	mov ss, cx
 	xor eax, eax
 	mov fs, ax
 	mov gs, ax
-	ltr cx
-	movzx rsi, si
-	push rsi
+	ltr r8w
+	movzx rdx, dx
+	push rdx
 	lea rax, [rel .reloaded]
 	push rax
 	retfq                   ; far return reloads CS
 .reloaded:
+	lidt [rsi]
 	ret
 
 ; ---- void x86_switch_stack(void *top, void (*fn)(void *), void *arg)
@@ -106,9 +112,10 @@ x86_switch_stack:
 
 ; ---- int x86_save_ctx(struct x86_ctx *c)  returns 0, or v from resume
 ; ---- void x86_resume_ctx(struct x86_ctx *c, int v)  never returns
-; struct x86_ctx: rbx rbp r12 r13 r14 r15 rsp rip ss. SS is part of it because
-; an exception taken on an interrupt stack may leave SS null, and a resume
-; jumps back without the iretq that would have restored it.
+; struct x86_ctx: rbx rbp r12 r13 r14 r15 rsp rip ss. SS is part of it
+; because under QEMU an exception taken on an interrupt stack was seen to
+; leave SS null, and a resume jumps back without the iretq that would have
+; restored it.
 global x86_save_ctx
 x86_save_ctx:
 	mov [rdi + 0], rbx
@@ -121,6 +128,7 @@ x86_save_ctx:
 	mov [rdi + 48], rdx
 	mov rdx, [rsp]          ; our return address
 	mov [rdi + 56], rdx
+	xor edx, edx
 	mov dx, ss
 	mov [rdi + 64], rdx
 	xor eax, eax

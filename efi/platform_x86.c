@@ -101,6 +101,12 @@ bool plat_raise(int vector)
 	}
 }
 
+void plat_halt(void)
+{
+	uart_puts("memmon: halted\n");
+	cpu_halt_forever();
+}
+
 void plat_poweroff(void)
 {
 	outb(0xf4, PLAT_EXIT_CODE); /* QEMU isa-debug-exit: exits (code << 1) | 1 */

@@ -1,17 +1,20 @@
 #include "uart.h"
 
+#include "platform.h"
+
 #include "x86.h"
 
 #define COM1 0x3f8
 /* 16550 registers, as offsets from the base port. */
-#define UART_DATA 0 /* receive buffer / transmit holding (DLAB=0) */
-#define UART_IER  1 /* interrupt enable (DLAB=0), divisor high (DLAB=1) */
-#define UART_FCR  2 /* FIFO control */
-#define UART_LCR  3 /* line control: bit 7 DLAB, bits 1:0 word length */
-#define UART_MCR  4 /* modem control: DTR, RTS */
-#define UART_LSR  5 /* line status: bit 0 data ready, bit 5 THR empty */
-#define LSR_DR    0x01
-#define LSR_THRE  0x20
+#define UART_DATA  0 /* receive buffer / transmit holding (DLAB=0) */
+#define UART_IER   1 /* interrupt enable (DLAB=0), divisor high (DLAB=1) */
+#define UART_FCR   2 /* FIFO control */
+#define UART_LCR   3 /* line control: bit 7 DLAB, bits 1:0 word length */
+#define UART_MCR   4 /* modem control: DTR, RTS */
+#define UART_LSR   5 /* line status: bit 0 data ready, bit 5 THR empty */
+#define LSR_DR     0x01
+#define LSR_THRE   0x20
+#define LSR_ERRORS 0x1e /* overrun, parity, framing, break */
 
 void uart_init(void)
 {
@@ -34,8 +37,15 @@ void uart_putc(uint8_t c)
 
 int uart_getc(void)
 {
-	if (!(inb(COM1 + UART_LSR) & LSR_DR))
-		return -1;
+	uint8_t lsr = inb(COM1 + UART_LSR); /* reading clears the error bits */
+
+	if (lsr & LSR_ERRORS) {
+		if (lsr & LSR_DR)
+			(void)inb(COM1 + UART_DATA); /* the garbled byte */
+		return PLAT_RX_ERROR;
+	}
+	if (!(lsr & LSR_DR))
+		return PLAT_RX_NONE;
 	return inb(COM1 + UART_DATA);
 }
 

@@ -6,7 +6,7 @@
 
 void uart_init(void);
 void uart_putc(uint8_t c);
-/* The next received byte, or -1 at once when none is waiting. */
+/* As plat_getc: a byte, PLAT_RX_NONE at once, or PLAT_RX_ERROR. */
 int uart_getc(void);
 /* Send a string, '\n' as "\r\n" (for the platform's own messages). */
 void uart_puts(const char *s);

@@ -237,7 +237,6 @@ void con_init(struct con *c)
 	for (size_t i = 0; i < sizeof(*c); i++)
 		((volatile char *)c)[i] = 0;
 	c->echo = true;
-	c->bad_byte = -1;
 	c->hist_view = -1;
 }
 
@@ -247,11 +246,23 @@ void con_prompt(struct con *c)
 	con_puts(CON_PROMPT);
 }
 
+static bool is_printable(uint8_t b)
+{
+	return b >= 0x20 && b <= 0x7e;
+}
+
+/* Echo one stored byte: an unprintable one shows as '?', one column wide. */
+static void echo_byte(struct con *c, uint8_t b)
+{
+	if (c->echo)
+		plat_putc(is_printable(b) ? b : '?');
+}
+
 static void clear_line(struct con *c)
 {
 	c->len = 0;
 	c->typed = 0;
-	c->bad_byte = -1;
+	c->damaged = false;
 	c->line[0] = '\0';
 	c->hist_view = -1;
 }
@@ -262,7 +273,8 @@ static void redraw(struct con *c)
 	if (!c->echo)
 		return;
 	con_puts("\r\x1b[K" CON_PROMPT);
-	con_puts(c->line);
+	for (size_t i = 0; i < c->len; i++)
+		echo_byte(c, (uint8_t)c->line[i]);
 }
 
 static void hist_add(struct con *c, const char *line)
@@ -295,7 +307,7 @@ static void hist_show(struct con *c, int view)
 	}
 	c->line[c->len] = '\0';
 	c->typed = c->len;
-	c->bad_byte = -1;
+	c->damaged = false;
 	redraw(c);
 }
 
@@ -316,15 +328,29 @@ static bool is_blank_line(const char *s)
 	return !*s;
 }
 
+/* The first unprintable byte of the line, or -1. */
+static int first_unprintable(const struct con *c)
+{
+	for (size_t i = 0; i < c->len; i++)
+		if (!is_printable((uint8_t)c->line[i]))
+			return (uint8_t)c->line[i];
+	return -1;
+}
+
 static void end_line(struct con *c)
 {
+	int bad = first_unprintable(c);
+
 	con_puts("\n");
 	if (c->typed > CON_LINE_MAX) {
 		con_printf("error: line too long (%zu characters; the limit is %u)\n", c->typed,
 		           CON_LINE_MAX);
-	} else if (c->bad_byte >= 0) {
+	} else if (c->damaged) {
+		con_puts("error: line damaged on the serial line (overrun, parity, framing or "
+		         "break); nothing was run\n");
+	} else if (bad >= 0) {
 		con_printf("error: line holds an unprintable byte 0x%x; nothing was run\n",
-		           (unsigned)c->bad_byte);
+		           (unsigned)bad);
 	} else if (!is_blank_line(c->line)) {
 		hist_add(c, c->line);
 		con_exec(c, c->line);
@@ -334,23 +360,59 @@ static void end_line(struct con *c)
 		con_prompt(c);
 }
 
-/* Bytes inside an escape sequence. Only up and down arrows mean something. */
+/*
+ * A byte of 0x20 or above inside an escape sequence (ECMA-48 forms):
+ *   ESC [ params/intermediates (0x20-0x3f)... final (0x40-0x7e)   CSI
+ *   ESC O final                                                    SS3
+ *   ESC ] | P | X | ^ | _  string...  BEL or ESC \                 OSC, DCS, ...
+ *   ESC intermediates (0x20-0x2f)... final (0x30-0x7e)             nF
+ *   ESC final (0x30-0x7e)                                          two bytes
+ * Only the arrows without parameters, CSI or SS3 'A' and 'B', do something.
+ */
 static void escape_input(struct con *c, uint8_t b)
 {
-	if (c->esc == ESC_GOT) {
-		c->esc = b == '[' ? ESC_CSI : b == 'O' ? ESC_SS3 : ESC_NONE;
-		c->esc_len = 0;
+	switch (c->esc) {
+	case ESC_GOT:
 		c->esc_param = 0;
+		if (b == '[')
+			c->esc = ESC_CSI;
+		else if (b == 'O')
+			c->esc = ESC_SS3;
+		else if (b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_')
+			c->esc = ESC_STR;
+		else if (b <= 0x2f)
+			c->esc = ESC_NF;
+		else
+			c->esc = ESC_NONE;
+		return;
+	case ESC_CSI:
+		if (b <= 0x3f) {
+			if (!c->esc_param)
+				c->esc_param = (char)b;
+			return;
+		}
+		if (!c->esc_param && (b == 'A' || b == 'B'))
+			hist_move(c, b == 'A' ? 1 : -1);
+		c->esc = ESC_NONE; /* the final byte (or a stray one above 0x7e) */
+		return;
+	case ESC_SS3:
+		if (b == 'A' || b == 'B')
+			hist_move(c, b == 'A' ? 1 : -1);
+		c->esc = ESC_NONE;
+		return;
+	case ESC_NF:
+		if (b > 0x2f)
+			c->esc = ESC_NONE;
+		return;
+	case ESC_STR: /* swallowed up to its terminator, a control byte */
+	case ESC_NONE:
 		return;
 	}
-	if (c->esc == ESC_CSI && b >= 0x20 && b <= 0x3f && ++c->esc_len < 16) {
-		if (!c->esc_param)
-			c->esc_param = (char)b;
-		return; /* parameter or intermediate byte */
-	}
-	if (!c->esc_param && (b == 'A' || b == 'B'))
-		hist_move(c, b == 'A' ? 1 : -1);
-	c->esc = ESC_NONE; /* final byte, or anything unexpected: sequence over */
+}
+
+void con_rx_error(struct con *c)
+{
+	c->damaged = true;
 }
 
 void con_input(struct con *c, uint8_t b)
@@ -363,7 +425,12 @@ void con_input(struct con *c, uint8_t b)
 			escape_input(c, b);
 			return;
 		}
-		c->esc = ESC_NONE; /* a control byte ends the sequence and acts as itself */
+		/* A control byte ends any sequence and acts as itself, except the
+		 * BEL that ends a string sequence. */
+		enum con_esc was = c->esc;
+		c->esc = ESC_NONE;
+		if (was == ESC_STR && b == 0x07)
+			return;
 	}
 	switch (b) {
 	case '\n':
@@ -387,13 +454,13 @@ void con_input(struct con *c, uint8_t b)
 		return;
 	case 0x08:
 	case 0x7f:
-		if (c->len && c->typed <= CON_LINE_MAX) {
+		if (c->typed > CON_LINE_MAX) {
+			c->typed--; /* still over the limit: nothing shown changes */
+		} else if (c->len) {
 			c->line[--c->len] = '\0';
 			c->typed--;
 			if (c->echo)
 				con_puts("\b \b");
-		} else if (c->typed > CON_LINE_MAX) {
-			c->typed--; /* still over the limit: nothing shown changes */
 		}
 		return;
 	case '\t':
@@ -402,16 +469,13 @@ void con_input(struct con *c, uint8_t b)
 	default:
 		break;
 	}
-	if (b < 0x20 || b > 0x7e) {
-		if (c->bad_byte < 0)
-			c->bad_byte = b;
-		return;
-	}
+	/* Anything else is stored, unprintable bytes too (shown as '?'), so
+	 * that backspace can take them back; a line still holding one is
+	 * refused when it ends. */
 	c->typed++;
 	if (c->typed > CON_LINE_MAX)
 		return; /* refused whole when the line ends */
 	c->line[c->len++] = (char)b;
 	c->line[c->len] = '\0';
-	if (c->echo)
-		plat_putc(b);
+	echo_byte(c, b);
 }

@@ -19,17 +19,16 @@ typedef const char *err_t;
 #define CON_HISTORY  16
 #define CON_PROMPT   "mon> "
 
-enum con_esc { ESC_NONE, ESC_GOT, ESC_CSI, ESC_SS3 };
+enum con_esc { ESC_NONE, ESC_GOT, ESC_CSI, ESC_SS3, ESC_NF, ESC_STR };
 
 struct con {
-	char line[CON_LINE_MAX + 1];
-	size_t len;       /* characters in line[] */
-	size_t typed;     /* characters typed this line, including refused ones */
-	int bad_byte;     /* first unprintable byte of this line, or -1 */
-	bool last_cr;     /* the previous byte was '\r' (so a '\n' ends nothing) */
-	enum con_esc esc; /* where we are in an escape sequence */
-	unsigned esc_len;
-	char esc_param; /* first parameter byte of a CSI sequence, or 0 */
+	char line[CON_LINE_MAX + 1]; /* any bytes but line ends; NUL after them */
+	size_t len;                  /* characters in line[] */
+	size_t typed;                /* characters typed this line, including refused ones */
+	bool damaged;                /* a byte of this line was lost or garbled on the wire */
+	bool last_cr;                /* the previous byte was '\r' (so a '\n' ends nothing) */
+	enum con_esc esc;            /* where we are in an escape sequence */
+	char esc_param;              /* first parameter byte of a CSI sequence, or 0 */
 	bool echo;
 	bool halted; /* `halt` ran and power-off returned (host builds) */
 
@@ -48,6 +47,9 @@ void con_prompt(struct con *c);
 
 /* Feed one received byte to the line editor; runs a command at line end. */
 void con_input(struct con *c, uint8_t byte);
+
+/* A byte was lost or garbled on the wire: the current line is refused. */
+void con_rx_error(struct con *c);
 
 /* Run one command line (already a complete, printable line) and print its
  * output or its single error line. Returns the command's error, if any. */

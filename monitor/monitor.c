@@ -7,8 +7,7 @@ const struct boot_info *mon_boot;
 void mon_panic(const char *file, int line, const char *what)
 {
 	con_printf("\npanic: %s:%d: CHECK(%s) failed\n", file, line, what);
-	for (;;)
-		plat_poweroff();
+	plat_halt();
 }
 
 void monitor_init(struct con *c, struct boot_info *bi)
@@ -32,8 +31,10 @@ void monitor_run(struct con *c)
 	while (!c->halted) {
 		int b = plat_getc();
 
-		if (b < 0)
+		if (b == PLAT_RX_NONE)
 			plat_idle();
+		else if (b == PLAT_RX_ERROR)
+			con_rx_error(c);
 		else
 			con_input(c, (uint8_t)b);
 	}

@@ -13,8 +13,11 @@
 #include "types.h"
 
 /* Console byte I/O. plat_putc sends one raw byte (no newline translation).
- * plat_getc returns the next received byte, or -1 at once when none is
- * waiting: it never blocks. */
+ * plat_getc returns the next received byte (0-255), PLAT_RX_NONE at once
+ * when none is waiting (it never blocks), or PLAT_RX_ERROR for a byte lost
+ * or garbled on the wire (overrun, parity, framing, break). */
+#define PLAT_RX_NONE  (-1)
+#define PLAT_RX_ERROR (-2)
 void plat_putc(uint8_t c);
 int plat_getc(void);
 
@@ -44,6 +47,10 @@ int plat_guarded_call(int (*fn)(void *), void *arg, int *vector);
  * path). Returns false, raising nothing, for vectors it cannot raise.
  */
 bool plat_raise(int vector);
+
+/* Stop for good after a fatal error (a failed CHECK): the real machine
+ * halts with interrupts off; the host aborts, so tests see the failure. */
+void plat_halt(void) __attribute__((noreturn));
 
 /*
  * Power off. On QEMU with isa-debug-exit it exits with status

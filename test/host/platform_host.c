@@ -115,6 +115,11 @@ bool plat_raise(int vector)
 	return false;
 }
 
+void plat_halt(void)
+{
+	abort();
+}
+
 void plat_poweroff(void)
 {
 	host.poweroffs++;

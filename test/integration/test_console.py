@@ -195,6 +195,27 @@ def test_fault_in_command_returns_to_prompt(mon):
     assert_alive(mon)
 
 
+# An NMI (from QEMU's monitor) is dumped and memmon carries on, also right
+# after a recovered fault.
+def test_nmi_is_reported_and_survived(mon):
+    for _ in range(3):
+        mon.cmd("trap gp")
+        mon.hmp("nmi")
+        text = mon.expect(r"cr4 0x[0-9a-f]+\r\n")
+        assert re.search(r"exception NMI vector 2 error 0x0 rip 0x[0-9a-f]+", text), text
+    assert_alive(mon)
+    assert mon.proc.poll() is None
+
+
+# Escape sequences are swallowed to their final byte, however long: after 40
+# parameter bytes the 'h' of "halt" is the final byte, so "alt" is typed.
+def test_long_escape_sequences_do_not_leak(mon):
+    out = single_error(mon.cmd("\x1b[" + ";" * 40 + "halt"))
+    assert out.startswith("error: unknown command 'alt'"), out
+    assert mon.cmd("\x1b]0;title halt\x07version")[0].startswith("memmon ")  # OSC string
+    assert mon.proc.poll() is None
+
+
 # QEMU's own monitor is reachable while memmon runs.
 def test_qemu_monitor(mon):
     assert "running" in mon.hmp("info status")

@@ -656,11 +656,37 @@ static void test_editor_unknown_escape(void **state)
 	feed_str(c, "\x1b[D");    /* left */
 	feed_str(c, "\x1bOP");    /* F1 */
 	feed_str(c, "\x1b[1;5A"); /* ctrl-up: a parameter, so not the history */
+	feed_str(c,
+	         "\x1b[;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;m");
+	feed_str(c, "\x1b]0;window title\x07"); /* OSC ended by BEL */
+	feed_str(c, "\x1b]2;title\x1b\\");      /* OSC ended by ESC \ */
+	feed_str(c, "\x1bPq#0;2;0;0;0\x1b\\");  /* DCS */
+	feed_str(c, "\x1b(B");                  /* nF: designate a character set */
+	feed_str(c, "\x1b"
+	            "7"
+	            "\x1b"
+	            "8"); /* two-byte: save and restore cursor */
 	feed_str(c, "c");
 	assert_string_equal(c->line, "abc");
 	assert_string_equal(out(), "abc");
-	assert_int_equal(c->bad_byte, -1);
 	assert_int_equal(c->esc, ESC_NONE);
+}
+
+/* A CSI sequence with many parameters is swallowed up to its final byte; no
+ * text after the 16th parameter byte leaks into the line and runs. */
+static void test_editor_long_escape_does_not_leak(void **state)
+{
+	struct con *c = *state;
+	unsigned before = host_poweroffs();
+
+	feed_str(c, "\x1b[;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;A\r"); /* params, so no history */
+	feed_str(c,
+	         "\x1b[;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;~halt\x1b[1;5~\x15");
+	assert_int_equal(c->len, 0);
+	feed_str(c, "\x1b[11111111111111111111111111111111111111111111111111111111~\r");
+	assert_int_equal(host_poweroffs(), before);
+	assert_false(c->halted);
+	assert_int_equal(count_errors(out()), 0);
 }
 
 /* A control byte inside an escape sequence ends it and acts as itself: ESC then
@@ -735,7 +761,9 @@ static void test_editor_line_too_long_backspace(void **state)
 	free(line);
 }
 
-/* Raw control bytes and bytes >= 0x80 give exactly one error line at line end, nothing run. */
+/* Raw control bytes and bytes >= 0x80 are shown as '?' and kept in the line;
+ * a line still holding one gives exactly one error line at its end, nothing run;
+ * backspace takes such a byte back like any other. */
 static void test_editor_bad_bytes(void **state)
 {
 	struct con *c = *state;
@@ -750,16 +778,43 @@ static void test_editor_bad_bytes(void **state)
 		con_input(c, (uint8_t)b);
 		con_input(c, (uint8_t)b);
 		feed_str(c, "f");
-		assert_int_equal(c->bad_byte, (int)b);
-		assert_null(memchr(out(), (int)b, host_output_len())); /* never echoed raw */
+		assert_int_equal(c->len, 10);
+		assert_int_equal((uint8_t)c->line[7], b);
+		assert_string_equal(out(), "echo of??f");
 		feed_str(c, "\r");
 		if (count_errors(out()) != 1)
 			fail_msg("byte 0x%x: %u error lines", b, count_errors(out()));
 		assert_non_null(strstr(out(), "unprintable"));
 		assert_true(c->echo);
 		assert_int_equal(c->hist_count, 0);
-		assert_int_equal(c->bad_byte, -1);
+		assert_int_equal(c->len, 0);
+
+		/* taken back with backspace, the line is good again */
+		host_output_reset();
+		feed_str(c, "echo of");
+		con_input(c, (uint8_t)b);
+		feed_str(c, "\x7f"
+		            "f\r");
+		assert_int_equal(count_errors(out()), 0);
+		assert_false(c->echo);
 	}
+}
+
+/* A byte garbled on the wire (overrun, parity, framing, break) spoils its line. */
+static void test_editor_rx_error(void **state)
+{
+	struct con *c = *state;
+
+	feed_str(c, "echo o");
+	con_rx_error(c);
+	feed_str(c, "ff\r");
+	assert_true(c->echo);
+	assert_int_equal(count_errors(out()), 1);
+	assert_non_null(strstr(out(), "error: line damaged on the serial line"));
+	host_output_reset();
+	feed_str(c, "echo off\r"); /* the next line is whole again */
+	assert_false(c->echo);
+	assert_int_equal(count_errors(out()), 0);
 }
 
 /* A tab is taken as a blank (echoed as one). */
@@ -1181,11 +1236,13 @@ int main(void)
 	    T(test_editor_history_ss3),
 	    T(test_editor_history_ring),
 	    T(test_editor_unknown_escape),
+	    T(test_editor_long_escape_does_not_leak),
 	    T(test_editor_control_ends_escape),
 	    T(test_editor_line_max),
 	    T(test_editor_line_too_long),
 	    T(test_editor_line_too_long_backspace),
 	    T(test_editor_bad_bytes),
+	    T(test_editor_rx_error),
 	    T(test_editor_tab),
 	    T(test_editor_echo_off),
 	    T(test_exec_unknown),
