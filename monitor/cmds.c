@@ -1,6 +1,8 @@
 /*
- * The console's command table. Each command checks every argument before
- * it changes anything, and reports failure only through its err_t.
+ * The console's command table. The dispatcher checks the number of
+ * arguments against the table before a command runs; each command checks
+ * the arguments themselves before it changes anything, and reports failure
+ * only through its err_t. argv[0] is the command's name.
  */
 #include "console.h"
 #include "memmap.h"
@@ -15,21 +17,8 @@ static bool streq(const char *a, const char *b)
 	return *a == *b;
 }
 
-static err_t want_args(struct con *c, int argc, char **argv, int min, int max)
-{
-	if (argc - 1 < min)
-		return con_fail(c, "%s: missing argument (see help %s)", argv[0], argv[0]);
-	if (argc - 1 > max)
-		return con_fail(c, "%s: too many arguments (see help %s)", argv[0], argv[0]);
-	return NULL;
-}
-
 static err_t cmd_help(struct con *c, int argc, char **argv)
 {
-	err_t e = want_args(c, argc, argv, 0, 1);
-
-	if (e)
-		return e;
 	if (argc == 2) {
 		const struct con_cmd *cmd = con_find(argv[1]);
 		if (!cmd)
@@ -49,10 +38,7 @@ static err_t cmd_help(struct con *c, int argc, char **argv)
 
 static err_t cmd_version(struct con *c, int argc, char **argv)
 {
-	err_t e = want_args(c, argc, argv, 0, 0);
-
-	if (e)
-		return e;
+	(void)c, (void)argc, (void)argv;
 	con_printf("memmon %s build %s\n", MEMMON_VERSION, MEMMON_BUILD);
 	con_printf("firmware %s rev 0x%x\n", mon_boot->fw_vendor, mon_boot->fw_revision);
 	return NULL;
@@ -60,16 +46,13 @@ static err_t cmd_version(struct con *c, int argc, char **argv)
 
 static err_t cmd_memmap(struct con *c, int argc, char **argv)
 {
-	err_t e = want_args(c, argc, argv, 0, 1);
 	uint64_t pa;
 
-	if (e)
-		return e;
 	if (argc == 1) {
 		mm_print(mon_boot);
 		return NULL;
 	}
-	e = con_parse_number(argv[1], &pa);
+	err_t e = con_parse_number(argv[1], &pa);
 	if (e)
 		return con_fail(c, "memmap: %s: '%.40s'", e, argv[1]);
 	if (pa >> MM_PHYS_BITS)
@@ -84,10 +67,6 @@ static err_t cmd_memmap(struct con *c, int argc, char **argv)
 
 static err_t cmd_echo(struct con *c, int argc, char **argv)
 {
-	err_t e = want_args(c, argc, argv, 0, 1);
-
-	if (e)
-		return e;
 	if (argc == 1) {
 		con_printf("echo %s\n", c->echo ? "on" : "off");
 		return NULL;
@@ -103,10 +82,7 @@ static err_t cmd_echo(struct con *c, int argc, char **argv)
 
 static err_t cmd_halt(struct con *c, int argc, char **argv)
 {
-	err_t e = want_args(c, argc, argv, 0, 0);
-
-	if (e)
-		return e;
+	(void)argc, (void)argv;
 	con_puts("halting\n");
 	plat_poweroff();
 	c->halted = true; /* only reached where power-off is simulated */
@@ -122,10 +98,7 @@ static const struct {
 
 static err_t cmd_trap(struct con *c, int argc, char **argv)
 {
-	err_t e = want_args(c, argc, argv, 1, 1);
-
-	if (e)
-		return e;
+	(void)argc;
 	for (size_t i = 0; i < ARRAY_SIZE(trap_kinds); i++) {
 		if (!streq(argv[1], trap_kinds[i].name))
 			continue;
@@ -137,29 +110,55 @@ static err_t cmd_trap(struct con *c, int argc, char **argv)
 }
 
 const struct con_cmd con_cmds[] = {
-    {"help", "[CMD]", "list commands, or show the usage of one",
-     "Without CMD, one line per command. With CMD, its arguments and meaning.", cmd_help},
-    {"version", "", "name, version and build of memmon, and the firmware it took over from",
-     "Prints memmon's version and build stamp, then the firmware vendor and revision.",
-     cmd_version},
-    {"memmap", "", "the firmware memory map as taken over, and what memmon did with it",
-     "One line per firmware descriptor: physical range (end exclusive), type, pages,\n"
-     "attribute bits, and memmon's use of it: usable (free RAM), reclaimable (boot-\n"
-     "services memory, free after ExitBootServices), kept (memmon's image and\n"
-     "allocations) or reserved (never touched). Then a summary in pages.",
-     cmd_memmap},
-    {"echo", "[on|off]", "turn the echo of typed characters on or off",
-     "echo off stops echoing typed characters (each line end is still answered with a\n"
-     "new line); echo on restores it; echo alone shows the setting.",
-     cmd_echo},
-    {"trap", "de|bp|ud|gp|pf", "raise a CPU exception on purpose (tests the fault path)",
-     "Raises #DE (divide by zero), #BP (int3), #UD (ud2), #GP (non-canonical access)\n"
-     "or #PF (access to an unmapped page). memmon prints the exception dump, ends\n"
-     "the command with an error and returns to the prompt.",
-     cmd_trap},
-    {"halt", "", "power off (QEMU exits)",
-     "Writes to QEMU's isa-debug-exit port (exit status 33); without that device it\n"
-     "tries ACPI S5, then a reset through the keyboard controller.",
-     cmd_halt},
+    {.name = "help",
+     .args = "[CMD]",
+     .min_args = 0,
+     .max_args = 1,
+     .summary = "list commands, or show the usage of one",
+     .usage = "Without CMD, one line per command. With CMD, its arguments and meaning.",
+     .run = cmd_help},
+    {.name = "version",
+     .args = "",
+     .min_args = 0,
+     .max_args = 0,
+     .summary = "name, version and build of memmon, and the firmware it took over from",
+     .usage = "Prints memmon's version and build stamp, then the firmware vendor and revision.",
+     .run = cmd_version},
+    {.name = "memmap",
+     .args = "[PA]",
+     .min_args = 0,
+     .max_args = 1,
+     .summary = "the firmware memory map as taken over, and what memmon did with it",
+     .usage = "One line per firmware descriptor: physical range (end exclusive), type, pages,\n"
+              "attribute bits, and memmon's use of it: usable (free RAM), reclaimable (boot-\n"
+              "services memory, free after ExitBootServices), kept (memmon's image and\n"
+              "allocations) or reserved (never touched). Then a summary in pages.\n"
+              "With PA, only the descriptor that holds physical address PA.",
+     .run = cmd_memmap},
+    {.name = "echo",
+     .args = "[on|off]",
+     .min_args = 0,
+     .max_args = 1,
+     .summary = "turn the echo of typed characters on or off",
+     .usage = "echo off stops echoing typed characters (each line end is still answered with\n"
+              "a new line); echo on restores it; echo alone shows the setting.",
+     .run = cmd_echo},
+    {.name = "trap",
+     .args = "de|bp|ud|gp|pf",
+     .min_args = 1,
+     .max_args = 1,
+     .summary = "raise a CPU exception on purpose (tests the fault path)",
+     .usage = "Raises #DE (divide by zero), #BP (int3), #UD (ud2), #GP (non-canonical access)\n"
+              "or #PF (access to an unmapped page). memmon prints the exception dump, ends\n"
+              "the command with an error and returns to the prompt.",
+     .run = cmd_trap},
+    {.name = "halt",
+     .args = "",
+     .min_args = 0,
+     .max_args = 0,
+     .summary = "power off (QEMU exits)",
+     .usage = "Writes to QEMU's isa-debug-exit port (exit status 33); without that device it\n"
+              "tries ACPI S5, then a reset through the keyboard controller.",
+     .run = cmd_halt},
 };
 const size_t con_ncmds = ARRAY_SIZE(con_cmds);

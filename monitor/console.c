@@ -218,6 +218,10 @@ err_t con_exec(struct con *c, const char *line)
 
 		if (!g.cmd) {
 			err = con_fail(c, "unknown command '%.40s' (try help)", argv[0]);
+		} else if (argc - 1 < g.cmd->min_args) {
+			err = con_fail(c, "%s: missing argument (see help %s)", argv[0], argv[0]);
+		} else if (argc - 1 > g.cmd->max_args) {
+			err = con_fail(c, "%s: too many arguments (see help %s)", argv[0], argv[0]);
 		} else if (plat_guarded_call(run_guarded, &g, &vector) == PLAT_FAULTED) {
 			err = con_fail(c, "%s: aborted by CPU exception %s (vector %d)",
 			               g.cmd->name, x86_exc_name(vector), vector);

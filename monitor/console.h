@@ -88,7 +88,9 @@ void con_format_rights(unsigned rights, char out[4]);
 /* The command table (cmds.c). */
 struct con_cmd {
 	const char *name;
-	const char *args;    /* synopsis of the arguments, "" for none */
+	const char *args; /* synopsis of the arguments, "" for none */
+	int min_args;     /* arguments after the name, checked by con_exec */
+	int max_args;
 	const char *summary; /* one line for `help` */
 	const char *usage;   /* details for `help CMD` */
 	err_t (*run)(struct con *c, int argc, char **argv);

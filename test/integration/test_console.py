@@ -32,6 +32,7 @@ def test_help_lists_every_command(mon):
     for name in COMMANDS:
         out = mon.cmd(f"help {name}")
         assert out[0].startswith(f"usage: {name}"), out
+    assert mon.cmd("help memmap")[0] == "usage: memmap [PA]"
     single_error(mon.cmd("help nosuch"))
 
 

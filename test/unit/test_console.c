@@ -1057,6 +1057,32 @@ static void test_too_many_args(void **state)
 	assert_non_null(strstr(out(), "too many"));
 }
 
+/* The dispatcher holds every command of the table to its argument counts:
+ * one argument too many, or one too few, is an error before the command runs. */
+static void test_table_argument_counts(void **state)
+{
+	struct con *c = *state;
+
+	for (size_t i = 0; i < con_ncmds; i++) {
+		const struct con_cmd *cmd = &con_cmds[i];
+		char line[128];
+		size_t n = fmt_format(line, sizeof(line), "%s", cmd->name);
+
+		assert_true(cmd->min_args >= 0 && cmd->min_args <= cmd->max_args);
+		assert_true(cmd->max_args < CON_MAX_ARGS);
+		for (int k = 0; k <= cmd->max_args; k++)
+			n += fmt_format(line + n, sizeof(line) - n, " zz");
+		unsigned before = host_poweroffs();
+		assert_non_null(exec(c, line));
+		assert_non_null(strstr(out(), "too many arguments"));
+		if (cmd->min_args > 0) {
+			assert_non_null(exec(c, cmd->name));
+			assert_non_null(strstr(out(), "missing argument"));
+		}
+		assert_int_equal(host_poweroffs(), before);
+	}
+}
+
 /* A failing command prints exactly one "error:" line; a succeeding one prints none. */
 static void test_error_invariant(void **state)
 {
@@ -1257,6 +1283,7 @@ int main(void)
 	    T(test_halt),
 	    T(test_trap_host),
 	    T(test_too_many_args),
+	    T(test_table_argument_counts),
 	    T(test_error_invariant),
 	    T(test_fmt_strings),
 	    T(test_fmt_numbers),
