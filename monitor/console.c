@@ -343,7 +343,7 @@ static int first_unprintable(const struct con *c)
 
 static void end_line(struct con *c)
 {
-	int bad = first_unprintable(c);
+	int bad;
 
 	con_puts("\n");
 	if (c->typed > CON_LINE_MAX) {
@@ -352,7 +352,7 @@ static void end_line(struct con *c)
 	} else if (c->damaged) {
 		con_puts("error: line damaged on the serial line (overrun, parity, framing or "
 		         "break); nothing was run\n");
-	} else if (bad >= 0) {
+	} else if ((bad = first_unprintable(c)) >= 0) {
 		con_printf("error: line holds an unprintable byte 0x%x; nothing was run\n",
 		           (unsigned)bad);
 	} else if (!is_blank_line(c->line)) {
@@ -373,11 +373,17 @@ static void end_line(struct con *c)
  *   ESC final (0x30-0x7e)                                          two bytes
  * Only the arrows without parameters, CSI or SS3 'A' and 'B', do something.
  */
+static void arrow_key(struct con *c, uint8_t final)
+{
+	if (final == 'A' || final == 'B')
+		hist_move(c, final == 'A' ? 1 : -1);
+}
+
 static void escape_input(struct con *c, uint8_t b)
 {
 	switch (c->esc) {
 	case ESC_GOT:
-		c->esc_param = 0;
+		c->esc_params = false;
 		if (b == '[')
 			c->esc = ESC_CSI;
 		else if (b == 'O')
@@ -391,17 +397,15 @@ static void escape_input(struct con *c, uint8_t b)
 		return;
 	case ESC_CSI:
 		if (b <= 0x3f) {
-			if (!c->esc_param)
-				c->esc_param = (char)b;
+			c->esc_params = true;
 			return;
 		}
-		if (!c->esc_param && (b == 'A' || b == 'B'))
-			hist_move(c, b == 'A' ? 1 : -1);
+		if (!c->esc_params)
+			arrow_key(c, b);
 		c->esc = ESC_NONE; /* the final byte (or a stray one above 0x7e) */
 		return;
 	case ESC_SS3:
-		if (b == 'A' || b == 'B')
-			hist_move(c, b == 'A' ? 1 : -1);
+		arrow_key(c, b);
 		c->esc = ESC_NONE;
 		return;
 	case ESC_NF:

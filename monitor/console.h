@@ -28,7 +28,7 @@ struct con {
 	bool damaged;                /* a byte of this line was lost or garbled on the wire */
 	bool last_cr;                /* the previous byte was '\r' (so a '\n' ends nothing) */
 	enum con_esc esc;            /* where we are in an escape sequence */
-	char esc_param;              /* first parameter byte of a CSI sequence, or 0 */
+	bool esc_params;             /* the CSI sequence has parameter bytes */
 	bool echo;
 	bool halted; /* `halt` ran and power-off returned (host builds) */
 
