@@ -12,7 +12,8 @@ MEM ?= 1G
 
 # One warning set for every build.
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
-CORE_SRC := monitor/console.c monitor/cmds.c monitor/fmt.c monitor/memmap.c monitor/monitor.c
+CORE_SRC := monitor/console.c monitor/cmds.c monitor/fmt.c monitor/frame.c monitor/memmap.c \
+	monitor/monitor.c
 CORE_INC := -Imonitor -Ipaging
 # The build stamp lives in a generated header, rewritten only when it
 # changes, so that `version` is never stale and nothing rebuilds needlessly.
@@ -40,7 +41,7 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -T $(EFI_LIB)/elf_x86_64_efi.lds -shared 
 EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	-j .rel.* -j .rela.* -j .reloc
 
-EFI_SRC := efi/main.c efi/cpu.c efi/uart.c efi/platform_x86.c efi/lib.c
+EFI_SRC := efi/main.c efi/idmap.c efi/cpu.c efi/uart.c efi/platform_x86.c efi/lib.c
 EFI_OBJ := $(patsubst %.c,$(B)/efi-obj/%.o,$(CORE_SRC) $(EFI_SRC)) $(B)/efi-obj/efi/entry.o
 HELLO_OBJ := $(B)/efi-obj/efi/hello.o $(B)/efi-obj/efi/uart.o
 

@@ -11,6 +11,7 @@
 
 #include "cpu.h"
 #include "fmt.h"
+#include "idmap.h"
 #include "memmap.h"
 #include "monitor.h"
 #include "uart.h"
@@ -20,6 +21,7 @@
 #define IST_STACK_PAGES  4  /* 16 KiB each, two of them */
 #define MAP_HEADROOM     32 /* descriptors the map may grow by before exit */
 #define EBS_TRIES        8
+#define IDMAP_LIMIT      (1ull << 47) /* identity addresses must be canonical */
 
 static EFI_SYSTEM_TABLE *st;
 static bool efi_exited; /* set once ExitBootServices has succeeded */
@@ -99,6 +101,22 @@ static void *stack_top(void *base, UINTN pages)
 	return (char *)base + pages * 4096;
 }
 
+/* Record a span memmon keeps; adjacent spans are joined. When the list is
+ * full, boot-services memory is kept whole (safe, only less is reclaimed). */
+static void keep(uint64_t base, uint64_t bytes)
+{
+	uint64_t pages = (bytes + 4095) / 4096;
+	struct mm_span *last = boot.nkept ? &boot.kept[boot.nkept - 1] : NULL;
+
+	base &= ~(uint64_t)4095;
+	if (last && last->base + last->pages * 4096 == base)
+		last->pages += pages;
+	else if (boot.nkept < MM_KEPT_MAX - 1) /* one left for the core's frame 0 */
+		boot.kept[boot.nkept++] = (struct mm_span){base, pages};
+	else
+		boot.keep_boot = true;
+}
+
 struct takeover {
 	void *main_stack, *ist1, *ist2;
 };
@@ -150,6 +168,24 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	UINTN map_cap = map_size + MAP_HEADROOM * desc_size;
 	size_t region_cap = map_cap / desc_size;
 	char *map = alloc_pages((map_cap + 4095) / 4096);
+
+	/* The highest address in the map bounds memmon's identity map. */
+	map_size = map_cap;
+	s = uefi_call_wrapper(bs()->GetMemoryMap, 5, &map_size, (EFI_MEMORY_DESCRIPTOR *)map, &key,
+	                      &desc_size, &desc_version);
+	if (EFI_ERROR(s))
+		fatal("GetMemoryMap", s);
+	uint64_t top = 0;
+	for (UINTN off = 0; off + desc_size <= map_size; off += desc_size) {
+		const EFI_MEMORY_DESCRIPTOR *d = (const EFI_MEMORY_DESCRIPTOR *)(map + off);
+		uint64_t end = d->PhysicalStart + d->NumberOfPages * 4096;
+		if (end > top)
+			top = end;
+	}
+	if (top > IDMAP_LIMIT)
+		top = IDMAP_LIMIT;
+	UINTN idmap_n = idmap_pages(top);
+	void *idmap = alloc_pages(idmap_n);
 	boot.regions = alloc_pages((region_cap * sizeof(struct mm_region) + 4095) / 4096);
 	take.main_stack = alloc_pages(MAIN_STACK_PAGES);
 	take.ist1 = alloc_pages(IST_STACK_PAGES);
@@ -171,6 +207,18 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	}
 	efi_exited = true;
 	cpu_cli();
+
+	/* What memmon keeps of loader memory; the map buffer is not among it:
+	 * it is read below, before the allocator exists. */
+	keep(boot.image_base, boot.image_size);
+	keep((uint64_t)(uintptr_t)boot.regions, region_cap * sizeof(struct mm_region));
+	keep((uint64_t)(uintptr_t)take.main_stack, MAIN_STACK_PAGES * 4096);
+	keep((uint64_t)(uintptr_t)take.ist1, IST_STACK_PAGES * 4096);
+	keep((uint64_t)(uintptr_t)take.ist2, IST_STACK_PAGES * 4096);
+	keep((uint64_t)(uintptr_t)idmap, idmap_n * 4096);
+
+	/* Leave the firmware's page tables: they are boot-services memory. */
+	idmap_load(idmap, top);
 
 	/* Walk by desc_size: descriptors may be larger than the struct. */
 	for (UINTN off = 0; off + desc_size <= map_size && boot.nregions < region_cap;

@@ -8,6 +8,7 @@
 #include "memmap.h"
 #include "monitor.h"
 #include "fmt.h"
+#include "frame.h"
 #include "platform.h"
 
 static bool streq(const char *a, const char *b)
@@ -59,9 +60,127 @@ static err_t cmd_memmap(struct con *c, int argc, char **argv)
 		return con_fail(c, "memmap: 0x%lx is beyond the 52-bit physical address space", pa);
 	const struct mm_region *r = mm_find(mon_boot, pa);
 	if (r)
-		mm_print_region(r);
+		mm_print_region(mon_boot, r);
 	else
 		con_printf("0x%lx: in no firmware descriptor\n", pa);
+	return NULL;
+}
+
+/* A physical address argument: a number below 2^52. */
+static err_t parse_pa(struct con *c, const char *cmd, const char *s, uint64_t *pa)
+{
+	err_t e = con_parse_number(s, pa);
+	if (e)
+		return con_fail(c, "%s: %s: '%.40s'", cmd, e, s);
+	if (*pa >> MM_PHYS_BITS)
+		return con_fail(c, "%s: 0x%lx is beyond the 52-bit physical address space", cmd,
+		                *pa);
+	return NULL;
+}
+
+/* An optional frame count, argv[i] if present, else 1. */
+static err_t parse_count(struct con *c, const char *cmd, int argc, char **argv, int i,
+                         uint64_t *count)
+{
+	*count = 1;
+	if (argc <= i)
+		return NULL;
+	err_t e = con_parse_number(argv[i], count);
+	if (e)
+		return con_fail(c, "%s: count: %s: '%.40s'", cmd, e, argv[i]);
+	if (*count == 0 || *count > ((uint64_t)1 << FRAME_MAX_ORDER))
+		return con_fail(c, "%s: count must be 1 to 0x%lx frames", cmd,
+		                (uint64_t)1 << FRAME_MAX_ORDER);
+	return NULL;
+}
+
+static void mem_frame(uint64_t pa)
+{
+	struct frame_info fi;
+	err_t e = frame_query(pa_init(pa & ~(PAGE_SIZE - 1)), &fi);
+
+	CHECK(!e);
+	if (!fi.managed && fi.owner != FRAME_FIRMWARE) {
+		con_printf("0x%lx: not managed (not RAM memmon took over)\n", pa);
+		return;
+	}
+	con_printf("0x%lx: %s block 0x%lx order 0x%x", pa, frame_owner_name(fi.owner),
+	           pa_addr(fi.block), fi.order);
+	if (fi.run_frames)
+		con_printf(" run 0x%lx frames 0x%lx", pa_addr(fi.run), fi.run_frames);
+	con_printf(" refs 0x%x\n", fi.refs);
+}
+
+static err_t cmd_mem(struct con *c, int argc, char **argv)
+{
+	struct frame_stats s;
+
+	if (argc == 2) {
+		uint64_t pa;
+		err_t e = parse_pa(c, "mem", argv[1], &pa);
+		if (e)
+			return e;
+		mem_frame(pa);
+		return NULL;
+	}
+	frame_stats(&s);
+	con_printf("frames total 0x%lx free 0x%lx used 0x%lx\n", s.total, s.free, s.used);
+	con_puts("used by");
+	for (unsigned o = FRAME_FREE + 1; o < FRAME_OWNERS; o++)
+		if (o != FRAME_FIRMWARE)
+			con_printf(" %s 0x%lx", frame_owner_name(o), s.owned[o]);
+	con_printf("\nfirmware keeps 0x%lx frames outside the total\n", s.firmware);
+	if (s.largest_frames)
+		con_printf("largest free run 0x%lx frames at 0x%lx\n", s.largest_frames,
+		           pa_addr(s.largest));
+	else
+		con_puts("largest free run 0x0 frames\n");
+	con_printf("frame table 0x%lx pages at 0x%lx, 0x%lx written; 0x%lx frames referenced\n",
+	           frame_table_pages(), pa_addr(frame_table_base()), s.table_pages_touched,
+	           s.referenced);
+	return NULL;
+}
+
+static err_t cmd_alloc(struct con *c, int argc, char **argv)
+{
+	uint64_t count;
+	paddr_t pa;
+	err_t e = parse_count(c, "alloc", argc, argv, 1, &count);
+
+	if (e)
+		return e;
+	e = frame_alloc(count, FRAME_CONSOLE, &pa);
+	if (e)
+		return con_fail(c, "alloc: 0x%lx frames: %s", count, e);
+	con_printf("alloc 0x%lx count 0x%lx\n", pa_addr(pa), count);
+	return NULL;
+}
+
+static err_t cmd_free(struct con *c, int argc, char **argv)
+{
+	uint64_t pa, count;
+	err_t e = parse_pa(c, "free", argv[1], &pa);
+
+	if (!e)
+		e = parse_count(c, "free", argc, argv, 2, &count);
+	if (e)
+		return e;
+	e = frame_free(pa_init(pa), count, FRAME_CONSOLE);
+	if (e == frame_err_foreign) {
+		struct frame_info fi;
+		frame_query(pa_init(pa), &fi);
+		return con_fail(c, "free: 0x%lx: not from alloc: it belongs to %s", pa,
+		                frame_owner_name(fi.owner));
+	}
+	if (e == frame_err_size) {
+		struct frame_info fi;
+		frame_query(pa_init(pa), &fi);
+		return con_fail(c, "free: 0x%lx: the run is 0x%lx frames, not 0x%lx", pa,
+		                fi.run_frames, count);
+	}
+	if (e)
+		return con_fail(c, "free: 0x%lx: %s", pa, e);
+	con_printf("free 0x%lx count 0x%lx\n", pa, count);
 	return NULL;
 }
 
@@ -130,11 +249,40 @@ const struct con_cmd con_cmds[] = {
      .max_args = 1,
      .summary = "the firmware memory map as taken over, and what memmon did with it",
      .usage = "One line per firmware descriptor: physical range (end exclusive), type, pages,\n"
-              "attribute bits, and memmon's use of it: usable (free RAM), reclaimable (boot-\n"
-              "services memory, free after ExitBootServices), kept (memmon's image and\n"
-              "allocations) or reserved (never touched). Then a summary in pages.\n"
+              "attribute bits, and what memmon did with it: free (conventional memory, given\n"
+              "to the frame allocator), reclaimed (boot-services or loader memory, given to it\n"
+              "after ExitBootServices), kept (memmon's image, stacks and boot data, and the\n"
+              "page tables it runs on; '(N kept)' when part of a region) or reserved (never\n"
+              "touched). Then a summary in pages.\n"
               "With PA, only the descriptor that holds physical address PA.",
      .run = cmd_memmap},
+    {.name = "mem",
+     .args = "[PA]",
+     .min_args = 0,
+     .max_args = 1,
+     .summary = "frame allocator figures: total, free, used, by owner, largest free run",
+     .usage = "Prints 'frames total T free F used U', the used frames by owner (monitor,\n"
+              "ptables, mdb, clients, console), the firmware's RAM outside the total, the\n"
+              "largest free run and the frame table's size. With PA, what the allocator\n"
+              "knows of the frame holding physical address PA: owner, block, run, refs.",
+     .run = cmd_mem},
+    {.name = "alloc",
+     .args = "[COUNT]",
+     .min_args = 0,
+     .max_args = 1,
+     .summary = "take COUNT contiguous frames (default 1) from the allocator (testing aid)",
+     .usage = "Allocates COUNT contiguous frames (1 to 0x80000000), aligned to the next\n"
+              "power of two, owned by 'console'; prints 'alloc 0xPA count 0xCOUNT'.",
+     .run = cmd_alloc},
+    {.name = "free",
+     .args = "PA [COUNT]",
+     .min_args = 1,
+     .max_args = 2,
+     .summary = "return COUNT frames (default 1) that alloc took",
+     .usage = "Frees the run of COUNT frames at PA that alloc handed out. A double free, a\n"
+              "free of anything alloc did not hand out, or a wrong COUNT is an error and\n"
+              "changes nothing.",
+     .run = cmd_free},
     {.name = "echo",
      .args = "[on|off]",
      .min_args = 0,

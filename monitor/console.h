@@ -12,8 +12,6 @@
 
 #include "types.h"
 
-typedef const char *err_t;
-
 #define CON_LINE_MAX 1023 /* longest accepted line, in characters */
 #define CON_MAX_ARGS 16
 #define CON_HISTORY  16

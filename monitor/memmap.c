@@ -1,5 +1,8 @@
 #include "memmap.h"
 
+#include "fmt.h"
+#include "frame.h"
+
 const char *mm_kind_name(enum fw_kind k)
 {
 	static const char *const names[FW_KIND_COUNT] = {
@@ -16,17 +19,17 @@ const char *mm_kind_name(enum fw_kind k)
 	return (unsigned)k < FW_KIND_COUNT ? names[k] : "unknown";
 }
 
-enum mm_use mm_disposition(enum fw_kind k)
+enum mm_use mm_disposition(enum fw_kind k, bool keep_boot)
 {
 	switch (k) {
 	case FW_CONVENTIONAL:
-		return MM_USABLE;
+		return MM_FREE;
 	case FW_BOOT_CODE:
 	case FW_BOOT_DATA:
-		return MM_RECLAIMABLE;
+		return keep_boot ? MM_KEPT : MM_RECLAIMED;
 	case FW_LOADER_CODE:
 	case FW_LOADER_DATA:
-		return MM_KEPT;
+		return MM_RECLAIMED;
 	default:
 		return MM_RESERVED;
 	}
@@ -34,7 +37,7 @@ enum mm_use mm_disposition(enum fw_kind k)
 
 const char *mm_use_name(enum mm_use u)
 {
-	static const char *const names[] = {"usable", "reclaimable", "kept", "reserved"};
+	static const char *const names[MM_USES] = {"free", "reclaimed", "kept", "reserved"};
 
 	return names[u];
 }
@@ -62,10 +65,85 @@ void mm_totals(const struct boot_info *bi, struct mm_totals *t)
 	*t = (struct mm_totals){0};
 	for (size_t i = 0; i < bi->nregions; i++) {
 		const struct mm_region *r = &bi->regions[i];
-		t->pages[mm_disposition(r->kind)] += r->pages;
+		t->pages[mm_disposition(r->kind, bi->keep_boot)] += r->pages - r->kept;
+		t->pages[MM_KEPT] += r->kept;
 		if (is_ram(r->kind))
 			t->ram_pages += r->pages;
 	}
+}
+
+/* Append [base, end) of `owner` to the takeover list, joining it to the
+ * previous piece when they touch and share the owner. */
+static bool emit(struct frame_range *out, size_t cap, size_t *n, uint64_t base, uint64_t end,
+                 enum frame_owner owner)
+{
+	if (base >= end)
+		return true;
+	struct frame_range *last = *n ? &out[*n - 1] : NULL;
+	if (last && last->owner == owner && last->base + last->pages * PAGE_SIZE == base) {
+		last->pages += (end - base) / PAGE_SIZE;
+		return true;
+	}
+	if (*n == cap)
+		return false;
+	out[(*n)++] = (struct frame_range){base, (end - base) / PAGE_SIZE, owner};
+	return true;
+}
+
+err_t mm_takeover(struct boot_info *bi, struct frame_range *out, size_t cap, size_t *n)
+{
+	/* the kept spans by address, and frame 0 with them */
+	struct mm_span *k = bi->kept;
+	if (bi->nkept < MM_KEPT_MAX)
+		k[bi->nkept++] = (struct mm_span){0, 1};
+	else
+		bi->keep_boot = true; /* cannot happen with efi/'s few spans; stay safe */
+	for (size_t i = 1; i < bi->nkept; i++) {
+		struct mm_span s = k[i];
+		size_t j = i;
+		for (; j > 0 && k[j - 1].base > s.base; j--)
+			k[j] = k[j - 1];
+		k[j] = s;
+	}
+
+	uint64_t floor = 0; /* end of what is laid out: overlapping descriptors are clipped */
+	bool ok = true;
+	*n = 0;
+	for (size_t i = 0; i < bi->nregions; i++) {
+		struct mm_region *r = &bi->regions[i];
+		uint64_t base = r->base > floor ? r->base : floor;
+		uint64_t end = r->base + r->pages * PAGE_SIZE;
+		enum mm_use use = mm_disposition(r->kind, bi->keep_boot);
+
+		r->kept = 0;
+		if (!is_ram(r->kind) || base >= end)
+			continue;
+		floor = end;
+		if (use == MM_RESERVED) {
+			ok &= emit(out, cap, n, base, end, FRAME_FIRMWARE);
+			continue;
+		}
+		if (use == MM_KEPT) {
+			r->kept = r->pages;
+			ok &= emit(out, cap, n, base, end, FRAME_MONITOR);
+			continue;
+		}
+		uint64_t pos = base;
+		for (size_t j = 0; j < bi->nkept && pos < end; j++) {
+			uint64_t sb = k[j].base, se = sb + k[j].pages * PAGE_SIZE;
+			if (se <= pos || sb >= end)
+				continue;
+			if (sb > pos)
+				ok &= emit(out, cap, n, pos, sb, FRAME_FREE);
+			sb = sb > pos ? sb : pos;
+			se = se < end ? se : end;
+			ok &= emit(out, cap, n, sb, se, FRAME_MONITOR);
+			r->kept += (se - sb) / PAGE_SIZE;
+			pos = se;
+		}
+		ok &= emit(out, cap, n, pos, end, FRAME_FREE);
+	}
+	return ok ? NULL : "the memory map is too fragmented for the takeover list";
 }
 
 const struct mm_region *mm_find(const struct boot_info *bi, uint64_t pa)
@@ -78,11 +156,18 @@ const struct mm_region *mm_find(const struct boot_info *bi, uint64_t pa)
 	return NULL;
 }
 
-void mm_print_region(const struct mm_region *r)
+void mm_print_region(const struct boot_info *bi, const struct mm_region *r)
 {
-	con_printf("0x%lx-0x%lx %-12s %lu pages attr 0x%lx %s\n", r->base,
+	enum mm_use use = mm_disposition(r->kind, bi->keep_boot);
+	char kept[32] = "";
+
+	if (r->kept == r->pages && r->pages)
+		use = MM_KEPT;
+	else if (r->kept)
+		fmt_format(kept, sizeof(kept), " (0x%lx kept)", r->kept);
+	con_printf("0x%lx-0x%lx %-12s 0x%lx pages attr 0x%lx %s%s\n", r->base,
 	           r->base + r->pages * PAGE_SIZE, mm_kind_name(r->kind), r->pages, r->attr,
-	           mm_use_name(mm_disposition(r->kind)));
+	           mm_use_name(use), kept);
 }
 
 void mm_print(const struct boot_info *bi)
@@ -90,12 +175,13 @@ void mm_print(const struct boot_info *bi)
 	struct mm_totals t;
 
 	for (size_t i = 0; i < bi->nregions; i++)
-		mm_print_region(&bi->regions[i]);
+		mm_print_region(bi, &bi->regions[i]);
 	mm_totals(bi, &t);
-	uint64_t usable = t.pages[MM_USABLE] + t.pages[MM_RECLAIMABLE];
-	con_printf("memmap: descriptors %zu ram %lu usable %lu (free %lu reclaimable %lu) kept %lu "
-	           "reserved %lu\n",
-	           bi->nregions, t.ram_pages, usable, t.pages[MM_USABLE], t.pages[MM_RECLAIMABLE],
+	uint64_t managed = t.pages[MM_FREE] + t.pages[MM_RECLAIMED] + t.pages[MM_KEPT];
+	con_printf("memmap: descriptors 0x%zx ram 0x%lx free 0x%lx reclaimed 0x%lx kept 0x%lx "
+	           "reserved 0x%lx\n",
+	           bi->nregions, t.ram_pages, t.pages[MM_FREE], t.pages[MM_RECLAIMED],
 	           t.pages[MM_KEPT], t.pages[MM_RESERVED]);
-	con_printf("memmap: usable %lu MiB of %lu MiB ram\n", usable >> 8, t.ram_pages >> 8);
+	con_printf("memmap: memmon manages 0x%lx MiB of 0x%lx MiB ram\n", managed >> 8,
+	           t.ram_pages >> 8);
 }

@@ -31,12 +31,13 @@ enum fw_kind {
 	FW_KIND_COUNT
 };
 
-/* What memmon does with a region. */
+/* What memmon did with a region at takeover. */
 enum mm_use {
-	MM_USABLE,      /* free RAM, memmon's to hand out */
-	MM_RECLAIMABLE, /* boot-services memory: free once the firmware has left */
-	MM_KEPT,        /* loader memory: memmon's image and what it allocated */
-	MM_RESERVED,    /* never touched: ACPI, NVS, runtime, MMIO, reserved */
+	MM_FREE,      /* conventional memory, given to the frame allocator */
+	MM_RECLAIMED, /* boot-services or loader memory, given to it after the exit */
+	MM_KEPT,      /* memmon's own: its image, stacks, boot data, live page tables */
+	MM_RESERVED,  /* never touched: ACPI, NVS, runtime services, MMIO, reserved */
+	MM_USES
 };
 
 struct mm_region {
@@ -45,7 +46,15 @@ struct mm_region {
 	uint64_t attr;  /* firmware attribute bits (EFI_MEMORY_*) */
 	uint32_t fw_type;
 	uint32_t kind; /* enum fw_kind */
+	uint64_t kept; /* pages of a free or reclaimed region memmon kept (mm_takeover) */
 };
+
+/* A span of physical memory memmon keeps for itself, page-aligned. */
+struct mm_span {
+	uint64_t base;
+	uint64_t pages;
+};
+#define MM_KEPT_MAX 256
 
 /* What efi/ hands to the core after ExitBootServices. */
 struct boot_info {
@@ -53,6 +62,11 @@ struct boot_info {
 	size_t nregions;
 	uint64_t image_base; /* physical address of memmon's loaded image */
 	uint64_t image_size;
+	/* What memmon still uses of loader and boot-services memory: its image,
+	 * what it allocated, the page tables it runs on. Unsorted, may touch. */
+	struct mm_span kept[MM_KEPT_MAX];
+	size_t nkept;
+	bool keep_boot;     /* keep all boot-services memory (the spans did not fit) */
 	unsigned ebs_tries; /* ExitBootServices calls it took */
 	char fw_vendor[48]; /* firmware vendor, ASCII */
 	uint32_t fw_revision;
@@ -62,21 +76,32 @@ struct boot_info {
 void mm_sort(struct boot_info *bi);
 
 const char *mm_kind_name(enum fw_kind k);
-enum mm_use mm_disposition(enum fw_kind k);
 const char *mm_use_name(enum mm_use u);
+/* What memmon does with a region of kind k, before any pages are kept. */
+enum mm_use mm_disposition(enum fw_kind k, bool keep_boot);
 
 struct mm_totals {
-	uint64_t pages[4];  /* by enum mm_use */
-	uint64_t ram_pages; /* every region that is RAM (not MMIO or reserved) */
+	uint64_t pages[MM_USES]; /* by enum mm_use, kept pages under MM_KEPT */
+	uint64_t ram_pages;      /* every region that is RAM (not MMIO or reserved) */
 };
 void mm_totals(const struct boot_info *bi, struct mm_totals *t);
+
+/*
+ * Turn the sorted map into the frame allocator's takeover list: free and
+ * reclaimed regions less the kept spans (and frame 0, whose address is the
+ * null pointer), memmon's own spans, and the firmware's RAM; sorted,
+ * disjoint, adjacent pieces of one owner joined. Sets each region's `kept`.
+ * Returns an error when more than `cap` pieces would be needed.
+ */
+struct frame_range;
+err_t mm_takeover(struct boot_info *bi, struct frame_range *out, size_t cap, size_t *n);
 
 /* x86-64 physical addresses have at most 52 bits. */
 #define MM_PHYS_BITS 52
 
 /* The region holding physical address pa, or NULL. */
 const struct mm_region *mm_find(const struct boot_info *bi, uint64_t pa);
-void mm_print_region(const struct mm_region *r);
+void mm_print_region(const struct boot_info *bi, const struct mm_region *r);
 
 /* The `memmap` command's body: one line per region, then the summary. */
 void mm_print(const struct boot_info *bi);

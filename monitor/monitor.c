@@ -1,5 +1,6 @@
 #include "monitor.h"
 
+#include "frame.h"
 #include "platform.h"
 
 const struct boot_info *mon_boot;
@@ -10,19 +11,36 @@ void mon_panic(const char *file, int line, const char *what)
 	plat_halt();
 }
 
+/* The takeover list: descriptors of one owner that touch are joined, so a
+ * few dozen pieces are usual. */
+#define TAKEOVER_MAX 1024
+static struct frame_range takeover[TAKEOVER_MAX];
+
 void monitor_init(struct con *c, struct boot_info *bi)
 {
 	struct mm_totals t;
+	size_t n;
 
 	mm_sort(bi);
 	mon_boot = bi;
-	mm_totals(bi, &t);
 	con_init(c);
+	err_t e = mm_takeover(bi, takeover, TAKEOVER_MAX, &n);
+	if (!e)
+		e = frame_init(takeover, n);
+	if (e) {
+		con_printf("memmon: cannot take over memory: %s\n", e);
+		plat_halt();
+	}
+	mm_totals(bi, &t);
+	struct frame_stats fs;
+	frame_stats(&fs);
 	con_printf("\nmemmon %s (%s): took over %lu MiB of RAM in %zu regions "
 	           "(ExitBootServices after %u tries)\n",
 	           MEMMON_VERSION, MEMMON_BUILD, t.ram_pages >> 8, bi->nregions, bi->ebs_tries);
-	con_printf("memmon: image at 0x%lx, 0x%lx bytes; type 'help' for commands\n",
-	           bi->image_base, bi->image_size);
+	con_printf("memmon: %lu MiB free in the frame allocator, %lu MiB used; image at 0x%lx, "
+	           "0x%lx bytes\n",
+	           fs.free >> 8, fs.used >> 8, bi->image_base, bi->image_size);
+	con_puts("memmon: type 'help' for commands\n");
 	con_prompt(c);
 }
 

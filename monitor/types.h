@@ -45,6 +45,14 @@ static inline uint64_t va_addr(vaddr_t v)
 	return v.va;
 }
 
+/*
+ * The one failure convention of every layer: NULL on success, or a short
+ * static message saying what was wrong. Layers below the console return
+ * named constants (see frame.h) so that callers and tests can tell
+ * failures apart by identity; the console formats its own messages.
+ */
+typedef const char *err_t;
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*

@@ -125,6 +125,13 @@ void plat_poweroff(void)
 	host.poweroffs++;
 }
 
+static struct mm_region region(uint64_t base, uint64_t pages, uint64_t attr, uint32_t type,
+                               enum fw_kind kind)
+{
+	return (struct mm_region){
+	    .base = base, .pages = pages, .attr = attr, .fw_type = type, .kind = kind};
+}
+
 /* Modelled on what OVMF reports for q35 with the given RAM below 2 GiB. */
 struct boot_info *host_boot_info(unsigned long ram_mib)
 {
@@ -132,17 +139,23 @@ struct boot_info *host_boot_info(unsigned long ram_mib)
 	static struct boot_info bi;
 	uint64_t top = (uint64_t)ram_mib << 20;
 
-	regions[7] = (struct mm_region){0x0, 0xa0, 0xf, 7, FW_CONVENTIONAL};
-	regions[1] = (struct mm_region){0x100000, 0x700, 0xf, 7, FW_CONVENTIONAL};
-	regions[2] = (struct mm_region){0x800000, 0x8, 0xf, 10, FW_ACPI_NVS};
-	regions[3] =
-	    (struct mm_region){0x808000, ((top - 0x808000) >> 12) - 0x400, 0xf, 7, FW_CONVENTIONAL};
-	regions[4] = (struct mm_region){top - 0x400000, 0x200, 0xf, 4, FW_BOOT_DATA};
-	regions[5] = (struct mm_region){top - 0x200000, 0x100, 0xf, 2, FW_LOADER_DATA};
-	regions[6] =
-	    (struct mm_region){top - 0x100000, 0x100, 0x800000000000000f, 6, FW_RUNTIME_DATA};
-	regions[0] = (struct mm_region){0xffc00000, 0x400, 0x8000000000000001, 11, FW_MMIO};
-	bi = (struct boot_info){regions, 8, top - 0x200000, 0x40000, 1, "host", 0x10000};
+	regions[7] = region(0x0, 0xa0, 0xf, 7, FW_CONVENTIONAL);
+	regions[1] = region(0x100000, 0x700, 0xf, 7, FW_CONVENTIONAL);
+	regions[2] = region(0x800000, 0x8, 0xf, 10, FW_ACPI_NVS);
+	regions[3] = region(0x808000, ((top - 0x808000) >> 12) - 0x400, 0xf, 7, FW_CONVENTIONAL);
+	regions[4] = region(top - 0x400000, 0x200, 0xf, 4, FW_BOOT_DATA);
+	regions[5] = region(top - 0x200000, 0x100, 0xf, 2, FW_LOADER_DATA);
+	regions[6] = region(top - 0x100000, 0x100, 0x800000000000000f, 6, FW_RUNTIME_DATA);
+	regions[0] = region(0xffc00000, 0x400, 0x8000000000000001, 11, FW_MMIO);
+	bi = (struct boot_info){.regions = regions,
+	                        .nregions = 8,
+	                        .image_base = top - 0x200000,
+	                        .image_size = 0x40000,
+	                        .kept = {{top - 0x200000, 0x40}},
+	                        .nkept = 1,
+	                        .ebs_tries = 1,
+	                        .fw_vendor = "host",
+	                        .fw_revision = 0x10000};
 	free(host.ram);
 	host.ram_size = top;
 	host.ram = calloc(1, top);

@@ -985,7 +985,7 @@ static void test_memmap(void **state)
 		p = strchr(p, '\n') + 1;
 	}
 	char sum[40];
-	fmt_format(sum, sizeof(sum), "memmap: descriptors %zu ", mon_boot->nregions);
+	fmt_format(sum, sizeof(sum), "memmap: descriptors 0x%zx ", mon_boot->nregions);
 	assert_true(strncmp(p, sum, strlen(sum)) == 0);
 	assert_non_null(exec(c, "memmap all"));
 }

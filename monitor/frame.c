@@ -1,0 +1,749 @@
+/*
+ * The frame allocator: a binary buddy system over one table of 16-byte
+ * entries, one per frame, with lazily initialised table pages.
+ *
+ * Blocks. Every managed frame lies in exactly one block: an aligned run of
+ * 2^order frames whose first frame (the head) has a non-zero state. Every
+ * other entry of a block (an interior entry) has state FS_NONE; inside a
+ * free block it is all zero, inside a used block only `refs` may be
+ * non-zero. So the block holding frame i is found by looking at the heads
+ * i could have, i rounded down to 2^0, 2^1, ...: the first entry with a
+ * state is the head, if that block reaches i (block_of).
+ *
+ * Laziness. The table is allocated at takeover but never cleared: a bit per
+ * table page (256 entries) says whether the page has been zeroed yet, and
+ * an entry on a page not yet zeroed reads as all zero (peek). The first
+ * write to a page zeroes it (at). Boot writes only block heads, a few per
+ * region, so its cost does not grow with RAM.
+ *
+ * Runs. frame_alloc(count) takes a block of order ceil(log2 count) and keeps
+ * count frames of it as used blocks, one per set bit of count, largest
+ * first (a run); the rest goes back to the free lists. The run's first
+ * block carries FF_RUN, its length and how many of its frames are
+ * referenced; later blocks carry FF_CONT and the run's first frame. Blocks
+ * of the takeover (memmon's own, the firmware's) carry neither and are
+ * never freed.
+ *
+ * The quick list. Single frames freed by kfree wait on a LIFO of up to
+ * QUICK_MAX frames before they are merged into the buddy lists, so that a
+ * kalloc/kfree pair costs a few stores and not a split and a merge up to
+ * the largest order. A quick frame is an order-0 block in state FS_QUICK.
+ */
+#include "frame.h"
+
+#include "platform.h"
+
+#ifndef FRAME_JUNK
+#define FRAME_JUNK 1
+#endif
+
+enum frame_state {
+	FS_NONE,  /* not a block head: interior, or not managed */
+	FS_FREE,  /* head of a free block, in list F.head[order] */
+	FS_QUICK, /* a free single frame on the quick list */
+	FS_USED,  /* head of a used block */
+};
+
+enum frame_flags {
+	FF_RUN = 1,  /* first block of a run: next = run length, prev = referenced frames */
+	FF_CONT = 2, /* later block of a run: next = the run's first frame */
+};
+
+struct frame {
+	uint32_t next; /* FS_FREE, FS_QUICK: next in list; FS_USED: see enum frame_flags */
+	uint32_t prev; /* FS_FREE: previous in list; FF_RUN: frames of the run with refs > 0 */
+	uint32_t refs; /* references to this frame (any entry, head or interior) */
+	uint8_t order; /* heads: the block's order */
+	uint8_t state; /* enum frame_state */
+	uint8_t owner; /* heads: enum frame_owner */
+	uint8_t flags; /* FS_USED heads: enum frame_flags */
+};
+_Static_assert(sizeof(struct frame) == 16, "the issue allows 16 bytes of metadata per frame");
+
+#define NIL           UINT32_MAX
+#define PER_PAGE      (PAGE_SIZE / sizeof(struct frame)) /* 256 entries per table page */
+#define QUICK_MAX     64
+#define ORDER_BIT(o)  ((uint64_t)1 << (o))
+#define FRAMES(order) ((uint64_t)1 << (order))
+_Static_assert(FRAME_MAX_ORDER < 32, "frame numbers are 32 bits");
+
+const char frame_err_nomem[] = "no free run that long";
+const char frame_err_count[] = "count must be 1 to 2^31 frames";
+const char frame_err_owner[] = "that owner cannot take frames";
+const char frame_err_align[] = "address is not page-aligned";
+const char frame_err_unmanaged[] = "not RAM that memmon manages";
+const char frame_err_double[] = "frame is already free (double free)";
+const char frame_err_notrun[] = "not the first frame of an allocated run";
+const char frame_err_size[] = "the run has a different length";
+const char frame_err_foreign[] = "the run belongs to another owner";
+const char frame_err_busy[] = "a frame of the run is still referenced";
+const char frame_err_notref[] = "frame is not referenced";
+const char frame_err_refmax[] = "reference count at its limit";
+const char frame_err_free[] = "frame is free";
+
+static struct {
+	struct frame *tab; /* nframes entries, zeroed a page at a time */
+	uint64_t *zeroed;  /* bit p: table page p has been zeroed */
+	uint32_t nframes;  /* frames 0 .. nframes-1 have entries */
+	uint32_t head[FRAME_MAX_ORDER + 1];
+	uint64_t avail; /* bit o: list o is not empty */
+	uint32_t quick, nquick;
+	uint64_t total, nfree, firmware, referenced, touched;
+	uint64_t owned[FRAME_OWNERS];
+	paddr_t table;
+	uint64_t table_pages;
+} F = {.nframes = 0};
+
+static const struct frame zero_entry;
+
+const char *frame_owner_name(enum frame_owner o)
+{
+	static const char *const names[FRAME_OWNERS] = {
+	    [FRAME_FREE] = "free",         [FRAME_MONITOR] = "monitor", [FRAME_PTABLE] = "ptables",
+	    [FRAME_MDB] = "mdb",           [FRAME_CLIENT] = "clients",  [FRAME_CONSOLE] = "console",
+	    [FRAME_FIRMWARE] = "firmware",
+	};
+	return (unsigned)o < FRAME_OWNERS ? names[o] : "?";
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+static inline bool page_zeroed(uint32_t i)
+{
+	uint32_t p = i / PER_PAGE;
+	return F.zeroed[p / 64] >> (p % 64) & 1;
+}
+
+/* Entry i for reading: a page never written reads as zero. */
+static inline const struct frame *peek(uint32_t i)
+{
+	return page_zeroed(i) ? &F.tab[i] : &zero_entry;
+}
+
+/* Entry i for writing: its page is zeroed first if it never was. */
+static inline struct frame *at(uint32_t i)
+{
+	if (!page_zeroed(i)) {
+		uint32_t p = i / PER_PAGE;
+		__builtin_memset(&F.tab[(uint64_t)p * PER_PAGE], 0, PAGE_SIZE);
+		F.zeroed[p / 64] |= (uint64_t)1 << (p % 64);
+		F.touched++;
+	}
+	return &F.tab[i];
+}
+
+static inline unsigned ceil_log2(uint64_t n)
+{
+	return n <= 1 ? 0 : 64 - (unsigned)__builtin_clzll(n - 1);
+}
+
+static inline paddr_t frame_pa(uint32_t i)
+{
+	return pa_init((uint64_t)i << PAGE_SHIFT);
+}
+
+static void junk(uint32_t i, uint64_t count, uint8_t byte)
+{
+	if (!FRAME_JUNK)
+		return;
+	for (uint64_t f = 0; f < count; f++)
+		__builtin_memset(plat_pa_to_ptr(frame_pa((uint32_t)(i + f))), byte, PAGE_SIZE);
+}
+
+/* ---- free lists ------------------------------------------------------------ */
+
+/* Make frame i the head of a free block of `order` at the front of its list. */
+static void list_push(uint32_t i, unsigned order)
+{
+	struct frame *e = at(i);
+	uint32_t next = F.head[order];
+
+	*e = (struct frame){.next = next, .prev = NIL, .order = (uint8_t)order, .state = FS_FREE};
+	if (next != NIL)
+		F.tab[next].prev = i;
+	F.head[order] = i;
+	F.avail |= ORDER_BIT(order);
+}
+
+/* Unlink free block i from its list; its entry keeps its values. */
+static void list_remove(uint32_t i)
+{
+	struct frame *e = &F.tab[i];
+	unsigned o = e->order;
+
+	if (e->prev != NIL)
+		F.tab[e->prev].next = e->next;
+	else
+		F.head[o] = e->next;
+	if (e->next != NIL)
+		F.tab[e->next].prev = e->prev;
+	if (F.head[o] == NIL)
+		F.avail &= ~ORDER_BIT(o);
+}
+
+/*
+ * Return block (i, order) to the free lists, merging it with its buddy for
+ * as long as the buddy is a whole free block of the same order. Needs: the
+ * block's interior entries are zero. Heads that become interior are zeroed.
+ */
+static void block_free(uint32_t i, unsigned order)
+{
+	while (order < FRAME_MAX_ORDER) {
+		uint64_t b = i ^ FRAMES(order);
+		if (b + FRAMES(order) > F.nframes)
+			break;
+		const struct frame *be = peek((uint32_t)b);
+		if (be->state != FS_FREE || be->order != order)
+			break;
+		list_remove((uint32_t)b);
+		F.tab[b] = zero_entry;
+		if (b < i) {
+			if (page_zeroed(i))
+				F.tab[i] = zero_entry;
+			i = (uint32_t)b;
+		}
+		order++;
+	}
+	list_push(i, order);
+}
+
+/* Take a free block of order >= k, split down to k (the upper halves go back
+ * on the lists); returns its head, whose entry the caller overwrites, or
+ * NIL when there is none. O(FRAME_MAX_ORDER). */
+static uint32_t block_take(unsigned k)
+{
+	uint64_t m = F.avail >> k;
+
+	if (!m)
+		return NIL;
+	unsigned o = k + (unsigned)__builtin_ctzll(m);
+	uint32_t i = F.head[o];
+	list_remove(i);
+	while (o > k) {
+		o--;
+		list_push(i + (uint32_t)FRAMES(o), o);
+	}
+	return i;
+}
+
+/* Merge up to n frames of the quick list into the buddy lists. */
+static void quick_drain(uint32_t n)
+{
+	while (n-- && F.quick != NIL) {
+		uint32_t i = F.quick;
+		F.quick = F.tab[i].next;
+		F.nquick--;
+		F.tab[i] = zero_entry;
+		block_free(i, 0);
+	}
+}
+
+/* The head of the block holding frame i, or NIL if i is in no block. */
+static uint32_t block_of(uint32_t i)
+{
+	for (unsigned j = 0; j <= FRAME_MAX_ORDER; j++) {
+		uint32_t h = i & ~(uint32_t)(FRAMES(j) - 1);
+		const struct frame *e = peek(h);
+		if (e->state != FS_NONE)
+			return e->order >= j ? h : NIL;
+	}
+	return NIL;
+}
+
+/* ---- takeover --------------------------------------------------------------- */
+
+/* Lay frames [i, i+pages) out as maximal aligned blocks of `owner`. */
+static void add_range(uint64_t i, uint64_t pages, enum frame_owner owner)
+{
+	while (pages) {
+		unsigned o = 63 - (unsigned)__builtin_clzll(pages);
+		if (i && (unsigned)__builtin_ctzll(i) < o)
+			o = (unsigned)__builtin_ctzll(i);
+		if (o > FRAME_MAX_ORDER)
+			o = FRAME_MAX_ORDER;
+		if (owner == FRAME_FREE)
+			block_free((uint32_t)i, o);
+		else
+			*at((uint32_t)i) = (struct frame){
+			    .order = (uint8_t)o, .state = FS_USED, .owner = (uint8_t)owner};
+		i += FRAMES(o);
+		pages -= FRAMES(o);
+	}
+}
+
+static void count_range(uint64_t pages, enum frame_owner owner)
+{
+	if (owner == FRAME_FIRMWARE) {
+		F.firmware += pages;
+		return;
+	}
+	F.total += pages;
+	F.owned[owner] += pages;
+	if (owner == FRAME_FREE)
+		F.nfree += pages;
+}
+
+err_t frame_init(const struct frame_range *r, size_t n)
+{
+	uint64_t nframes = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		CHECK(r[k].base % PAGE_SIZE == 0 && r[k].owner < FRAME_OWNERS);
+		CHECK(k == 0 || r[k].base >= r[k - 1].base + r[k - 1].pages * PAGE_SIZE);
+		uint64_t end = (r[k].base >> PAGE_SHIFT) + r[k].pages;
+		if (r[k].pages && end > nframes)
+			nframes = end;
+	}
+	if (nframes > FRAME_LIMIT)
+		nframes = FRAME_LIMIT;
+
+	/* The table and its bitmap, from the top of the highest free range
+	 * that holds them. */
+	uint64_t tpages = (nframes + PER_PAGE - 1) / PER_PAGE;
+	uint64_t bwords = (tpages + 63) / 64;
+	uint64_t need = tpages + (bwords * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+	uint64_t tbase = 0; /* frame number */
+	for (size_t k = n; k-- > 0 && !tbase;) {
+		uint64_t b = r[k].base >> PAGE_SHIFT, e = b + r[k].pages;
+		if (e > nframes)
+			e = nframes;
+		if (r[k].owner == FRAME_FREE && b < e && e - b >= need && e - need > 0)
+			tbase = e - need;
+	}
+	if (!tbase)
+		return frame_err_nomem;
+
+	F = (typeof(F)){.nframes = (uint32_t)nframes, .quick = NIL};
+	for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++)
+		F.head[o] = NIL;
+	F.table = frame_pa((uint32_t)tbase);
+	F.table_pages = need;
+	F.tab = plat_pa_to_ptr(F.table);
+	F.zeroed = (uint64_t *)(void *)(F.tab + tpages * PER_PAGE);
+	__builtin_memset(F.zeroed, 0, bwords * 8);
+
+	for (size_t k = 0; k < n; k++) {
+		uint64_t b = r[k].base >> PAGE_SHIFT, e = b + r[k].pages;
+		if (e > nframes)
+			e = nframes;
+		if (b >= e)
+			continue;
+		enum frame_owner o = r[k].owner;
+		if (o == FRAME_FREE && tbase >= b && tbase < e) {
+			/* the table's own range: free below, the table, free above */
+			add_range(b, tbase - b, o);
+			add_range(tbase, need, FRAME_MONITOR);
+			add_range(tbase + need, e - tbase - need, o);
+			count_range(e - b - need, o);
+			count_range(need, FRAME_MONITOR);
+			continue;
+		}
+		add_range(b, e - b, o);
+		count_range(e - b, o);
+	}
+	return NULL;
+}
+
+paddr_t frame_table_base(void)
+{
+	return F.table;
+}
+
+uint64_t frame_table_pages(void)
+{
+	return F.table_pages;
+}
+
+/* ---- allocation --------------------------------------------------------------- */
+
+static bool can_own(enum frame_owner owner)
+{
+	return owner != FRAME_FREE && owner != FRAME_FIRMWARE && (unsigned)owner < FRAME_OWNERS;
+}
+
+/* Mark [i, i+count) as a run of `owner`: one used block per set bit of
+ * count, largest first. */
+static void mark_run(uint32_t i, uint64_t count, enum frame_owner owner)
+{
+	uint32_t pos = i;
+
+	for (int j = FRAME_MAX_ORDER; j >= 0; j--) {
+		if (!(count >> j & 1))
+			continue;
+		bool first = pos == i;
+		*at(pos) = (struct frame){.next = first ? (uint32_t)count : i,
+		                          .order = (uint8_t)j,
+		                          .state = FS_USED,
+		                          .owner = (uint8_t)owner,
+		                          .flags = first ? FF_RUN : FF_CONT};
+		pos += (uint32_t)FRAMES(j);
+	}
+}
+
+static void account_alloc(uint64_t count, enum frame_owner owner)
+{
+	F.nfree -= count;
+	F.owned[FRAME_FREE] -= count;
+	F.owned[owner] += count;
+}
+
+err_t kalloc(enum frame_owner owner, paddr_t *out)
+{
+	if (F.quick == NIL || !can_own(owner))
+		return frame_alloc(1, owner, out);
+	uint32_t i = F.quick;
+	struct frame *e = &F.tab[i];
+	F.quick = e->next;
+	F.nquick--;
+	*e = (struct frame){.next = 1, .state = FS_USED, .owner = (uint8_t)owner, .flags = FF_RUN};
+	account_alloc(1, owner);
+	junk(i, 1, FRAME_JUNK_ALLOC);
+	*out = frame_pa(i);
+	return NULL;
+}
+
+err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out)
+{
+	if (count == 0 || count > FRAMES(FRAME_MAX_ORDER))
+		return frame_err_count;
+	if (!can_own(owner))
+		return frame_err_owner;
+	if (count == 1 && F.quick != NIL)
+		return kalloc(owner, out);
+
+	unsigned k = ceil_log2(count);
+	uint32_t i = block_take(k);
+	if (i == NIL && F.nquick) {
+		quick_drain(F.nquick);
+		i = block_take(k);
+	}
+	if (i == NIL)
+		return frame_err_nomem;
+	mark_run(i, count, owner);
+	/* The rest of the block: maximal aligned blocks, growing. */
+	for (uint64_t pos = i + count, end = i + FRAMES(k); pos < end;) {
+		unsigned j = (unsigned)__builtin_ctzll(pos);
+		block_free((uint32_t)pos, j);
+		pos += FRAMES(j);
+	}
+	account_alloc(count, owner);
+	junk(i, count, FRAME_JUNK_ALLOC);
+	*out = frame_pa(i);
+	return NULL;
+}
+
+/* Frame number of a page-aligned managed address, or an error. */
+static err_t frame_index(paddr_t pa, uint32_t *i)
+{
+	uint64_t a = pa_addr(pa);
+
+	if (a % PAGE_SIZE)
+		return frame_err_align;
+	if (a >> PAGE_SHIFT >= F.nframes)
+		return frame_err_unmanaged;
+	*i = (uint32_t)(a >> PAGE_SHIFT);
+	return NULL;
+}
+
+/* Why frame i cannot be freed as the start of a run. */
+static err_t not_a_run(uint32_t i)
+{
+	uint32_t h = block_of(i);
+
+	if (h == NIL)
+		return frame_err_unmanaged;
+	const struct frame *e = peek(h);
+	if (e->state != FS_USED)
+		return frame_err_double;
+	if (e->owner == FRAME_FIRMWARE)
+		return frame_err_unmanaged;
+	return frame_err_notrun;
+}
+
+err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
+{
+	uint32_t i;
+	err_t err = frame_index(pa, &i);
+
+	if (err)
+		return err;
+	struct frame *e = &F.tab[i];
+	if (!page_zeroed(i) || e->state != FS_USED || !(e->flags & FF_RUN))
+		return not_a_run(i);
+	if (e->owner != owner)
+		return frame_err_foreign;
+	if (e->next != count)
+		return frame_err_size;
+	if (e->prev)
+		return frame_err_busy;
+
+	F.nfree += count;
+	F.owned[FRAME_FREE] += count;
+	F.owned[owner] -= count;
+	junk(i, count, FRAME_JUNK_FREE);
+	if (count == 1) {
+		*e = (struct frame){.next = F.quick, .state = FS_QUICK};
+		F.quick = i;
+		if (++F.nquick > QUICK_MAX)
+			quick_drain(QUICK_MAX / 2);
+		return NULL;
+	}
+	uint32_t pos = i;
+	for (int j = FRAME_MAX_ORDER; j >= 0; j--) {
+		if (count >> j & 1) {
+			block_free(pos, (unsigned)j);
+			pos += (uint32_t)FRAMES(j);
+		}
+	}
+	return NULL;
+}
+
+err_t kfree(paddr_t pa, enum frame_owner owner)
+{
+	return frame_free(pa, 1, owner);
+}
+
+/* ---- references ---------------------------------------------------------------- */
+
+/* The used block holding pa, for a reference change. */
+static err_t ref_target(paddr_t pa, uint32_t *i, struct frame **head)
+{
+	err_t err = frame_index(pa, i);
+
+	if (err)
+		return err;
+	uint32_t h = block_of(*i);
+	if (h == NIL)
+		return frame_err_unmanaged;
+	if (F.tab[h].state != FS_USED)
+		return frame_err_free;
+	*head = &F.tab[h];
+	return NULL;
+}
+
+/* The counter of referenced frames of the run holding block `b`, if any. */
+static uint32_t *run_refs(struct frame *b)
+{
+	if (b->flags & FF_RUN)
+		return &b->prev;
+	if (b->flags & FF_CONT)
+		return &F.tab[b->next].prev;
+	return NULL;
+}
+
+err_t frame_ref(paddr_t pa)
+{
+	uint32_t i;
+	struct frame *h;
+	err_t err = ref_target(pa, &i, &h);
+
+	if (err)
+		return err;
+	struct frame *e = at(i);
+	if (e->refs == UINT32_MAX)
+		return frame_err_refmax;
+	if (e->refs++ == 0) {
+		uint32_t *rr = run_refs(h);
+		if (rr)
+			++*rr;
+		F.referenced++;
+	}
+	return NULL;
+}
+
+err_t frame_unref(paddr_t pa)
+{
+	uint32_t i;
+	struct frame *h;
+	err_t err = ref_target(pa, &i, &h);
+
+	if (err)
+		return err;
+	if (peek(i)->refs == 0)
+		return frame_err_notref;
+	struct frame *e = &F.tab[i];
+	if (--e->refs == 0) {
+		uint32_t *rr = run_refs(h);
+		if (rr)
+			--*rr;
+		F.referenced--;
+	}
+	return NULL;
+}
+
+/* ---- queries --------------------------------------------------------------------- */
+
+err_t frame_query(paddr_t pa, struct frame_info *out)
+{
+	uint32_t i;
+	err_t err = frame_index(pa, &i);
+
+	*out = (struct frame_info){.owner = FRAME_FREE};
+	if (err)
+		return err == frame_err_unmanaged ? NULL : err;
+	uint32_t h = block_of(i);
+	if (h == NIL)
+		return NULL;
+	const struct frame *e = peek(h);
+	out->managed = e->owner != FRAME_FIRMWARE;
+	out->owner = e->state == FS_USED ? (enum frame_owner)e->owner : FRAME_FREE;
+	out->block = frame_pa(h);
+	out->order = e->order;
+	out->refs = peek(i)->refs;
+	if (e->state == FS_USED) {
+		uint32_t run = e->flags & FF_CONT ? e->next : h;
+		out->run = frame_pa(run);
+		out->run_frames = e->flags & (FF_RUN | FF_CONT) ? peek(run)->next : 0;
+		if (!out->run_frames)
+			out->run = out->block;
+	}
+	return NULL;
+}
+
+void frame_stats(struct frame_stats *s)
+{
+	quick_drain(F.nquick);
+	*s = (struct frame_stats){
+	    .total = F.total,
+	    .free = F.nfree,
+	    .used = F.total - F.nfree,
+	    .firmware = F.firmware,
+	    .referenced = F.referenced,
+	    .table_pages_touched = F.touched,
+	};
+	for (unsigned o = 0; o < FRAME_OWNERS; o++)
+		s->owned[o] = F.owned[o];
+	if (F.avail) {
+		unsigned o = 63 - (unsigned)__builtin_clzll(F.avail);
+		s->largest = frame_pa(F.head[o]);
+		s->largest_frames = FRAMES(o);
+	}
+}
+
+/* ---- audit ------------------------------------------------------------------------ */
+
+err_t frame_audit(void)
+{
+	uint64_t nfree = 0, owned[FRAME_OWNERS] = {0}, firmware = 0, referenced = 0;
+	uint64_t blocks[FRAME_MAX_ORDER + 1] = {0}, quick = 0;
+
+	for (uint64_t i = 0; i < F.nframes;) {
+		if (!page_zeroed((uint32_t)i)) {
+			i = (i / PER_PAGE + 1) * PER_PAGE; /* nothing starts on an untouched page */
+			continue;
+		}
+		const struct frame *e = &F.tab[i];
+		if (e->state == FS_NONE) {
+			if (e->refs)
+				return "referenced frame outside any used block";
+			i++;
+			continue;
+		}
+		if (e->order > FRAME_MAX_ORDER || i % FRAMES(e->order) ||
+		    i + FRAMES(e->order) > F.nframes)
+			return "block misaligned or beyond the table";
+		uint64_t size = FRAMES(e->order), refd = 0;
+		/* interior entries: zero but for refs in used blocks */
+		for (uint64_t j = i + 1; j < i + size;) {
+			if (!page_zeroed((uint32_t)j)) {
+				j = (j / PER_PAGE + 1) * PER_PAGE;
+				continue;
+			}
+			const struct frame *t = &F.tab[j];
+			if (t->state != FS_NONE || t->next || t->prev || t->order || t->owner ||
+			    t->flags)
+				return "interior entry of a block is not clear";
+			if (t->refs && e->state != FS_USED)
+				return "referenced frame inside a free block";
+			refd += t->refs != 0;
+			j++;
+		}
+		refd += e->refs != 0;
+		switch (e->state) {
+		case FS_FREE:
+			if (e->owner || e->refs)
+				return "free block with an owner or references";
+			blocks[e->order]++;
+			nfree += size;
+			uint64_t b = i ^ size;
+			if (e->order < FRAME_MAX_ORDER && b + size <= F.nframes &&
+			    peek((uint32_t)b)->state == FS_FREE &&
+			    peek((uint32_t)b)->order == e->order)
+				return "two free buddies not merged";
+			break;
+		case FS_QUICK:
+			if (e->order || e->owner || e->refs)
+				return "quick frame that is not a bare single frame";
+			quick++;
+			nfree += 1;
+			break;
+		case FS_USED:
+			if (e->owner == FRAME_FIRMWARE) {
+				firmware += size;
+			} else {
+				if (e->owner == FRAME_FREE || e->owner >= FRAME_OWNERS)
+					return "used block without an owner";
+				owned[e->owner] += size;
+			}
+			referenced += refd;
+			if (e->flags & FF_RUN) {
+				/* the run: its blocks follow in the order of count's bits */
+				uint64_t count = e->next, pos = i, run_refd = 0;
+				for (int j = FRAME_MAX_ORDER; j >= 0; j--) {
+					if (!(count >> j & 1))
+						continue;
+					const struct frame *rb = peek((uint32_t)pos);
+					if (rb->state != FS_USED || rb->order != j ||
+					    rb->owner != e->owner ||
+					    (pos != i && (!(rb->flags & FF_CONT) || rb->next != i)))
+						return "run whose blocks do not match its length";
+					for (uint64_t f = pos; f < pos + FRAMES(j); f++)
+						if (!page_zeroed((uint32_t)f))
+							f = (f / PER_PAGE + 1) * PER_PAGE - 1;
+						else
+							run_refd += F.tab[f].refs != 0;
+					pos += FRAMES(j);
+				}
+				if (run_refd != e->prev)
+					return "run's count of referenced frames is wrong";
+			}
+			break;
+		default:
+			return "entry in an unknown state";
+		}
+		i += size;
+	}
+
+	/* the lists: linked both ways, each block in the list of its order */
+	for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++) {
+		uint64_t seen = 0;
+		uint32_t prev = NIL;
+		for (uint32_t b = F.head[o]; b != NIL; prev = b, b = F.tab[b].next) {
+			if (b >= F.nframes || F.tab[b].state != FS_FREE || F.tab[b].order != o ||
+			    F.tab[b].prev != prev || ++seen > blocks[o])
+				return "free list broken";
+		}
+		if (seen != blocks[o] || !!(F.avail & ORDER_BIT(o)) != (seen != 0))
+			return "free list does not hold every free block of its order";
+	}
+	uint64_t qseen = 0;
+	for (uint32_t q = F.quick; q != NIL; q = F.tab[q].next)
+		if (q >= F.nframes || F.tab[q].state != FS_QUICK || ++qseen > quick)
+			return "quick list broken";
+	if (qseen != quick || quick != F.nquick)
+		return "quick list count is wrong";
+
+	owned[FRAME_FREE] = nfree;
+	for (unsigned o = 0; o < FRAME_OWNERS; o++)
+		if (o != FRAME_FIRMWARE && owned[o] != F.owned[o])
+			return "owner counts disagree with the blocks";
+	if (nfree != F.nfree || firmware != F.firmware || referenced != F.referenced)
+		return "free, firmware or reference counts disagree with the blocks";
+	uint64_t sum = 0;
+	for (unsigned o = 0; o < FRAME_OWNERS; o++)
+		if (o != FRAME_FIRMWARE)
+			sum += owned[o];
+	if (sum != F.total)
+		return "total is not the sum of its parts";
+	return NULL;
+}

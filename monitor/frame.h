@@ -1,0 +1,152 @@
+/*
+ * frames: the physical page allocator, the bottom layer of the core.
+ *
+ * Every frame of RAM that memmon took over belongs to exactly one block, an
+ * aligned run of 2^k frames that is either free (in the buddy lists) or
+ * used by one owner. kalloc/kfree hand out single frames; frame_alloc and
+ * frame_free hand out contiguous runs of any length, aligned to the next
+ * power of two. Every frame has an owner and a reference count (mappings
+ * that point at it); a frame still referenced cannot be freed.
+ *
+ * Metadata is 16 bytes per frame, one array allocated once at takeover and
+ * touched lazily: boot writes only the head of each block (a few per
+ * memory-map region), and a metadata page is zeroed the first time an entry
+ * in it is written. See docs/ARCHITECTURE.md for the layout and why.
+ *
+ * Calls go down only: this layer uses types.h and the machine seam
+ * (platform.h), and nothing above it. Not reentrant; memmon has one CPU.
+ */
+#ifndef MEMMON_FRAME_H
+#define MEMMON_FRAME_H
+
+#include "types.h"
+
+enum frame_owner {
+	FRAME_FREE,     /* in the allocator */
+	FRAME_MONITOR,  /* memmon's image, stacks, frame table, firmware tables it runs on */
+	FRAME_PTABLE,   /* page-table pages */
+	FRAME_MDB,      /* the mapping database */
+	FRAME_CLIENT,   /* client memory: sigma0 and what derives from it */
+	FRAME_CONSOLE,  /* taken with the console's `alloc` (a testing aid) */
+	FRAME_FIRMWARE, /* RAM the firmware keeps: ACPI, NVS, runtime services */
+	FRAME_OWNERS
+};
+
+/* Short lowercase name of an owner, as `mem` prints it. */
+const char *frame_owner_name(enum frame_owner o);
+
+/* The largest block: 2^31 frames (8 TiB). Frame numbers are 32 bits, so
+ * memmon manages RAM below 16 TiB; frame_init ignores anything above. */
+#define FRAME_MAX_ORDER 31
+#define FRAME_LIMIT     ((uint64_t)1 << 32) /* frames */
+
+/* One piece of the takeover: `pages` frames at `base`, all FRAME_FREE (the
+ * allocator's to hand out) or all kept by `owner`. */
+struct frame_range {
+	uint64_t base; /* physical, page-aligned */
+	uint64_t pages;
+	enum frame_owner owner;
+};
+
+/*
+ * Take over physical memory. `r` must be sorted by base and disjoint; RAM
+ * not listed is not RAM to the allocator (holes, MMIO). The frame table is
+ * carved from the highest free range that can hold it and owned by
+ * FRAME_MONITOR. Cost: O(n * FRAME_MAX_ORDER) entries written and a bitmap
+ * of one bit per 256 frames zeroed, however much RAM there is. Returns
+ * frame_err_nomem when no free range can hold the table (nothing changed).
+ * May be called again to start over (host tests).
+ */
+err_t frame_init(const struct frame_range *r, size_t n);
+
+/* The frame table's place, for memmap and the page tables of later layers. */
+paddr_t frame_table_base(void);
+uint64_t frame_table_pages(void);
+
+/*
+ * Allocate one frame for `owner` (not FRAME_FREE or FRAME_FIRMWARE). On
+ * success *out is a frame no one else holds, with no references; its
+ * contents are undefined (junk in debug builds). On failure returns
+ * frame_err_nomem and changes nothing.
+ */
+err_t kalloc(enum frame_owner owner, paddr_t *out);
+
+/* Take back a frame kalloc handed to `owner`: exactly frame_free(pa, 1, owner). */
+err_t kfree(paddr_t pa, enum frame_owner owner);
+
+/*
+ * Allocate `count` (1 .. 2^FRAME_MAX_ORDER) contiguous frames for `owner`,
+ * aligned to the next power of two >= count. O(FRAME_MAX_ORDER): no scan.
+ * Frames beyond `count` in the aligned block go back to the free lists.
+ */
+err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out);
+
+/*
+ * Free a run that frame_alloc (or kalloc) handed out: pa must be its first
+ * frame, count its length and owner its owner. Refused, changing nothing:
+ * a frame already free (double free), a frame that was never allocated
+ * (the firmware's, memmon's own, the middle of a run), the wrong count or
+ * owner, and a run any of whose frames is still referenced. Debug builds
+ * fill the freed frames with FRAME_JUNK_FREE.
+ */
+err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner);
+
+/* References: a mapping (or anything else) that points at a used frame
+ * holds one. frame_unref of an unreferenced frame is refused. */
+err_t frame_ref(paddr_t pa);
+err_t frame_unref(paddr_t pa);
+
+/* What the allocator knows about one frame. */
+struct frame_info {
+	enum frame_owner owner; /* FRAME_FREE for a free frame */
+	bool managed;           /* false: not RAM memmon took over */
+	paddr_t block;          /* the aligned block holding the frame */
+	unsigned order;         /* its order */
+	paddr_t run;            /* used: the allocated run holding it */
+	uint64_t run_frames;    /* used by frame_alloc: its length; 0 for takeover blocks */
+	uint32_t refs;          /* references to this frame */
+};
+err_t frame_query(paddr_t pa, struct frame_info *out);
+
+struct frame_stats {
+	uint64_t total;               /* frames the allocator manages: free + used */
+	uint64_t free;                /* free, in buddy lists or the quick list */
+	uint64_t used;                /* total - free */
+	uint64_t owned[FRAME_OWNERS]; /* by owner (owned[FRAME_FREE] == free) */
+	uint64_t firmware;            /* kept by the firmware, outside total */
+	paddr_t largest;              /* the largest free block ... */
+	uint64_t largest_frames;      /* ... and its size (0: nothing free) */
+	uint64_t referenced;          /* frames with refs > 0 */
+	uint64_t table_pages_touched; /* frame-table pages written so far */
+};
+/* The counters, and the largest free block (merging the quick list first,
+ * which changes no count). O(FRAME_MAX_ORDER). */
+void frame_stats(struct frame_stats *s);
+
+/*
+ * Walk every block and check the allocator's own invariants against its
+ * counters (free lists linked both ways, buddies merged, counts agree).
+ * O(blocks); for tests and `check`. Returns NULL or what is wrong.
+ */
+err_t frame_audit(void);
+
+/* Failures, compared by identity. */
+extern const char frame_err_nomem[];     /* no free run that long */
+extern const char frame_err_count[];     /* count 0 or beyond 2^FRAME_MAX_ORDER */
+extern const char frame_err_owner[];     /* an owner that cannot allocate */
+extern const char frame_err_align[];     /* address not page-aligned */
+extern const char frame_err_unmanaged[]; /* not RAM the allocator manages */
+extern const char frame_err_double[];    /* the frame is already free */
+extern const char frame_err_notrun[];    /* not the first frame of an allocated run */
+extern const char frame_err_size[];      /* the run has a different length */
+extern const char frame_err_foreign[];   /* the run belongs to another owner */
+extern const char frame_err_busy[];      /* a frame of the run is still referenced */
+extern const char frame_err_notref[];    /* frame_unref of an unreferenced frame */
+extern const char frame_err_refmax[];    /* the reference count is at its limit */
+
+/* Debug builds (FRAME_JUNK defined non-zero) fill frames on kfree and on
+ * kalloc, to expose use after free and use before initialisation. */
+#define FRAME_JUNK_FREE  0x6b
+#define FRAME_JUNK_ALLOC 0xa5
+
+#endif
