@@ -6,6 +6,7 @@
 #define MEMMON_HOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "memmap.h"
 
@@ -19,6 +20,10 @@ void host_output_reset(void);
 void host_output_to_stdout(int on);
 /* How many times plat_poweroff was called. */
 unsigned host_poweroffs(void);
+
+/* Replace simulated RAM with `bytes` of zeroed memory at physical 0;
+ * returns its host address. */
+void *host_ram(uint64_t bytes);
 
 /* A boot_info resembling OVMF's map of a machine with `ram_mib` MiB,
  * its regions out of address order as OVMF's can be. */

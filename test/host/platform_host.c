@@ -125,6 +125,16 @@ void plat_poweroff(void)
 	host.poweroffs++;
 }
 
+void *host_ram(uint64_t bytes)
+{
+	free(host.ram);
+	host.ram_size = bytes;
+	host.ram = calloc(1, bytes);
+	if (!host.ram)
+		abort();
+	return host.ram;
+}
+
 static struct mm_region region(uint64_t base, uint64_t pages, uint64_t attr, uint32_t type,
                                enum fw_kind kind)
 {
@@ -156,8 +166,6 @@ struct boot_info *host_boot_info(unsigned long ram_mib)
 	                        .ebs_tries = 1,
 	                        .fw_vendor = "host",
 	                        .fw_revision = 0x10000};
-	free(host.ram);
-	host.ram_size = top;
-	host.ram = calloc(1, top);
+	host_ram(top);
 	return &bi;
 }

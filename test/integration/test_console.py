@@ -3,7 +3,7 @@
 import random
 import re
 
-COMMANDS = ["help", "version", "memmap", "echo", "trap", "halt"]
+COMMANDS = ["help", "version", "memmap", "mem", "alloc", "free", "echo", "trap", "halt"]
 RAM_1G_PAGES = 1 << 18
 
 
@@ -43,57 +43,67 @@ def test_version(mon):
     assert out[1].startswith("firmware EDK II"), out
 
 
-MEMMAP_LINE = re.compile(r"0x([0-9a-f]+)-0x([0-9a-f]+) +(\S+) +(\d+) pages attr 0x[0-9a-f]+ "
-                         r"(usable|reclaimable|kept|reserved)")
+MEMMAP_LINE = re.compile(r"0x([0-9a-f]+)-0x([0-9a-f]+) +(\S+) +0x([0-9a-f]+) pages attr 0x[0-9a-f]+ "
+                         r"(free|reclaimed|kept|reserved)(?: \(0x([0-9a-f]+) kept\))?")
 NOT_RAM = {"mmio", "mmio-port", "reserved", "unusable", "pal-code"}
+USES = ("free", "reclaimed", "kept", "reserved")
 
 
 def parse_memmap(lines):
+    """The descriptor lines as (start, end, kind, pages, use, kept pages), and the summary."""
     regions = []
     for line in lines[:-2]:
         m = MEMMAP_LINE.fullmatch(line)
         assert m, line
-        start, end = int(m[1], 16), int(m[2], 16)
-        regions.append((start, end, m[3], int(m[4]), m[5]))
-    summary = dict(re.findall(r"(\w+) (\d+)", lines[-2]))
-    return regions, {k: int(v) for k, v in summary.items()}
+        start, end, pages = int(m[1], 16), int(m[2], 16), int(m[4], 16)
+        kept = pages if m[5] == "kept" else int(m[6] or "0", 16)
+        assert m[6] is None or 0 < kept < pages, line
+        regions.append((start, end, m[3], pages, m[5], kept))
+    summary = dict(re.findall(r"(\w+) 0x([0-9a-f]+)", lines[-2]))
+    return regions, {k: int(v, 16) for k, v in summary.items()}
 
 
 def check_memmap_totals(lines, mem_pages):
     """memmap lists sorted, disjoint descriptors whose totals match the summary,
-    and the RAM they describe is -m less the firmware's holes."""
+    and the RAM they describe is -m less the firmware's holes. Returns the
+    summary and the firmware's RAM pages."""
     regions, s = parse_memmap(lines)
     assert s["descriptors"] == len(regions) > 10
-    for (a, b, _, pages, _), nxt in zip(regions, regions[1:] + [None]):
+    for (a, b, _, pages, _, _), nxt in zip(regions, regions[1:] + [None]):
         assert b - a == pages * 4096
         if nxt:
             assert b <= nxt[0], "descriptors overlap or are unsorted"
-    by_use = {u: sum(r[3] for r in regions if r[4] == u)
-              for u in ("usable", "reclaimable", "kept", "reserved")}
+    by_use = dict.fromkeys(USES, 0)
+    for _, _, kind, pages, use, kept in regions:
+        if use == "kept":
+            by_use["kept"] += pages
+        else:
+            by_use[use] += pages - kept
+            by_use["kept"] += kept
+        if use in ("free", "kept") or kept:
+            assert kind in ("conventional", "loader-code", "loader-data", "boot-code",
+                            "boot-data"), (kind, use)
     ram = sum(r[3] for r in regions if r[2] not in NOT_RAM)
-    fw_reserved_ram = sum(r[3] for r in regions if r[4] == "reserved" and r[2] not in NOT_RAM)
+    fw_ram = sum(r[3] for r in regions if r[4] == "reserved" and r[2] not in NOT_RAM)
     assert s["ram"] == ram
-    assert s["free"] == by_use["usable"] and s["reclaimable"] == by_use["reclaimable"]
-    assert s["usable"] == by_use["usable"] + by_use["reclaimable"]
-    assert s["kept"] == by_use["kept"] and s["reserved"] == by_use["reserved"]
-    # Every RAM page is usable, kept by memmon, or reserved by the firmware.
-    assert s["usable"] + s["kept"] + fw_reserved_ram == ram
+    for use in USES:
+        assert s[use] == by_use[use], use
+    # Every RAM page is free, reclaimed, kept by memmon, or the firmware's.
+    managed = s["free"] + s["reclaimed"] + s["kept"]
+    assert managed + fw_ram == ram
     # All of -m is described except the legacy hole below 1 MiB and a few
-    # pages the firmware leaves out; nearly all of it is usable.
+    # pages the firmware leaves out; nearly all of it is memmon's.
     assert mem_pages - 1024 <= ram <= mem_pages
-    assert s["usable"] >= mem_pages - 8192  # the firmware keeps < 32 MiB
-    assert 0 < s["kept"] < 1024, "memmon's image, stacks and map"
-    assert lines[-1] == f"memmap: usable {s['usable'] >> 8} MiB of {ram >> 8} MiB ram"
+    assert s["free"] + s["reclaimed"] >= mem_pages - 8192  # the firmware keeps < 32 MiB
+    assert s["reclaimed"] > 1024, "boot-services memory is reclaimed"
+    assert 0 < s["kept"] < 1024, "memmon's image, stacks, map and identity map"
+    assert lines[-1] == f"memmap: memmon manages 0x{managed >> 8:x} MiB of 0x{ram >> 8:x} MiB ram"
+    return s, fw_ram
 
 
 # memmap agrees with -m 1G less the firmware's reservations.
 def test_memmap_totals_agree_with_ram(mon):
     check_memmap_totals(mon.cmd("memmap"), RAM_1G_PAGES)
-
-
-# The same at 64 GiB, where most RAM lies above 4 GiB (a boot of its own).
-def test_memmap_totals_at_64g(fresh):
-    check_memmap_totals(fresh(mem="64G").cmd("memmap"), 64 * RAM_1G_PAGES)
 
 
 # memmap PA answers with the one descriptor that holds PA; bad PAs are errors.
