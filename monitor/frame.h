@@ -35,10 +35,11 @@ enum frame_owner {
 /* Short lowercase name of an owner, as `mem` prints it. */
 const char *frame_owner_name(enum frame_owner o);
 
-/* The largest block: 2^31 frames (8 TiB). Frame numbers are 32 bits, so
- * memmon manages RAM below 16 TiB; frame_init ignores anything above. */
+/* The largest block: 2^31 frames (8 TiB). Frame numbers are 32 bits and
+ * 0xffffffff means none, so memmon manages RAM below 16 TiB less a page;
+ * frame_init ignores anything above. */
 #define FRAME_MAX_ORDER 31
-#define FRAME_LIMIT     ((uint64_t)1 << 32) /* frames */
+#define FRAME_LIMIT     (((uint64_t)1 << 32) - 1) /* frames */
 
 /* One piece of the takeover: `pages` frames at `base`, all FRAME_FREE (the
  * allocator's to hand out) or all kept by `owner`. */

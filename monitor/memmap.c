@@ -92,12 +92,8 @@ static bool emit(struct frame_range *out, size_t cap, size_t *n, uint64_t base, 
 
 err_t mm_takeover(struct boot_info *bi, struct frame_range *out, size_t cap, size_t *n)
 {
-	/* the kept spans by address, and frame 0 with them */
+	/* the kept spans by address */
 	struct mm_span *k = bi->kept;
-	if (bi->nkept < MM_KEPT_MAX)
-		k[bi->nkept++] = (struct mm_span){0, 1};
-	else
-		bi->keep_boot = true; /* cannot happen with efi/'s few spans; stay safe */
 	for (size_t i = 1; i < bi->nkept; i++) {
 		struct mm_span s = k[i];
 		size_t j = i;
@@ -129,6 +125,11 @@ err_t mm_takeover(struct boot_info *bi, struct frame_range *out, size_t cap, siz
 			continue;
 		}
 		uint64_t pos = base;
+		if (pos == 0) { /* frame 0: its address is the null pointer */
+			ok &= emit(out, cap, n, 0, PAGE_SIZE, FRAME_MONITOR);
+			r->kept++;
+			pos = PAGE_SIZE;
+		}
 		for (size_t j = 0; j < bi->nkept && pos < end; j++) {
 			uint64_t sb = k[j].base, se = sb + k[j].pages * PAGE_SIZE;
 			if (se <= pos || sb >= end)
