@@ -157,6 +157,12 @@ def main():
         print(f"{mem:>5}  ratio memmon/hello: medians {statistics.median(m) / statistics.median(h):.2f}, "
               f"median of pairs {pairs:.2f}")
     print("target: ratio <= 1.30 at 1G")
+    base = mems[0]
+    for mem in mems[1:]:
+        ratio = {n: statistics.median(times[mem][n]) / statistics.median(times[base][n])
+                 for n in ("memmon", "hello")}
+        print(f"{mem:>5}  memmon {mem}/{base}: {ratio['memmon']:.2f} (hello {ratio['hello']:.2f}); "
+              f"target: memmon <= 1.10")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"runs": args.runs, "times": times}, f, indent=1)
