@@ -467,6 +467,8 @@ err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
 
 	if (err)
 		return err;
+	if (count == 0 || count > FRAMES(FRAME_MAX_ORDER))
+		return frame_err_count;
 	struct frame *e = &F.tab[i];
 	if (!page_zeroed(i) || e->state != FS_USED || !(e->flags & FF_RUN))
 		return not_a_run(i);
@@ -513,7 +515,7 @@ static err_t ref_target(paddr_t pa, uint32_t *i, struct frame **head)
 	if (err)
 		return err;
 	uint32_t h = block_of(*i);
-	if (h == NIL)
+	if (h == NIL || F.tab[h].owner == FRAME_FIRMWARE)
 		return frame_err_unmanaged;
 	if (F.tab[h].state != FS_USED)
 		return frame_err_free;

@@ -93,7 +93,8 @@ err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out);
 err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner);
 
 /* References: a mapping (or anything else) that points at a used frame
- * holds one. frame_unref of an unreferenced frame is refused. */
+ * holds one. Refused: a free frame, the firmware's, an unreferenced frame
+ * (frame_unref), a count at its limit (frame_ref). */
 err_t frame_ref(paddr_t pa);
 err_t frame_unref(paddr_t pa);
 
@@ -143,6 +144,7 @@ extern const char frame_err_size[];      /* the run has a different length */
 extern const char frame_err_foreign[];   /* the run belongs to another owner */
 extern const char frame_err_busy[];      /* a frame of the run is still referenced */
 extern const char frame_err_notref[];    /* frame_unref of an unreferenced frame */
+extern const char frame_err_free[];      /* frame_ref or frame_unref of a free frame */
 extern const char frame_err_refmax[];    /* the reference count is at its limit */
 
 /* Debug builds (FRAME_JUNK defined non-zero) fill frames on kfree and on

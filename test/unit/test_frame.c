@@ -1,0 +1,1862 @@
+/*
+ * Unit tests of the frame allocator (monitor/frame.c) on the hosted
+ * platform: takeover, kalloc/kfree, runs, every refusal, references, the
+ * junk fill, the lazily written frame table, and a long randomized run held
+ * against a reference model written here.
+ *
+ * Each test starts from a fresh allocator over 64 MiB of simulated RAM that
+ * is filled with garbage first, so that the frame table is never clean
+ * before the allocator writes it. The teardown checks that the allocator's
+ * own audit passes and that the test gave back every frame it took.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "frame.h"
+#include "host.h"
+#include "platform.h"
+
+#define SENTINEL  ((uint64_t)0x5a5a5a5a5a5a5a5a)
+#define GARBAGE   0x5c /* what RAM holds before takeover */
+#define STAMP     ((uint64_t)0x57a3b0c1d2e3f405)
+#define JUNK64(b) ((uint64_t)(b) * (uint64_t)0x0101010101010101)
+
+/* ---- the machine ---------------------------------------------------------- */
+
+/* 64 MiB: 16384 frames. Two holes, firmware and memmon's own frames between
+ * free ranges, two free ranges that touch (their blocks merge), and the
+ * frame table (64 pages of entries, one of bitmap) at the top of the
+ * highest free range. */
+#define RAM_BYTES ((uint64_t)64 << 20)
+#define NF        (RAM_BYTES / PAGE_SIZE)
+#define TABLE64   65
+static const struct frame_range ranges64[] = {
+    {1 * PAGE_SIZE, 159, FRAME_FREE},       /* frames 1..159; frame 0 is a hole */
+    {256 * PAGE_SIZE, 256, FRAME_FIRMWARE}, /* 256..511, after a hole at 160..255 */
+    {512 * PAGE_SIZE, 32, FRAME_MONITOR},   /* 512..543 */
+    {544 * PAGE_SIZE, 2456, FRAME_FREE},    /* 544..2999 */
+    {3000 * PAGE_SIZE, 5200, FRAME_FREE},   /* 3000..8199, touching the one before */
+    {8200 * PAGE_SIZE, 8, FRAME_FIRMWARE},  /* 8200..8207 */
+    {8208 * PAGE_SIZE, 3792, FRAME_FREE},   /* 8208..11999 */
+    {12100 * PAGE_SIZE, 4284, FRAME_FREE},  /* 12100..16383, after a hole at 12000..12099 */
+};
+#define FREE64    (159 + 2456 + 5200 + 3792 + 4284 - TABLE64)
+#define MONITOR64 (32 + TABLE64)
+#define FW64      (256 + 8)
+
+static const enum frame_owner owners[] = {FRAME_MONITOR, FRAME_PTABLE, FRAME_MDB, FRAME_CLIENT,
+                                          FRAME_CONSOLE};
+
+/* ---- fixture ---------------------------------------------------------------- */
+
+static struct {
+	uint8_t *ram;
+	uint64_t ram_bytes;
+	struct frame_stats init; /* right after frame_init */
+} fx;
+
+/* A fresh allocator over `ram_bytes` of RAM; fx.init is what a test must
+ * leave behind. */
+static void start(uint64_t ram_bytes, const struct frame_range *r, size_t n, bool garbage)
+{
+	fx.ram = host_ram(ram_bytes);
+	fx.ram_bytes = ram_bytes;
+	if (garbage)
+		memset(fx.ram, GARBAGE, ram_bytes);
+	assert_null(frame_init(r, n));
+	frame_stats(&fx.init);
+	assert_null(frame_audit());
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	start(RAM_BYTES, ranges64, ARRAY_SIZE(ranges64), true);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct frame_stats s;
+
+	(void)state;
+	assert_null(frame_audit());
+	frame_stats(&s);
+	assert_int_equal(s.free, fx.init.free);
+	assert_int_equal(s.total, fx.init.total);
+	for (unsigned o = 0; o < FRAME_OWNERS; o++)
+		assert_int_equal(s.owned[o], fx.init.owned[o]);
+	assert_int_equal(s.referenced, 0);
+	assert_int_equal(s.largest_frames, fx.init.largest_frames);
+	assert_null(frame_audit());
+	return 0;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static paddr_t pf(uint64_t frame)
+{
+	return pa_init(frame * PAGE_SIZE);
+}
+
+static uint64_t fr(paddr_t pa)
+{
+	return pa_addr(pa) / PAGE_SIZE;
+}
+
+static uint8_t *bytes(uint64_t frame)
+{
+	return plat_pa_to_ptr(pf(frame));
+}
+
+static unsigned ceil_log2(uint64_t n)
+{
+	unsigned k = 0;
+
+	while (((uint64_t)1 << k) < n)
+		k++;
+	return k;
+}
+
+/* Whether frame f of the standard machine is one the allocator may hand out. */
+static bool allocatable64(uint64_t f)
+{
+	if (f >= NF - TABLE64)
+		return false;
+	for (size_t k = 0; k < ARRAY_SIZE(ranges64); k++) {
+		uint64_t b = ranges64[k].base / PAGE_SIZE;
+		if (f >= b && f < b + ranges64[k].pages)
+			return ranges64[k].owner == FRAME_FREE;
+	}
+	return false;
+}
+
+static void check_err(err_t got, err_t want, int line)
+{
+	if (got != want)
+		fail_msg("line %d: got \"%s\", want \"%s\"", line, got ? got : "success",
+		         want ? want : "success");
+}
+#define assert_err(got, want) check_err((got), (want), __LINE__)
+
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t b)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != b)
+			return false;
+	return true;
+}
+
+static struct frame_info query(paddr_t pa)
+{
+	struct frame_info fi;
+
+	memset(&fi, 0x77, sizeof(fi));
+	assert_null(frame_query(pa, &fi));
+	return fi;
+}
+
+static void assert_info_equal(const struct frame_info *a, const struct frame_info *b)
+{
+	assert_int_equal(a->owner, b->owner);
+	assert_int_equal(a->managed, b->managed);
+	assert_int_equal(pa_addr(a->block), pa_addr(b->block));
+	assert_int_equal(a->order, b->order);
+	assert_int_equal(pa_addr(a->run), pa_addr(b->run));
+	assert_int_equal(a->run_frames, b->run_frames);
+	assert_int_equal(a->refs, b->refs);
+}
+
+static void assert_stats_equal(const struct frame_stats *a, const struct frame_stats *b)
+{
+	assert_int_equal(a->total, b->total);
+	assert_int_equal(a->free, b->free);
+	assert_int_equal(a->used, b->used);
+	for (unsigned o = 0; o < FRAME_OWNERS; o++)
+		assert_int_equal(a->owned[o], b->owned[o]);
+	assert_int_equal(a->firmware, b->firmware);
+	assert_int_equal(pa_addr(a->largest), pa_addr(b->largest));
+	assert_int_equal(a->largest_frames, b->largest_frames);
+	assert_int_equal(a->referenced, b->referenced);
+	assert_int_equal(a->table_pages_touched, b->table_pages_touched);
+}
+
+/* The counters after a test took `frames` frames for `owner` (negative:
+ * gave back) relative to takeover. */
+static void assert_taken(int64_t frames, enum frame_owner owner)
+{
+	struct frame_stats s;
+
+	frame_stats(&s);
+	assert_int_equal(s.total, fx.init.total);
+	assert_int_equal(s.free, fx.init.free - (uint64_t)frames);
+	assert_int_equal(s.used, s.total - s.free);
+	assert_int_equal(s.owned[FRAME_FREE], s.free);
+	for (unsigned o = 1; o < FRAME_OWNERS; o++)
+		assert_int_equal(s.owned[o],
+		                 fx.init.owned[o] + (o == (unsigned)owner ? (uint64_t)frames : 0));
+	assert_int_equal(s.firmware, fx.init.firmware);
+}
+
+/* Snapshot of everything a refusal must leave alone. */
+struct snap {
+	struct frame_stats s;
+	struct frame_info q;
+	bool have_page;
+	uint8_t page[PAGE_SIZE];
+};
+
+static void take_snap(struct snap *sn, paddr_t pa)
+{
+	paddr_t page = pa_init(pa_addr(pa) & ~(PAGE_SIZE - 1));
+
+	frame_stats(&sn->s);
+	sn->q = query(page);
+	sn->have_page = pa_addr(page) < fx.ram_bytes; /* RAM is whole pages */
+	if (sn->have_page)
+		memcpy(sn->page, plat_pa_to_ptr(page), PAGE_SIZE);
+}
+
+static void same_as_snap(const struct snap *sn, paddr_t pa)
+{
+	struct snap now;
+	paddr_t page = pa_init(pa_addr(pa) & ~(PAGE_SIZE - 1));
+
+	frame_stats(&now.s);
+	assert_stats_equal(&now.s, &sn->s);
+	now.q = query(page);
+	assert_info_equal(&now.q, &sn->q);
+	if (sn->have_page)
+		assert_memory_equal(plat_pa_to_ptr(page), sn->page, PAGE_SIZE);
+	assert_null(frame_audit());
+}
+
+/* frame_free(pa, count, owner) is refused with `want` and changes nothing. */
+static void refuse_free_at(paddr_t pa, uint64_t count, enum frame_owner owner, err_t want, int line)
+{
+	static struct snap sn;
+
+	take_snap(&sn, pa);
+	check_err(frame_free(pa, count, owner), want, line);
+	same_as_snap(&sn, pa);
+}
+#define refuse_free(pa, count, owner, want) refuse_free_at((pa), (count), (owner), (want), __LINE__)
+
+static void refuse_ref_at(paddr_t pa, bool unref, err_t want, int line)
+{
+	static struct snap sn;
+
+	take_snap(&sn, pa);
+	check_err(unref ? frame_unref(pa) : frame_ref(pa), want, line);
+	same_as_snap(&sn, pa);
+}
+#define refuse_ref(pa, want)   refuse_ref_at((pa), false, (want), __LINE__)
+#define refuse_unref(pa, want) refuse_ref_at((pa), true, (want), __LINE__)
+
+/* frame_alloc (count 0: kalloc) is refused with `want`, changes nothing
+ * and leaves *out alone. */
+static void refuse_alloc_at(uint64_t count, enum frame_owner owner, bool use_kalloc, err_t want,
+                            int line)
+{
+	struct frame_stats before, after;
+	paddr_t pa = pa_init(SENTINEL);
+
+	frame_stats(&before);
+	check_err(use_kalloc ? kalloc(owner, &pa) : frame_alloc(count, owner, &pa), want, line);
+	assert_int_equal(pa_addr(pa), SENTINEL);
+	frame_stats(&after);
+	assert_stats_equal(&after, &before);
+	assert_null(frame_audit());
+}
+#define refuse_alloc(count, owner, want) refuse_alloc_at((count), (owner), false, (want), __LINE__)
+#define refuse_kalloc(owner, want)       refuse_alloc_at(1, (owner), true, (want), __LINE__)
+
+static paddr_t must_alloc(uint64_t count, enum frame_owner owner)
+{
+	paddr_t pa = pa_init(SENTINEL);
+
+	assert_null(frame_alloc(count, owner, &pa));
+	assert_int_equal(pa_addr(pa) % (PAGE_SIZE << ceil_log2(count)), 0);
+	return pa;
+}
+
+/* ---- names and takeover --------------------------------------------------------- */
+
+/* Every owner has its short name; an owner out of range is "?". */
+static void test_owner_names(void **state)
+{
+	(void)state;
+	assert_string_equal(frame_owner_name(FRAME_FREE), "free");
+	assert_string_equal(frame_owner_name(FRAME_MONITOR), "monitor");
+	assert_string_equal(frame_owner_name(FRAME_PTABLE), "ptables");
+	assert_string_equal(frame_owner_name(FRAME_MDB), "mdb");
+	assert_string_equal(frame_owner_name(FRAME_CLIENT), "clients");
+	assert_string_equal(frame_owner_name(FRAME_CONSOLE), "console");
+	assert_string_equal(frame_owner_name(FRAME_FIRMWARE), "firmware");
+	assert_string_equal(frame_owner_name(FRAME_OWNERS), "?");
+	assert_string_equal(frame_owner_name((enum frame_owner) - 1), "?");
+}
+
+/* Takeover counts every range by owner, carves the frame table from the top
+ * of the highest free range, merges free ranges that touch, and tells
+ * holes, the firmware's frames and memmon's own frames apart. */
+static void test_init_layout(void **state)
+{
+	const struct frame_stats *s = &fx.init;
+	struct frame_info fi;
+
+	(void)state;
+	assert_int_equal(s->free, FREE64);
+	assert_int_equal(s->total, FREE64 + MONITOR64);
+	assert_int_equal(s->used, MONITOR64);
+	assert_int_equal(s->owned[FRAME_FREE], FREE64);
+	assert_int_equal(s->owned[FRAME_MONITOR], MONITOR64);
+	for (unsigned o = FRAME_PTABLE; o < FRAME_OWNERS; o++)
+		if (o != FRAME_FIRMWARE)
+			assert_int_equal(s->owned[o], 0);
+	assert_int_equal(s->firmware, FW64);
+	assert_int_equal(s->referenced, 0);
+	assert_int_equal(s->largest_frames, 4096);
+	assert_int_equal(pa_addr(s->largest), 4096 * PAGE_SIZE);
+	assert_int_equal(frame_table_pages(), TABLE64);
+	assert_int_equal(pa_addr(frame_table_base()), (NF - TABLE64) * PAGE_SIZE);
+
+	/* holes, and beyond RAM: not managed, not an error */
+	static const uint64_t unmanaged[] = {0, 160, 200, 255, 12000, 12099, NF, NF + 1000};
+	for (size_t k = 0; k < ARRAY_SIZE(unmanaged); k++) {
+		fi = query(pf(unmanaged[k]));
+		assert_false(fi.managed);
+		assert_int_equal(fi.owner, FRAME_FREE);
+	}
+	/* the firmware's */
+	static const uint64_t fw[] = {256, 300, 511, 8200, 8207};
+	for (size_t k = 0; k < ARRAY_SIZE(fw); k++) {
+		fi = query(pf(fw[k]));
+		assert_false(fi.managed);
+		assert_int_equal(fi.owner, FRAME_FIRMWARE);
+	}
+	/* memmon's own and the table: a takeover block, not a run */
+	static const uint64_t mon[] = {512, 520, 543, NF - TABLE64, NF - 1};
+	for (size_t k = 0; k < ARRAY_SIZE(mon); k++) {
+		fi = query(pf(mon[k]));
+		assert_true(fi.managed);
+		assert_int_equal(fi.owner, FRAME_MONITOR);
+		assert_int_equal(fi.run_frames, 0);
+		assert_int_equal(pa_addr(fi.run), pa_addr(fi.block));
+		assert_int_equal(fi.refs, 0);
+	}
+	/* free frames, in blocks aligned to their size */
+	fi = query(pf(1));
+	assert_true(fi.managed);
+	assert_int_equal(fi.owner, FRAME_FREE);
+	assert_int_equal(pa_addr(fi.block), 1 * PAGE_SIZE);
+	assert_int_equal(fi.order, 0);
+	fi = query(pf(5));
+	assert_int_equal(pa_addr(fi.block), 4 * PAGE_SIZE);
+	assert_int_equal(fi.order, 2);
+	fi = query(pf(130));
+	assert_int_equal(pa_addr(fi.block), 128 * PAGE_SIZE);
+	assert_int_equal(fi.order, 5);
+	/* 2048..4095 straddles the two touching ranges: one block */
+	fi = query(pf(2999));
+	assert_int_equal(pa_addr(fi.block), 2048 * PAGE_SIZE);
+	assert_int_equal(fi.order, 11);
+	fi = query(pf(3000));
+	assert_int_equal(pa_addr(fi.block), 2048 * PAGE_SIZE);
+	assert_int_equal(fi.order, 11);
+	fi = query(pf(NF - TABLE64 - 1));
+	assert_int_equal(fi.owner, FRAME_FREE);
+	assert_true(fi.managed);
+	assert_null(frame_audit());
+}
+
+/* frame_init refuses a map with no free range that can hold the frame table
+ * (frame_err_nomem) and leaves the allocator it had as it was. */
+static void test_init_no_room(void **state)
+{
+	static const struct frame_range small[] = {
+	    {1 * PAGE_SIZE, 64, FRAME_FREE}, /* the table needs 65 pages */
+	    {65 * PAGE_SIZE, NF - 65, FRAME_FIRMWARE},
+	};
+	struct frame_stats before, after;
+	paddr_t a;
+
+	(void)state;
+	assert_null(kalloc(FRAME_CLIENT, &a));
+	assert_null(frame_ref(a));
+	frame_stats(&before);
+	assert_err(frame_init(small, ARRAY_SIZE(small)), frame_err_nomem);
+	assert_err(frame_init(small, 0), frame_err_nomem);
+	frame_stats(&after);
+	assert_stats_equal(&after, &before);
+	assert_int_equal(query(a).owner, FRAME_CLIENT);
+	assert_int_equal(query(a).refs, 1);
+	assert_null(frame_audit());
+	assert_null(frame_unref(a));
+	assert_null(kfree(a, FRAME_CLIENT));
+}
+
+/* frame_init called again starts over: the old allocations and references
+ * are forgotten although the old table's entries are still in RAM. */
+static void test_reinit_starts_over(void **state)
+{
+	struct frame_stats s;
+	paddr_t run[6];
+
+	(void)state;
+	for (unsigned k = 0; k < ARRAY_SIZE(run); k++) {
+		run[k] = must_alloc(1 + 7 * k, owners[k % ARRAY_SIZE(owners)]);
+		assert_null(frame_ref(run[k]));
+	}
+	paddr_t q;
+	assert_null(kalloc(FRAME_MDB, &q));
+	assert_null(kfree(q, FRAME_MDB)); /* on the quick list */
+	assert_null(frame_init(ranges64, ARRAY_SIZE(ranges64)));
+	frame_stats(&s);
+	assert_stats_equal(&s, &fx.init);
+	for (unsigned k = 0; k < ARRAY_SIZE(run); k++) {
+		struct frame_info fi = query(run[k]);
+		assert_int_equal(fi.owner, FRAME_FREE);
+		assert_int_equal(fi.refs, 0);
+		refuse_free(run[k], 1 + 7 * k, owners[k % ARRAY_SIZE(owners)], frame_err_double);
+	}
+	assert_null(frame_audit());
+}
+
+/* kalloc every free frame (each once) until frame_err_nomem; returns how
+ * many. seen[f] marks the frames handed out. */
+static uint64_t take_all(paddr_t *got, uint8_t *seen, uint64_t max)
+{
+	uint64_t n = 0;
+	err_t e;
+
+	memset(seen, 0, NF);
+	while ((e = kalloc(FRAME_CLIENT, &got[n])) == NULL) {
+		uint64_t f = fr(got[n]);
+		assert_true(f < NF);
+		assert_false(seen[f]);
+		seen[f] = 1;
+		assert_true(++n <= max);
+	}
+	assert_err(e, frame_err_nomem);
+	return n;
+}
+
+static void give_all(const paddr_t *got, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		assert_null(kfree(got[i], FRAME_CLIENT));
+	assert_null(frame_audit());
+}
+
+/* When the highest free range is too small for the frame table, the table
+ * goes to the top of the next one down that holds it; the small range is
+ * handed out, the table never. */
+static void test_init_table_placement(void **state)
+{
+	static const struct frame_range r[] = {
+	    {1 * PAGE_SIZE, 999, FRAME_FREE},         /* 1..999: the table at 935..999 */
+	    {1000 * PAGE_SIZE, 1000, FRAME_FIRMWARE}, /* 1000..1999 */
+	    {2000 * PAGE_SIZE, 64, FRAME_FREE},       /* 2000..2063: one page too small */
+	    {2100 * PAGE_SIZE, 100, FRAME_MONITOR},   /* 2100..2199 */
+	    {(NF - 100) * PAGE_SIZE, 100, FRAME_FIRMWARE},
+	};
+	static paddr_t got[NF];
+	static uint8_t seen[NF];
+
+	(void)state;
+	start(RAM_BYTES, r, ARRAY_SIZE(r), true);
+	assert_int_equal(frame_table_pages(), TABLE64);
+	assert_int_equal(pa_addr(frame_table_base()), 935 * PAGE_SIZE);
+	assert_int_equal(fx.init.free, 999 - TABLE64 + 64);
+	assert_int_equal(fx.init.owned[FRAME_MONITOR], 100 + TABLE64);
+	assert_int_equal(fx.init.firmware, 1100);
+	uint64_t n = take_all(got, seen, NF);
+	assert_int_equal(n, fx.init.free);
+	for (uint64_t f = 0; f < NF; f++)
+		assert_int_equal(seen[f], (f >= 1 && f < 935) || (f >= 2000 && f < 2064));
+	give_all(got, n);
+}
+
+/* A free range that starts at frame 0 is managed like any other: frame 0
+ * heads a block, is handed out and comes back. */
+static void test_init_frame0_free(void **state)
+{
+	static const struct frame_range r[] = {
+	    {0, 300, FRAME_FREE},
+	    {300 * PAGE_SIZE, 100, FRAME_MONITOR},
+	    {1000 * PAGE_SIZE, NF - 1000, FRAME_FREE},
+	};
+	static paddr_t got[NF];
+	static uint8_t seen[NF];
+	struct frame_stats s;
+	struct frame_info fi;
+
+	(void)state;
+	start(RAM_BYTES, r, ARRAY_SIZE(r), true);
+	fi = query(pf(0));
+	assert_true(fi.managed);
+	assert_int_equal(fi.owner, FRAME_FREE);
+	assert_int_equal(pa_addr(fi.block), 0);
+	assert_int_equal(fi.order, 8);
+	assert_int_equal(fx.init.free, 300 + NF - 1000 - TABLE64);
+	uint64_t n = take_all(got, seen, NF);
+	assert_int_equal(n, fx.init.free);
+	assert_true(seen[0] && seen[299] && !seen[300] && !seen[999] && seen[1000]);
+	assert_int_equal(query(pf(0)).owner, FRAME_CLIENT);
+	refuse_free(pf(0), 2, FRAME_CLIENT, frame_err_size);
+	give_all(got, n);
+	frame_stats(&s); /* merges the quick list */
+	fi = query(pf(0));
+	assert_int_equal(fi.owner, FRAME_FREE);
+	assert_int_equal(pa_addr(fi.block), 0);
+	assert_int_equal(fi.order, 8);
+}
+
+/* ---- kalloc and runs ---------------------------------------------------------- */
+
+/* kalloc hands out distinct frames of the free ranges, each owned by its
+ * caller with no references; kfree takes them back; every counter moves by
+ * exactly one frame each time. */
+static void test_kalloc_kfree(void **state)
+{
+	enum { N = 300 };
+	static paddr_t got[N];
+	static uint8_t seen[NF];
+	uint64_t by_owner[FRAME_OWNERS] = {0};
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	for (unsigned i = 0; i < N; i++) {
+		enum frame_owner o = owners[i % ARRAY_SIZE(owners)];
+		got[i] = pa_init(SENTINEL);
+		assert_null(kalloc(o, &got[i]));
+		uint64_t f = fr(got[i]);
+		assert_int_equal(pa_addr(got[i]) % PAGE_SIZE, 0);
+		assert_true(allocatable64(f));
+		assert_false(seen[f]);
+		seen[f] = 1;
+		by_owner[o]++;
+		struct frame_info fi = query(got[i]);
+		assert_true(fi.managed);
+		assert_int_equal(fi.owner, o);
+		assert_int_equal(fi.refs, 0);
+		assert_int_equal(pa_addr(fi.run), pa_addr(got[i]));
+		assert_int_equal(fi.run_frames, 1);
+		assert_int_equal(pa_addr(fi.block), pa_addr(got[i]));
+		assert_int_equal(fi.order, 0);
+		if (i % 17 == 0) {
+			struct frame_stats s;
+			frame_stats(&s);
+			assert_int_equal(s.free, fx.init.free - (i + 1));
+			assert_int_equal(s.used, fx.init.used + (i + 1));
+			for (unsigned ow = 1; ow < FRAME_OWNERS; ow++)
+				assert_int_equal(s.owned[ow], fx.init.owned[ow] + by_owner[ow]);
+			assert_int_equal(s.owned[FRAME_FREE], s.free);
+		}
+	}
+	/* odd ones first, then the even ones backwards */
+	uint64_t freed = 0;
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned j = 0; j < N; j++) {
+			unsigned i = pass ? N - 1 - j : j;
+			if ((i & 1) == pass)
+				continue;
+			enum frame_owner o = owners[i % ARRAY_SIZE(owners)];
+			assert_null(kfree(got[i], o));
+			freed++;
+			by_owner[o]--;
+			assert_int_equal(query(got[i]).owner, FRAME_FREE);
+			if (i % 13 == 0) {
+				struct frame_stats s;
+				frame_stats(&s);
+				assert_int_equal(s.free, fx.init.free - N + freed);
+				for (unsigned ow = 1; ow < FRAME_OWNERS; ow++)
+					assert_int_equal(s.owned[ow],
+					                 fx.init.owned[ow] + by_owner[ow]);
+			}
+		}
+	}
+	assert_taken(0, FRAME_FREE);
+}
+
+/* Record run [f, f+count) in `map` (0: not in a run), checking that it is
+ * aligned, allocatable and overlaps no live run; frame_query agrees. */
+static void check_new_run(uint16_t *map, uint16_t id, paddr_t pa, uint64_t count,
+                          enum frame_owner owner)
+{
+	uint64_t f = fr(pa);
+
+	assert_int_equal(pa_addr(pa) % (PAGE_SIZE << ceil_log2(count)), 0);
+	for (uint64_t j = f; j < f + count; j++) {
+		assert_true(allocatable64(j));
+		if (map[j])
+			fail_msg("run of %lu at frame %lu overlaps run %u at frame %lu",
+			         (unsigned long)count, (unsigned long)f, map[j], (unsigned long)j);
+		map[j] = id;
+		struct frame_info fi = query(pf(j));
+		assert_int_equal(fi.owner, owner);
+		assert_int_equal(pa_addr(fi.run), pa_addr(pa));
+		assert_int_equal(fi.run_frames, count);
+		assert_int_equal(fi.refs, 0);
+		/* its block lies inside the run */
+		uint64_t b = fr(fi.block);
+		assert_true(b <= j && j < b + ((uint64_t)1 << fi.order));
+		assert_true(b >= f && b + ((uint64_t)1 << fi.order) <= f + count);
+		assert_int_equal(b % ((uint64_t)1 << fi.order), 0);
+	}
+}
+
+/* frame_alloc(count) for every count from 1 to 70, all alive at once, gives
+ * runs aligned to the next power of two that overlap nothing; frame_query
+ * reports each frame's run; frame_free with the same count gives back
+ * exactly count frames. */
+static void test_runs_aligned(void **state)
+{
+	enum { MAXC = 70 };
+	static uint16_t map[NF];
+	paddr_t run[MAXC + 1];
+	uint64_t taken = 0;
+
+	(void)state;
+	memset(map, 0, sizeof(map));
+	for (uint64_t c = 1; c <= MAXC; c++) {
+		enum frame_owner o = owners[c % ARRAY_SIZE(owners)];
+		run[c] = must_alloc(c, o);
+		check_new_run(map, (uint16_t)c, run[c], c, o);
+		taken += c;
+		struct frame_stats s;
+		frame_stats(&s);
+		assert_int_equal(s.free, fx.init.free - taken);
+		assert_int_equal(s.used, s.total - s.free);
+	}
+	assert_null(frame_audit());
+	for (uint64_t i = 0; i < MAXC; i++) {
+		uint64_t c = (i * 37) % MAXC + 1; /* every count once, scrambled */
+		assert_null(frame_free(run[c], c, owners[c % ARRAY_SIZE(owners)]));
+		taken -= c;
+		for (uint64_t j = fr(run[c]); j < fr(run[c]) + c; j++)
+			assert_int_equal(query(pf(j)).owner, FRAME_FREE);
+		struct frame_stats s;
+		frame_stats(&s);
+		assert_int_equal(s.free, fx.init.free - taken);
+	}
+	assert_taken(0, FRAME_FREE);
+}
+
+/* Runs of every power of two up to the largest free block (4096 frames)
+ * are aligned to their size, each alone and all thirteen alive at once;
+ * 8192 frames is refused with frame_err_nomem, changing nothing. */
+static void test_runs_powers(void **state)
+{
+	static uint16_t map[NF];
+	paddr_t run[13];
+	uint64_t taken = 0;
+
+	(void)state;
+	for (unsigned k = 0; k < 13; k++) {
+		uint64_t c = (uint64_t)1 << k;
+		paddr_t pa = must_alloc(c, FRAME_CLIENT);
+		memset(map, 0, sizeof(map));
+		check_new_run(map, 1, pa, c, FRAME_CLIENT);
+		assert_taken((int64_t)c, FRAME_CLIENT);
+		assert_null(frame_free(pa, c, FRAME_CLIENT));
+		assert_taken(0, FRAME_CLIENT);
+	}
+	memset(map, 0, sizeof(map));
+	for (unsigned k = 13; k-- > 0;) {
+		uint64_t c = (uint64_t)1 << k;
+		run[k] = must_alloc(c, FRAME_PTABLE);
+		check_new_run(map, (uint16_t)(k + 1), run[k], c, FRAME_PTABLE);
+		taken += c;
+	}
+	assert_taken((int64_t)taken, FRAME_PTABLE);
+	for (unsigned k = 0; k < 13; k++)
+		assert_null(frame_free(run[k], (uint64_t)1 << k, FRAME_PTABLE));
+	refuse_alloc(8192, FRAME_CLIENT, frame_err_nomem);
+	refuse_alloc(4097, FRAME_CLIENT, frame_err_nomem);
+	refuse_alloc((uint64_t)1 << FRAME_MAX_ORDER, FRAME_CLIENT, frame_err_nomem);
+	assert_taken(0, FRAME_CLIENT);
+}
+
+/* The frames of the aligned block beyond a run go back to the free lists:
+ * after frame_alloc(3) the fourth frame, after frame_alloc(5) the last
+ * three, are free, and kalloc hands every one of them out before running
+ * out. */
+static void test_run_tail_free(void **state)
+{
+	static uint8_t seen[NF];
+	struct frame_info fi;
+
+	(void)state;
+	paddr_t a = must_alloc(3, FRAME_MDB);
+	uint64_t fa = fr(a);
+	fi = query(pf(fa + 3));
+	assert_true(fi.managed);
+	assert_int_equal(fi.owner, FRAME_FREE);
+	assert_int_equal(fr(fi.block), fa + 3);
+	assert_int_equal(fi.order, 0);
+	fi = query(pf(fa + 2));
+	assert_int_equal(fi.owner, FRAME_MDB);
+	assert_int_equal(fr(fi.run), fa);
+	assert_int_equal(fi.run_frames, 3);
+	assert_int_equal(fr(fi.block), fa + 2);
+	fi = query(a);
+	assert_int_equal(fr(fi.block), fa);
+	assert_int_equal(fi.order, 1);
+	assert_taken(3, FRAME_MDB);
+
+	paddr_t b = must_alloc(5, FRAME_MDB);
+	uint64_t fb = fr(b);
+	fi = query(pf(fb + 4));
+	assert_int_equal(fi.owner, FRAME_MDB);
+	assert_int_equal(fr(fi.block), fb + 4);
+	assert_int_equal(fi.order, 0);
+	fi = query(pf(fb + 5));
+	assert_int_equal(fi.owner, FRAME_FREE);
+	assert_int_equal(fr(fi.block), fb + 5);
+	for (uint64_t j = fb + 6; j < fb + 8; j++) {
+		fi = query(pf(j));
+		assert_int_equal(fi.owner, FRAME_FREE);
+		assert_true(fr(fi.block) <= fb + 6 && fr(fi.block) + (1u << fi.order) <= fb + 8);
+	}
+	assert_taken(8, FRAME_MDB);
+
+	/* everything else, a frame at a time: the tails are among it */
+	memset(seen, 0, sizeof(seen));
+	static paddr_t got[NF];
+	uint64_t n = 0;
+	err_t e;
+	while ((e = kalloc(FRAME_CLIENT, &got[n])) == NULL) {
+		assert_false(seen[fr(got[n])]);
+		seen[fr(got[n])] = 1;
+		n++;
+	}
+	assert_err(e, frame_err_nomem);
+	assert_int_equal(n, fx.init.free - 8);
+	assert_true(seen[fa + 3] && seen[fb + 5] && seen[fb + 6] && seen[fb + 7]);
+	for (uint64_t i = 0; i < n; i++)
+		assert_null(kfree(got[i], FRAME_CLIENT));
+	assert_null(frame_free(a, 3, FRAME_MDB));
+	assert_null(frame_free(b, 5, FRAME_MDB));
+	assert_taken(0, FRAME_MDB);
+}
+
+/* ---- refusals ----------------------------------------------------------------- */
+
+/* Freeing a run twice is refused with frame_err_double and changes nothing:
+ * a single frame still on the quick list, one merged back since, and a
+ * multi-frame run (its first frame and a later one). */
+static void test_refuse_double_free(void **state)
+{
+	paddr_t a;
+	struct frame_info before;
+
+	(void)state;
+	assert_null(kalloc(FRAME_CLIENT, &a));
+	assert_null(kfree(a, FRAME_CLIENT));
+	/* no frame_stats here: it would merge the quick list */
+	before = query(a);
+	assert_int_equal(before.owner, FRAME_FREE);
+	assert_err(kfree(a, FRAME_CLIENT), frame_err_double);
+	assert_err(frame_free(a, 1, FRAME_MDB), frame_err_double);
+	struct frame_info after = query(a);
+	assert_info_equal(&after, &before);
+	assert_null(frame_audit());
+	assert_taken(0, FRAME_CLIENT);
+
+	refuse_free(a, 1, FRAME_CLIENT, frame_err_double); /* merged back by now */
+	paddr_t r = must_alloc(6, FRAME_CONSOLE);
+	assert_null(frame_free(r, 6, FRAME_CONSOLE));
+	refuse_free(r, 6, FRAME_CONSOLE, frame_err_double);
+	refuse_free(pa_add(r, 4 * PAGE_SIZE), 2, FRAME_CONSOLE, frame_err_double);
+	refuse_free(pa_add(r, 5 * PAGE_SIZE), 1, FRAME_CONSOLE, frame_err_double);
+}
+
+/* Freeing a frame that was never allocated, the first frame or an inner
+ * one of a free block, is refused with frame_err_double. */
+static void test_refuse_never_allocated(void **state)
+{
+	(void)state;
+	refuse_free(pf(4096), 1, FRAME_CLIENT, frame_err_double);    /* head of a 4096-block */
+	refuse_free(pf(4096), 4096, FRAME_CLIENT, frame_err_double); /* as a whole */
+	refuse_free(pf(5000), 1, FRAME_CLIENT, frame_err_double);    /* inside it */
+	refuse_free(pf(1), 1, FRAME_PTABLE, frame_err_double);
+	refuse_free(pf(159), 1, FRAME_PTABLE, frame_err_double);    /* last of a range */
+	refuse_free(pf(12100), 4, FRAME_MONITOR, frame_err_double); /* first of a range */
+	refuse_free(pf(NF - TABLE64 - 1), 1, FRAME_CLIENT, frame_err_double);
+}
+
+/* memmon's own frames and the frame table are not runs (frame_err_notrun);
+ * the firmware's frames are not memmon's (frame_err_unmanaged). */
+static void test_refuse_takeover(void **state)
+{
+	(void)state;
+	refuse_free(pf(512), 32, FRAME_MONITOR, frame_err_notrun);
+	refuse_free(pf(512), 1, FRAME_MONITOR, frame_err_notrun);
+	refuse_free(pf(520), 1, FRAME_MONITOR, frame_err_notrun);
+	refuse_free(pf(543), 1, FRAME_CLIENT, frame_err_notrun);
+	refuse_free(frame_table_base(), TABLE64, FRAME_MONITOR, frame_err_notrun);
+	refuse_free(frame_table_base(), 1, FRAME_MONITOR, frame_err_notrun);
+	refuse_free(pf(NF - 1), 1, FRAME_MONITOR, frame_err_notrun);
+	refuse_free(pf(256), 256, FRAME_FIRMWARE, frame_err_unmanaged);
+	refuse_free(pf(256), 1, FRAME_MONITOR, frame_err_unmanaged);
+	refuse_free(pf(300), 1, FRAME_CLIENT, frame_err_unmanaged);
+	refuse_free(pf(8200), 8, FRAME_FIRMWARE, frame_err_unmanaged);
+	refuse_free(pf(8207), 1, FRAME_CLIENT, frame_err_unmanaged);
+}
+
+/* Every frame of a run but its first, in its first block or in a later one,
+ * is refused as the start of a run (frame_err_notrun), whatever the count;
+ * the run's contents are left alone. */
+static void test_refuse_middle_of_run(void **state)
+{
+	(void)state;
+	paddr_t r = must_alloc(7, FRAME_CLIENT); /* blocks of 4, 2 and 1 frames */
+	for (uint64_t i = 0; i < 7; i++)
+		memset(bytes(fr(r) + i), 0x30 + (int)i, PAGE_SIZE);
+	for (uint64_t i = 1; i < 7; i++) {
+		paddr_t pa = pa_add(r, i * PAGE_SIZE);
+		refuse_free(pa, 7 - i, FRAME_CLIENT, frame_err_notrun);
+		refuse_free(pa, 7, FRAME_CLIENT, frame_err_notrun);
+		refuse_free(pa, 1, FRAME_CLIENT, frame_err_notrun);
+		refuse_free(pa, 1, FRAME_MDB, frame_err_notrun);
+	}
+	for (uint64_t i = 0; i < 7; i++)
+		assert_true(all_bytes(bytes(fr(r) + i), PAGE_SIZE, (uint8_t)(0x30 + i)));
+	assert_null(frame_free(r, 7, FRAME_CLIENT));
+}
+
+/* A run freed with another count than its length is refused with
+ * frame_err_size: shorter, longer, a kalloc'd frame as two, a run of four
+ * through kfree. */
+static void test_refuse_wrong_count(void **state)
+{
+	static const uint64_t wrong[] = {1, 2, 4, 6, 8, 16, 4096};
+
+	(void)state;
+	paddr_t r = must_alloc(5, FRAME_PTABLE);
+	memset(bytes(fr(r)), 0x44, PAGE_SIZE);
+	for (size_t k = 0; k < ARRAY_SIZE(wrong); k++)
+		refuse_free(r, wrong[k], FRAME_PTABLE, frame_err_size);
+	paddr_t a, q = must_alloc(4, FRAME_PTABLE);
+	assert_null(kalloc(FRAME_PTABLE, &a));
+	refuse_free(a, 2, FRAME_PTABLE, frame_err_size);
+	refuse_free(q, 1, FRAME_PTABLE, frame_err_size);
+	assert_err(kfree(q, FRAME_PTABLE), frame_err_size);
+	assert_true(all_bytes(bytes(fr(r)), PAGE_SIZE, 0x44));
+	assert_null(frame_free(r, 5, FRAME_PTABLE));
+	assert_null(frame_free(q, 4, FRAME_PTABLE));
+	assert_null(kfree(a, FRAME_PTABLE));
+}
+
+/* A count that cannot be any run's length (0, beyond 2^31) is refused with
+ * frame_err_count, changing nothing. */
+static void test_refuse_free_bad_count(void **state)
+{
+	static const uint64_t bad[] = {0, ((uint64_t)1 << FRAME_MAX_ORDER) + 1, (uint64_t)1 << 32,
+	                               ((uint64_t)1 << 32) + 3, UINT64_MAX};
+	struct snap *sn = malloc(sizeof(*sn));
+
+	(void)state;
+	assert_non_null(sn);
+	paddr_t r = must_alloc(3, FRAME_MDB);
+	for (size_t k = 0; k < ARRAY_SIZE(bad); k++) {
+		take_snap(sn, r);
+		err_t e = frame_free(r, bad[k], FRAME_MDB);
+		if (e != frame_err_count)
+			fail_msg("count 0x%lx: got \"%s\"", (unsigned long)bad[k],
+			         e ? e : "success");
+		same_as_snap(sn, r);
+	}
+	free(sn);
+	assert_null(frame_free(r, 3, FRAME_MDB));
+}
+
+/* A run freed by another owner than its own is refused with
+ * frame_err_foreign, also for the owners that cannot hold frames. */
+static void test_refuse_wrong_owner(void **state)
+{
+	static const enum frame_owner wrong[] = {FRAME_FREE,   FRAME_MONITOR, FRAME_MDB,
+	                                         FRAME_CLIENT, FRAME_CONSOLE, FRAME_FIRMWARE,
+	                                         FRAME_OWNERS};
+	(void)state;
+	paddr_t r = must_alloc(3, FRAME_PTABLE), a;
+	assert_null(kalloc(FRAME_CONSOLE, &a));
+	memset(bytes(fr(r)), 0x55, PAGE_SIZE);
+	for (size_t k = 0; k < ARRAY_SIZE(wrong); k++)
+		if (wrong[k] != FRAME_PTABLE)
+			refuse_free(r, 3, wrong[k], frame_err_foreign);
+	refuse_free(a, 1, FRAME_CLIENT, frame_err_foreign);
+	assert_err(kfree(a, FRAME_MONITOR), frame_err_foreign);
+	assert_true(all_bytes(bytes(fr(r)), PAGE_SIZE, 0x55));
+	assert_null(frame_free(r, 3, FRAME_PTABLE));
+	assert_null(kfree(a, FRAME_CONSOLE));
+}
+
+/* A run any of whose frames is referenced cannot be freed
+ * (frame_err_busy): its first frame, a frame inside its first block, the
+ * first and the inner frames of later blocks; two references need two
+ * unrefs; once none is left the run frees. */
+static void test_refuse_busy(void **state)
+{
+	static const uint64_t which[] = {0, 1, 3, 4, 5, 6};
+
+	(void)state;
+	paddr_t r = must_alloc(7, FRAME_CLIENT); /* blocks at +0 (4), +4 (2), +6 (1) */
+	for (size_t k = 0; k < ARRAY_SIZE(which); k++) {
+		paddr_t pa = pa_add(r, which[k] * PAGE_SIZE);
+		assert_null(frame_ref(pa));
+		refuse_free(r, 7, FRAME_CLIENT, frame_err_busy);
+		assert_null(frame_unref(pa));
+	}
+	/* two frames, and one frame twice */
+	assert_null(frame_ref(pa_add(r, 6 * PAGE_SIZE)));
+	assert_null(frame_ref(pa_add(r, 2 * PAGE_SIZE)));
+	assert_null(frame_ref(pa_add(r, 2 * PAGE_SIZE)));
+	refuse_free(r, 7, FRAME_CLIENT, frame_err_busy);
+	assert_null(frame_unref(pa_add(r, 6 * PAGE_SIZE)));
+	refuse_free(r, 7, FRAME_CLIENT, frame_err_busy);
+	assert_null(frame_unref(pa_add(r, 2 * PAGE_SIZE)));
+	refuse_free(r, 7, FRAME_CLIENT, frame_err_busy);
+	assert_null(frame_unref(pa_add(r, 2 * PAGE_SIZE)));
+	assert_null(frame_free(r, 7, FRAME_CLIENT));
+
+	paddr_t a;
+	assert_null(kalloc(FRAME_MDB, &a));
+	assert_null(frame_ref(a));
+	refuse_free(a, 1, FRAME_MDB, frame_err_busy);
+	assert_err(kfree(a, FRAME_MDB), frame_err_busy);
+	assert_null(frame_unref(a));
+	assert_null(kfree(a, FRAME_MDB));
+}
+
+/* Addresses that are not page-aligned are refused with frame_err_align by
+ * frame_free, frame_ref, frame_unref and frame_query. */
+static void test_refuse_align(void **state)
+{
+	static const uint64_t off[] = {1, 8, 0x800, 0xfff};
+	struct frame_info fi;
+	paddr_t a;
+
+	(void)state;
+	assert_null(kalloc(FRAME_CLIENT, &a));
+	assert_null(frame_ref(a)); /* so that unref would succeed on `a` */
+	for (size_t k = 0; k < ARRAY_SIZE(off); k++) {
+		paddr_t pa = pa_add(a, off[k]);
+		refuse_free(pa, 1, FRAME_CLIENT, frame_err_align);
+		refuse_ref(pa, frame_err_align);
+		refuse_unref(pa, frame_err_align);
+		assert_err(frame_query(pa, &fi), frame_err_align);
+		refuse_free(pa_init(NF * PAGE_SIZE + off[k]), 1, FRAME_CLIENT, frame_err_align);
+	}
+	assert_int_equal(query(a).refs, 1);
+	assert_null(frame_unref(a));
+	assert_null(kfree(a, FRAME_CLIENT));
+}
+
+/* Frames in a hole, beyond the last range and beyond RAM are refused with
+ * frame_err_unmanaged by frame_free, frame_ref and frame_unref. */
+static void test_refuse_unmanaged(void **state)
+{
+	static const uint64_t where[] = {0,
+	                                 160 * PAGE_SIZE,
+	                                 255 * PAGE_SIZE,
+	                                 12000 * PAGE_SIZE,
+	                                 12099 * PAGE_SIZE,
+	                                 NF * PAGE_SIZE,
+	                                 (uint64_t)1 << 40,
+	                                 (uint64_t)1 << 44,
+	                                 UINT64_MAX & ~(PAGE_SIZE - 1)};
+	(void)state;
+	for (size_t k = 0; k < ARRAY_SIZE(where); k++) {
+		paddr_t pa = pa_init(where[k]);
+		refuse_free(pa, 1, FRAME_CLIENT, frame_err_unmanaged);
+		refuse_ref(pa, frame_err_unmanaged);
+		refuse_unref(pa, frame_err_unmanaged);
+		assert_false(query(pa).managed);
+	}
+}
+
+/* frame_alloc refuses count 0 and counts beyond 2^31 with frame_err_count,
+ * changing nothing; 2^31 itself is a count this machine cannot satisfy. */
+static void test_refuse_count(void **state)
+{
+	(void)state;
+	refuse_alloc(0, FRAME_CLIENT, frame_err_count);
+	refuse_alloc(((uint64_t)1 << FRAME_MAX_ORDER) + 1, FRAME_CLIENT, frame_err_count);
+	refuse_alloc((uint64_t)1 << 32, FRAME_CLIENT, frame_err_count);
+	refuse_alloc(((uint64_t)1 << 32) + 1, FRAME_CLIENT, frame_err_count);
+	refuse_alloc(UINT64_MAX, FRAME_CLIENT, frame_err_count);
+	refuse_alloc(0, FRAME_FREE, frame_err_count);
+	refuse_alloc((uint64_t)1 << FRAME_MAX_ORDER, FRAME_CLIENT, frame_err_nomem);
+}
+
+/* Neither the allocator (FRAME_FREE), the firmware, nor an owner out of
+ * range can take frames: kalloc and frame_alloc refuse with
+ * frame_err_owner, also while the quick list holds a frame. */
+static void test_refuse_owner(void **state)
+{
+	static const enum frame_owner bad[] = {FRAME_FREE, FRAME_FIRMWARE, FRAME_OWNERS,
+	                                       (enum frame_owner)200};
+	paddr_t a, x;
+
+	(void)state;
+	assert_null(kalloc(FRAME_CLIENT, &a));
+	assert_null(kfree(a, FRAME_CLIENT)); /* a on the quick list */
+	for (size_t k = 0; k < ARRAY_SIZE(bad); k++) {
+		x = pa_init(SENTINEL);
+		assert_err(kalloc(bad[k], &x), frame_err_owner);
+		assert_err(frame_alloc(1, bad[k], &x), frame_err_owner);
+		assert_int_equal(pa_addr(x), SENTINEL);
+		assert_int_equal(query(a).owner, FRAME_FREE);
+	}
+	assert_null(frame_audit());
+	for (size_t k = 0; k < ARRAY_SIZE(bad); k++) {
+		refuse_kalloc(bad[k], frame_err_owner);
+		refuse_alloc(1, bad[k], frame_err_owner);
+		refuse_alloc(9, bad[k], frame_err_owner);
+	}
+}
+
+/* frame_unref of an unreferenced frame is refused with frame_err_notref;
+ * frame_ref and frame_unref of a free frame (on the quick list, the head or
+ * the inside of a free block) with frame_err_free; of a firmware frame with
+ * frame_err_unmanaged. */
+static void test_refuse_refs(void **state)
+{
+	paddr_t a;
+
+	(void)state;
+	paddr_t r = must_alloc(3, FRAME_CLIENT);
+	refuse_unref(r, frame_err_notref);
+	refuse_unref(pa_add(r, 2 * PAGE_SIZE), frame_err_notref);
+	assert_null(frame_ref(pa_add(r, PAGE_SIZE)));
+	refuse_unref(r, frame_err_notref);
+	assert_null(frame_unref(pa_add(r, PAGE_SIZE)));
+	refuse_unref(pa_add(r, PAGE_SIZE), frame_err_notref);
+	assert_null(frame_free(r, 3, FRAME_CLIENT));
+
+	assert_null(kalloc(FRAME_CLIENT, &a));
+	assert_null(kfree(a, FRAME_CLIENT)); /* on the quick list: no frame_stats */
+	struct frame_info before = query(a);
+	assert_err(frame_ref(a), frame_err_free);
+	assert_err(frame_unref(a), frame_err_free);
+	struct frame_info after = query(a);
+	assert_info_equal(&after, &before);
+	assert_null(frame_audit());
+
+	refuse_ref(a, frame_err_free); /* merged back by now */
+	refuse_unref(a, frame_err_free);
+	refuse_ref(pf(4096), frame_err_free);
+	refuse_ref(pf(5000), frame_err_free);
+	refuse_unref(pf(5000), frame_err_free);
+	refuse_ref(pa_add(r, 2 * PAGE_SIZE), frame_err_free);
+
+	/* the firmware's frames are not the allocator's to count references on */
+	refuse_ref(pf(256), frame_err_unmanaged);
+	refuse_ref(pf(8203), frame_err_unmanaged);
+	refuse_unref(pf(8203), frame_err_unmanaged);
+}
+
+/* ---- references --------------------------------------------------------------- */
+
+/* References count per frame: frame_query shows each frame's count,
+ * frame_stats counts the frames referenced (not the references), and
+ * unref brings both back. */
+static void test_refs_counted(void **state)
+{
+	struct frame_stats s;
+
+	(void)state;
+	paddr_t r = must_alloc(4, FRAME_MDB);
+	paddr_t r1 = pa_add(r, PAGE_SIZE), r2 = pa_add(r, 2 * PAGE_SIZE);
+	for (int i = 0; i < 3; i++)
+		assert_null(frame_ref(r1));
+	assert_null(frame_ref(r2));
+	assert_int_equal(query(r).refs, 0);
+	assert_int_equal(query(r1).refs, 3);
+	assert_int_equal(query(r2).refs, 1);
+	assert_int_equal(query(pa_add(r, 3 * PAGE_SIZE)).refs, 0);
+	frame_stats(&s);
+	assert_int_equal(s.referenced, 2);
+	assert_null(frame_unref(r1));
+	assert_int_equal(query(r1).refs, 2);
+	frame_stats(&s);
+	assert_int_equal(s.referenced, 2);
+	assert_null(frame_unref(r1));
+	assert_null(frame_unref(r1));
+	frame_stats(&s);
+	assert_int_equal(s.referenced, 1);
+	assert_null(frame_unref(r2));
+	frame_stats(&s);
+	assert_int_equal(s.referenced, 0);
+	assert_int_equal(query(r1).refs, 0);
+	assert_null(frame_audit());
+	assert_null(frame_free(r, 4, FRAME_MDB));
+}
+
+/* ---- exhaustion ---------------------------------------------------------------- */
+
+/* kalloc hands out every free frame once and none of the frame table, then
+ * refuses with frame_err_nomem; once all are freed the blocks merge back
+ * as at takeover and the largest block can be allocated again. */
+static void test_exhaust_single(void **state)
+{
+	static paddr_t got[NF];
+	static uint8_t seen[NF];
+	struct frame_stats s;
+	uint64_t n = 0;
+	err_t e;
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	while ((e = kalloc(owners[n % ARRAY_SIZE(owners)], &got[n])) == NULL) {
+		uint64_t f = fr(got[n]);
+		assert_true(allocatable64(f));
+		assert_false(seen[f]);
+		seen[f] = 1;
+		n++;
+		assert_true(n <= FREE64);
+	}
+	assert_err(e, frame_err_nomem);
+	assert_int_equal(n, FREE64);
+	frame_stats(&s);
+	assert_int_equal(s.free, 0);
+	assert_int_equal(s.largest_frames, 0);
+	assert_null(frame_audit());
+	refuse_kalloc(FRAME_CLIENT, frame_err_nomem);
+	refuse_alloc(1, FRAME_CLIENT, frame_err_nomem);
+	refuse_alloc(2, FRAME_CLIENT, frame_err_nomem);
+	/* every other frame, then the rest backwards */
+	for (uint64_t i = 0; i < n; i += 2)
+		assert_null(kfree(got[i], owners[i % ARRAY_SIZE(owners)]));
+	assert_null(frame_audit());
+	refuse_alloc(2, FRAME_CLIENT, frame_err_nomem); /* no two free frames touch */
+	for (uint64_t i = n; i-- > 0;)
+		if (i & 1)
+			assert_null(kfree(got[i], owners[i % ARRAY_SIZE(owners)]));
+	frame_stats(&s);
+	assert_int_equal(s.free, fx.init.free);
+	assert_int_equal(s.largest_frames, fx.init.largest_frames);
+	assert_null(frame_audit());
+	paddr_t big = must_alloc(fx.init.largest_frames, FRAME_CLIENT);
+	assert_null(frame_free(big, fx.init.largest_frames, FRAME_CLIENT));
+}
+
+/* Runs of falling lengths (64 down to 1) fill memory until even one frame
+ * is refused: every frame is handed out once, the tails of aligned blocks
+ * included, and freeing the runs restores takeover's largest block. */
+static void test_exhaust_runs(void **state)
+{
+	static const uint64_t lens[] = {64, 33, 17, 7, 3, 2, 1};
+	static uint16_t map[NF];
+	static struct {
+		paddr_t pa;
+		uint64_t count;
+	} runs[NF];
+	struct frame_stats s;
+	size_t n = 0;
+	uint64_t taken = 0;
+
+	(void)state;
+	memset(map, 0, sizeof(map));
+	for (size_t k = 0; k < ARRAY_SIZE(lens); k++) {
+		paddr_t pa;
+		err_t e;
+		while ((e = frame_alloc(lens[k], FRAME_CONSOLE, &pa)) == NULL) {
+			check_new_run(map, 1, pa, lens[k], FRAME_CONSOLE);
+			runs[n].pa = pa;
+			runs[n++].count = lens[k];
+			taken += lens[k];
+		}
+		assert_err(e, frame_err_nomem);
+	}
+	assert_int_equal(taken, FREE64);
+	frame_stats(&s);
+	assert_int_equal(s.free, 0);
+	assert_null(frame_audit());
+	for (size_t i = 0; i < n; i += 3)
+		assert_null(frame_free(runs[i].pa, runs[i].count, FRAME_CONSOLE));
+	for (size_t i = n; i-- > 0;)
+		if (i % 3)
+			assert_null(frame_free(runs[i].pa, runs[i].count, FRAME_CONSOLE));
+	frame_stats(&s);
+	assert_int_equal(s.free, fx.init.free);
+	assert_int_equal(s.largest_frames, fx.init.largest_frames);
+}
+
+/* ---- junk ------------------------------------------------------------------------ */
+
+/* With FRAME_JUNK on, kfree fills a frame with FRAME_JUNK_FREE and kalloc
+ * (fresh or from the quick list) with FRAME_JUNK_ALLOC; runs are filled
+ * whole both ways, and frames around them are left alone. */
+static void test_junk(void **state)
+{
+	paddr_t a, b, x;
+
+	(void)state;
+	assert_null(kalloc(FRAME_CLIENT, &a));
+	assert_true(all_bytes(bytes(fr(a)), PAGE_SIZE, FRAME_JUNK_ALLOC));
+	memset(bytes(fr(a)), 0x11, PAGE_SIZE);
+	assert_null(kfree(a, FRAME_CLIENT));
+	assert_true(all_bytes(bytes(fr(a)), PAGE_SIZE, FRAME_JUNK_FREE));
+	assert_null(kalloc(FRAME_CLIENT, &b)); /* from the quick list */
+	assert_true(all_bytes(bytes(fr(b)), PAGE_SIZE, FRAME_JUNK_ALLOC));
+	memset(bytes(fr(b)), 0x22, PAGE_SIZE);
+	assert_null(kalloc(FRAME_CLIENT, &x));
+	memset(bytes(fr(x)), 0x33, PAGE_SIZE);
+
+	paddr_t r = must_alloc(5, FRAME_MDB);
+	for (uint64_t i = 0; i < 5; i++)
+		assert_true(all_bytes(bytes(fr(r) + i), PAGE_SIZE, FRAME_JUNK_ALLOC));
+	memset(bytes(fr(r)), 0x44, 5 * PAGE_SIZE);
+	assert_null(frame_free(r, 5, FRAME_MDB));
+	for (uint64_t i = 0; i < 5; i++)
+		assert_true(all_bytes(bytes(fr(r) + i), PAGE_SIZE, FRAME_JUNK_FREE));
+	assert_true(all_bytes(bytes(fr(b)), PAGE_SIZE, 0x22));
+	assert_true(all_bytes(bytes(fr(x)), PAGE_SIZE, 0x33));
+	assert_null(kfree(b, FRAME_CLIENT));
+	assert_null(kfree(x, FRAME_CLIENT));
+	assert_true(all_bytes(bytes(fr(b)), PAGE_SIZE, FRAME_JUNK_FREE));
+	/* the firmware's and memmon's frames were never written */
+	assert_true(all_bytes(bytes(300), PAGE_SIZE, GARBAGE));
+	assert_true(all_bytes(bytes(520), PAGE_SIZE, GARBAGE));
+}
+
+/* ---- the lazy table --------------------------------------------------------------- */
+
+/* Takeover of 1 GiB writes only tens of the frame table's 1025 pages, and
+ * allocations write only the pages of the entries they change; the table
+ * belongs to FRAME_MONITOR and cannot be freed. */
+static void test_lazy_table(void **state)
+{
+	enum { F1G = 262144, T1G = 1025 };
+	static const struct frame_range r1g[] = {
+	    {1 * PAGE_SIZE, 159, FRAME_FREE},        {256 * PAGE_SIZE, 768, FRAME_MONITOR},
+	    {1024 * PAGE_SIZE, 100000, FRAME_FREE},  {101024 * PAGE_SIZE, 1000, FRAME_FIRMWARE},
+	    {110000 * PAGE_SIZE, 77777, FRAME_FREE}, {187777 * PAGE_SIZE, F1G - 187777, FRAME_FREE},
+	};
+	struct frame_stats s;
+
+	(void)state;
+	fx.ram = host_ram((uint64_t)F1G * PAGE_SIZE);
+	fx.ram_bytes = (uint64_t)F1G * PAGE_SIZE;
+	/* where the table will go holds garbage, as real RAM does */
+	memset(fx.ram + (uint64_t)(F1G - T1G) * PAGE_SIZE, 0xff, (uint64_t)T1G * PAGE_SIZE);
+	assert_null(frame_init(r1g, ARRAY_SIZE(r1g)));
+	frame_stats(&fx.init);
+	s = fx.init;
+	assert_int_equal(frame_table_pages(), T1G);
+	assert_int_equal(pa_addr(frame_table_base()), (uint64_t)(F1G - T1G) * PAGE_SIZE);
+	print_message("1 GiB takeover wrote %lu of %lu table pages\n",
+	              (unsigned long)s.table_pages_touched, (unsigned long)frame_table_pages());
+	assert_true(s.table_pages_touched > 0);
+	assert_true(s.table_pages_touched <= 64);
+	assert_true(s.table_pages_touched * 16 < frame_table_pages());
+	assert_int_equal(s.free, 159 + 100000 + 77777 + (F1G - 187777) - T1G);
+	assert_int_equal(s.owned[FRAME_MONITOR], 768 + T1G);
+	assert_int_equal(s.firmware, 1000);
+	assert_null(frame_audit());
+
+	/* the table is memmon's, one takeover block per aligned piece */
+	for (uint64_t f = F1G - T1G; f < F1G; f += 64) {
+		struct frame_info fi = query(pf(f));
+		assert_true(fi.managed);
+		assert_int_equal(fi.owner, FRAME_MONITOR);
+		assert_int_equal(fi.run_frames, 0);
+	}
+	refuse_free(frame_table_base(), T1G, FRAME_MONITOR, frame_err_notrun);
+	refuse_free(pf(F1G - 1), 1, FRAME_MONITOR, frame_err_notrun);
+
+	/* a hundred single frames and a few runs touch a few pages more */
+	paddr_t got[100], run[4];
+	for (int i = 0; i < 100; i++)
+		assert_null(kalloc(FRAME_CLIENT, &got[i]));
+	for (int i = 0; i < 4; i++)
+		run[i] = must_alloc(64, FRAME_PTABLE);
+	for (int i = 0; i < 100; i++)
+		assert_null(kfree(got[i], FRAME_CLIENT));
+	for (int i = 0; i < 4; i++)
+		assert_null(frame_free(run[i], 64, FRAME_PTABLE));
+	frame_stats(&s);
+	print_message("... and %lu after 100 kalloc and 4 runs\n",
+	              (unsigned long)s.table_pages_touched);
+	assert_true(s.table_pages_touched <= fx.init.table_pages_touched + 8);
+	assert_int_equal(s.free, fx.init.free);
+	assert_null(frame_audit());
+}
+
+/* ---- randomized, against a reference model -------------------------------------- */
+
+enum { K_HOLE, K_FIRMWARE, K_MONITOR, K_FREE, K_USED };
+
+/* The reference: what every frame is, the live runs and the references. */
+static struct model {
+	uint8_t kind[NF];
+	uint32_t run[NF];  /* K_USED: first frame of its run */
+	uint32_t len[NF];  /* first frame of a run: its length */
+	uint8_t owner[NF]; /* first frame of a run: its owner */
+	uint32_t refd[NF]; /* first frame of a run: its frames with refs */
+	uint32_t refs[NF]; /* any frame */
+	uint32_t live[NF]; /* first frames of live runs */
+	uint32_t livepos[NF];
+	uint32_t nlive;
+	uint32_t rf[NF]; /* frames with refs */
+	uint32_t rfpos[NF];
+	uint32_t nrf;
+	uint64_t freebits[NF / 64]; /* bit set: K_FREE */
+	uint64_t nfree, referenced, owned[FRAME_OWNERS];
+} * M;
+
+static uint64_t rng;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * (uint64_t)0x2545f4914f6cdd1d;
+}
+
+static uint64_t below(uint64_t n)
+{
+	return rnd() % n;
+}
+
+static void model_init(void)
+{
+	memset(M, 0, sizeof(*M));
+	for (size_t k = 0; k < ARRAY_SIZE(ranges64); k++) {
+		uint64_t b = ranges64[k].base / PAGE_SIZE;
+		uint8_t kind = ranges64[k].owner == FRAME_FREE       ? K_FREE
+		               : ranges64[k].owner == FRAME_FIRMWARE ? K_FIRMWARE
+		                                                     : K_MONITOR;
+		memset(&M->kind[b], kind, ranges64[k].pages);
+	}
+	memset(&M->kind[NF - TABLE64], K_MONITOR, TABLE64);
+	for (uint64_t f = 0; f < NF; f++)
+		if (M->kind[f] == K_FREE) {
+			M->freebits[f / 64] |= (uint64_t)1 << (f % 64);
+			M->nfree++;
+		}
+	assert_int_equal(M->nfree, fx.init.free);
+}
+
+/* Whether the model has an aligned, wholly free block of 2^k frames. */
+static bool model_has_block(unsigned k)
+{
+	if (k == 0)
+		return M->nfree > 0;
+	if (k <= 6) {
+		/* bit p of w survives iff bits p .. p+2^k-1 are all set */
+		uint64_t aligned = 0;
+		for (unsigned p = 0; p < 64; p += 1u << k)
+			aligned |= (uint64_t)1 << p;
+		for (size_t g = 0; g < NF / 64; g++) {
+			uint64_t w = M->freebits[g];
+			for (unsigned s = 1; s < (1u << k); s <<= 1)
+				w &= w >> s;
+			if (w & aligned)
+				return true;
+		}
+		return false;
+	}
+	size_t words = (size_t)1 << (k - 6);
+	for (size_t g = 0; g + words <= NF / 64; g += words) {
+		size_t j = 0;
+		while (j < words && M->freebits[g + j] == UINT64_MAX)
+			j++;
+		if (j == words)
+			return true;
+	}
+	return false;
+}
+
+/* Whether [f, f+n) is all K_FREE in the model. */
+static bool model_all_free(uint64_t f, uint64_t n)
+{
+	for (uint64_t j = f; j < f + n;) {
+		if (j >= NF)
+			return false;
+		if (j % 64 == 0 && j + 64 <= f + n) {
+			if (M->freebits[j / 64] != UINT64_MAX)
+				return false;
+			j += 64;
+			continue;
+		}
+		if (!(M->freebits[j / 64] >> (j % 64) & 1))
+			return false;
+		j++;
+	}
+	return true;
+}
+
+static void list_add(uint32_t *list, uint32_t *pos, uint32_t *n, uint32_t f)
+{
+	pos[f] = *n;
+	list[(*n)++] = f;
+}
+
+static void list_del(uint32_t *list, uint32_t *pos, uint32_t *n, uint32_t f)
+{
+	uint32_t last = list[--*n];
+	list[pos[f]] = last;
+	pos[last] = pos[f];
+}
+
+/* What frame_free(frame f, count, owner) must answer. */
+static err_t model_free_expect(uint64_t f, uint64_t count, enum frame_owner owner)
+{
+	if (f >= NF)
+		return frame_err_unmanaged;
+	switch (M->kind[f]) {
+	case K_HOLE:
+	case K_FIRMWARE:
+		return frame_err_unmanaged;
+	case K_MONITOR:
+		return frame_err_notrun;
+	case K_FREE:
+		return frame_err_double;
+	}
+	if (M->run[f] != f)
+		return frame_err_notrun;
+	if (M->owner[f] != owner)
+		return frame_err_foreign;
+	if (M->len[f] != count)
+		return frame_err_size;
+	if (M->refd[f])
+		return frame_err_busy;
+	return NULL;
+}
+
+/* What frame_ref / frame_unref of frame f must answer (f not firmware's
+ * nor memmon's, whose references the model does not follow). */
+static err_t model_ref_expect(uint64_t f, bool unref)
+{
+	if (f >= NF || M->kind[f] == K_HOLE)
+		return frame_err_unmanaged;
+	if (M->kind[f] == K_FREE)
+		return frame_err_free;
+	if (unref && M->refs[f] == 0)
+		return frame_err_notref;
+	return NULL;
+}
+
+static struct {
+	uint64_t ops, allocs, frees, nomem, refusals, refs, queries;
+} R;
+
+static void rand_alloc(void)
+{
+	uint64_t r = below(1000), count;
+	enum frame_owner owner = owners[below(ARRAY_SIZE(owners))];
+	paddr_t pa = pa_init(SENTINEL);
+	err_t e;
+
+	if (r < 800)
+		count = 1;
+	else if (r < 950)
+		count = 2 + below(15);
+	else if (r < 998)
+		count = 17 + below(48);
+	else
+		count = 65 + below(960);
+	if (count == 1 && below(2))
+		e = kalloc(owner, &pa);
+	else
+		e = frame_alloc(count, owner, &pa);
+	unsigned k = ceil_log2(count);
+	if (e) {
+		assert_err(e, frame_err_nomem);
+		assert_int_equal(pa_addr(pa), SENTINEL);
+		if (model_has_block(k))
+			fail_msg("op %lu: frame_alloc(%lu) refused but a free aligned block exists",
+			         (unsigned long)R.ops, (unsigned long)count);
+		R.nomem++;
+		return;
+	}
+	uint64_t f = fr(pa), size = (uint64_t)1 << k;
+	if (pa_addr(pa) % PAGE_SIZE || f % size || !model_all_free(f, size))
+		fail_msg("op %lu: frame_alloc(%lu) gave frame 0x%lx, not a free aligned block",
+		         (unsigned long)R.ops, (unsigned long)count, (unsigned long)f);
+	for (uint64_t j = f; j < f + count; j++) {
+		uint64_t *p = (uint64_t *)(void *)bytes(j);
+		if (p[0] != JUNK64(FRAME_JUNK_ALLOC) || p[511] != JUNK64(FRAME_JUNK_ALLOC))
+			fail_msg("op %lu: frame 0x%lx not junk-filled on allocation",
+			         (unsigned long)R.ops, (unsigned long)j);
+		p[0] = STAMP ^ j;
+		p[511] = STAMP ^ f;
+		M->kind[j] = K_USED;
+		M->run[j] = (uint32_t)f;
+		M->freebits[j / 64] &= ~((uint64_t)1 << (j % 64));
+	}
+	M->len[f] = (uint32_t)count;
+	M->owner[f] = (uint8_t)owner;
+	M->refd[f] = 0;
+	M->nfree -= count;
+	M->owned[owner] += count;
+	list_add(M->live, M->livepos, &M->nlive, (uint32_t)f);
+	R.allocs++;
+}
+
+static void rand_free(void)
+{
+	if (!M->nlive)
+		return;
+	uint32_t f = M->live[below(M->nlive)];
+	uint64_t count = M->len[f];
+	enum frame_owner owner = M->owner[f];
+	err_t want = model_free_expect(f, count, owner);
+	for (uint64_t j = f; j < f + count; j++) {
+		uint64_t *p = (uint64_t *)(void *)bytes(j);
+		if (p[0] != (STAMP ^ j) || p[511] != (STAMP ^ f))
+			fail_msg("op %lu: live frame 0x%lx of run 0x%x was overwritten",
+			         (unsigned long)R.ops, (unsigned long)j, f);
+	}
+	err_t e = count == 1 && below(2) ? kfree(pf(f), owner) : frame_free(pf(f), count, owner);
+	assert_err(e, want);
+	if (e) {
+		R.refusals++;
+		return;
+	}
+	for (uint64_t j = f; j < f + count; j++) {
+		uint64_t *p = (uint64_t *)(void *)bytes(j);
+		if (p[0] != JUNK64(FRAME_JUNK_FREE) || p[511] != JUNK64(FRAME_JUNK_FREE))
+			fail_msg("op %lu: frame 0x%lx not junk-filled on free",
+			         (unsigned long)R.ops, (unsigned long)j);
+		M->kind[j] = K_FREE;
+		M->freebits[j / 64] |= (uint64_t)1 << (j % 64);
+	}
+	M->nfree += count;
+	M->owned[owner] -= count;
+	list_del(M->live, M->livepos, &M->nlive, f);
+	R.frees++;
+}
+
+static void rand_ref(void)
+{
+	if (!M->nlive)
+		return;
+	uint32_t f = M->live[below(M->nlive)];
+	uint32_t j = f + (uint32_t)below(M->len[f]);
+	assert_err(frame_ref(pf(j)), NULL);
+	if (M->refs[j]++ == 0) {
+		M->refd[f]++;
+		M->referenced++;
+		list_add(M->rf, M->rfpos, &M->nrf, j);
+	}
+	R.refs++;
+}
+
+static void rand_unref(void)
+{
+	uint32_t j;
+
+	if (M->nrf && below(5)) {
+		j = M->rf[below(M->nrf)];
+	} else if (M->nlive) {
+		uint32_t f = M->live[below(M->nlive)];
+		j = f + (uint32_t)below(M->len[f]);
+	} else {
+		return;
+	}
+	err_t want = model_ref_expect(j, true);
+	assert_err(frame_unref(pf(j)), want);
+	if (want) {
+		R.refusals++;
+		return;
+	}
+	if (--M->refs[j] == 0) {
+		M->refd[M->run[j]]--;
+		M->referenced--;
+		list_del(M->rf, M->rfpos, &M->nrf, j);
+	}
+	R.refs++;
+}
+
+/* A call that must be refused; the model does not change. */
+static void rand_bad(void)
+{
+	enum frame_owner owner = owners[below(ARRAY_SIZE(owners))];
+	uint64_t f, count;
+	paddr_t pa = pa_init(SENTINEL);
+
+	switch (below(8)) {
+	case 0: /* a free frame: double free */
+		for (int t = 0; t < 8; t++) {
+			f = below(NF);
+			if (M->kind[f] == K_FREE) {
+				assert_err(frame_free(pf(f), 1 + below(64), owner),
+				           frame_err_double);
+				break;
+			}
+		}
+		break;
+	case 1: /* inside a live run */
+		if (M->nlive) {
+			f = M->live[below(M->nlive)];
+			if (M->len[f] > 1)
+				assert_err(frame_free(pf(f + 1 + below(M->len[f] - 1)),
+				                      1 + below(3), M->owner[f]),
+				           frame_err_notrun);
+		}
+		break;
+	case 2: /* a live run, the wrong count */
+		if (M->nlive) {
+			f = M->live[below(M->nlive)];
+			count =
+			    below(2) && M->len[f] > 1 ? M->len[f] - 1 : M->len[f] + 1 + below(64);
+			assert_err(frame_free(pf(f), count, M->owner[f]), frame_err_size);
+		}
+		break;
+	case 3: /* a live run, the wrong owner */
+		if (M->nlive) {
+			f = M->live[below(M->nlive)];
+			while (owner == M->owner[f])
+				owner = owners[below(ARRAY_SIZE(owners))];
+			assert_err(frame_free(pf(f), M->len[f], owner), frame_err_foreign);
+		}
+		break;
+	case 4: { /* unaligned */
+		paddr_t u = pa_init(below(NF) * PAGE_SIZE + 1 + below(PAGE_SIZE - 1));
+		struct frame_info fi;
+		switch (below(4)) {
+		case 0:
+			assert_err(frame_free(u, 1, owner), frame_err_align);
+			break;
+		case 1:
+			assert_err(frame_ref(u), frame_err_align);
+			break;
+		case 2:
+			assert_err(frame_unref(u), frame_err_align);
+			break;
+		default:
+			assert_err(frame_query(u, &fi), frame_err_align);
+		}
+		break;
+	}
+	case 5: { /* anywhere, by the model's rules */
+		f = below(NF + 64);
+		count = 1 + below(64);
+		err_t want = model_free_expect(f, count, owner);
+		if (!want) {
+			while (owner == M->owner[f])
+				owner = owners[below(ARRAY_SIZE(owners))];
+			want = frame_err_foreign;
+		}
+		assert_err(frame_free(pf(f), count, owner), want);
+		break;
+	}
+	case 6: /* a reference to a free frame, a hole or beyond RAM */
+		for (int t = 0; t < 8; t++) {
+			f = below(NF + 64);
+			if (f >= NF || M->kind[f] == K_FREE || M->kind[f] == K_HOLE) {
+				bool unref = below(2);
+				err_t want = model_ref_expect(f, unref);
+				assert_err(unref ? frame_unref(pf(f)) : frame_ref(pf(f)), want);
+				break;
+			}
+		}
+		break;
+	default: /* a bad count or owner */
+		if (below(2)) {
+			count = below(2) ? 0 : ((uint64_t)1 << FRAME_MAX_ORDER) + 1 + below(1000);
+			assert_err(frame_alloc(count, owner, &pa), frame_err_count);
+		} else {
+			static const enum frame_owner bad[] = {FRAME_FREE, FRAME_FIRMWARE,
+			                                       FRAME_OWNERS};
+			enum frame_owner b = bad[below(ARRAY_SIZE(bad))];
+			assert_err(below(2) ? kalloc(b, &pa) : frame_alloc(1 + below(64), b, &pa),
+			           frame_err_owner);
+		}
+		assert_int_equal(pa_addr(pa), SENTINEL);
+	}
+	R.refusals++;
+}
+
+/* frame_query of frame f agrees with the model. */
+static void model_check_query(uint64_t f)
+{
+	struct frame_info fi = query(pf(f));
+
+	R.queries++;
+	if (f >= NF || M->kind[f] == K_HOLE) {
+		assert_false(fi.managed);
+		assert_int_equal(fi.owner, FRAME_FREE);
+		return;
+	}
+	switch (M->kind[f]) {
+	case K_FIRMWARE:
+		assert_false(fi.managed);
+		assert_int_equal(fi.owner, FRAME_FIRMWARE);
+		return;
+	case K_MONITOR:
+		assert_true(fi.managed);
+		assert_int_equal(fi.owner, FRAME_MONITOR);
+		assert_int_equal(fi.run_frames, 0);
+		return;
+	}
+	uint64_t b = fr(fi.block), size = (uint64_t)1 << fi.order;
+	assert_true(fi.managed);
+	assert_int_equal(b % size, 0);
+	assert_true(b <= f && f < b + size);
+	assert_int_equal(fi.refs, M->refs[f]);
+	if (M->kind[f] == K_FREE) {
+		assert_int_equal(fi.owner, FRAME_FREE);
+		if (!model_all_free(b, size))
+			fail_msg("op %lu: frame 0x%lx in free block 0x%lx order %u, not all free",
+			         (unsigned long)R.ops, (unsigned long)f, (unsigned long)b,
+			         fi.order);
+		return;
+	}
+	uint64_t run = M->run[f];
+	assert_int_equal(fi.owner, M->owner[run]);
+	assert_int_equal(fr(fi.run), run);
+	assert_int_equal(fi.run_frames, M->len[run]);
+	assert_true(b >= run && b + size <= run + M->len[run]);
+}
+
+/* frame_stats agrees with the model; the largest free block is the largest
+ * the model has (every free buddy merged). */
+static void model_check_stats(void)
+{
+	struct frame_stats s;
+
+	frame_stats(&s);
+	assert_int_equal(s.total, fx.init.total);
+	assert_int_equal(s.free, M->nfree);
+	assert_int_equal(s.used, s.total - s.free);
+	assert_int_equal(s.owned[FRAME_FREE], M->nfree);
+	for (unsigned o = 1; o < FRAME_OWNERS; o++)
+		assert_int_equal(s.owned[o], fx.init.owned[o] + M->owned[o]);
+	assert_int_equal(s.firmware, fx.init.firmware);
+	assert_int_equal(s.referenced, M->referenced);
+	unsigned k = 0;
+	while (k < 13 && model_has_block(k))
+		k++;
+	assert_int_equal(s.largest_frames, k ? (uint64_t)1 << (k - 1) : 0);
+	if (k)
+		assert_true(model_all_free(fr(s.largest), s.largest_frames));
+}
+
+/* Four million calls of every kind, mostly single frames, runs of up to 1024
+ * frames, references, and calls that must be refused, held against a
+ * reference model: every allocation is a wholly free aligned block, every
+ * frame_err_nomem is right, every refusal is the expected one, live frames
+ * are never written by the allocator, and frame_query, frame_stats and
+ * frame_audit agree with the model throughout and at the end. */
+static void test_random_ops(void **state)
+{
+	enum { OPS = 4000000, PHASE = 100000 };
+	/* the share of free frames to keep in use, phase by phase */
+	static const unsigned target[] = {30, 60, 90, 99, 100, 75, 45, 15, 95, 50};
+	struct timespec t0, t1;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	M = malloc(sizeof(*M));
+	assert_non_null(M);
+	model_init();
+	rng = 0x9e3779b97f4a7c15;
+	memset(&R, 0, sizeof(R));
+	for (R.ops = 0; R.ops < OPS; R.ops++) {
+		uint64_t used = fx.init.free - M->nfree;
+		uint64_t want = fx.init.free * target[R.ops / PHASE % ARRAY_SIZE(target)] / 100;
+		uint64_t r = below(100);
+		if (r < (used < want ? 60u : 35u)) {
+			rand_alloc();
+		} else {
+			r = below(100);
+			if (r < 70)
+				rand_free();
+			else if (r < 80)
+				rand_ref();
+			else if (r < 90)
+				rand_unref();
+			else
+				rand_bad();
+		}
+		model_check_query(below(NF + 16));
+		if (R.ops % 4096 == 4095)
+			model_check_stats();
+		if (R.ops % 50000 == 49999) {
+			err_t a = frame_audit();
+			if (a)
+				fail_msg("op %lu: frame_audit: %s", (unsigned long)R.ops, a);
+		}
+	}
+	model_check_stats();
+	assert_null(frame_audit());
+
+	/* drop every reference, free every run */
+	while (M->nrf) {
+		uint32_t j = M->rf[M->nrf - 1];
+		while (M->refs[j]) {
+			assert_null(frame_unref(pf(j)));
+			if (--M->refs[j] == 0) {
+				M->refd[M->run[j]]--;
+				M->referenced--;
+				list_del(M->rf, M->rfpos, &M->nrf, j);
+			}
+		}
+	}
+	while (M->nlive)
+		rand_free();
+	model_check_stats();
+	assert_int_equal(M->nfree, fx.init.free);
+	assert_null(frame_audit());
+	free(M);
+	M = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_message("random: %lu ops (%lu allocs, %lu frees, %lu nomem, %lu refusals, %lu "
+	              "refs) in %.1f s\n",
+	              (unsigned long)OPS, (unsigned long)R.allocs, (unsigned long)R.frees,
+	              (unsigned long)R.nomem, (unsigned long)R.refusals, (unsigned long)R.refs,
+	              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_owner_names),
+	    T(test_init_layout),
+	    T(test_init_no_room),
+	    T(test_reinit_starts_over),
+	    T(test_init_table_placement),
+	    T(test_init_frame0_free),
+	    T(test_kalloc_kfree),
+	    T(test_runs_aligned),
+	    T(test_runs_powers),
+	    T(test_run_tail_free),
+	    T(test_refuse_double_free),
+	    T(test_refuse_never_allocated),
+	    T(test_refuse_takeover),
+	    T(test_refuse_middle_of_run),
+	    T(test_refuse_wrong_count),
+	    T(test_refuse_free_bad_count),
+	    T(test_refuse_wrong_owner),
+	    T(test_refuse_busy),
+	    T(test_refuse_align),
+	    T(test_refuse_unmanaged),
+	    T(test_refuse_count),
+	    T(test_refuse_owner),
+	    T(test_refuse_refs),
+	    T(test_refs_counted),
+	    T(test_exhaust_single),
+	    T(test_exhaust_runs),
+	    T(test_junk),
+	    T(test_lazy_table),
+	    T(test_random_ops),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
