@@ -50,13 +50,24 @@ enum frame_flags {
 };
 
 struct frame {
-	uint32_t next; /* FS_FREE, FS_QUICK: next in list; FS_USED: see enum frame_flags */
-	uint32_t prev; /* FS_FREE: previous in list; FF_RUN: frames of the run with refs > 0 */
-	uint32_t refs; /* references to this frame (any entry, head or interior) */
-	uint8_t order; /* heads: the block's order */
-	uint8_t state; /* enum frame_state */
-	uint8_t owner; /* heads: enum frame_owner */
-	uint8_t flags; /* FS_USED heads: enum frame_flags */
+	union {
+		struct {
+			uint32_t
+			    next; /* FS_FREE, FS_QUICK: next in list; FS_USED: see frame_flags */
+			uint32_t prev; /* FS_FREE: previous in list; FF_RUN: frames with refs > 0 */
+		};
+		uint64_t link; /* both, for the single-frame fast paths */
+	};
+	union {
+		struct {
+			uint32_t refs; /* references to this frame (any entry, head or interior) */
+			uint8_t order; /* heads: the block's order */
+			uint8_t state; /* enum frame_state */
+			uint8_t owner; /* heads: enum frame_owner */
+			uint8_t flags; /* FS_USED heads: enum frame_flags */
+		};
+		uint64_t word; /* all of them, for the single-frame fast paths */
+	};
 };
 _Static_assert(sizeof(struct frame) == 16, "the issue allows 16 bytes of metadata per frame");
 
@@ -86,15 +97,28 @@ static struct {
 	uint64_t *zeroed;  /* bit p: table page p has been zeroed */
 	uint32_t nframes;  /* frames 0 .. nframes-1 have entries */
 	uint32_t head[FRAME_MAX_ORDER + 1];
-	uint64_t avail; /* bit o: list o is not empty */
-	uint32_t quick, nquick;
-	uint64_t total, nfree, firmware, referenced, touched;
+	uint64_t avail;  /* bit o: list o is not empty */
+	uint32_t quick;  /* head of the quick list */
+	uint64_t nquick; /* its length (not a neighbour of `quick`: gcc would fuse
+	                  * their stores into one vector store) */
+	uint64_t total, firmware, referenced, touched;
+	/* used frames by owner; free = total less their sum (frame_free_count),
+	 * so that a single-frame kalloc or kfree updates one counter */
 	uint64_t owned[FRAME_OWNERS];
 	paddr_t table;
 	uint64_t table_pages;
 } F = {.nframes = 0};
 
 static const struct frame zero_entry;
+
+/* The `word` of a single-frame run of `owner` with no references: what
+ * kfree expects and kalloc writes. The `link` of such a run is 1 (next =
+ * its length, prev = no frame referenced). */
+static inline uint64_t single_word(enum frame_owner owner)
+{
+	return (struct frame){.state = FS_USED, .owner = (uint8_t)owner, .flags = FF_RUN}.word;
+}
+#define SINGLE_LINK ((struct frame){.next = 1}.link)
 
 const char *frame_owner_name(enum frame_owner o)
 {
@@ -130,6 +154,16 @@ static inline struct frame *at(uint32_t i)
 		F.touched++;
 	}
 	return &F.tab[i];
+}
+
+/* A run of n frames is one block per set bit of n, largest first: the order
+ * of the next block of a run with *left frames still to place (taken off). */
+static inline unsigned run_next_order(uint64_t *left)
+{
+	unsigned j = 63 - (unsigned)__builtin_clzll(*left);
+
+	*left &= ~((uint64_t)1 << j);
+	return j;
 }
 
 static inline unsigned ceil_log2(uint64_t n)
@@ -226,8 +260,9 @@ static uint32_t block_take(unsigned k)
 	return i;
 }
 
-/* Merge up to n frames of the quick list into the buddy lists. */
-static void quick_drain(uint32_t n)
+/* Merge up to n frames of the quick list into the buddy lists. Out of line,
+ * so that the single-frame fast paths need no saved registers. */
+static __attribute__((noinline, cold)) void quick_drain(uint64_t n)
 {
 	while (n-- && F.quick != NIL) {
 		uint32_t i = F.quick;
@@ -278,9 +313,8 @@ static void count_range(uint64_t pages, enum frame_owner owner)
 		return;
 	}
 	F.total += pages;
-	F.owned[owner] += pages;
-	if (owner == FRAME_FREE)
-		F.nfree += pages;
+	if (owner != FRAME_FREE)
+		F.owned[owner] += pages;
 }
 
 err_t frame_init(const struct frame_range *r, size_t n)
@@ -367,9 +401,8 @@ static void mark_run(uint32_t i, uint64_t count, enum frame_owner owner)
 {
 	uint32_t pos = i;
 
-	for (int j = FRAME_MAX_ORDER; j >= 0; j--) {
-		if (!(count >> j & 1))
-			continue;
+	for (uint64_t left = count; left;) {
+		unsigned j = run_next_order(&left);
 		bool first = pos == i;
 		*at(pos) = (struct frame){.next = first ? (uint32_t)count : i,
 		                          .order = (uint8_t)j,
@@ -380,23 +413,18 @@ static void mark_run(uint32_t i, uint64_t count, enum frame_owner owner)
 	}
 }
 
-static void account_alloc(uint64_t count, enum frame_owner owner)
-{
-	F.nfree -= count;
-	F.owned[FRAME_FREE] -= count;
-	F.owned[owner] += count;
-}
-
 err_t kalloc(enum frame_owner owner, paddr_t *out)
 {
-	if (F.quick == NIL || !can_own(owner))
-		return frame_alloc(1, owner, out);
 	uint32_t i = F.quick;
+
+	if (__builtin_expect(i == NIL || !can_own(owner), 0))
+		return frame_alloc(1, owner, out);
 	struct frame *e = &F.tab[i];
 	F.quick = e->next;
 	F.nquick--;
-	*e = (struct frame){.next = 1, .state = FS_USED, .owner = (uint8_t)owner, .flags = FF_RUN};
-	account_alloc(1, owner);
+	e->link = SINGLE_LINK;
+	e->word = single_word(owner);
+	F.owned[owner]++;
 	junk(i, 1, FRAME_JUNK_ALLOC);
 	*out = frame_pa(i);
 	return NULL;
@@ -426,10 +454,20 @@ err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out)
 		block_free((uint32_t)pos, j);
 		pos += FRAMES(j);
 	}
-	account_alloc(count, owner);
+	F.owned[owner] += count;
 	junk(i, count, FRAME_JUNK_ALLOC);
 	*out = frame_pa(i);
 	return NULL;
+}
+
+/* Put single frame i (entry e, its references all gone) on the quick list. */
+static inline void quick_push(struct frame *e, uint32_t i)
+{
+	e->link = F.quick; /* next = the old head, prev = 0 */
+	e->word = (struct frame){.state = FS_QUICK}.word;
+	F.quick = i;
+	if (++F.nquick > QUICK_MAX)
+		quick_drain(QUICK_MAX / 2);
 }
 
 /* Frame number of a page-aligned managed address, or an error. */
@@ -479,30 +517,39 @@ err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
 	if (e->prev)
 		return frame_err_busy;
 
-	F.nfree += count;
-	F.owned[FRAME_FREE] += count;
 	F.owned[owner] -= count;
 	junk(i, count, FRAME_JUNK_FREE);
 	if (count == 1) {
-		*e = (struct frame){.next = F.quick, .state = FS_QUICK};
-		F.quick = i;
-		if (++F.nquick > QUICK_MAX)
-			quick_drain(QUICK_MAX / 2);
+		quick_push(e, i);
 		return NULL;
 	}
 	uint32_t pos = i;
-	for (int j = FRAME_MAX_ORDER; j >= 0; j--) {
-		if (count >> j & 1) {
-			block_free(pos, (unsigned)j);
-			pos += (uint32_t)FRAMES(j);
-		}
+	for (uint64_t left = count; left;) {
+		unsigned j = run_next_order(&left);
+		block_free(pos, j);
+		pos += (uint32_t)FRAMES(j);
 	}
 	return NULL;
 }
 
+/* kfree's fast path checks the whole entry with two compares: a single-frame
+ * run of `owner`, unreferenced. Anything else takes frame_free's path, which
+ * says what is wrong. */
 err_t kfree(paddr_t pa, enum frame_owner owner)
 {
-	return frame_free(pa, 1, owner);
+	uint64_t a = pa_addr(pa), i = a >> PAGE_SHIFT;
+
+	if (__builtin_expect((a & (PAGE_SIZE - 1)) || i >= F.nframes || !page_zeroed((uint32_t)i),
+	                     0))
+		return frame_free(pa, 1, owner);
+	struct frame *e = &F.tab[i];
+	if (__builtin_expect(
+	        e->link != SINGLE_LINK || e->word != single_word(owner) || !can_own(owner), 0))
+		return frame_free(pa, 1, owner);
+	F.owned[owner]--;
+	junk((uint32_t)i, 1, FRAME_JUNK_FREE);
+	quick_push(e, (uint32_t)i);
+	return NULL;
 }
 
 /* ---- references ---------------------------------------------------------------- */
@@ -602,19 +649,29 @@ err_t frame_query(paddr_t pa, struct frame_info *out)
 	return NULL;
 }
 
+static uint64_t free_count(void)
+{
+	uint64_t used = 0;
+
+	for (unsigned o = FRAME_FREE + 1; o < FRAME_OWNERS; o++)
+		used += F.owned[o];
+	return F.total - used;
+}
+
 void frame_stats(struct frame_stats *s)
 {
 	quick_drain(F.nquick);
 	*s = (struct frame_stats){
 	    .total = F.total,
-	    .free = F.nfree,
-	    .used = F.total - F.nfree,
+	    .free = free_count(),
+	    .used = F.total - free_count(),
 	    .firmware = F.firmware,
 	    .referenced = F.referenced,
 	    .table_pages_touched = F.touched,
 	};
 	for (unsigned o = 0; o < FRAME_OWNERS; o++)
 		s->owned[o] = F.owned[o];
+	s->owned[FRAME_FREE] = s->free;
 	if (F.avail) {
 		unsigned o = 63 - (unsigned)__builtin_clzll(F.avail);
 		s->largest = frame_pa(F.head[o]);
@@ -690,10 +747,9 @@ err_t frame_audit(void)
 			referenced += refd;
 			if (e->flags & FF_RUN) {
 				/* the run: its blocks follow in the order of count's bits */
-				uint64_t count = e->next, pos = i, run_refd = 0;
-				for (int j = FRAME_MAX_ORDER; j >= 0; j--) {
-					if (!(count >> j & 1))
-						continue;
+				uint64_t left = e->next, pos = i, run_refd = 0;
+				while (left) {
+					unsigned j = run_next_order(&left);
 					const struct frame *rb = peek((uint32_t)pos);
 					if (rb->state != FS_USED || rb->order != j ||
 					    rb->owner != e->owner ||
@@ -736,10 +792,10 @@ err_t frame_audit(void)
 		return "quick list count is wrong";
 
 	owned[FRAME_FREE] = nfree;
-	for (unsigned o = 0; o < FRAME_OWNERS; o++)
+	for (unsigned o = FRAME_FREE + 1; o < FRAME_OWNERS; o++)
 		if (o != FRAME_FIRMWARE && owned[o] != F.owned[o])
 			return "owner counts disagree with the blocks";
-	if (nfree != F.nfree || firmware != F.firmware || referenced != F.referenced)
+	if (nfree != free_count() || firmware != F.firmware || referenced != F.referenced)
 		return "free, firmware or reference counts disagree with the blocks";
 	uint64_t sum = 0;
 	for (unsigned o = 0; o < FRAME_OWNERS; o++)

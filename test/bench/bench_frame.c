@@ -1,0 +1,852 @@
+/*
+ * bench_frame: the frame allocator (monitor/frame.c) against plain baselines,
+ * on simulated RAM, as one table of nanoseconds per operation.
+ *
+ * Built and run by `make bench-frames`: the hosted core at -O2, no
+ * sanitizers, FRAME_JUNK=0 (no fill on alloc and free), as memmon runs.
+ *
+ * Rows (each the median of --runs runs, default 7):
+ *
+ *   init      taking over 1 GiB: memmon's frame_init against the baseline's
+ *             "freerange" (push every free frame); ns per whole init.
+ *   W1A       kalloc every free frame, one at a time, until frame_err_nomem.
+ *   W1B       kfree them all, in reverse order.
+ *   W1C       1000 frames allocated into ws[]; then 10^7 times: j at random
+ *             (xorshift64), kfree(ws[j]), ws[j] = kalloc(). ns per pair,
+ *             the pick included (the same for both). Both allocators are
+ *             LIFO here (memmon's quick list, the baseline's list), so the
+ *             kalloc gets back the frame the kfree just gave.
+ *   run 2^k   k = 0..18: frame_alloc(2^k) / frame_free pairs with a few runs
+ *             kept live (see RUN_LIVE): each step frees the oldest live run
+ *             and allocates a new one into its slot, so the allocator always
+ *             works around live runs instead of ping-ponging one block
+ *             (for k = 17 and 18, where at most one run fits in half of RAM,
+ *             it is a ping-pong). ns per free + alloc pair. The steps per
+ *             sample are calibrated once per row and side so that a sample
+ *             lasts about 20 ms.
+ *
+ * Baselines, written here and built with the same flags:
+ *
+ *   init, W1A-C  the classic xv6 kalloc/kfree: a singly linked list whose
+ *                link is stored in the free frame itself (struct run),
+ *                written through the frame's host address; no owner, no
+ *                reference count, no checks.
+ *   run 2^k      what an allocator without a buddy structure does: a free
+ *                bitmap (one bit per frame) scanned first-fit, from frame 0,
+ *                a word at a time, for 2^k aligned free frames; the bits are
+ *                then set (and cleared on free) a word at a time.
+ *
+ * Fairness:
+ *   - Both sides get exactly the same frames: after frame_init, every frame
+ *     is asked with frame_query, and the ones memmon has free (and only
+ *     those) are the baseline's, pushed in ascending address order (as
+ *     xv6's freerange does) or left clear in the bitmap.
+ *   - The baseline functions are noinline: a call each, as memmon's are
+ *     (frame.c is another translation unit and there is no LTO). Every
+ *     address either side hands out is summed into a volatile sink, so
+ *     neither loop can be optimised away.
+ *   - Both sides run the same loop around the calls, the same PRNG with the
+ *     same seed, and check each result the same way.
+ *   - Simulated RAM is faulted in once before anything is timed, and
+ *     backed by 2 MiB pages where the host allows (MADV_HUGEPAGE), as a
+ *     kernel's direct map would be; the header says how much of it is.
+ *   - The short phases (init, W1A, W1B) start with cold caches: a 64 MiB
+ *     sweep (twice the L3 of the machine this was written on) runs before
+ *     each, for both sides. The long loops (W1C, runs) warm up by
+ *     themselves.
+ *   - memmon and the baseline alternate within each run, and every memmon
+ *     phase ends with frame_audit() and a check that all frames came back
+ *     (not timed).
+ *
+ * Layouts:
+ *   A (init, W1)  1 GiB of RAM: frame 0 kept by FRAME_MONITOR (as memmon's
+ *                 image would be), free [4 KiB, 1 GiB). frame_init carves
+ *                 its 4 MiB table (and bitmap) from the top of the free
+ *                 range, so "every frame" is the 261118 frames it leaves.
+ *   B (run 2^k)   an aligned run of 2^18 frames is all of 1 GiB, and one of
+ *                 2^17 is half of it, so with frame 0 or the table inside
+ *                 the gigabyte neither could exist. Layout B is 1 GiB all
+ *                 free from frame 0, plus an 8 MiB bank just above it, also
+ *                 free, where frame_init puts the table (1033 frames; the
+ *                 rest of the bank is free too, for both sides).
+ *
+ * Options: --runs N (1..99), --quick (W1C 10^6 pairs, shorter run rows),
+ * --json FILE (every sample, as well as the medians).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "frame.h"
+#include "host.h"
+
+#define GIB           ((uint64_t)1 << 30)
+#define MIB           ((uint64_t)1 << 20)
+#define RAM_BYTES     GIB       /* the simulated machine */
+#define BANK_BYTES    (8 * MIB) /* layout B's table bank, above it */
+#define HOST_BYTES    (RAM_BYTES + BANK_BYTES)
+#define MAX_FRAMES    (HOST_BYTES / PAGE_SIZE)
+#define EVICT_BYTES   (64 * MIB) /* the cache sweep */
+#define WS            1000       /* W1C's working set */
+#define W1C_PAIRS     10000000   /* 10^7 */
+#define W1C_PAIRS_Q   1000000    /* --quick */
+#define RUN_K_MAX     18         /* run rows: k = 0 .. 18 */
+#define RUN_LIVE      4          /* live runs kept in the run rows */
+#define RUN_TARGET_NS 20000000   /* timed length of one run-row sample */
+#define RUN_TARGET_Q  4000000    /* --quick */
+#define RUN_WARMUP    16         /* untimed steps before a run-row sample */
+#define MAX_RUNS      99
+#define DEFAULT_RUNS  7
+#define OWNER         FRAME_CLIENT
+
+/* ---- small things ----------------------------------------------------------- */
+
+static volatile uint64_t sink; /* everything handed out is summed here */
+
+static void die(const char *what, const char *why)
+{
+	fprintf(stderr, "bench_frame: %s: %s\n", what, why ? why : "failed");
+	exit(1);
+}
+
+static void must(err_t err, const char *what)
+{
+	if (err)
+		die(what, err);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64 (Marsaglia), and a multiply-shift pick in [0, n). */
+static inline uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static inline uint32_t pick(uint64_t *s, uint32_t n)
+{
+	return (uint32_t)(((xorshift(s) >> 32) * n) >> 32);
+}
+
+#define SEED 0x9e3779b97f4a7c15u
+
+static unsigned char *evict_buf;
+
+/* Push the caches out: read a 64 MiB buffer, a line at a time. */
+static void evict_caches(void)
+{
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < EVICT_BYTES; i += 64)
+		sum += *(volatile uint64_t *)(void *)(evict_buf + i);
+	sink += sum;
+}
+
+/* ---- the machine and the layouts ----------------------------------------------- */
+
+static unsigned char *ram; /* host address of physical 0 */
+static uint64_t huge_kib;  /* AnonHugePages after faulting RAM in */
+
+static const struct frame_range layout_a[] = {
+    {.base = 0, .pages = 1, .owner = FRAME_MONITOR},
+    {.base = PAGE_SIZE, .pages = RAM_BYTES / PAGE_SIZE - 1, .owner = FRAME_FREE},
+};
+static const struct frame_range layout_b[] = {
+    {.base = 0, .pages = RAM_BYTES / PAGE_SIZE, .owner = FRAME_FREE},
+    {.base = RAM_BYTES, .pages = BANK_BYTES / PAGE_SIZE, .owner = FRAME_FREE},
+};
+
+static void init_a(void)
+{
+	must(frame_init(layout_a, ARRAY_SIZE(layout_a)), "frame_init (layout A)");
+}
+
+static void init_b(void)
+{
+	must(frame_init(layout_b, ARRAY_SIZE(layout_b)), "frame_init (layout B)");
+}
+
+static uint64_t anon_huge_kib(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	unsigned long long kib = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static void machine_setup(void)
+{
+	ram = host_ram(HOST_BYTES);
+#ifdef MADV_HUGEPAGE
+	{
+		uintptr_t lo = ((uintptr_t)ram + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
+		uintptr_t hi = ((uintptr_t)ram + HOST_BYTES) & ~(uintptr_t)(PAGE_SIZE - 1);
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint; failure is fine */
+	}
+#endif
+	for (uint64_t i = 0; i < HOST_BYTES; i += PAGE_SIZE)
+		((volatile unsigned char *)ram)[i] = 0;
+	huge_kib = anon_huge_kib();
+	evict_buf = malloc(EVICT_BYTES);
+	if (!evict_buf)
+		die("malloc", "no memory for the cache sweep");
+	memset(evict_buf, 1, EVICT_BYTES);
+}
+
+/* The frames memmon has free right after frame_init, asked one by one. */
+struct free_set {
+	uint64_t nframes; /* frames 0 .. nframes-1 considered */
+	uint64_t count;   /* how many are free */
+	uint32_t *frames; /* the free ones, ascending */
+	uint64_t *used;   /* bitmap, bit set: not free (bitmap baseline) */
+	uint64_t nwords;  /* of `used` */
+};
+
+static struct free_set free_a, free_b;
+
+static void derive_free(struct free_set *fs, uint64_t nframes)
+{
+	struct frame_stats st;
+
+	fs->nframes = nframes;
+	fs->nwords = (nframes + 63) / 64;
+	fs->frames = malloc(nframes * sizeof(*fs->frames));
+	fs->used = malloc(fs->nwords * sizeof(*fs->used));
+	if (!fs->frames || !fs->used)
+		die("malloc", "no memory for the free set");
+	memset(fs->used, 0xff, fs->nwords * sizeof(*fs->used));
+	fs->count = 0;
+	for (uint64_t f = 0; f < nframes; f++) {
+		struct frame_info fi;
+		must(frame_query(pa_init(f * PAGE_SIZE), &fi), "frame_query");
+		if (fi.managed && fi.owner == FRAME_FREE) {
+			fs->frames[fs->count++] = (uint32_t)f;
+			fs->used[f / 64] &= ~((uint64_t)1 << (f % 64));
+		}
+	}
+	frame_stats(&st);
+	if (st.free != fs->count)
+		die("free set", "frame_query and frame_stats disagree on the free frames");
+}
+
+/* memmon's end-of-phase check: consistent, and every frame back. */
+static void mm_check(const struct free_set *fs, const char *what)
+{
+	struct frame_stats st;
+
+	must(frame_audit(), what);
+	frame_stats(&st);
+	if (st.free != fs->count)
+		die(what, "not every frame came back");
+}
+
+/* ---- baseline 1: the xv6 free list ---------------------------------------------- */
+
+struct run {
+	struct run *next;
+};
+
+static struct run *bl_head;
+
+static __attribute__((noinline)) bool bl_kalloc(uint64_t *pa)
+{
+	struct run *r = bl_head;
+
+	if (!r)
+		return false;
+	bl_head = r->next;
+	*pa = (uint64_t)((unsigned char *)r - ram);
+	return true;
+}
+
+static __attribute__((noinline)) void bl_kfree(uint64_t pa)
+{
+	struct run *r = (struct run *)(void *)(ram + pa);
+
+	r->next = bl_head;
+	bl_head = r;
+}
+
+/* xv6's kinit: freerange over the free frames, lowest first. */
+static void bl_init(const struct free_set *fs)
+{
+	bl_head = NULL;
+	for (uint64_t i = 0; i < fs->count; i++)
+		bl_kfree((uint64_t)fs->frames[i] * PAGE_SIZE);
+}
+
+static void bl_check(const struct free_set *fs, const char *what)
+{
+	uint64_t n = 0;
+
+	for (struct run *r = bl_head; r && n <= fs->count; r = r->next)
+		n++;
+	if (n != fs->count)
+		die(what, "baseline list lost frames");
+}
+
+/* ---- baseline 2: a first-fit bitmap ----------------------------------------------- */
+
+static uint64_t *bm;   /* bit set: frame used */
+static uint64_t bm_nw; /* words */
+
+/* Bits at every 2^k-th position, for k = 0..5. */
+static const uint64_t bm_aligned[6] = {
+    ~(uint64_t)0,        0x5555555555555555u, 0x1111111111111111u,
+    0x0101010101010101u, 0x0001000100010001u, 0x0000000100000001u,
+};
+
+static __attribute__((noinline)) bool bm_alloc(unsigned k, uint64_t *pa)
+{
+	if (k < 6) {
+		unsigned s = 1u << k;
+		for (uint64_t i = 0; i < bm_nw; i++) {
+			uint64_t f = ~bm[i]; /* free bits */
+			for (unsigned sh = 1; sh < s; sh <<= 1)
+				f &= f >> sh; /* bit p: p .. p+2^k-1 all free */
+			f &= bm_aligned[k];
+			if (f) {
+				unsigned b = (unsigned)__builtin_ctzll(f);
+				bm[i] |= (((uint64_t)1 << s) - 1) << b;
+				*pa = (i * 64 + b) * PAGE_SIZE;
+				return true;
+			}
+		}
+		return false;
+	}
+	uint64_t wpb = (uint64_t)1 << (k - 6); /* words per block */
+	for (uint64_t i = 0; i + wpb <= bm_nw; i += wpb) {
+		uint64_t j = 0;
+		while (j < wpb && bm[i + j] == 0)
+			j++;
+		if (j == wpb) {
+			memset(&bm[i], 0xff, wpb * sizeof(*bm));
+			*pa = i * 64 * PAGE_SIZE;
+			return true;
+		}
+	}
+	return false;
+}
+
+static __attribute__((noinline)) void bm_free(uint64_t pa, unsigned k)
+{
+	uint64_t f = pa / PAGE_SIZE;
+
+	if (k < 6)
+		bm[f / 64] &= ~((((uint64_t)1 << (1u << k)) - 1) << (f % 64));
+	else
+		memset(&bm[f / 64], 0, ((uint64_t)1 << (k - 6)) * sizeof(*bm));
+}
+
+static void bm_init(const struct free_set *fs)
+{
+	bm_nw = fs->nwords;
+	memcpy(bm, fs->used, bm_nw * sizeof(*bm));
+}
+
+static void bm_check(const struct free_set *fs, const char *what)
+{
+	if (memcmp(bm, fs->used, bm_nw * sizeof(*bm)))
+		die(what, "baseline bitmap lost frames");
+}
+
+/* ---- results ---------------------------------------------------------------------- */
+
+enum { ROW_INIT, ROW_W1A, ROW_W1B, ROW_W1C, ROW_RUN0, NROWS = ROW_RUN0 + RUN_K_MAX + 1 };
+
+static struct row {
+	char name[32];
+	char notes[80];
+	double mm[MAX_RUNS], bl[MAX_RUNS]; /* ns per op, one per run */
+	double mm_med, bl_med;
+	double mm_min, mm_max; /* memmon's spread over the runs */
+} rows[NROWS];
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(const double *v, unsigned n)
+{
+	double s[MAX_RUNS];
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* ---- init, W1A, W1B ------------------------------------------------------------------ */
+
+static uint64_t *pas; /* W1A's frames, in allocation order */
+
+static void w1ab_memmon(unsigned r)
+{
+	uint64_t n = 0, sum = 0, t0, t1, t2, t3;
+	paddr_t pa;
+
+	evict_caches();
+	t0 = now_ns();
+	init_a();
+	t1 = now_ns();
+	rows[ROW_INIT].mm[r] = (double)(t1 - t0);
+
+	evict_caches();
+	t0 = now_ns();
+	while (n < MAX_FRAMES && kalloc(OWNER, &pa) == NULL) {
+		pas[n++] = pa_addr(pa);
+		sum += pa_addr(pa);
+	}
+	t1 = now_ns();
+	if (n != free_a.count)
+		die("W1A (memmon)", "kalloc did not hand out every free frame");
+
+	evict_caches();
+	t2 = now_ns();
+	for (uint64_t i = n; i-- > 0;)
+		if (kfree(pa_init(pas[i]), OWNER))
+			die("W1B (memmon)", "kfree refused");
+	t3 = now_ns();
+	sink += sum;
+	rows[ROW_W1A].mm[r] = (double)(t1 - t0) / (double)n;
+	rows[ROW_W1B].mm[r] = (double)(t3 - t2) / (double)n;
+	mm_check(&free_a, "W1A/W1B (memmon)");
+}
+
+static void w1ab_baseline(unsigned r)
+{
+	uint64_t n = 0, sum = 0, t0, t1, t2, t3, pa;
+
+	evict_caches();
+	t0 = now_ns();
+	bl_init(&free_a);
+	t1 = now_ns();
+	rows[ROW_INIT].bl[r] = (double)(t1 - t0);
+
+	evict_caches();
+	t0 = now_ns();
+	while (n < MAX_FRAMES && bl_kalloc(&pa)) {
+		pas[n++] = pa;
+		sum += pa;
+	}
+	t1 = now_ns();
+	if (n != free_a.count)
+		die("W1A (baseline)", "kalloc did not hand out every free frame");
+
+	evict_caches();
+	t2 = now_ns();
+	for (uint64_t i = n; i-- > 0;)
+		bl_kfree(pas[i]);
+	t3 = now_ns();
+	sink += sum;
+	rows[ROW_W1A].bl[r] = (double)(t1 - t0) / (double)n;
+	rows[ROW_W1B].bl[r] = (double)(t3 - t2) / (double)n;
+	bl_check(&free_a, "W1A/W1B (baseline)");
+}
+
+/* ---- W1C -------------------------------------------------------------------------------- */
+
+static void w1c_memmon(unsigned r, uint64_t pairs)
+{
+	paddr_t ws[WS], pa;
+	uint64_t rng = SEED, sum = 0, t0, t1;
+
+	init_a();
+	for (unsigned i = 0; i < WS; i++)
+		must(kalloc(OWNER, &ws[i]), "W1C (memmon) working set");
+	t0 = now_ns();
+	for (uint64_t it = 0; it < pairs; it++) {
+		uint32_t j = pick(&rng, WS);
+		if (kfree(ws[j], OWNER) || kalloc(OWNER, &pa))
+			die("W1C (memmon)", "kfree or kalloc refused");
+		ws[j] = pa;
+		sum += pa_addr(pa);
+	}
+	t1 = now_ns();
+	sink += sum;
+	rows[ROW_W1C].mm[r] = (double)(t1 - t0) / (double)pairs;
+	for (unsigned i = 0; i < WS; i++)
+		must(kfree(ws[i], OWNER), "W1C (memmon) working set");
+	mm_check(&free_a, "W1C (memmon)");
+}
+
+static void w1c_baseline(unsigned r, uint64_t pairs)
+{
+	uint64_t ws[WS], pa;
+	uint64_t rng = SEED, sum = 0, t0, t1;
+
+	bl_init(&free_a);
+	for (unsigned i = 0; i < WS; i++)
+		if (!bl_kalloc(&ws[i]))
+			die("W1C (baseline)", "working set");
+	t0 = now_ns();
+	for (uint64_t it = 0; it < pairs; it++) {
+		uint32_t j = pick(&rng, WS);
+		bl_kfree(ws[j]);
+		if (!bl_kalloc(&pa))
+			die("W1C (baseline)", "kalloc failed");
+		ws[j] = pa;
+		sum += pa;
+	}
+	t1 = now_ns();
+	sink += sum;
+	rows[ROW_W1C].bl[r] = (double)(t1 - t0) / (double)pairs;
+	for (unsigned i = 0; i < WS; i++)
+		bl_kfree(ws[i]);
+	bl_check(&free_a, "W1C (baseline)");
+}
+
+/* ---- run 2^k -------------------------------------------------------------------------------- */
+
+/* Live runs for order k: 4, fewer where 4 would take more than half of the
+ * gigabyte, and 1 (a ping-pong) for k = 17 and 18. */
+static unsigned run_live(unsigned k)
+{
+	uint64_t half = RAM_BYTES / PAGE_SIZE / 2 >> k;
+
+	return half >= RUN_LIVE ? RUN_LIVE : half ? (unsigned)half : 1;
+}
+
+/* Steps of memmon's run loop: free the oldest live run, allocate anew. */
+static uint64_t mm_steps(paddr_t *ring, unsigned live, uint64_t count, uint64_t steps,
+                         unsigned *slot)
+{
+	uint64_t sum = 0;
+	unsigned s = *slot;
+
+	for (uint64_t it = 0; it < steps; it++) {
+		if (frame_free(ring[s], count, OWNER) || frame_alloc(count, OWNER, &ring[s]))
+			die("run 2^k (memmon)", "frame_free or frame_alloc refused");
+		sum += pa_addr(ring[s]);
+		if (++s == live)
+			s = 0;
+	}
+	*slot = s;
+	return sum;
+}
+
+/* One sample: total ns of `steps` timed steps (after set-up and warm-up). */
+static uint64_t run_memmon(unsigned k, uint64_t steps)
+{
+	paddr_t ring[RUN_LIVE];
+	unsigned live = run_live(k), slot = 0;
+	uint64_t count = (uint64_t)1 << k, t0, t1;
+
+	init_b();
+	for (unsigned s = 0; s < live; s++)
+		must(frame_alloc(count, OWNER, &ring[s]), "run 2^k (memmon) live runs");
+	sink += mm_steps(ring, live, count, RUN_WARMUP, &slot);
+	t0 = now_ns();
+	sink += mm_steps(ring, live, count, steps, &slot);
+	t1 = now_ns();
+	for (unsigned s = 0; s < live; s++)
+		must(frame_free(ring[s], count, OWNER), "run 2^k (memmon) live runs");
+	mm_check(&free_b, "run 2^k (memmon)");
+	return t1 - t0;
+}
+
+static uint64_t bm_steps(uint64_t *ring, unsigned live, unsigned k, uint64_t steps, unsigned *slot)
+{
+	uint64_t sum = 0;
+	unsigned s = *slot;
+
+	for (uint64_t it = 0; it < steps; it++) {
+		bm_free(ring[s], k);
+		if (!bm_alloc(k, &ring[s]))
+			die("run 2^k (baseline)", "no aligned free run");
+		sum += ring[s];
+		if (++s == live)
+			s = 0;
+	}
+	*slot = s;
+	return sum;
+}
+
+static uint64_t run_baseline(unsigned k, uint64_t steps)
+{
+	uint64_t ring[RUN_LIVE], t0, t1;
+	unsigned live = run_live(k), slot = 0;
+
+	bm_init(&free_b);
+	for (unsigned s = 0; s < live; s++)
+		if (!bm_alloc(k, &ring[s]))
+			die("run 2^k (baseline)", "live runs");
+	sink += bm_steps(ring, live, k, RUN_WARMUP, &slot);
+	t0 = now_ns();
+	sink += bm_steps(ring, live, k, steps, &slot);
+	t1 = now_ns();
+	for (unsigned s = 0; s < live; s++)
+		bm_free(ring[s], k);
+	bm_check(&free_b, "run 2^k (baseline)");
+	return t1 - t0;
+}
+
+/* Steps that make one sample last about target_ns. */
+static uint64_t calibrate(uint64_t (*sample)(unsigned, uint64_t), unsigned k, uint64_t target_ns)
+{
+	uint64_t steps = 16, t;
+
+	for (;;) {
+		t = sample(k, steps);
+		if (t >= target_ns / 8 || steps >= ((uint64_t)1 << 30))
+			break;
+		steps *= 4;
+	}
+	if (!t)
+		t = 1;
+	uint64_t want = (uint64_t)((double)steps * (double)target_ns / (double)t);
+	return want < 16 ? 16 : want;
+}
+
+/* ---- output
+ * -------------------------------------------------------------------------------------- */
+
+static void cpu_model(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+
+	snprintf(buf, len, "?");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *c = strchr(line, ':');
+		if (!strncmp(line, "model name", 10) && c) {
+			c += 1 + (c[1] == ' ');
+			c[strcspn(c, "\n")] = 0;
+			snprintf(buf, len, "%s", c);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+#if defined(__clang__) || !defined(__GNUC__)
+#define COMPILER __VERSION__
+#else
+#define COMPILER "gcc " __VERSION__
+#endif
+
+static const char *flags_text(void)
+{
+	return
+#ifdef __OPTIMIZE__
+	    "optimised"
+#else
+	    "NOT optimised"
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+	    ", ASan"
+#endif
+#if !defined(FRAME_JUNK) || FRAME_JUNK
+	    ", FRAME_JUNK on (frames filled on alloc and free)"
+#else
+	    ", FRAME_JUNK=0"
+#endif
+	    ;
+}
+
+static void print_table(unsigned runs, uint64_t pairs, uint64_t elapsed_ns)
+{
+	char cpu[128];
+
+	cpu_model(cpu, sizeof(cpu));
+	printf("memmon frame allocator vs plain baselines: %llu MiB simulated RAM "
+	       "(+%llu MiB table bank in the run rows), %llu MiB on huge pages\n",
+	       (unsigned long long)(RAM_BYTES / MIB), (unsigned long long)(BANK_BYTES / MIB),
+	       (unsigned long long)(huge_kib / 1024));
+	printf("median of %u runs; %s, %s; %s; W1C %llu pairs; %.1f s\n", runs, COMPILER,
+	       flags_text(), cpu, (unsigned long long)pairs, (double)elapsed_ns / 1e9);
+	printf("%-16s | %12s | %14s | %7s | %-17s | %s\n", "workload", "memmon ns/op",
+	       "baseline ns/op", "ratio", "memmon min..max", "notes");
+	printf("-----------------+--------------+----------------+---------+-------------------+--"
+	       "--------------------------------------------\n");
+	for (unsigned i = 0; i < NROWS; i++) {
+		const struct row *w = &rows[i];
+		char range[40];
+		snprintf(range, sizeof(range), "%.*f..%.*f", w->mm_min < 1000 ? 1 : 0, w->mm_min,
+		         w->mm_max < 1000 ? 1 : 0, w->mm_max);
+		printf("%-16s | %12.1f | %14.1f | %6.2fx | %-17s | %s\n", w->name, w->mm_med,
+		       w->bl_med, w->mm_med / w->bl_med, range, w->notes);
+	}
+
+	/* The run rows' spread, k = 1..18 (k = 0 is the quick list, another
+	 * path): memmon's should stay flat, the bitmap's grow with 2^k. */
+	double mlo = rows[ROW_RUN0 + 1].mm_med, mhi = mlo, blo = rows[ROW_RUN0 + 1].bl_med;
+	double bhi = blo;
+	unsigned klo = 1, khi = 1, kblo = 1, kbhi = 1;
+	for (unsigned k = 1; k <= RUN_K_MAX; k++) {
+		const struct row *w = &rows[ROW_RUN0 + k];
+		if (w->mm_med < mlo)
+			mlo = w->mm_med, klo = k;
+		if (w->mm_med > mhi)
+			mhi = w->mm_med, khi = k;
+		if (w->bl_med < blo)
+			blo = w->bl_med, kblo = k;
+		if (w->bl_med > bhi)
+			bhi = w->bl_med, kbhi = k;
+	}
+	printf("run 2^1..2^%u (sizes x%llu): memmon %.1f (k=%u) .. %.1f (k=%u) ns, max/min %.2f; "
+	       "bitmap %.1f (k=%u) .. %.1f (k=%u) ns, max/min %.0f\n",
+	       RUN_K_MAX, (unsigned long long)1 << (RUN_K_MAX - 1), mlo, klo, mhi, khi, mhi / mlo,
+	       blo, kblo, bhi, kbhi, bhi / blo);
+	const struct row *c = &rows[ROW_W1C];
+	printf("ratio = memmon / baseline (< 1: memmon faster). project target W1C <= 1.00x "
+	       "(about 7 ns a pair): %.1f ns, %.2fx, %s\n",
+	       c->mm_med, c->mm_med / c->bl_med, c->mm_med <= c->bl_med ? "met" : "NOT met");
+}
+
+static void write_json(const char *path, unsigned runs, uint64_t pairs)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		die(path, "cannot open for writing");
+	fprintf(f, "{\n  \"ram_bytes\": %llu,\n  \"runs\": %u,\n  \"w1c_pairs\": %llu,\n",
+	        (unsigned long long)RAM_BYTES, runs, (unsigned long long)pairs);
+	fprintf(f, "  \"compiler\": \"%s\",\n  \"flags\": \"%s\",\n  \"rows\": [\n", COMPILER,
+	        flags_text());
+	for (unsigned i = 0; i < NROWS; i++) {
+		const struct row *w = &rows[i];
+		fprintf(f,
+		        "    {\"workload\": \"%s\", \"memmon_ns\": %.3f, \"baseline_ns\": %.3f, "
+		        "\"ratio\": %.4f, \"notes\": \"%s\",\n",
+		        w->name, w->mm_med, w->bl_med, w->mm_med / w->bl_med, w->notes);
+		fprintf(f, "     \"memmon_samples\": [");
+		for (unsigned r = 0; r < runs; r++)
+			fprintf(f, "%s%.3f", r ? ", " : "", w->mm[r]);
+		fprintf(f, "], \"baseline_samples\": [");
+		for (unsigned r = 0; r < runs; r++)
+			fprintf(f, "%s%.3f", r ? ", " : "", w->bl[r]);
+		fprintf(f, "]}%s\n", i + 1 < NROWS ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+	if (fclose(f))
+		die(path, "write failed");
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+	        "usage: bench_frame [--runs N] [--quick] [--json FILE]\n"
+	        "  --runs N     runs per row, the median is reported (1..%d, default %d)\n"
+	        "  --quick      fewer iterations (W1C 10^6 pairs, short run rows)\n"
+	        "  --json FILE  also write every sample as JSON\n",
+	        MAX_RUNS, DEFAULT_RUNS);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned runs = DEFAULT_RUNS;
+	bool quick = false;
+	const char *json = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+			if (*end || v < 1 || v > MAX_RUNS)
+				usage();
+			runs = (unsigned)v;
+		} else if (!strcmp(argv[i], "--quick")) {
+			quick = true;
+		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
+			json = argv[++i];
+		} else {
+			usage();
+		}
+	}
+	uint64_t pairs = quick ? W1C_PAIRS_Q : W1C_PAIRS;
+	uint64_t target = quick ? RUN_TARGET_Q : RUN_TARGET_NS;
+	uint64_t start = now_ns();
+
+	machine_setup();
+	pas = malloc(MAX_FRAMES * sizeof(*pas));
+	bm = malloc(((MAX_FRAMES + 63) / 64) * sizeof(*bm));
+	if (!pas || !bm)
+		die("malloc", "no memory");
+	init_a();
+	derive_free(&free_a, RAM_BYTES / PAGE_SIZE);
+	init_b();
+	derive_free(&free_b, MAX_FRAMES);
+
+	snprintf(rows[ROW_INIT].name, sizeof(rows[0].name), "init (takeover)");
+	snprintf(rows[ROW_INIT].notes, sizeof(rows[0].notes),
+	         "ns per whole init; base: push %llu frames", (unsigned long long)free_a.count);
+	snprintf(rows[ROW_W1A].name, sizeof(rows[0].name), "W1A alloc all");
+	snprintf(rows[ROW_W1A].notes, sizeof(rows[0].notes), "%llu kallocs, one at a time",
+	         (unsigned long long)free_a.count);
+	snprintf(rows[ROW_W1B].name, sizeof(rows[0].name), "W1B free all");
+	snprintf(rows[ROW_W1B].notes, sizeof(rows[0].notes), "%llu kfrees, reverse order",
+	         (unsigned long long)free_a.count);
+	snprintf(rows[ROW_W1C].name, sizeof(rows[0].name), "W1C random pairs");
+	snprintf(rows[ROW_W1C].notes, sizeof(rows[0].notes),
+	         "kfree(ws[rand]) + kalloc, ws of %u; op = pair", WS);
+	for (unsigned k = 0; k <= RUN_K_MAX; k++) {
+		struct row *w = &rows[ROW_RUN0 + k];
+		snprintf(w->name, sizeof(w->name), "run 2^%u", k);
+		snprintf(w->notes, sizeof(w->notes), "%llu frame%s, %u live; op = free+alloc%s",
+		         (unsigned long long)1 << k, k ? "s" : "", run_live(k),
+		         k == 0 ? " (quick list)" : "");
+	}
+
+	uint64_t mm_iters[RUN_K_MAX + 1], bl_iters[RUN_K_MAX + 1];
+	for (unsigned k = 0; k <= RUN_K_MAX; k++) {
+		mm_iters[k] = calibrate(run_memmon, k, target);
+		bl_iters[k] = calibrate(run_baseline, k, target);
+	}
+
+	for (unsigned r = 0; r < runs; r++) {
+		w1ab_memmon(r);
+		w1ab_baseline(r);
+		w1c_memmon(r, pairs);
+		w1c_baseline(r, pairs);
+		for (unsigned k = 0; k <= RUN_K_MAX; k++) {
+			rows[ROW_RUN0 + k].mm[r] =
+			    (double)run_memmon(k, mm_iters[k]) / (double)mm_iters[k];
+			rows[ROW_RUN0 + k].bl[r] =
+			    (double)run_baseline(k, bl_iters[k]) / (double)bl_iters[k];
+		}
+	}
+	for (unsigned i = 0; i < NROWS; i++) {
+		rows[i].mm_med = median(rows[i].mm, runs);
+		rows[i].bl_med = median(rows[i].bl, runs);
+		rows[i].mm_min = rows[i].mm_max = rows[i].mm[0];
+		for (unsigned r = 1; r < runs; r++) {
+			if (rows[i].mm[r] < rows[i].mm_min)
+				rows[i].mm_min = rows[i].mm[r];
+			if (rows[i].mm[r] > rows[i].mm_max)
+				rows[i].mm_max = rows[i].mm[r];
+		}
+	}
+
+	print_table(runs, pairs, now_ns() - start);
+	if (json)
+		write_json(json, runs, pairs);
+	return 0;
+}
