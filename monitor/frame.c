@@ -337,14 +337,17 @@ err_t frame_init(const struct frame_range *r, size_t n)
 	uint64_t bwords = (tpages + 63) / 64;
 	uint64_t need = tpages + (bwords * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
 	uint64_t tbase = 0; /* frame number */
-	for (size_t k = n; k-- > 0 && !tbase;) {
+	bool found = false;
+	for (size_t k = n; k-- > 0 && !found;) {
 		uint64_t b = r[k].base >> PAGE_SHIFT, e = b + r[k].pages;
 		if (e > nframes)
 			e = nframes;
-		if (r[k].owner == FRAME_FREE && b < e && e - b >= need && e - need > 0)
+		if (r[k].owner == FRAME_FREE && b < e && e - b >= need) {
 			tbase = e - need;
+			found = true;
+		}
 	}
-	if (!tbase)
+	if (!found)
 		return frame_err_nomem;
 
 	F = (typeof(F)){.nframes = (uint32_t)nframes, .quick = NIL};
@@ -672,6 +675,7 @@ void frame_stats(struct frame_stats *s)
 	for (unsigned o = 0; o < FRAME_OWNERS; o++)
 		s->owned[o] = F.owned[o];
 	s->owned[FRAME_FREE] = s->free;
+	s->owned[FRAME_FIRMWARE] = F.firmware;
 	if (F.avail) {
 		unsigned o = 63 - (unsigned)__builtin_clzll(F.avail);
 		s->largest = frame_pa(F.head[o]);

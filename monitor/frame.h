@@ -114,7 +114,8 @@ struct frame_stats {
 	uint64_t total;               /* frames the allocator manages: free + used */
 	uint64_t free;                /* free, in buddy lists or the quick list */
 	uint64_t used;                /* total - free */
-	uint64_t owned[FRAME_OWNERS]; /* by owner (owned[FRAME_FREE] == free) */
+	uint64_t owned[FRAME_OWNERS]; /* by owner; owned[FRAME_FREE] == free and
+	                               * owned[FRAME_FIRMWARE] == firmware */
 	uint64_t firmware;            /* kept by the firmware, outside total */
 	paddr_t largest;              /* the largest free block ... */
 	uint64_t largest_frames;      /* ... and its size (0: nothing free) */
