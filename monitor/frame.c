@@ -77,6 +77,7 @@ _Static_assert(sizeof(struct frame) == 16, "the issue allows 16 bytes of metadat
 #define ORDER_BIT(o)  ((uint64_t)1 << (o))
 #define FRAMES(order) ((uint64_t)1 << (order))
 _Static_assert(FRAME_MAX_ORDER < 32, "frame numbers are 32 bits");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "WORD_FIELD packs fields little-endian");
 
 const char frame_err_nomem[] = "no free run that long";
 const char frame_err_count[] = "count must be 1 to 2^31 frames";
@@ -111,13 +112,18 @@ static struct {
 
 static const struct frame zero_entry;
 
-/* The `word` of a single-frame run of `owner` with no references: what
- * kfree expects and kalloc writes. The `link` of such a run is 1 (next =
- * its length, prev = no frame referenced). */
-static inline uint64_t single_word(enum frame_owner owner)
-{
-	return (struct frame){.state = FS_USED, .owner = (uint8_t)owner, .flags = FF_RUN}.word;
-}
+/* The `word` of a single-frame run of each owner with no references: what
+ * kfree expects and kalloc writes. The `link` of such a run is SINGLE_LINK
+ * (next = its length 1, prev = no frame referenced). */
+#define WORD_FIELD(field, v)                                                                       \
+	((uint64_t)(v) << 8 * (offsetof(struct frame, field) - offsetof(struct frame, word)))
+#define SINGLE_WORD(o)                                                                             \
+	(WORD_FIELD(state, FS_USED) | WORD_FIELD(owner, o) | WORD_FIELD(flags, FF_RUN))
+static const uint64_t single_word[FRAME_OWNERS] = {
+    [FRAME_MONITOR] = SINGLE_WORD(FRAME_MONITOR), [FRAME_PTABLE] = SINGLE_WORD(FRAME_PTABLE),
+    [FRAME_MDB] = SINGLE_WORD(FRAME_MDB),         [FRAME_CLIENT] = SINGLE_WORD(FRAME_CLIENT),
+    [FRAME_CONSOLE] = SINGLE_WORD(FRAME_CONSOLE),
+};
 #define SINGLE_LINK ((struct frame){.next = 1}.link)
 
 const char *frame_owner_name(enum frame_owner o)
@@ -426,7 +432,7 @@ err_t kalloc(enum frame_owner owner, paddr_t *out)
 	F.quick = e->next;
 	F.nquick--;
 	e->link = SINGLE_LINK;
-	e->word = single_word(owner);
+	e->word = single_word[owner];
 	F.owned[owner]++;
 	junk(i, 1, FRAME_JUNK_ALLOC);
 	*out = frame_pa(i);
@@ -542,17 +548,19 @@ err_t kfree(paddr_t pa, enum frame_owner owner)
 {
 	uint64_t a = pa_addr(pa), i = a >> PAGE_SHIFT;
 
-	if (__builtin_expect((a & (PAGE_SIZE - 1)) || i >= F.nframes || !page_zeroed((uint32_t)i),
-	                     0))
-		return frame_free(pa, 1, owner);
-	struct frame *e = &F.tab[i];
-	if (__builtin_expect(
-	        e->link != SINGLE_LINK || e->word != single_word(owner) || !can_own(owner), 0))
-		return frame_free(pa, 1, owner);
-	F.owned[owner]--;
-	junk((uint32_t)i, 1, FRAME_JUNK_FREE);
-	quick_push(e, (uint32_t)i);
-	return NULL;
+	if (__builtin_expect(a % PAGE_SIZE == 0 && i < F.nframes &&
+	                         (unsigned)owner < FRAME_OWNERS && page_zeroed((uint32_t)i),
+	                     1)) {
+		struct frame *e = &F.tab[i];
+		/* single_word[] is 0 for the owners that cannot hold frames */
+		if (__builtin_expect(e->link == SINGLE_LINK && e->word == single_word[owner], 1)) {
+			F.owned[owner]--;
+			junk((uint32_t)i, 1, FRAME_JUNK_FREE);
+			quick_push(e, (uint32_t)i);
+			return NULL;
+		}
+	}
+	return frame_free(pa, 1, owner);
 }
 
 /* ---- references ---------------------------------------------------------------- */
