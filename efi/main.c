@@ -102,7 +102,8 @@ static void *stack_top(void *base, UINTN pages)
 }
 
 /* Record a span memmon keeps; adjacent spans are joined. When the list is
- * full, boot-services memory is kept whole (safe, only less is reclaimed). */
+ * full, boot-services and loader memory are kept whole (safe: only less is
+ * reclaimed). */
 static void keep(uint64_t base, uint64_t bytes)
 {
 	uint64_t pages = (bytes + 4095) / 4096;
@@ -111,7 +112,7 @@ static void keep(uint64_t base, uint64_t bytes)
 	base &= ~(uint64_t)4095;
 	if (last && last->base + last->pages * 4096 == base)
 		last->pages += pages;
-	else if (boot.nkept < MM_KEPT_MAX - 1) /* one left for the core's frame 0 */
+	else if (boot.nkept < MM_KEPT_MAX)
 		boot.kept[boot.nkept++] = (struct mm_span){base, pages};
 	else
 		boot.keep_boot = true;

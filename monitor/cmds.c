@@ -131,10 +131,10 @@ static err_t cmd_mem(struct con *c, int argc, char **argv)
 			con_printf(" %s 0x%lx", frame_owner_name(o), s.owned[o]);
 	con_printf("\nfirmware keeps 0x%lx frames outside the total\n", s.firmware);
 	if (s.largest_frames)
-		con_printf("largest free run 0x%lx frames at 0x%lx\n", s.largest_frames,
-		           pa_addr(s.largest));
+		con_printf("largest free block 0x%lx frames at 0x%lx (the most alloc can take)\n",
+		           s.largest_frames, pa_addr(s.largest));
 	else
-		con_puts("largest free run 0x0 frames\n");
+		con_puts("largest free block 0x0 frames\n");
 	con_printf("frame table 0x%lx pages at 0x%lx, 0x%lx written; 0x%lx frames referenced\n",
 	           frame_table_pages(), pa_addr(frame_table_base()), s.table_pages_touched,
 	           s.referenced);
@@ -260,10 +260,10 @@ const struct con_cmd con_cmds[] = {
      .args = "[PA]",
      .min_args = 0,
      .max_args = 1,
-     .summary = "frame allocator figures: total, free, used, by owner, largest free run",
+     .summary = "frame allocator figures: total, free, used, by owner, largest free block",
      .usage = "Prints 'frames total T free F used U', the used frames by owner (monitor,\n"
               "ptables, mdb, clients, console), the firmware's RAM outside the total, the\n"
-              "largest free run and the frame table's size. With PA, what the allocator\n"
+              "largest free block and the frame table's size. With PA, what the allocator\n"
               "knows of the frame holding physical address PA: owner, block, run, refs.",
      .run = cmd_mem},
     {.name = "alloc",

@@ -79,12 +79,12 @@ _Static_assert(sizeof(struct frame) == 16, "the issue allows 16 bytes of metadat
 _Static_assert(FRAME_MAX_ORDER < 32, "frame numbers are 32 bits");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "WORD_FIELD packs fields little-endian");
 
-const char frame_err_nomem[] = "no free run that long";
+const char frame_err_nomem[] = "no free aligned block that large";
 const char frame_err_count[] = "count must be 1 to 2^31 frames";
 const char frame_err_owner[] = "that owner cannot take frames";
 const char frame_err_align[] = "address is not page-aligned";
 const char frame_err_unmanaged[] = "not RAM that memmon manages";
-const char frame_err_double[] = "frame is already free (double free)";
+const char frame_err_double[] = "frame is free (a double free, or never allocated)";
 const char frame_err_notrun[] = "not the first frame of an allocated run";
 const char frame_err_size[] = "the run has a different length";
 const char frame_err_foreign[] = "the run belongs to another owner";

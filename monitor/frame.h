@@ -60,7 +60,7 @@ struct frame_range {
  */
 err_t frame_init(const struct frame_range *r, size_t n);
 
-/* The frame table's place, for memmap and the page tables of later layers. */
+/* The frame table's place, for `mem` and the page tables of later layers. */
 paddr_t frame_table_base(void);
 uint64_t frame_table_pages(void);
 
@@ -134,12 +134,12 @@ void frame_stats(struct frame_stats *s);
 err_t frame_audit(void);
 
 /* Failures, compared by identity. */
-extern const char frame_err_nomem[];     /* no free run that long */
+extern const char frame_err_nomem[];     /* no free block of 2^ceil(log2 count) frames */
 extern const char frame_err_count[];     /* count 0 or beyond 2^FRAME_MAX_ORDER */
 extern const char frame_err_owner[];     /* an owner that cannot allocate */
 extern const char frame_err_align[];     /* address not page-aligned */
 extern const char frame_err_unmanaged[]; /* not RAM the allocator manages */
-extern const char frame_err_double[];    /* the frame is already free */
+extern const char frame_err_double[];    /* the frame is free: double free, or never allocated */
 extern const char frame_err_notrun[];    /* not the first frame of an allocated run */
 extern const char frame_err_size[];      /* the run has a different length */
 extern const char frame_err_foreign[];   /* the run belongs to another owner */

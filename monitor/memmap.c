@@ -28,8 +28,8 @@ enum mm_use mm_disposition(enum fw_kind k, bool keep_boot)
 	case FW_BOOT_DATA:
 		return keep_boot ? MM_KEPT : MM_RECLAIMED;
 	case FW_LOADER_CODE:
-	case FW_LOADER_DATA:
-		return MM_RECLAIMED;
+	case FW_LOADER_DATA: /* memmon's own allocations are loader data */
+		return keep_boot ? MM_KEPT : MM_RECLAIMED;
 	default:
 		return MM_RESERVED;
 	}
@@ -90,59 +90,87 @@ static bool emit(struct frame_range *out, size_t cap, size_t *n, uint64_t base, 
 	return true;
 }
 
+/* What memmon may do with memory a descriptor covers, least restrictive
+ * first: where descriptors overlap (UEFI forbids it; a broken map may not
+ * care), the most restrictive claim wins. */
+enum claim { CLAIM_NONE, CLAIM_FREE, CLAIM_KEPT, CLAIM_FIRMWARE, CLAIM_NOT_RAM };
+
+static enum claim region_claim(const struct boot_info *bi, const struct mm_region *r)
+{
+	if (!is_ram(r->kind))
+		return CLAIM_NOT_RAM;
+	switch (mm_disposition(r->kind, bi->keep_boot)) {
+	case MM_FREE:
+	case MM_RECLAIMED:
+		return CLAIM_FREE;
+	case MM_KEPT:
+		return CLAIM_KEPT;
+	default:
+		return CLAIM_FIRMWARE;
+	}
+}
+
+/* [*base, *end) of a span, page-aligned and clipped to physical addresses. */
+static void span_bounds(uint64_t base, uint64_t pages, uint64_t *b, uint64_t *e)
+{
+	const uint64_t limit = (uint64_t)1 << MM_PHYS_BITS;
+
+	*b = base < limit ? base & ~(PAGE_SIZE - 1) : limit;
+	*e = pages < (limit - *b) / PAGE_SIZE ? *b + pages * PAGE_SIZE : limit;
+}
+
+/* Lower *next to boundary x if x lies beyond pos. */
+static void boundary(uint64_t pos, uint64_t x, uint64_t *next)
+{
+	if (x > pos && x < *next)
+		*next = x;
+}
+
 err_t mm_takeover(struct boot_info *bi, struct frame_range *out, size_t cap, size_t *n)
 {
-	/* the kept spans by address */
-	struct mm_span *k = bi->kept;
-	for (size_t i = 1; i < bi->nkept; i++) {
-		struct mm_span s = k[i];
-		size_t j = i;
-		for (; j > 0 && k[j - 1].base > s.base; j--)
-			k[j] = k[j - 1];
-		k[j] = s;
-	}
-
-	uint64_t floor = 0; /* end of what is laid out: overlapping descriptors are clipped */
+	static const enum frame_owner owner_of[] = {[CLAIM_FREE] = FRAME_FREE,
+	                                            [CLAIM_KEPT] = FRAME_MONITOR,
+	                                            [CLAIM_FIRMWARE] = FRAME_FIRMWARE};
 	bool ok = true;
-	*n = 0;
-	for (size_t i = 0; i < bi->nregions; i++) {
-		struct mm_region *r = &bi->regions[i];
-		uint64_t base = r->base > floor ? r->base : floor;
-		uint64_t end = r->base + r->pages * PAGE_SIZE;
-		enum mm_use use = mm_disposition(r->kind, bi->keep_boot);
 
-		r->kept = 0;
-		if (!is_ram(r->kind) || base >= end)
-			continue;
-		floor = end;
-		if (use == MM_RESERVED) {
-			ok &= emit(out, cap, n, base, end, FRAME_FIRMWARE);
-			continue;
+	*n = 0;
+	for (size_t i = 0; i < bi->nregions; i++)
+		bi->regions[i].kept = 0;
+	/* Sweep the address space from boundary to boundary; between two, every
+	 * descriptor and kept span either covers all of it or none. O((regions +
+	 * spans)^2), a few hundred squared at most. */
+	for (uint64_t pos = 0;;) {
+		uint64_t next = UINT64_MAX, b, e;
+		enum claim c = CLAIM_NONE;
+		bool kept = pos < PAGE_SIZE; /* frame 0: its address is the null pointer */
+
+		boundary(pos, PAGE_SIZE, &next);
+		for (size_t i = 0; i < bi->nregions; i++) {
+			span_bounds(bi->regions[i].base, bi->regions[i].pages, &b, &e);
+			boundary(pos, b, &next);
+			boundary(pos, e, &next);
+			if (b <= pos && pos < e && region_claim(bi, &bi->regions[i]) > c)
+				c = region_claim(bi, &bi->regions[i]);
 		}
-		if (use == MM_KEPT) {
-			r->kept = r->pages;
-			ok &= emit(out, cap, n, base, end, FRAME_MONITOR);
-			continue;
+		for (size_t j = 0; j < bi->nkept; j++) {
+			span_bounds(bi->kept[j].base, bi->kept[j].pages, &b, &e);
+			boundary(pos, b, &next);
+			boundary(pos, e, &next);
+			kept |= b <= pos && pos < e;
 		}
-		uint64_t pos = base;
-		if (pos == 0) { /* frame 0: its address is the null pointer */
-			ok &= emit(out, cap, n, 0, PAGE_SIZE, FRAME_MONITOR);
-			r->kept++;
-			pos = PAGE_SIZE;
+		if (next == UINT64_MAX)
+			break;
+		if (c == CLAIM_FREE && kept)
+			c = CLAIM_KEPT;
+		if (c == CLAIM_FREE || c == CLAIM_KEPT || c == CLAIM_FIRMWARE)
+			ok &= emit(out, cap, n, pos, next, owner_of[c]);
+		for (size_t i = 0; c == CLAIM_KEPT && i < bi->nregions; i++) {
+			struct mm_region *r = &bi->regions[i];
+			span_bounds(r->base, r->pages, &b, &e);
+			if (b <= pos && pos < e && region_claim(bi, r) <= CLAIM_KEPT)
+				r->kept += (next - pos) / PAGE_SIZE;
 		}
-		for (size_t j = 0; j < bi->nkept && pos < end; j++) {
-			uint64_t sb = k[j].base, se = sb + k[j].pages * PAGE_SIZE;
-			if (se <= pos || sb >= end)
-				continue;
-			if (sb > pos)
-				ok &= emit(out, cap, n, pos, sb, FRAME_FREE);
-			sb = sb > pos ? sb : pos;
-			se = se < end ? se : end;
-			ok &= emit(out, cap, n, sb, se, FRAME_MONITOR);
-			r->kept += (se - sb) / PAGE_SIZE;
-			pos = se;
-		}
-		ok &= emit(out, cap, n, pos, end, FRAME_FREE);
+		pos = next;
 	}
 	return ok ? NULL : "the memory map is too fragmented for the takeover list";
 }

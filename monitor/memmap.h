@@ -66,7 +66,7 @@ struct boot_info {
 	 * what it allocated, the page tables it runs on. Unsorted, may touch. */
 	struct mm_span kept[MM_KEPT_MAX];
 	size_t nkept;
-	bool keep_boot;     /* keep all boot-services memory (the spans did not fit) */
+	bool keep_boot;     /* keep all boot-services and loader memory (the spans did not fit) */
 	unsigned ebs_tries; /* ExitBootServices calls it took */
 	char fw_vendor[48]; /* firmware vendor, ASCII */
 	uint32_t fw_revision;
@@ -87,10 +87,12 @@ struct mm_totals {
 void mm_totals(const struct boot_info *bi, struct mm_totals *t);
 
 /*
- * Turn the sorted map into the frame allocator's takeover list: free and
- * reclaimed regions less the kept spans (and frame 0, whose address is the
- * null pointer), memmon's own spans, and the firmware's RAM; sorted,
- * disjoint, adjacent pieces of one owner joined. Sets each region's `kept`.
+ * Turn the map into the frame allocator's takeover list: free and reclaimed
+ * regions less the kept spans (and frame 0, whose address is the null
+ * pointer), memmon's own spans, and the firmware's RAM; sorted, disjoint,
+ * adjacent pieces of one owner joined. Where descriptors overlap, the most
+ * restrictive wins (not RAM, then firmware, then kept, then free). Sets each
+ * region's `kept`.
  * Returns an error when more than `cap` pieces would be needed.
  */
 struct frame_range;

@@ -34,10 +34,10 @@ void monitor_init(struct con *c, struct boot_info *bi)
 	mm_totals(bi, &t);
 	struct frame_stats fs;
 	frame_stats(&fs);
-	con_printf("\nmemmon %s (%s): took over %lu MiB of RAM in %zu regions "
-	           "(ExitBootServices after %u tries)\n",
+	con_printf("\nmemmon %s (%s): took over 0x%lx MiB of RAM in 0x%zx regions "
+	           "(ExitBootServices after 0x%x tries)\n",
 	           MEMMON_VERSION, MEMMON_BUILD, t.ram_pages >> 8, bi->nregions, bi->ebs_tries);
-	con_printf("memmon: %lu MiB free in the frame allocator, %lu MiB used; image at 0x%lx, "
+	con_printf("memmon: 0x%lx MiB free in the frame allocator, 0x%lx MiB used; image at 0x%lx, "
 	           "0x%lx bytes\n",
 	           fs.free >> 8, fs.used >> 8, bi->image_base, bi->image_size);
 	con_puts("memmon: type 'help' for commands\n");

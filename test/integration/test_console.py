@@ -22,7 +22,7 @@ def assert_alive(mon):
 # The prompt appears after takeover, announced by the banner.
 def test_banner_and_prompt(mon):
     assert "memmon: starting" in mon.banner
-    assert re.search(r"memmon \S+ \(\S+\): took over \d+ MiB of RAM", mon.banner), mon.banner
+    assert re.search(r"memmon \S+ \(\S+\): took over 0x[0-9a-f]+ MiB of RAM", mon.banner), mon.banner
 
 
 # help lists every command, once each, and help CMD shows each one's usage.

@@ -20,7 +20,7 @@ def parse_mem(lines):
     m = re.fullmatch(rf"firmware keeps {HEX} frames outside the total", lines[2])
     assert m, lines[2]
     r["firmware"] = int(m[1], 16)
-    m = re.fullmatch(rf"largest free run {HEX} frames(?: at {HEX})?", lines[3])
+    m = re.fullmatch(rf"largest free block {HEX} frames(?: at {HEX} \(the most alloc can take\))?", lines[3])
     assert m, lines[3]
     r["largest"] = int(m[1], 16)
     r["largest_at"] = int(m[2], 16) if m[2] else None
@@ -139,8 +139,8 @@ def test_refusals_change_nothing(mon):
         "alloc 0": "count must be",
         "alloc 0x80000001": "count must be",
         "alloc 0xffffffffffffffff": "count must be",
-        "alloc 0x80000000": "no free run",
-        f"alloc {ref['largest'] * 2:#x}": "no free run",
+        "alloc 0x80000000": "no free aligned block",
+        f"alloc {ref['largest'] * 2:#x}": "no free aligned block",
         "alloc 1 2": "error:",
         "alloc -1": "error: alloc",
         "mem zz": "error: mem",
@@ -172,7 +172,7 @@ def test_take_every_free_frame(fresh):
             break
         runs.append((alloc(mon, m["largest"]), m["largest"]))
     assert len(runs) < 400
-    assert "no free run" in single_error(mon.cmd("alloc"))
+    assert "no free aligned block" in single_error(mon.cmd("alloc"))
     full = parse_mem(mon.cmd("mem"))
     assert full["owners"]["console"] == before["free"] and full["largest"] == 0
     # memmon still works: commands, the fault path, the memory map

@@ -21,6 +21,7 @@
 
 #include "frame.h"
 #include "host.h"
+#include "memmap.h"
 #include "platform.h"
 
 #define SENTINEL  ((uint64_t)0x5a5a5a5a5a5a5a5a)
@@ -1823,10 +1824,111 @@ static void test_random_ops(void **state)
 	              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
+/* ---- the takeover list (mm_takeover) ------------------------------------------ */
+
+static struct mm_region mk_region(uint64_t base, uint64_t pages, enum fw_kind kind)
+{
+	return (struct mm_region){.base = base, .pages = pages, .kind = kind};
+}
+
+static void expect_ranges(const struct frame_range *got, size_t n, const struct frame_range *want,
+                          size_t nwant)
+{
+	assert_int_equal(n, nwant);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(got[i].base, want[i].base);
+		assert_int_equal(got[i].pages, want[i].pages);
+		assert_int_equal(got[i].owner, want[i].owner);
+	}
+}
+
+/* Overlapping descriptors (a broken map): firmware RAM and MMIO win over the
+ * free memory they overlap, which is never handed to the allocator. */
+static void test_takeover_overlaps(void **state)
+{
+	struct mm_region r[] = {
+	    mk_region(0x0, 0x10, FW_CONVENTIONAL),       mk_region(0x8000, 0x4, FW_ACPI_NVS),
+	    mk_region(0x100000, 0x100, FW_CONVENTIONAL), mk_region(0x180000, 0x10, FW_MMIO),
+	    mk_region(0x1f0000, 0x20, FW_RUNTIME_DATA),
+	};
+	struct boot_info bi = {.regions = r, .nregions = ARRAY_SIZE(r)};
+	struct frame_range out[16];
+	size_t n;
+	static const struct frame_range want[] = {
+	    {0x0, 1, FRAME_MONITOR},          {0x1000, 7, FRAME_FREE},
+	    {0x8000, 4, FRAME_FIRMWARE},      {0xc000, 4, FRAME_FREE},
+	    {0x100000, 0x80, FRAME_FREE},     {0x190000, 0x60, FRAME_FREE},
+	    {0x1f0000, 0x20, FRAME_FIRMWARE},
+	};
+
+	(void)state;
+	assert_null(mm_takeover(&bi, out, ARRAY_SIZE(out), &n));
+	expect_ranges(out, n, want, ARRAY_SIZE(want));
+	assert_int_equal(r[0].kept, 1);
+}
+
+/* Kept spans out of order, overlapping each other and crossing from one
+ * descriptor into the next become one monitor piece; each descriptor counts
+ * the kept pages it holds. */
+static void test_takeover_kept_spans(void **state)
+{
+	struct mm_region r[] = {
+	    mk_region(0x0, 0x100, FW_CONVENTIONAL),
+	    mk_region(0x100000, 0x100, FW_BOOT_DATA),
+	    mk_region(0x200000, 0x100, FW_LOADER_DATA),
+	};
+	struct boot_info bi = {.regions = r,
+	                       .nregions = ARRAY_SIZE(r),
+	                       .kept = {{0x1fe000, 4}, {0x52000, 4}, {0x50000, 4}, {0x300000, 8}},
+	                       .nkept = 4};
+	struct frame_range out[16];
+	size_t n;
+	static const struct frame_range want[] = {
+	    {0x0, 1, FRAME_MONITOR},      {0x1000, 0x4f, FRAME_FREE},
+	    {0x50000, 6, FRAME_MONITOR},  {0x56000, 0x1a8, FRAME_FREE},
+	    {0x1fe000, 4, FRAME_MONITOR}, {0x202000, 0xfe, FRAME_FREE},
+	};
+
+	(void)state;
+	assert_null(mm_takeover(&bi, out, ARRAY_SIZE(out), &n));
+	expect_ranges(out, n, want, ARRAY_SIZE(want));
+	assert_int_equal(r[0].kept, 7);
+	assert_int_equal(r[1].kept, 2);
+	assert_int_equal(r[2].kept, 2);
+	/* a list too short for the pieces is an error */
+	assert_non_null(mm_takeover(&bi, out, 3, &n));
+}
+
+/* With keep_boot, boot-services and loader memory are kept whole. */
+static void test_takeover_keep_boot(void **state)
+{
+	struct mm_region r[] = {
+	    mk_region(0x1000, 0xff, FW_CONVENTIONAL),
+	    mk_region(0x100000, 0x100, FW_BOOT_CODE),
+	    mk_region(0x200000, 0x100, FW_LOADER_DATA),
+	};
+	struct boot_info bi = {.regions = r, .nregions = ARRAY_SIZE(r), .keep_boot = true};
+	struct frame_range out[16];
+	size_t n;
+	static const struct frame_range want[] = {
+	    {0x1000, 0xff, FRAME_FREE},
+	    {0x100000, 0x200, FRAME_MONITOR},
+	};
+
+	(void)state;
+	assert_null(mm_takeover(&bi, out, ARRAY_SIZE(out), &n));
+	expect_ranges(out, n, want, ARRAY_SIZE(want));
+	assert_int_equal(r[1].kept, 0x100);
+	assert_int_equal(r[2].kept, 0x100);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_takeover_overlaps),
+	    cmocka_unit_test(test_takeover_kept_spans),
+	    cmocka_unit_test(test_takeover_keep_boot),
 	    T(test_owner_names),
 	    T(test_init_layout),
 	    T(test_init_no_room),
