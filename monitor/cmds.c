@@ -166,15 +166,12 @@ static err_t cmd_free(struct con *c, int argc, char **argv)
 	if (e)
 		return e;
 	e = frame_free(pa_init(pa), count, FRAME_CONSOLE);
-	if (e == frame_err_foreign) {
+	if (e == frame_err_foreign || e == frame_err_size) {
 		struct frame_info fi;
 		frame_query(pa_init(pa), &fi);
-		return con_fail(c, "free: 0x%lx: not from alloc: it belongs to %s", pa,
-		                frame_owner_name(fi.owner));
-	}
-	if (e == frame_err_size) {
-		struct frame_info fi;
-		frame_query(pa_init(pa), &fi);
+		if (e == frame_err_foreign)
+			return con_fail(c, "free: 0x%lx: not from alloc: it belongs to %s", pa,
+			                frame_owner_name(fi.owner));
 		return con_fail(c, "free: 0x%lx: the run is 0x%lx frames, not 0x%lx", pa,
 		                fi.run_frames, count);
 	}

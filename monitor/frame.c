@@ -591,7 +591,8 @@ static uint32_t *run_refs(struct frame *b)
 	return NULL;
 }
 
-err_t frame_ref(paddr_t pa)
+/* Add one reference to frame pa (delta 1) or drop one (delta -1). */
+static err_t ref_change(paddr_t pa, int delta)
 {
 	uint32_t i;
 	struct frame *h;
@@ -599,36 +600,29 @@ err_t frame_ref(paddr_t pa)
 
 	if (err)
 		return err;
-	struct frame *e = at(i);
-	if (e->refs == UINT32_MAX)
+	uint32_t refs = peek(i)->refs;
+	if (delta < 0 && refs == 0)
+		return frame_err_notref;
+	if (delta > 0 && refs == UINT32_MAX)
 		return frame_err_refmax;
-	if (e->refs++ == 0) {
+	at(i)->refs = refs + (uint32_t)delta;
+	if (refs == 0 || refs + (uint32_t)delta == 0) { /* the frame became (un)referenced */
 		uint32_t *rr = run_refs(h);
 		if (rr)
-			++*rr;
-		F.referenced++;
+			*rr += (uint32_t)delta;
+		F.referenced += (uint64_t)(int64_t)delta;
 	}
 	return NULL;
 }
 
+err_t frame_ref(paddr_t pa)
+{
+	return ref_change(pa, 1);
+}
+
 err_t frame_unref(paddr_t pa)
 {
-	uint32_t i;
-	struct frame *h;
-	err_t err = ref_target(pa, &i, &h);
-
-	if (err)
-		return err;
-	if (peek(i)->refs == 0)
-		return frame_err_notref;
-	struct frame *e = &F.tab[i];
-	if (--e->refs == 0) {
-		uint32_t *rr = run_refs(h);
-		if (rr)
-			--*rr;
-		F.referenced--;
-	}
-	return NULL;
+	return ref_change(pa, -1);
 }
 
 /* ---- queries --------------------------------------------------------------------- */
