@@ -323,6 +323,42 @@ static void count_range(uint64_t pages, enum frame_owner owner)
 		F.owned[owner] += pages;
 }
 
+/*
+ * Lay out the table's frames [tbase, tbase + need) (tpages of table, then
+ * the bitmap) as memmon's, except the table pages whose 256 frames are all
+ * outside every range (a hole, such as q35's PCI hole below 4 GiB): nothing
+ * ever reads or writes them (peek reads the bitmap first; at is only called
+ * for frames in blocks), so their frames are free. Returns the frames kept.
+ */
+static uint64_t add_table(uint64_t tbase, uint64_t tpages, uint64_t need,
+                          const struct frame_range *r, size_t n)
+{
+	uint64_t kept = 0, from = 0, p = 0; /* pages [from, p) are kept, not yet laid out */
+
+	for (size_t k = 0; k <= n; k++) {
+		uint64_t first = tpages, last = need; /* past the ranges: the bitmap */
+		if (k < n) {
+			uint64_t b = r[k].base >> PAGE_SHIFT, e = b + r[k].pages;
+			if (e > F.nframes)
+				e = F.nframes;
+			if (b >= e)
+				continue;
+			first = b / PER_PAGE; /* pages [first, last) describe range k */
+			last = (e - 1) / PER_PAGE + 1;
+		}
+		if (first > p) { /* pages [p, first) describe a hole */
+			add_range(tbase + from, p - from, FRAME_MONITOR);
+			add_range(tbase + p, first - p, FRAME_FREE);
+			kept += p - from;
+			from = p = first;
+		}
+		if (last > p)
+			p = last;
+	}
+	add_range(tbase + from, p - from, FRAME_MONITOR);
+	return kept + p - from;
+}
+
 err_t frame_init(const struct frame_range *r, size_t n)
 {
 	uint64_t nframes = 0;
@@ -360,7 +396,6 @@ err_t frame_init(const struct frame_range *r, size_t n)
 	for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++)
 		F.head[o] = NIL;
 	F.table = frame_pa((uint32_t)tbase);
-	F.table_pages = need;
 	F.tab = plat_pa_to_ptr(F.table);
 	F.zeroed = (uint64_t *)(void *)(F.tab + tpages * PER_PAGE);
 	__builtin_memset(F.zeroed, 0, bwords * 8);
@@ -375,10 +410,10 @@ err_t frame_init(const struct frame_range *r, size_t n)
 		if (o == FRAME_FREE && tbase >= b && tbase < e) {
 			/* the table's own range: free below, the table, free above */
 			add_range(b, tbase - b, o);
-			add_range(tbase, need, FRAME_MONITOR);
+			F.table_pages = add_table(tbase, tpages, need, r, n);
 			add_range(tbase + need, e - tbase - need, o);
-			count_range(e - b - need, o);
-			count_range(need, FRAME_MONITOR);
+			count_range(e - b - F.table_pages, o);
+			count_range(F.table_pages, FRAME_MONITOR);
 			continue;
 		}
 		add_range(b, e - b, o);

@@ -53,14 +53,16 @@ struct frame_range {
  * Take over physical memory. `r` must be sorted by base and disjoint; RAM
  * not listed is not RAM to the allocator (holes, MMIO). The frame table is
  * carved from the highest free range that can hold it and owned by
- * FRAME_MONITOR. Cost: O(n * FRAME_MAX_ORDER) entries written and a bitmap
+ * FRAME_MONITOR, but for the table pages that describe only frames outside
+ * every range, which are free. Cost: O(n * FRAME_MAX_ORDER) entries written and a bitmap
  * of one bit per 256 frames zeroed, however much RAM there is. Returns
  * frame_err_nomem when no free range can hold the table (nothing changed).
  * May be called again to start over (host tests).
  */
 err_t frame_init(const struct frame_range *r, size_t n);
 
-/* The frame table's place, for `mem` and the page tables of later layers. */
+/* The frame table's place and the pages of it memmon holds (holes given
+ * back), for `mem` and the page tables of later layers. */
 paddr_t frame_table_base(void);
 uint64_t frame_table_pages(void);
 

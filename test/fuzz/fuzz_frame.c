@@ -222,7 +222,7 @@ static struct {
 	uint32_t nlive;
 	struct {
 		uint32_t lo, hi;
-	} segs[MAX_PIECES + 1];
+	} segs[MAX_PIECES + TABLE_MAX]; /* the ranges, then stretches of kept table pages */
 	unsigned nsegs;
 	uint64_t total, nfree, owned[FRAME_OWNERS], firmware, referenced;
 	uint32_t table, table_pages;
@@ -587,14 +587,35 @@ NO_COVERAGE static void model_init(const struct layout *L, uint32_t nframes, uin
 	}
 	M.table = table;
 	M.table_pages = pages;
-	M.segs[M.nsegs] = (typeof(M.segs[0])){table, table + pages};
-	for (uint32_t f = table; f < table + pages; f++) {
+	/* Table pages whose 256 frames lie in no range are given back free;
+	 * the rest of the table (and its bitmap, after tpages) is memmon's, one
+	 * segment per stretch of kept pages. */
+	uint32_t tpages = (nframes + 255) / 256, kept = 0;
+	bool in_seg = false;
+	for (uint32_t p = 0; p < pages; p++) {
+		bool hole = p < tpages;
+		for (size_t k = 0; hole && k < L->n; k++) {
+			uint64_t lo = L->r[k].base >> PAGE_SHIFT, hi = lo + L->r[k].pages;
+			hole = !(lo < hi && lo < (uint64_t)(p + 1) * 256 && hi > (uint64_t)p * 256);
+		}
+		uint32_t f = table + p;
 		REQUIRE(M.state[f] == M_FREE);
+		if (hole) {
+			M.nsegs += in_seg;
+			in_seg = false;
+			continue;
+		}
+		if (!in_seg)
+			M.segs[M.nsegs] = (typeof(M.segs[0])){f, f};
+		in_seg = true;
+		M.segs[M.nsegs].hi = f + 1;
 		set_state(f, M_KEPT);
 		M.owner[f] = FRAME_MONITOR;
 		M.seg[f] = (uint8_t)M.nsegs;
+		kept++;
 	}
-	M.nsegs++;
+	M.nsegs += in_seg;
+	REQUIRE(frame_table_pages() == kept);
 	for (uint32_t f = 0; f < M.nframes; f++) {
 		if (M.state[f] == M_FIRMWARE)
 			M.firmware++;
@@ -641,8 +662,7 @@ static bool do_init(const struct layout *L)
 		return false;
 	}
 
-	/* the table, at the top of the host range */
-	REQUIRE(frame_table_pages() == need);
+	/* the table, at the top of the host range (model_init checks its size) */
 	REQUIRE(pa_addr(frame_table_base()) == (top - need) * PAGE_SIZE);
 	model_init(L, (uint32_t)nframes, (uint32_t)(top - need), (uint32_t)need);
 	M.ready = true;

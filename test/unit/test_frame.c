@@ -459,7 +459,8 @@ static void give_all(const paddr_t *got, uint64_t n)
 
 /* When the highest free range is too small for the frame table, the table
  * goes to the top of the next one down that holds it; the small range is
- * handed out, the table never. */
+ * handed out, the table never, but for the table pages that describe only
+ * the hole 2200..16283 (pages 9..62): their frames are free. */
 static void test_init_table_placement(void **state)
 {
 	static const struct frame_range r[] = {
@@ -474,20 +475,23 @@ static void test_init_table_placement(void **state)
 
 	(void)state;
 	start(RAM_BYTES, r, ARRAY_SIZE(r), true);
-	assert_int_equal(frame_table_pages(), TABLE64);
+	enum { HOLE_PAGES = 62 - 9 + 1 };
+	assert_int_equal(frame_table_pages(), TABLE64 - HOLE_PAGES);
 	assert_int_equal(pa_addr(frame_table_base()), 935 * PAGE_SIZE);
-	assert_int_equal(fx.init.free, 999 - TABLE64 + 64);
-	assert_int_equal(fx.init.owned[FRAME_MONITOR], 100 + TABLE64);
+	assert_int_equal(fx.init.free, 999 - TABLE64 + HOLE_PAGES + 64);
+	assert_int_equal(fx.init.owned[FRAME_MONITOR], 100 + TABLE64 - HOLE_PAGES);
 	assert_int_equal(fx.init.firmware, 1100);
 	uint64_t n = take_all(got, seen, NF);
 	assert_int_equal(n, fx.init.free);
 	for (uint64_t f = 0; f < NF; f++)
-		assert_int_equal(seen[f], (f >= 1 && f < 935) || (f >= 2000 && f < 2064));
+		assert_int_equal(seen[f], (f >= 1 && f < 935) || (f >= 935 + 9 && f <= 935 + 62) ||
+		                              (f >= 2000 && f < 2064));
 	give_all(got, n);
 }
 
 /* A free range that starts at frame 0 is managed like any other: frame 0
- * heads a block, is handed out and comes back. */
+ * heads a block, is handed out and comes back. (Table page 2, for frames
+ * 512..767 of the hole 400..999, is free too.) */
 static void test_init_frame0_free(void **state)
 {
 	static const struct frame_range r[] = {
@@ -507,7 +511,9 @@ static void test_init_frame0_free(void **state)
 	assert_int_equal(fi.owner, FRAME_FREE);
 	assert_int_equal(pa_addr(fi.block), 0);
 	assert_int_equal(fi.order, 8);
-	assert_int_equal(fx.init.free, 300 + NF - 1000 - TABLE64);
+	assert_int_equal(fx.init.free, 300 + NF - 1000 - TABLE64 + 1);
+	assert_int_equal(query(pf(NF - TABLE64 + 2)).owner, FRAME_FREE);
+	assert_int_equal(query(pf(NF - TABLE64 + 1)).owner, FRAME_MONITOR);
 	uint64_t n = take_all(got, seen, NF);
 	assert_int_equal(n, fx.init.free);
 	assert_true(seen[0] && seen[299] && !seen[300] && !seen[999] && seen[1000]);
@@ -1236,10 +1242,11 @@ static void test_junk(void **state)
 
 /* Takeover of 1 GiB writes only tens of the frame table's 1025 pages, and
  * allocations write only the pages of the entries they change; the table
- * belongs to FRAME_MONITOR and cannot be freed. */
+ * belongs to FRAME_MONITOR and cannot be freed, but for the 30 pages that
+ * describe only the hole 102024..109999 (pages 399..428). */
 static void test_lazy_table(void **state)
 {
-	enum { F1G = 262144, T1G = 1025 };
+	enum { F1G = 262144, T1G = 1025, HOLE_PAGES = 30 };
 	static const struct frame_range r1g[] = {
 	    {1 * PAGE_SIZE, 159, FRAME_FREE},        {256 * PAGE_SIZE, 768, FRAME_MONITOR},
 	    {1024 * PAGE_SIZE, 100000, FRAME_FREE},  {101024 * PAGE_SIZE, 1000, FRAME_FIRMWARE},
@@ -1255,20 +1262,25 @@ static void test_lazy_table(void **state)
 	assert_null(frame_init(r1g, ARRAY_SIZE(r1g)));
 	frame_stats(&fx.init);
 	s = fx.init;
-	assert_int_equal(frame_table_pages(), T1G);
+	assert_int_equal(frame_table_pages(), T1G - HOLE_PAGES);
 	assert_int_equal(pa_addr(frame_table_base()), (uint64_t)(F1G - T1G) * PAGE_SIZE);
 	print_message("1 GiB takeover wrote %lu of %lu table pages\n",
 	              (unsigned long)s.table_pages_touched, (unsigned long)frame_table_pages());
 	assert_true(s.table_pages_touched > 0);
 	assert_true(s.table_pages_touched <= 64);
 	assert_true(s.table_pages_touched * 16 < frame_table_pages());
-	assert_int_equal(s.free, 159 + 100000 + 77777 + (F1G - 187777) - T1G);
-	assert_int_equal(s.owned[FRAME_MONITOR], 768 + T1G);
+	assert_int_equal(s.free, 159 + 100000 + 77777 + (F1G - 187777) - T1G + HOLE_PAGES);
+	assert_int_equal(s.owned[FRAME_MONITOR], 768 + T1G - HOLE_PAGES);
+	for (uint64_t p = 0; p < T1G; p++)
+		assert_int_equal(query(pf(F1G - T1G + p)).owner,
+		                 p >= 399 && p <= 428 ? FRAME_FREE : FRAME_MONITOR);
 	assert_int_equal(s.firmware, 1000);
 	assert_null(frame_audit());
 
 	/* the table is memmon's, one takeover block per aligned piece */
 	for (uint64_t f = F1G - T1G; f < F1G; f += 64) {
+		if (f - (F1G - T1G) >= 399 && f - (F1G - T1G) <= 428)
+			continue;
 		struct frame_info fi = query(pf(f));
 		assert_true(fi.managed);
 		assert_int_equal(fi.owner, FRAME_MONITOR);
