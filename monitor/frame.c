@@ -10,7 +10,7 @@
  * i could have, i rounded down to 2^0, 2^1, ...: the first entry with a
  * state is the head, if that block reaches i (block_of).
  *
- * Laziness. The table is allocated at takeover but never cleared: a bit per
+ * Laziness. The table is allocated at takeover but never cleared: a byte per
  * table page (256 entries) says whether the page has been zeroed yet, and
  * an entry on a page not yet zeroed reads as all zero (peek). The first
  * write to a page zeroes it (at). Boot writes only block heads, a few per
@@ -95,13 +95,14 @@ const char frame_err_free[] = "frame is free";
 
 static struct {
 	struct frame *tab; /* nframes entries, zeroed a page at a time */
-	uint64_t *zeroed;  /* bit p: table page p has been zeroed */
+	uint8_t *zeroed;   /* zeroed[p]: table page p has been zeroed (a byte, not a bit:
+	                    * kfree's fast path tests it in two instructions) */
 	uint32_t nframes;  /* frames 0 .. nframes-1 have entries */
 	uint32_t head[FRAME_MAX_ORDER + 1];
-	uint64_t avail;  /* bit o: list o is not empty */
-	uint32_t quick;  /* head of the quick list */
-	uint64_t nquick; /* its length (not a neighbour of `quick`: gcc would fuse
-	                  * their stores into one vector store) */
+	uint64_t avail;      /* bit o: list o is not empty */
+	uint32_t quick;      /* head of the quick list */
+	uint64_t quick_room; /* QUICK_MAX less its length (a countdown: one
+	                      * instruction both counts and tests) */
 	uint64_t total, firmware, referenced, touched;
 	/* used frames by owner; free = total less their sum (frame_free_count),
 	 * so that a single-frame kalloc or kfree updates one counter */
@@ -140,8 +141,7 @@ const char *frame_owner_name(enum frame_owner o)
 
 static inline bool page_zeroed(uint32_t i)
 {
-	uint32_t p = i / PER_PAGE;
-	return F.zeroed[p / 64] >> (p % 64) & 1;
+	return F.zeroed[i / PER_PAGE];
 }
 
 /* Entry i for reading: a page never written reads as zero. */
@@ -156,7 +156,7 @@ static inline struct frame *at(uint32_t i)
 	if (!page_zeroed(i)) {
 		uint32_t p = i / PER_PAGE;
 		__builtin_memset(&F.tab[(uint64_t)p * PER_PAGE], 0, PAGE_SIZE);
-		F.zeroed[p / 64] |= (uint64_t)1 << (p % 64);
+		F.zeroed[p] = 1;
 		F.touched++;
 	}
 	return &F.tab[i];
@@ -266,6 +266,11 @@ static uint32_t block_take(unsigned k)
 	return i;
 }
 
+static inline uint64_t quick_len(void)
+{
+	return QUICK_MAX - F.quick_room;
+}
+
 /* Merge up to n frames of the quick list into the buddy lists. Out of line,
  * so that the single-frame fast paths need no saved registers. */
 static __attribute__((noinline, cold)) void quick_drain(uint64_t n)
@@ -273,7 +278,7 @@ static __attribute__((noinline, cold)) void quick_drain(uint64_t n)
 	while (n-- && F.quick != NIL) {
 		uint32_t i = F.quick;
 		F.quick = F.tab[i].next;
-		F.nquick--;
+		F.quick_room++;
 		F.tab[i] = zero_entry;
 		block_free(i, 0);
 	}
@@ -325,9 +330,9 @@ static void count_range(uint64_t pages, enum frame_owner owner)
 
 /*
  * Lay out the table's frames [tbase, tbase + need) (tpages of table, then
- * the bitmap) as memmon's, except the table pages whose 256 frames are all
+ * the page map) as memmon's, except the table pages whose 256 frames are all
  * outside every range (a hole, such as q35's PCI hole below 4 GiB): nothing
- * ever reads or writes them (peek reads the bitmap first; at is only called
+ * ever reads or writes them (peek reads the page map first; at is only called
  * for frames in blocks), so their frames are free. Returns the frames kept.
  */
 static uint64_t add_table(uint64_t tbase, uint64_t tpages, uint64_t need,
@@ -336,7 +341,7 @@ static uint64_t add_table(uint64_t tbase, uint64_t tpages, uint64_t need,
 	uint64_t kept = 0, from = 0, p = 0; /* pages [from, p) are kept, not yet laid out */
 
 	for (size_t k = 0; k <= n; k++) {
-		uint64_t first = tpages, last = need; /* past the ranges: the bitmap */
+		uint64_t first = tpages, last = need; /* past the ranges: the page map */
 		if (k < n) {
 			uint64_t b = r[k].base >> PAGE_SHIFT, e = b + r[k].pages;
 			if (e > F.nframes)
@@ -373,11 +378,10 @@ err_t frame_init(const struct frame_range *r, size_t n)
 	if (nframes > FRAME_LIMIT)
 		nframes = FRAME_LIMIT;
 
-	/* The table and its bitmap, from the top of the highest free range
+	/* The table and its page map, from the top of the highest free range
 	 * that holds them. */
 	uint64_t tpages = (nframes + PER_PAGE - 1) / PER_PAGE;
-	uint64_t bwords = (tpages + 63) / 64;
-	uint64_t need = tpages + (bwords * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+	uint64_t need = tpages + (tpages + PAGE_SIZE - 1) / PAGE_SIZE;
 	uint64_t tbase = 0; /* frame number */
 	bool found = false;
 	for (size_t k = n; k-- > 0 && !found;) {
@@ -392,13 +396,13 @@ err_t frame_init(const struct frame_range *r, size_t n)
 	if (!found)
 		return frame_err_nomem;
 
-	F = (typeof(F)){.nframes = (uint32_t)nframes, .quick = NIL};
+	F = (typeof(F)){.nframes = (uint32_t)nframes, .quick = NIL, .quick_room = QUICK_MAX};
 	for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++)
 		F.head[o] = NIL;
 	F.table = frame_pa((uint32_t)tbase);
 	F.tab = plat_pa_to_ptr(F.table);
-	F.zeroed = (uint64_t *)(void *)(F.tab + tpages * PER_PAGE);
-	__builtin_memset(F.zeroed, 0, bwords * 8);
+	F.zeroed = (uint8_t *)(void *)(F.tab + tpages * PER_PAGE);
+	__builtin_memset(F.zeroed, 0, tpages);
 
 	for (size_t k = 0; k < n; k++) {
 		uint64_t b = r[k].base >> PAGE_SHIFT, e = b + r[k].pages;
@@ -465,7 +469,7 @@ err_t kalloc(enum frame_owner owner, paddr_t *out)
 		return frame_alloc(1, owner, out);
 	struct frame *e = &F.tab[i];
 	F.quick = e->next;
-	F.nquick--;
+	F.quick_room++;
 	e->link = SINGLE_LINK;
 	e->word = single_word[owner];
 	F.owned[owner]++;
@@ -485,8 +489,8 @@ err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out)
 
 	unsigned k = ceil_log2(count);
 	uint32_t i = block_take(k);
-	if (i == NIL && F.nquick) {
-		quick_drain(F.nquick);
+	if (i == NIL && quick_len()) {
+		quick_drain(quick_len());
 		i = block_take(k);
 	}
 	if (i == NIL)
@@ -510,7 +514,7 @@ static inline void quick_push(struct frame *e, uint32_t i)
 	e->link = F.quick; /* next = the old head, prev = 0 */
 	e->word = (struct frame){.state = FS_QUICK}.word;
 	F.quick = i;
-	if (++F.nquick > QUICK_MAX)
+	if (__builtin_expect(--F.quick_room == 0, 0))
 		quick_drain(QUICK_MAX / 2);
 }
 
@@ -700,7 +704,7 @@ static uint64_t free_count(void)
 
 void frame_stats(struct frame_stats *s)
 {
-	quick_drain(F.nquick);
+	quick_drain(quick_len());
 	*s = (struct frame_stats){
 	    .total = F.total,
 	    .free = free_count(),
@@ -829,7 +833,7 @@ err_t frame_audit(void)
 	for (uint32_t q = F.quick; q != NIL; q = F.tab[q].next)
 		if (q >= F.nframes || F.tab[q].state != FS_QUICK || ++qseen > quick)
 			return "quick list broken";
-	if (qseen != quick || quick != F.nquick)
+	if (qseen != quick || quick != quick_len())
 		return "quick list count is wrong";
 
 	owned[FRAME_FREE] = nfree;

@@ -54,8 +54,8 @@ struct frame_range {
  * not listed is not RAM to the allocator (holes, MMIO). The frame table is
  * carved from the highest free range that can hold it and owned by
  * FRAME_MONITOR, but for the table pages that describe only frames outside
- * every range, which are free. Cost: O(n * FRAME_MAX_ORDER) entries written and a bitmap
- * of one bit per 256 frames zeroed, however much RAM there is. Returns
+ * every range, which are free. Cost: O(n * FRAME_MAX_ORDER) entries written and a map
+ * of one byte per 256 frames zeroed, however much RAM there is. Returns
  * frame_err_nomem when no free range can hold the table (nothing changed).
  * May be called again to start over (host tests).
  */

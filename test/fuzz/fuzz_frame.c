@@ -13,7 +13,7 @@
  *
  * What is checked:
  * - frame_init: it fails (frame_err_nomem, changing nothing) exactly when no
- *   free range can hold the table (16 bytes a frame and a bitmap of one bit
+ *   free range can hold the table (16 bytes a frame and a map of one byte
  *   per table page); otherwise the table is at the top of the highest free
  *   range that can hold it, and every counter matches the layout.
  * - Every refusal is the error the model predicts, in frame.h's order of
@@ -634,10 +634,9 @@ static bool do_init(const struct layout *L)
 	for (size_t k = 0; k < L->n; k++)
 		if (L->r[k].pages && (L->r[k].base >> PAGE_SHIFT) + L->r[k].pages > nframes)
 			nframes = (L->r[k].base >> PAGE_SHIFT) + L->r[k].pages;
-	/* the table: 16 bytes a frame, then a bitmap of one bit per table page,
-	 * in 64-bit words */
+	/* the table: 16 bytes a frame, then a map of one byte per table page */
 	uint64_t tpages = (nframes * 16 + PAGE_SIZE - 1) / PAGE_SIZE;
-	uint64_t need = tpages + ((tpages + 63) / 64 * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+	uint64_t need = tpages + (tpages + PAGE_SIZE - 1) / PAGE_SIZE;
 	int host = -1; /* the highest free range that can hold the table */
 	for (size_t k = 0; k < L->n; k++)
 		if (L->r[k].owner == FRAME_FREE && L->r[k].pages && L->r[k].pages >= need)
