@@ -20,6 +20,7 @@ ratio of medians and the median of per-pair ratios (memmon run i / hello run
 i).  Exits 0 whatever the numbers; non-zero only if a boot fails or times out.
 """
 import argparse
+import re
 import json
 import os
 import shutil
@@ -56,6 +57,26 @@ def connect(path, proc, deadline):
         if time.monotonic() > deadline:
             raise BootError(f"serial socket {path} did not appear")
         time.sleep(0.01)
+
+
+def check_mem(sock, mem, deadline):
+    """After the timing: memmon's `mem` must account for nearly all of the
+    guest's RAM (the firmware keeps a few MiB), or the run is refused."""
+    sock.sendall(b"mem\r")
+    buf = b""
+    while buf.count(PROMPT) < 1 or not buf.rstrip().endswith(b">"):
+        sock.settimeout(max(deadline - time.monotonic(), 0.1))
+        data = sock.recv(4096)
+        if not data:
+            raise BootError("serial closed during mem")
+        buf += data
+    m = re.search(rb"frames total 0x([0-9a-f]+) free 0x([0-9a-f]+) used 0x([0-9a-f]+)", buf)
+    if not m:
+        raise BootError(f"mem printed no totals: {buf[-300:]!r}")
+    total, free, used = (int(x, 16) for x in m.groups())
+    ram = int(mem[:-1]) << {"M": 8, "G": 18}[mem[-1].upper()]
+    if not (ram - 16384 <= total <= ram and free + used == total):
+        raise BootError(f"mem totals {total:#x} free {free:#x} used {used:#x} against {ram:#x} frames")
 
 
 def boot_once(name, esp, mem):
@@ -95,6 +116,7 @@ def boot_once(name, esp, mem):
         elapsed = now - t0
         own = now - first if first is not None else None
         if name == "memmon":
+            check_mem(sock, mem, deadline)
             sock.sendall(b"halt\r")
         try:
             status = proc.wait(EXIT_TIMEOUT)
