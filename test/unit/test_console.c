@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1235,6 +1236,127 @@ static void test_fmt_truncation(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ---- frame commands (mem, alloc, free) ------------------------------------ */
+
+/* A copy of `mem`'s output, to show a refused command changed nothing. */
+static void mem_snapshot(struct con *c, char *buf, size_t n)
+{
+	assert_null(exec(c, "mem"));
+	strncpy(buf, out(), n - 1);
+	buf[n - 1] = '\0';
+}
+
+/* mem prints the fixed form, and its numbers add up: free + used = total,
+ * the used frames by owner sum to used; mem PA describes one frame. */
+static void test_mem_command(void **state)
+{
+	struct con *c = *state;
+	uint64_t total, free, used, o[5], fw;
+
+	assert_null(exec(c, "mem"));
+	assert_int_equal(count_newlines(out()), 5);
+	assert_int_equal(
+	    sscanf(out(), "frames total 0x%lx free 0x%lx used 0x%lx\r\n", &total, &free, &used), 3);
+	assert_int_equal(free + used, total);
+	const char *l2 = strchr(out(), '\n') + 1;
+	assert_int_equal(sscanf(l2,
+	                        "used by monitor 0x%lx ptables 0x%lx mdb 0x%lx clients 0x%lx "
+	                        "console 0x%lx\r\n",
+	                        &o[0], &o[1], &o[2], &o[3], &o[4]),
+	                 5);
+	assert_int_equal(o[0] + o[1] + o[2] + o[3] + o[4], used);
+	const char *l3 = strchr(l2, '\n') + 1;
+	assert_int_equal(sscanf(l3, "firmware keeps 0x%lx frames outside the total", &fw), 1);
+	assert_int_equal(fw, 0x8 + 0x100); /* host_boot_info's NVS and runtime data */
+	assert_true(strncmp(strchr(l3, '\n') + 1, "largest free block 0x", 21) == 0);
+
+	assert_null(exec(c, "mem 0xa0000"));
+	assert_string_equal(out(), "0xa0000: not managed (not RAM memmon took over)\r\n");
+	assert_null(exec(c, "mem 0x800fff"));
+	assert_true(strncmp(out(), "0x800fff: firmware block 0x800000 ", 34) == 0);
+	assert_null(exec(c, "mem 0x0"));
+	assert_true(strncmp(out(), "0x0: monitor block 0x0 order 0x0 refs 0x0", 41) == 0);
+	assert_null(exec(c, "mem 0x200000"));
+	assert_true(strncmp(out(), "0x200000: free block ", 21) == 0);
+	assert_non_null(exec(c, "mem 0x10000000000000"));
+	assert_non_null(exec(c, "mem zz"));
+}
+
+/* alloc prints the run it took, aligned to the next power of two; mem PA
+ * shows the console owns it; only its first frame and true length free
+ * it; a second free is one error line and changes nothing. */
+static void test_alloc_free_commands(void **state)
+{
+	struct con *c = *state;
+	char before[1024], during[1024], line[80], want[160];
+	uint64_t pa, count;
+
+	mem_snapshot(c, before, sizeof(before));
+	assert_null(exec(c, "alloc 3"));
+	assert_int_equal(sscanf(out(), "alloc 0x%lx count 0x%lx\r\n", &pa, &count), 2);
+	assert_int_equal(count, 3);
+	assert_int_equal(pa % (4 * PAGE_SIZE), 0);
+	fmt_format(line, sizeof(line), "mem 0x%lx", pa + PAGE_SIZE);
+	assert_null(exec(c, line));
+	fmt_format(want, sizeof(want),
+	           "0x%lx: console block 0x%lx order 0x1 run 0x%lx frames 0x3 "
+	           "refs 0x0\r\n",
+	           pa + PAGE_SIZE, pa, pa);
+	assert_string_equal(out(), want);
+	mem_snapshot(c, during, sizeof(during));
+
+	fmt_format(line, sizeof(line), "free 0x%lx 2", pa);
+	assert_non_null(strstr(exec(c, line), "the run is 0x3 frames, not 0x2"));
+	fmt_format(line, sizeof(line), "free 0x%lx 3", pa + PAGE_SIZE);
+	assert_non_null(strstr(exec(c, line), "not the first frame of an allocated run"));
+	mem_snapshot(c, line, sizeof(line));
+	assert_true(strncmp(line, during, sizeof(line) - 1) == 0);
+
+	fmt_format(line, sizeof(line), "free 0x%lx 3", pa);
+	assert_null(exec(c, line));
+	fmt_format(want, sizeof(want), "free 0x%lx count 0x3\r\n", pa);
+	assert_string_equal(out(), want);
+	assert_non_null(strstr(exec(c, line), "double free"));
+	mem_snapshot(c, during, sizeof(during));
+	assert_string_equal(during, before);
+}
+
+/* free refuses what alloc did not hand out (memmon's frames, the
+ * firmware's, holes) and bad arguments; alloc refuses bad counts and runs
+ * larger than any free block. None of it changes anything. */
+static void test_frame_command_refusals(void **state)
+{
+	static const struct {
+		const char *line, *why;
+	} cases[] = {
+	    {"free 0x0", "not the first frame of an allocated run"},
+	    {"free 0x3e00000", "not the first frame of an allocated run"}, /* the image */
+	    {"free 0x800000", "not RAM that memmon manages"},              /* NVS */
+	    {"free 0xa0000", "not RAM that memmon manages"},               /* a hole */
+	    {"free 0xffc00000", "not RAM that memmon manages"},            /* MMIO */
+	    {"free 0x100001", "not page-aligned"},
+	    {"free 0x10000000000000", "52-bit"},
+	    {"free 0x1000 0", "count must be"},
+	    {"free 0x1000 0x80000001", "count must be"},
+	    {"free 0x1000 zz", "count"},
+	    {"alloc 0", "count must be"},
+	    {"alloc 0x80000001", "count must be"},
+	    {"alloc 0xffffffffffffffffff", "alloc"},
+	    {"alloc 0x4000", "no free aligned block that large"},
+	};
+	struct con *c = *state;
+	char before[1024], after[1024];
+
+	mem_snapshot(c, before, sizeof(before));
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		err_t e = exec(c, cases[i].line);
+		if (!e || !strstr(e, cases[i].why))
+			fail_msg("%s: got %s", cases[i].line, e ? e : "success");
+	}
+	mem_snapshot(c, after, sizeof(after));
+	assert_string_equal(after, before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1280,6 +1402,9 @@ int main(void)
 	    T(test_version),
 	    T(test_memmap),
 	    T(test_memmap_sorted_and_find),
+	    T(test_mem_command),
+	    T(test_alloc_free_commands),
+	    T(test_frame_command_refusals),
 	    T(test_halt),
 	    T(test_trap_host),
 	    T(test_too_many_args),
