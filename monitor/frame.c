@@ -104,7 +104,7 @@ static struct {
 	uint64_t quick_room; /* QUICK_MAX less its length (a countdown: one
 	                      * instruction both counts and tests) */
 	uint64_t total, firmware, referenced, touched;
-	/* used frames by owner; free = total less their sum (frame_free_count),
+	/* used frames by owner; free = total less their sum (free_count),
 	 * so that a single-frame kalloc or kfree updates one counter */
 	uint64_t owned[FRAME_OWNERS];
 	paddr_t table;
