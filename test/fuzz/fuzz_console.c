@@ -15,6 +15,7 @@
 
 #include "console.h"
 #include "fmt.h"
+#include "frame.h"
 #include "host.h"
 #include "monitor.h"
 
@@ -431,6 +432,8 @@ static void fuzz_console(const uint8_t *data, size_t size)
 	REQUIRE(host_poweroffs() == before + (con.halted ? 1 : 0));
 	check_output(host_output(), host_output_len(), &m, con.halted, size);
 	host_output_reset();
+	/* mem, alloc and free with any arguments leave the allocator whole */
+	REQUIRE(frame_audit() == NULL);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
