@@ -246,11 +246,11 @@ const struct con_cmd con_cmds[] = {
      .max_args = 1,
      .summary = "the firmware memory map as taken over, and what memmon did with it",
      .usage = "One line per firmware descriptor: physical range (end exclusive), type, pages,\n"
-              "attribute bits, and what memmon did with it: free (conventional memory, given\n"
-              "to the frame allocator), reclaimed (boot-services or loader memory, given to it\n"
-              "after ExitBootServices), kept (memmon's image, stacks and boot data, and the\n"
-              "page tables it runs on; '(N kept)' when part of a region) or reserved (never\n"
-              "touched). Then a summary in pages.\n"
+              "attribute bits, and what memmon did with it: reclaimed (given to the frame\n"
+              "allocator: conventional memory, and boot-services and loader memory once\n"
+              "the firmware has left), kept (memmon's image, stacks, boot data and the page\n"
+              "tables it runs on; '(N kept)' when part of a reclaimed region) or reserved\n"
+              "(never touched). Then a summary in pages.\n"
               "With PA, only the descriptor that holds physical address PA.",
      .run = cmd_memmap},
     {.name = "mem",

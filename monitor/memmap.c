@@ -23,7 +23,7 @@ enum mm_use mm_disposition(enum fw_kind k, bool keep_boot)
 {
 	switch (k) {
 	case FW_CONVENTIONAL:
-		return MM_FREE;
+		return MM_RECLAIMED;
 	case FW_BOOT_CODE:
 	case FW_BOOT_DATA:
 		return keep_boot ? MM_KEPT : MM_RECLAIMED;
@@ -37,7 +37,7 @@ enum mm_use mm_disposition(enum fw_kind k, bool keep_boot)
 
 const char *mm_use_name(enum mm_use u)
 {
-	static const char *const names[MM_USES] = {"free", "reclaimed", "kept", "reserved"};
+	static const char *const names[MM_USES] = {"reclaimed", "kept", "reserved"};
 
 	return names[u];
 }
@@ -100,7 +100,6 @@ static enum claim region_claim(const struct boot_info *bi, const struct mm_regio
 	if (!is_ram(r->kind))
 		return CLAIM_NOT_RAM;
 	switch (mm_disposition(r->kind, bi->keep_boot)) {
-	case MM_FREE:
 	case MM_RECLAIMED:
 		return CLAIM_FREE;
 	case MM_KEPT:
@@ -206,11 +205,11 @@ void mm_print(const struct boot_info *bi)
 	for (size_t i = 0; i < bi->nregions; i++)
 		mm_print_region(bi, &bi->regions[i]);
 	mm_totals(bi, &t);
-	uint64_t managed = t.pages[MM_FREE] + t.pages[MM_RECLAIMED] + t.pages[MM_KEPT];
-	con_printf("memmap: descriptors 0x%zx ram 0x%lx free 0x%lx reclaimed 0x%lx kept 0x%lx "
-	           "reserved 0x%lx\n",
-	           bi->nregions, t.ram_pages, t.pages[MM_FREE], t.pages[MM_RECLAIMED],
-	           t.pages[MM_KEPT], t.pages[MM_RESERVED]);
+	uint64_t managed = t.pages[MM_RECLAIMED] + t.pages[MM_KEPT];
+	con_printf(
+	    "memmap: descriptors 0x%zx ram 0x%lx reclaimed 0x%lx kept 0x%lx reserved 0x%lx\n",
+	    bi->nregions, t.ram_pages, t.pages[MM_RECLAIMED], t.pages[MM_KEPT],
+	    t.pages[MM_RESERVED]);
 	con_printf("memmap: memmon manages 0x%lx MiB of 0x%lx MiB ram\n", managed >> 8,
 	           t.ram_pages >> 8);
 }

@@ -33,8 +33,8 @@ enum fw_kind {
 
 /* What memmon did with a region at takeover. */
 enum mm_use {
-	MM_FREE,      /* conventional memory, given to the frame allocator */
-	MM_RECLAIMED, /* boot-services or loader memory, given to it after the exit */
+	MM_RECLAIMED, /* given to the frame allocator: conventional memory, and after
+	               * the exit boot-services and loader memory */
 	MM_KEPT,      /* memmon's own: its image, stacks, boot data, live page tables */
 	MM_RESERVED,  /* never touched: ACPI, NVS, runtime services, MMIO, reserved */
 	MM_USES

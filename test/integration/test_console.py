@@ -44,9 +44,10 @@ def test_version(mon):
 
 
 MEMMAP_LINE = re.compile(r"0x([0-9a-f]+)-0x([0-9a-f]+) +(\S+) +0x([0-9a-f]+) pages attr 0x[0-9a-f]+ "
-                         r"(free|reclaimed|kept|reserved)(?: \(0x([0-9a-f]+) kept\))?")
+                         r"(reclaimed|kept|reserved)(?: \(0x([0-9a-f]+) kept\))?")
 NOT_RAM = {"mmio", "mmio-port", "reserved", "unusable", "pal-code"}
-USES = ("free", "reclaimed", "kept", "reserved")
+USES = ("reclaimed", "kept", "reserved")
+TAKEN = ("conventional", "loader-code", "loader-data", "boot-code", "boot-data")
 
 
 def parse_memmap(lines):
@@ -80,22 +81,23 @@ def check_memmap_totals(lines, mem_pages):
         else:
             by_use[use] += pages - kept
             by_use["kept"] += kept
-        if use in ("free", "kept") or kept:
-            assert kind in ("conventional", "loader-code", "loader-data", "boot-code",
-                            "boot-data"), (kind, use)
+        # reclaimed or kept: exactly the kinds memmon takes; the rest is reserved
+        assert (use != "reserved") == (kind in TAKEN), (kind, use)
     ram = sum(r[3] for r in regions if r[2] not in NOT_RAM)
     fw_ram = sum(r[3] for r in regions if r[4] == "reserved" and r[2] not in NOT_RAM)
     assert s["ram"] == ram
     for use in USES:
         assert s[use] == by_use[use], use
-    # Every RAM page is free, reclaimed, kept by memmon, or the firmware's.
-    managed = s["free"] + s["reclaimed"] + s["kept"]
+    # Every RAM page is reclaimed, kept by memmon, or the firmware's.
+    managed = s["reclaimed"] + s["kept"]
     assert managed + fw_ram == ram
     # All of -m is described except the legacy hole below 1 MiB and a few
     # pages the firmware leaves out; nearly all of it is memmon's.
     assert mem_pages - 1024 <= ram <= mem_pages
-    assert s["free"] + s["reclaimed"] >= mem_pages - 8192  # the firmware keeps < 32 MiB
-    assert s["reclaimed"] > 1024, "boot-services memory is reclaimed"
+    assert s["reclaimed"] >= mem_pages - 8192  # the firmware keeps < 32 MiB
+    boot = sum(r[3] - r[5] for r in regions if r[2] in ("boot-code", "boot-data"))
+    assert boot > 1024 and all(r[4] == "reclaimed" for r in regions if r[2].startswith("boot-")), \
+        "boot-services memory is reclaimed"
     assert 0 < s["kept"] < 1024, "memmon's image, stacks, map and identity map"
     assert lines[-1] == f"memmap: memmon manages 0x{managed >> 8:x} MiB of 0x{ram >> 8:x} MiB ram"
     return s, fw_ram
