@@ -45,27 +45,6 @@ static err_t cmd_version(struct con *c, int argc, char **argv)
 	return NULL;
 }
 
-static err_t cmd_memmap(struct con *c, int argc, char **argv)
-{
-	uint64_t pa;
-
-	if (argc == 1) {
-		mm_print(mon_boot);
-		return NULL;
-	}
-	err_t e = con_parse_number(argv[1], &pa);
-	if (e)
-		return con_fail(c, "memmap: %s: '%.40s'", e, argv[1]);
-	if (pa >> MM_PHYS_BITS)
-		return con_fail(c, "memmap: 0x%lx is beyond the 52-bit physical address space", pa);
-	const struct mm_region *r = mm_find(mon_boot, pa);
-	if (r)
-		mm_print_region(mon_boot, r);
-	else
-		con_printf("0x%lx: in no firmware descriptor\n", pa);
-	return NULL;
-}
-
 /* A physical address argument: a number below 2^52. */
 static err_t parse_pa(struct con *c, const char *cmd, const char *s, uint64_t *pa)
 {
@@ -75,6 +54,25 @@ static err_t parse_pa(struct con *c, const char *cmd, const char *s, uint64_t *p
 	if (*pa >> MM_PHYS_BITS)
 		return con_fail(c, "%s: 0x%lx is beyond the 52-bit physical address space", cmd,
 		                *pa);
+	return NULL;
+}
+
+static err_t cmd_memmap(struct con *c, int argc, char **argv)
+{
+	uint64_t pa;
+
+	if (argc == 1) {
+		mm_print(mon_boot);
+		return NULL;
+	}
+	err_t e = parse_pa(c, "memmap", argv[1], &pa);
+	if (e)
+		return e;
+	const struct mm_region *r = mm_find(mon_boot, pa);
+	if (r)
+		mm_print_region(mon_boot, r);
+	else
+		con_printf("0x%lx: in no firmware descriptor\n", pa);
 	return NULL;
 }
 
