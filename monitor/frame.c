@@ -184,7 +184,7 @@ static inline paddr_t frame_pa(uint32_t i)
 
 static void junk(uint32_t i, uint64_t count, uint8_t byte)
 {
-	if (!FRAME_JUNK)
+	if (!FRAME_JUNK || count > FRAME_JUNK_MAX)
 		return;
 	for (uint64_t f = 0; f < count; f++)
 		__builtin_memset(plat_pa_to_ptr(frame_pa((uint32_t)(i + f))), byte, PAGE_SIZE);

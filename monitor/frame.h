@@ -154,5 +154,11 @@ extern const char frame_err_refmax[];    /* the reference count is at its limit 
  * kalloc, to expose use after free and use before initialisation. */
 #define FRAME_JUNK_FREE  0x6b
 #define FRAME_JUNK_ALLOC 0xa5
+/* Runs longer than this (2 MiB) are not filled: under QEMU's TCG a fill
+ * runs at a few hundred MiB a second, and the host must back every byte,
+ * so filling a 64 GiB run would take minutes and more memory than the host
+ * may have. Page tables, the mapping database and single frames, where
+ * dangling use happens, are all small. */
+#define FRAME_JUNK_MAX 512
 
 #endif

@@ -363,7 +363,7 @@ static uint64_t tag(uint32_t s, uint32_t f)
 
 NO_COVERAGE static void check_fill(uint32_t f, uint64_t n, const uint8_t *page)
 {
-	if (!CHECK_JUNK)
+	if (!CHECK_JUNK || n > FRAME_JUNK_MAX)
 		return;
 	REQUIRE(memcmp(frame_ptr(f), page, PAGE_SIZE) == 0);
 	for (uint64_t i = 1; i < n; i++) {

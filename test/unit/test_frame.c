@@ -1203,8 +1203,9 @@ static void test_exhaust_runs(void **state)
 /* ---- junk ------------------------------------------------------------------------ */
 
 /* With FRAME_JUNK on, kfree fills a frame with FRAME_JUNK_FREE and kalloc
- * (fresh or from the quick list) with FRAME_JUNK_ALLOC; runs are filled
- * whole both ways, and frames around them are left alone. */
+ * (fresh or from the quick list) with FRAME_JUNK_ALLOC; runs up to
+ * FRAME_JUNK_MAX frames are filled whole both ways, longer ones not at all,
+ * and frames around them are left alone. */
 static void test_junk(void **state)
 {
 	paddr_t a, b, x;
@@ -1236,6 +1237,17 @@ static void test_junk(void **state)
 	/* the firmware's and memmon's frames were never written */
 	assert_true(all_bytes(bytes(300), PAGE_SIZE, GARBAGE));
 	assert_true(all_bytes(bytes(520), PAGE_SIZE, GARBAGE));
+
+	/* runs up to FRAME_JUNK_MAX frames are filled, longer ones are not */
+	r = must_alloc(FRAME_JUNK_MAX, FRAME_MDB);
+	assert_true(all_bytes(bytes(fr(r) + FRAME_JUNK_MAX - 1), PAGE_SIZE, FRAME_JUNK_ALLOC));
+	memset(bytes(fr(r)), 0x55, PAGE_SIZE);
+	assert_null(frame_free(r, FRAME_JUNK_MAX, FRAME_MDB));
+	assert_true(all_bytes(bytes(fr(r)), PAGE_SIZE, FRAME_JUNK_FREE));
+	r = must_alloc(FRAME_JUNK_MAX + 1, FRAME_MDB);
+	memset(bytes(fr(r)), 0x66, PAGE_SIZE);
+	assert_null(frame_free(r, FRAME_JUNK_MAX + 1, FRAME_MDB));
+	assert_true(all_bytes(bytes(fr(r)), PAGE_SIZE, 0x66));
 }
 
 /* ---- the lazy table --------------------------------------------------------------- */
@@ -1502,7 +1514,8 @@ static void rand_alloc(void)
 		         (unsigned long)R.ops, (unsigned long)count, (unsigned long)f);
 	for (uint64_t j = f; j < f + count; j++) {
 		uint64_t *p = (uint64_t *)(void *)bytes(j);
-		if (p[0] != JUNK64(FRAME_JUNK_ALLOC) || p[511] != JUNK64(FRAME_JUNK_ALLOC))
+		if (count <= FRAME_JUNK_MAX &&
+		    (p[0] != JUNK64(FRAME_JUNK_ALLOC) || p[511] != JUNK64(FRAME_JUNK_ALLOC)))
 			fail_msg("op %lu: frame 0x%lx not junk-filled on allocation",
 			         (unsigned long)R.ops, (unsigned long)j);
 		p[0] = STAMP ^ j;
@@ -1542,7 +1555,8 @@ static void rand_free(void)
 	}
 	for (uint64_t j = f; j < f + count; j++) {
 		uint64_t *p = (uint64_t *)(void *)bytes(j);
-		if (p[0] != JUNK64(FRAME_JUNK_FREE) || p[511] != JUNK64(FRAME_JUNK_FREE))
+		if (count <= FRAME_JUNK_MAX &&
+		    (p[0] != JUNK64(FRAME_JUNK_FREE) || p[511] != JUNK64(FRAME_JUNK_FREE)))
 			fail_msg("op %lu: frame 0x%lx not junk-filled on free",
 			         (unsigned long)R.ops, (unsigned long)j);
 		M->kind[j] = K_FREE;
