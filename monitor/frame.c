@@ -108,8 +108,8 @@ static struct {
 	 * so that a single-frame kalloc or kfree updates one counter */
 	uint64_t owned[FRAME_OWNERS];
 	paddr_t table;
-	uint64_t table_pages;
-} F = {.nframes = 0};
+	uint64_t table_pages, table_span;
+} F = {.head = {[0 ... FRAME_MAX_ORDER] = NIL}, .quick = NIL, .quick_room = QUICK_MAX};
 
 static const struct frame zero_entry;
 
@@ -400,6 +400,7 @@ err_t frame_init(const struct frame_range *r, size_t n)
 	for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++)
 		F.head[o] = NIL;
 	F.table = frame_pa((uint32_t)tbase);
+	F.table_span = need;
 	F.tab = plat_pa_to_ptr(F.table);
 	F.zeroed = (uint8_t *)(void *)(F.tab + tpages * PER_PAGE);
 	__builtin_memset(F.zeroed, 0, tpages);
@@ -434,6 +435,11 @@ paddr_t frame_table_base(void)
 uint64_t frame_table_pages(void)
 {
 	return F.table_pages;
+}
+
+uint64_t frame_table_span(void)
+{
+	return F.table_span;
 }
 
 /* ---- allocation --------------------------------------------------------------- */

@@ -61,10 +61,14 @@ struct frame_range {
  */
 err_t frame_init(const struct frame_range *r, size_t n);
 
-/* The frame table's place and the pages of it memmon holds (holes given
- * back), for `mem` and the page tables of later layers. */
+/* The frame table's place: it spans frame_table_span() pages from
+ * frame_table_base() (the entries, then the page map), of which memmon holds
+ * frame_table_pages(); the others describe only holes, are never read or
+ * written, and are free frames like any other. For `mem`, and for the page
+ * tables of later layers (which must map only the pages held). */
 paddr_t frame_table_base(void);
 uint64_t frame_table_pages(void);
+uint64_t frame_table_span(void);
 
 /*
  * Allocate one frame for `owner` (not FRAME_FREE or FRAME_FIRMWARE). On

@@ -60,18 +60,6 @@ void mm_sort(struct boot_info *bi)
 	}
 }
 
-void mm_totals(const struct boot_info *bi, struct mm_totals *t)
-{
-	*t = (struct mm_totals){0};
-	for (size_t i = 0; i < bi->nregions; i++) {
-		const struct mm_region *r = &bi->regions[i];
-		t->pages[mm_disposition(r->kind, bi->keep_boot)] += r->pages - r->kept;
-		t->pages[MM_KEPT] += r->kept;
-		if (is_ram(r->kind))
-			t->ram_pages += r->pages;
-	}
-}
-
 /* Append [base, end) of `owner` to the takeover list, joining it to the
  * previous piece when they touch and share the owner. */
 static bool emit(struct frame_range *out, size_t cap, size_t *n, uint64_t base, uint64_t end,
@@ -130,9 +118,14 @@ err_t mm_takeover(struct boot_info *bi, struct frame_range *out, size_t cap, siz
 	static const enum frame_owner owner_of[] = {[CLAIM_FREE] = FRAME_FREE,
 	                                            [CLAIM_KEPT] = FRAME_MONITOR,
 	                                            [CLAIM_FIRMWARE] = FRAME_FIRMWARE};
+	static const enum mm_use use_of[] = {[CLAIM_FREE] = MM_RECLAIMED,
+	                                     [CLAIM_KEPT] = MM_KEPT,
+	                                     [CLAIM_FIRMWARE] = MM_RESERVED,
+	                                     [CLAIM_NOT_RAM] = MM_RESERVED};
 	bool ok = true;
 
 	*n = 0;
+	bi->totals = (struct mm_totals){0};
 	for (size_t i = 0; i < bi->nregions; i++)
 		bi->regions[i].kept = 0;
 	/* Sweep the address space from boundary to boundary; between two, every
@@ -161,13 +154,20 @@ err_t mm_takeover(struct boot_info *bi, struct frame_range *out, size_t cap, siz
 			break;
 		if (c == CLAIM_FREE && kept)
 			c = CLAIM_KEPT;
-		if (c == CLAIM_FREE || c == CLAIM_KEPT || c == CLAIM_FIRMWARE)
+		uint64_t pages = (next - pos) / PAGE_SIZE;
+		if (c == CLAIM_FREE || c == CLAIM_KEPT || c == CLAIM_FIRMWARE) {
 			ok &= emit(out, cap, n, pos, next, owner_of[c]);
+			bi->totals.ram_pages += pages;
+		}
+		if (c != CLAIM_NONE)
+			bi->totals.pages[use_of[c]] += pages;
 		for (size_t i = 0; c == CLAIM_KEPT && i < bi->nregions; i++) {
 			struct mm_region *r = &bi->regions[i];
 			span_bounds(r->base, r->pages, &b, &e);
-			if (b <= pos && pos < e && region_claim(bi, r) <= CLAIM_KEPT)
-				r->kept += (next - pos) / PAGE_SIZE;
+			if (b <= pos && pos < e && region_claim(bi, r) <= CLAIM_KEPT) {
+				r->kept += pages; /* to one descriptor only */
+				break;
+			}
 		}
 		pos = next;
 	}
@@ -200,11 +200,10 @@ void mm_print_region(const struct boot_info *bi, const struct mm_region *r)
 
 void mm_print(const struct boot_info *bi)
 {
-	struct mm_totals t;
+	const struct mm_totals t = bi->totals;
 
 	for (size_t i = 0; i < bi->nregions; i++)
 		mm_print_region(bi, &bi->regions[i]);
-	mm_totals(bi, &t);
 	uint64_t managed = t.pages[MM_RECLAIMED] + t.pages[MM_KEPT];
 	con_printf(
 	    "memmap: descriptors 0x%zx ram 0x%lx reclaimed 0x%lx kept 0x%lx reserved 0x%lx\n",

@@ -56,6 +56,13 @@ struct mm_span {
 };
 #define MM_KEPT_MAX 256
 
+/* Pages by what memmon did with them, as the takeover laid them out (where
+ * descriptors overlap, each page counts once, under the claim that won). */
+struct mm_totals {
+	uint64_t pages[MM_USES]; /* by enum mm_use */
+	uint64_t ram_pages;      /* every page that is RAM (not MMIO or reserved) */
+};
+
 /* What efi/ hands to the core after ExitBootServices. */
 struct boot_info {
 	struct mm_region *regions;
@@ -66,6 +73,7 @@ struct boot_info {
 	 * what it allocated, the page tables it runs on. Unsorted, may touch. */
 	struct mm_span kept[MM_KEPT_MAX];
 	size_t nkept;
+	struct mm_totals totals; /* set by mm_takeover */
 	bool keep_boot;     /* keep all boot-services and loader memory (the spans did not fit) */
 	unsigned ebs_tries; /* ExitBootServices calls it took */
 	char fw_vendor[48]; /* firmware vendor, ASCII */
@@ -79,12 +87,6 @@ const char *mm_kind_name(enum fw_kind k);
 const char *mm_use_name(enum mm_use u);
 /* What memmon does with a region of kind k, before any pages are kept. */
 enum mm_use mm_disposition(enum fw_kind k, bool keep_boot);
-
-struct mm_totals {
-	uint64_t pages[MM_USES]; /* by enum mm_use, kept pages under MM_KEPT */
-	uint64_t ram_pages;      /* every region that is RAM (not MMIO or reserved) */
-};
-void mm_totals(const struct boot_info *bi, struct mm_totals *t);
 
 /*
  * Turn the map into the frame allocator's takeover list: free and reclaimed

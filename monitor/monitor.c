@@ -18,7 +18,6 @@ static struct frame_range takeover[TAKEOVER_MAX];
 
 void monitor_init(struct con *c, struct boot_info *bi)
 {
-	struct mm_totals t;
 	size_t n;
 
 	mm_sort(bi);
@@ -31,7 +30,7 @@ void monitor_init(struct con *c, struct boot_info *bi)
 		con_printf("memmon: cannot take over memory: %s\n", e);
 		plat_halt();
 	}
-	mm_totals(bi, &t);
+	const struct mm_totals t = bi->totals;
 	struct frame_stats fs;
 	frame_stats(&fs);
 	con_printf("\nmemmon %s (%s): took over 0x%lx MiB of RAM in 0x%zx regions "

@@ -42,7 +42,7 @@ def check_mem_agrees_with_memmap(mon, mem_pages):
     assert sum(m["owners"].values()) == m["used"]
     # memmon uses what memmap says it kept, plus its frame table
     assert m["owners"]["monitor"] == s["kept"] + m["table_pages"]
-    # the table covers every frame up to the top of RAM, 16 bytes each
+    # the pages of the table memmon holds describe every frame it manages
     assert m["table_pages"] * 256 >= m["total"]
     # and boot wrote only a few of its pages (lazy metadata)
     assert 0 < m["touched"] < 256, m

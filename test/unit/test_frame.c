@@ -1891,6 +1891,31 @@ static void test_takeover_overlaps(void **state)
 	assert_null(mm_takeover(&bi, out, ARRAY_SIZE(out), &n));
 	expect_ranges(out, n, want, ARRAY_SIZE(want));
 	assert_int_equal(r[0].kept, 1);
+	/* the totals count each page once, under the claim that won */
+	assert_int_equal(bi.totals.pages[MM_RECLAIMED], 7 + 4 + 0x80 + 0x60);
+	assert_int_equal(bi.totals.pages[MM_KEPT], 1);
+	assert_int_equal(bi.totals.pages[MM_RESERVED], 4 + 0x10 + 0x20);
+	assert_int_equal(bi.totals.ram_pages, 7 + 4 + 0x80 + 0x60 + 1 + 4 + 0x20);
+}
+
+/* Before any takeover the allocator is empty, not broken: stats are zero,
+ * nothing can be allocated, nothing freed. (Runs first, before any
+ * frame_init in this process.) */
+static void test_before_takeover(void **state)
+{
+	struct frame_stats s;
+	paddr_t pa = pa_init(SENTINEL);
+
+	(void)state;
+	frame_stats(&s);
+	assert_int_equal(s.total, 0);
+	assert_int_equal(s.free, 0);
+	assert_int_equal(s.largest_frames, 0);
+	assert_err(kalloc(FRAME_CLIENT, &pa), frame_err_nomem);
+	assert_err(frame_alloc(4, FRAME_CLIENT, &pa), frame_err_nomem);
+	assert_int_equal(pa_addr(pa), SENTINEL);
+	assert_err(kfree(pa_init(0x1000), FRAME_CLIENT), frame_err_unmanaged);
+	assert_null(frame_audit());
 }
 
 /* Kept spans out of order, overlapping each other and crossing from one
@@ -1952,6 +1977,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_before_takeover),
 	    cmocka_unit_test(test_takeover_overlaps),
 	    cmocka_unit_test(test_takeover_kept_spans),
 	    cmocka_unit_test(test_takeover_keep_boot),
