@@ -298,9 +298,17 @@ static uint32_t block_of(uint32_t i)
 
 /* ---- takeover --------------------------------------------------------------- */
 
-/* Lay frames [i, i+pages) out as maximal aligned blocks of `owner`. */
+/* Lay frames [i, i+pages) out as maximal aligned blocks of `owner`, and
+ * count them. */
 static void add_range(uint64_t i, uint64_t pages, enum frame_owner owner)
 {
+	if (owner == FRAME_FIRMWARE) {
+		F.firmware += pages;
+	} else {
+		F.total += pages;
+		if (owner != FRAME_FREE)
+			F.owned[owner] += pages;
+	}
 	while (pages) {
 		unsigned o = 63 - (unsigned)__builtin_clzll(pages);
 		if (i && (unsigned)__builtin_ctzll(i) < o)
@@ -315,17 +323,6 @@ static void add_range(uint64_t i, uint64_t pages, enum frame_owner owner)
 		i += FRAMES(o);
 		pages -= FRAMES(o);
 	}
-}
-
-static void count_range(uint64_t pages, enum frame_owner owner)
-{
-	if (owner == FRAME_FIRMWARE) {
-		F.firmware += pages;
-		return;
-	}
-	F.total += pages;
-	if (owner != FRAME_FREE)
-		F.owned[owner] += pages;
 }
 
 /*
@@ -417,12 +414,9 @@ err_t frame_init(const struct frame_range *r, size_t n)
 			add_range(b, tbase - b, o);
 			F.table_pages = add_table(tbase, tpages, need, r, n);
 			add_range(tbase + need, e - tbase - need, o);
-			count_range(e - b - F.table_pages, o);
-			count_range(F.table_pages, FRAME_MONITOR);
 			continue;
 		}
 		add_range(b, e - b, o);
-		count_range(e - b, o);
 	}
 	return NULL;
 }
