@@ -56,7 +56,7 @@ $(B)/build_id.h: FORCE
 	@echo '#define MEMMON_BUILD "$(BUILD_ID)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
-.PHONY: FORCE all run debug test unit fuzz fuzz-smoke integration bench bench-frames bench-boot deps format check-format \
+.PHONY: FORCE all run debug test unit fuzz fuzz-smoke integration bench bench-frames bench-pt bench-boot deps format check-format \
 	analyze clean help
 .DEFAULT_GOAL := all
 
@@ -105,7 +105,7 @@ debug: all
 	scripts/qemu.sh --mem $(MEM) --esp $(B)/esp --gdb
 
 # ---- tests ---------------------------------------------------------------
-UNIT_TESTS := $(B)/host/test_console $(B)/host/test_frame
+UNIT_TESTS := $(B)/host/test_console $(B)/host/test_frame $(B)/host/test_pt
 
 $(B)/host/test_%: test/unit/test_%.c $(HOST_OBJ)
 	@mkdir -p $(dir $@)
@@ -118,7 +118,7 @@ FUZZ_FLAGS := -std=gnu11 -O1 -g $(CORE_INC) -Itest/host $(DEFS) -fsanitize=fuzze
 	-fno-sanitize-recover=all
 FUZZ_TARGETS := $(B)/fuzz/fuzz_console $(B)/fuzz/fuzz_frame
 
-$(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(wildcard monitor/*.h test/host/*.h) $(B)/build_id.h
+$(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(wildcard monitor/*.h paging/*.h test/host/*.h) $(B)/build_id.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_FLAGS) $(WARN) $(filter %.c,$^) -o $@
 
@@ -140,14 +140,17 @@ test: check-format unit fuzz-smoke integration
 
 # Benchmarks: the core built as it runs (-O2, no sanitizers, no junk fill).
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(CORE_INC) -Itest/host $(DEFS) -DFRAME_JUNK=0
-$(B)/bench/%: test/bench/%.c $(HOST_SRC) $(wildcard monitor/*.h test/host/*.h) $(B)/build_id.h
+$(B)/bench/%: test/bench/%.c $(HOST_SRC) $(wildcard monitor/*.h paging/*.h test/host/*.h) $(B)/build_id.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $(filter %.c,$^) -o $@
 
-# The frame allocator's table (1 GiB of simulated RAM), then boot times.
-bench: bench-frames bench-boot
+# The frame allocator's table and the page-table driver (1 GiB of
+# simulated RAM each), then boot times.
+bench: bench-frames bench-pt bench-boot
 bench-frames: $(B)/bench/bench_frame
 	$(B)/bench/bench_frame
+bench-pt: $(B)/bench/bench_pt
+	$(B)/bench/bench_pt
 bench-boot: all
 	$(PYTHON) scripts/bootbench.py --mem 1G,256G
 

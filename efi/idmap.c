@@ -17,7 +17,6 @@
 #define PTE_PS  (1ull << 7)
 #define GIB     (1ull << 30)
 #define MIB2    (1ull << 21)
-#define CR4_PGE (1ull << 7)
 
 static int has_1g_pages(void)
 {

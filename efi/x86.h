@@ -34,6 +34,15 @@ X86_READ_CR(2)
 X86_READ_CR(3)
 X86_READ_CR(4)
 
+#define CR0_WP   (1ull << 16) /* write protection binds the supervisor too */
+#define CR4_PGE  (1ull << 7)  /* global pages */
+#define MSR_EFER 0xc0000080u
+#define EFER_NXE (1ull << 11) /* no-execute bit in page-table entries */
+
+static inline void write_cr0(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr0" ::"r"(v) : "memory");
+}
 static inline void write_cr3(uint64_t v)
 {
 	__asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory");
@@ -68,6 +77,11 @@ static inline uint64_t rdmsr(uint32_t msr)
 	uint32_t lo, hi;
 	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
 	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }
 
 #endif

@@ -63,6 +63,22 @@ struct mm_totals {
 	uint64_t ram_pages;      /* every page that is RAM (not MMIO or reserved) */
 };
 
+/* How memmon's own page tables map a span of its image or stacks. RAM is
+ * otherwise mapped read-write and no-execute; segments are applied in
+ * order, so a later one overrides an earlier one. */
+enum mm_seg_kind {
+	MM_SEG_RODATA, /* read-only, no-execute */
+	MM_SEG_TEXT,   /* read-only, executable */
+	MM_SEG_DATA,   /* read-write, no-execute */
+	MM_SEG_GUARD,  /* not mapped: a guard page below a stack */
+};
+struct mm_seg {
+	uint64_t base; /* page-aligned */
+	uint64_t pages;
+	enum mm_seg_kind kind;
+};
+#define MM_SEGS_MAX 16
+
 /* What efi/ hands to the core after ExitBootServices. */
 struct boot_info {
 	struct mm_region *regions;
@@ -73,6 +89,9 @@ struct boot_info {
 	 * what it allocated, the page tables it runs on. Unsorted, may touch. */
 	struct mm_span kept[MM_KEPT_MAX];
 	size_t nkept;
+	struct mm_seg segs[MM_SEGS_MAX]; /* memmon's image and stacks, for its own tables */
+	size_t nsegs;
+	bool gib_pages;          /* the CPU has 1 GiB pages (pdpe1gb) */
 	struct mm_totals totals; /* set by mm_takeover */
 	bool keep_boot;     /* keep all boot-services and loader memory (the spans did not fit) */
 	unsigned ebs_tries; /* ExitBootServices calls it took */

@@ -30,8 +30,26 @@ void plat_write_cr3(uint64_t cr3);
 void plat_invlpg(vaddr_t va);
 void plat_flush_tlb(void);
 
-/* The one function that turns a physical address into a pointer. */
-void *plat_pa_to_ptr(paddr_t pa);
+/*
+ * The one function that turns a physical address into a pointer. Physical
+ * memory appears at plat_ram_base (0 on the machine, where memmon's tables
+ * identity-map RAM; a block of simulated RAM on the host); an address at or
+ * past plat_ram_limit is a bug in the caller. Inline: page-table walks
+ * call it at every level.
+ */
+extern uintptr_t plat_ram_base;
+extern uint64_t plat_ram_limit;
+static inline void *plat_pa_to_ptr(paddr_t pa)
+{
+	CHECK(pa_addr(pa) < plat_ram_limit);
+	return (void *)(plat_ram_base + (uintptr_t)pa_addr(pa));
+}
+
+/* Turn on the protection memmon's own tables rely on (EFER.NXE for
+ * no-execute entries, CR0.WP so that read-only entries bind the
+ * supervisor too), then load `root` into CR3 and drop every TLB entry,
+ * global ones included. */
+void plat_paging_on(paddr_t root);
 
 /*
  * Fault containment. Runs fn(arg) and returns its result. If a CPU

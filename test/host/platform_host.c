@@ -16,6 +16,7 @@ static struct {
 	size_t out_len, out_cap;
 	int to_stdout;
 	unsigned poweroffs;
+	unsigned paging_on;
 	uint64_t cr3;
 	unsigned char *ram;
 	uint64_t ram_size;
@@ -97,10 +98,13 @@ void plat_invlpg(vaddr_t va)
 }
 void plat_flush_tlb(void) {}
 
-void *plat_pa_to_ptr(paddr_t pa)
+uintptr_t plat_ram_base;
+uint64_t plat_ram_limit; /* 0 until host_ram: every address is refused */
+
+void plat_paging_on(paddr_t root)
 {
-	CHECK(host.ram && pa_addr(pa) < host.ram_size);
-	return host.ram + pa_addr(pa);
+	host.cr3 = pa_addr(root);
+	host.paging_on++;
 }
 
 int plat_guarded_call(int (*fn)(void *), void *arg, int *vector)
@@ -132,6 +136,8 @@ void *host_ram(uint64_t bytes)
 	host.ram = calloc(1, bytes);
 	if (!host.ram)
 		abort();
+	plat_ram_base = (uintptr_t)host.ram;
+	plat_ram_limit = bytes;
 	return host.ram;
 }
 

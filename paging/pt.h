@@ -1,0 +1,139 @@
+/*
+ * paging: a 4-level x86-64 page-table driver.
+ *
+ * A `struct pt` is one tree of tables under a root (a PML4). Range
+ * operations map, unmap, protect and look up; each picks 4K, 2M and 1G
+ * entries by itself wherever alignment and physical contiguity allow, splits
+ * a superpage that an operation cuts, merges a table whose 512 entries form
+ * one aligned, contiguous, uniform run back into a superpage, and frees a
+ * table the moment it is empty. So after any sequence of operations (none
+ * with PT_SMALL) the tree holds the fewest entries that translate the same.
+ *
+ * Every operation is prepare-then-commit: it first counts the table pages
+ * it will need (walking only the tables it touches), takes them all, and
+ * only then changes entries; when memory runs out it fails with
+ * pt_err_nomem and the tree is bit-for-bit as before, no frame taken.
+ *
+ * When the tree is the one in CR3, each operation invalidates the TLB
+ * entries it changed (invlpg), or flushes the whole TLB past PT_TLB_BATCH
+ * pages or when a table page was freed, before it returns.
+ *
+ * Addresses: virtual ranges are canonical and lie in one half (below
+ * 2^47, or at or above 0xffff800000000000); physical addresses are below
+ * 2^52; everything is 4K-aligned; a length of 0 is an error.
+ *
+ * Table pages come through one narrow door (struct pt_mem), so the layer
+ * knows nothing of who owns memory; pt_mem_frames is the frame allocator
+ * (owner FRAME_PTABLE). Calls go down only: to frames (through the door),
+ * and to the machine seam.
+ */
+#ifndef MEMMON_PT_H
+#define MEMMON_PT_H
+
+#include "pte.h"
+#include "types.h"
+
+/* Where table pages come from: get one (contents undefined) or give one
+ * back. A test hands in a door that fails on the Nth get. */
+struct pt_mem {
+	err_t (*get)(void *ctx, paddr_t *out);
+	void (*put)(void *ctx, paddr_t pa);
+	void *ctx;
+};
+extern const struct pt_mem pt_mem_frames;
+
+struct pt {
+	paddr_t root;        /* the PML4 */
+	unsigned top_leaf;   /* the largest leaf: 1 (2M) or 2 (1G, with pdpe1gb) */
+	unsigned root_count; /* present entries in the root */
+	uint64_t tables;     /* table pages held, the root included */
+	struct pt_mem mem;
+};
+
+/* Operation flags. */
+#define PT_SMALL 0x1u /* write only 4K entries and merge nothing (benchmarks) */
+
+/* A new, empty tree: takes the root page. gib_pages: the CPU has 1 GiB
+ * pages (CPUID 80000001h EDX bit 26). */
+err_t pt_init(struct pt *pt, const struct pt_mem *mem, bool gib_pages);
+
+/* Free every table page, the root included. The tree must not be in CR3. */
+void pt_destroy(struct pt *pt);
+
+/*
+ * Map [va, va + len) to [pa, pa + len) with attributes `a` (PT_R must be
+ * set), replacing whatever was mapped there. Needs the table pages for the
+ * new entries and for splitting superpages cut at the range's ends.
+ */
+err_t pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags);
+
+/* Remove every translation in [va, va + len). Absent pages are no error.
+ * May need table pages to split superpages cut at the range's ends. */
+err_t pt_unmap(struct pt *pt, vaddr_t va, uint64_t len);
+
+/*
+ * Change the attributes of every page mapped in [va, va + len): each becomes
+ * (attributes & ~clear) | set. Absent pages stay absent. Clearing PT_W or
+ * PT_X takes rights away; clearing PT_R is an error. A superpage is split
+ * only where the range cuts it and its attributes change.
+ */
+err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set);
+
+/* What one address translates to. */
+struct pt_hit {
+	paddr_t pa;     /* the byte va translates to */
+	pt_attr_t attr; /* the leaf's attributes */
+	unsigned level; /* 0, 1, 2: a 4K, 2M or 1G entry */
+};
+/* Translate va (any alignment). False if nothing maps it or va is not
+ * canonical. */
+bool pt_lookup(const struct pt *pt, vaddr_t va, struct pt_hit *hit);
+
+/* The walk of one address, for `walk`: the entry read at each level from
+ * the root down, until a leaf or an absent entry. */
+struct pt_walk {
+	unsigned depth; /* entries read (1..4); 0: va not canonical */
+	struct {
+		paddr_t table; /* the table read */
+		unsigned index;
+		pte_t entry;
+		enum pte_kind kind;
+	} step[PT_LEVELS]; /* step[0] is the root (level 3) */
+};
+void pt_walk(const struct pt *pt, vaddr_t va, struct pt_walk *w);
+
+/* A run of leaves: same size and attributes, consecutive virtual pages
+ * mapping consecutive frames. */
+struct pt_run {
+	vaddr_t start; /* canonical */
+	uint64_t len;  /* bytes */
+	paddr_t pa;
+	pt_attr_t attr;
+	unsigned level;
+};
+/* Call fn for each maximal run in address order; stop early if fn returns
+ * false. Counts runs and mapped pages into the optional outputs. */
+void pt_runs(const struct pt *pt, bool (*fn)(void *ctx, const struct pt_run *r), void *ctx);
+
+/* Counts of the tree: table pages, and leaves by level. O(tables). */
+struct pt_census {
+	uint64_t tables;
+	uint64_t leaves[3];
+	uint64_t pages; /* 4K pages mapped */
+};
+void pt_census(const struct pt *pt, struct pt_census *c);
+
+/* Make this tree the live one (CR3). */
+void pt_load(const struct pt *pt);
+bool pt_live(const struct pt *pt);
+
+/* Failures, compared by identity. */
+extern const char pt_err_nomem[];  /* no frame for a table page */
+extern const char pt_err_align[];  /* an address or length not 4K-aligned, or a zero length */
+extern const char pt_err_range[];  /* not canonical, crossing the hole, or beyond 2^52 physical */
+extern const char pt_err_rights[]; /* attributes without PT_R, or bits that are no attribute */
+
+/* Past this many changed pages in one operation, flush the whole TLB. */
+#define PT_TLB_BATCH 32
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * The x86-64 page-table entry, in one place (AMD64 APM vol. 2, 5.3-5.4;
+ * Intel SDM vol. 3A, 4.5). Every other file builds entries with the
+ * constructors below and reads them through pte_kind and the accessors;
+ * none tests a raw bit.
+ *
+ * Long mode, 4 levels of 512 entries; memmon numbers them by what one entry
+ * covers: level 3 PML4 (512 GiB), level 2 PDPT (1 GiB), level 1 PD (2 MiB),
+ * level 0 PT (4 KiB). A leaf is a level-0 entry, or a level-1/2 entry with
+ * PS set (a 2 MiB / 1 GiB page).
+ *
+ *   bit  0  P    present
+ *   bit  1  RW   writable (with CR0.WP, for the supervisor too)
+ *   bit  2  US   user-accessible
+ *   bit  3  PWT  write-through   } with PAT: the index of the PAT MSR entry
+ *   bit  4  PCD  cache-disable   } that gives the memory type
+ *   bit  5  A    accessed
+ *   bit  6  D    dirty (leaves)
+ *   bit  7  PS   page size (levels 1, 2); PAT (level 0)
+ *   bit  8  G    global (leaves, with CR4.PGE)
+ *   bits 11:9    ignored: low bits of a table entry's count (below)
+ *   bit 12  PAT  (levels 1, 2 leaves; the frame address starts at bit 21)
+ *   bits 51:12   next table or frame (4K-aligned; 2M/1G leaves: 21/30)
+ *   bits 58:52   ignored: high bits of a table entry's count
+ *   bit 63  XD   no-execute (with EFER.NXE)
+ *
+ * memmon's conventions: an absent entry is all zero; leaves are built with
+ * A and D already set and table entries with A set, so the MMU never writes
+ * to a table and a table stays exactly as memmon wrote it; table entries
+ * are P|RW|US without XD, so that the leaf alone decides the rights; and a
+ * table entry carries, in its ignored bits, how many of the 512 entries of
+ * the table it points to are present (0..512, 10 bits), so that an empty
+ * or a full table is known without a scan.
+ */
+#ifndef MEMMON_PTE_H
+#define MEMMON_PTE_H
+
+#include "types.h"
+
+typedef uint64_t pte_t;
+
+#define PT_LEVELS  4
+#define PT_ENTRIES 512
+
+/* Rights and attributes of a leaf, as the rest of memmon sees them. */
+typedef uint32_t pt_attr_t;
+#define PT_R      0x01u /* readable: every present x86 page is; always set */
+#define PT_W      0x02u
+#define PT_X      0x04u
+#define PT_RIGHTS (PT_R | PT_W | PT_X)
+#define PT_USER   0x08u
+#define PT_GLOBAL 0x10u
+/* The PAT index (0..7) in bits 7:5. With the power-on PAT MSR, which
+ * memmon keeps: 0 write-back, 1 write-through, 2 UC-, 3 uncacheable. */
+#define PT_CACHE_SHIFT 5
+#define PT_CACHE(i)    ((pt_attr_t)(i) << PT_CACHE_SHIFT)
+#define PT_CACHE_MASK  PT_CACHE(7)
+#define PT_WB          PT_CACHE(0)
+#define PT_WT          PT_CACHE(1)
+#define PT_UCMINUS     PT_CACHE(2)
+#define PT_UC          PT_CACHE(3)
+#define PT_ATTR_MASK   (PT_RIGHTS | PT_USER | PT_GLOBAL | PT_CACHE_MASK)
+
+enum pte_kind { PTE_ABSENT, PTE_TABLE, PTE_LEAF };
+
+#define PTE_P     ((pte_t)1 << 0)
+#define PTE_RW    ((pte_t)1 << 1)
+#define PTE_US    ((pte_t)1 << 2)
+#define PTE_PWT   ((pte_t)1 << 3)
+#define PTE_PCD   ((pte_t)1 << 4)
+#define PTE_A     ((pte_t)1 << 5)
+#define PTE_D     ((pte_t)1 << 6)
+#define PTE_PS    ((pte_t)1 << 7)
+#define PTE_PAT4K ((pte_t)1 << 7)
+#define PTE_G     ((pte_t)1 << 8)
+#define PTE_PATLG ((pte_t)1 << 12)
+#define PTE_XD    ((pte_t)1 << 63)
+#define PTE_ADDR  ((pte_t)0x000ffffffffff000)
+
+/* Bytes one entry at `level` covers: 4K, 2M, 1G, 512G. */
+static inline uint64_t pt_level_size(unsigned level)
+{
+	return (uint64_t)1 << (PAGE_SHIFT + 9 * level);
+}
+
+/* Index of address `va` (48-bit) in the table at `level`. */
+static inline unsigned pt_index(uint64_t va, unsigned level)
+{
+	return (unsigned)(va >> (PAGE_SHIFT + 9 * level)) & (PT_ENTRIES - 1);
+}
+
+static inline enum pte_kind pte_kind(pte_t e, unsigned level)
+{
+	if (!(e & PTE_P))
+		return PTE_ABSENT;
+	if (level == 0 || (e & PTE_PS))
+		return PTE_LEAF;
+	return PTE_TABLE;
+}
+
+/* A table entry pointing at the table at `table`, which has `count`
+ * present entries. */
+static inline pte_t pte_table(paddr_t table, unsigned count)
+{
+	return (pa_addr(table) & PTE_ADDR) | PTE_P | PTE_RW | PTE_US | PTE_A |
+	       ((pte_t)(count & 7) << 9) | ((pte_t)(count >> 3) << 52);
+}
+
+static inline unsigned pte_count(pte_t table_entry)
+{
+	return (unsigned)(((table_entry >> 9) & 7) | (((table_entry >> 52) & 0x7f) << 3));
+}
+
+static inline pte_t pte_with_count(pte_t table_entry, unsigned count)
+{
+	return pte_table(pa_init(table_entry & PTE_ADDR), count);
+}
+
+/* A leaf at `level` mapping the frame(s) at `pa` (aligned to the level's
+ * size) with attributes `a`. */
+static inline pte_t pte_leaf(unsigned level, uint64_t pa, pt_attr_t a)
+{
+	unsigned pat = (a & PT_CACHE_MASK) >> PT_CACHE_SHIFT;
+	pte_t e = pa | PTE_P | PTE_A | PTE_D;
+
+	if (a & PT_W)
+		e |= PTE_RW;
+	if (a & PT_USER)
+		e |= PTE_US;
+	if (!(a & PT_X))
+		e |= PTE_XD;
+	if (a & PT_GLOBAL)
+		e |= PTE_G;
+	if (pat & 1)
+		e |= PTE_PWT;
+	if (pat & 2)
+		e |= PTE_PCD;
+	if (pat & 4)
+		e |= level ? PTE_PATLG : PTE_PAT4K;
+	if (level)
+		e |= PTE_PS;
+	return e;
+}
+
+/* The next table of a table entry. */
+static inline paddr_t pte_next(pte_t e)
+{
+	return pa_init(e & PTE_ADDR);
+}
+
+/* The frame a leaf at `level` maps (its first byte). */
+static inline uint64_t pte_frame(pte_t e, unsigned level)
+{
+	return e & PTE_ADDR & ~(pt_level_size(level) - 1);
+}
+
+static inline pt_attr_t pte_attr(pte_t e, unsigned level)
+{
+	pt_attr_t a = PT_R;
+	unsigned pat = 0;
+
+	if (e & PTE_RW)
+		a |= PT_W;
+	if (e & PTE_US)
+		a |= PT_USER;
+	if (!(e & PTE_XD))
+		a |= PT_X;
+	if (e & PTE_G)
+		a |= PT_GLOBAL;
+	if (e & PTE_PWT)
+		pat |= 1;
+	if (e & PTE_PCD)
+		pat |= 2;
+	if (e & (level ? PTE_PATLG : PTE_PAT4K))
+		pat |= 4;
+	return a | PT_CACHE(pat);
+}
+
+#endif
