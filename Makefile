@@ -13,7 +13,7 @@ MEM ?= 1G
 # One warning set for every build.
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
 CORE_SRC := monitor/console.c monitor/cmds.c monitor/fmt.c monitor/frame.c monitor/memmap.c \
-	monitor/monitor.c
+	monitor/monitor.c paging/pt.c
 CORE_INC := -Imonitor -Ipaging
 # The build stamp lives in a generated header, rewritten only when it
 # changes, so that `version` is never stale and nothing rebuilds needlessly.
@@ -36,9 +36,9 @@ EFI_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector -fpi
 # inside the image, so only R_X86_64_RELATIVE relocations remain, which
 # crt0's _relocate applies) with relocations kept apart per section
 # (-znocombreloc), as gnu-efi's objcopy to PE expects.
-EFI_LDFLAGS := -nostdlib -znocombreloc -T $(EFI_LIB)/elf_x86_64_efi.lds -shared -Bsymbolic \
+EFI_LDFLAGS := -nostdlib -znocombreloc -T efi/memmon.lds --orphan-handling=error -shared -Bsymbolic \
 	-L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o
-EFI_SECTIONS := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+EFI_SECTIONS := -j .text -j .rodata -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	-j .rel.* -j .rela.* -j .reloc
 
 EFI_SRC := efi/main.c efi/idmap.c efi/cpu.c efi/uart.c efi/platform_x86.c efi/lib.c

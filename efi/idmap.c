@@ -12,19 +12,19 @@
 
 #include "x86.h"
 
-#define PTE_P   (1ull << 0)
-#define PTE_RW  (1ull << 1)
-#define PTE_PS  (1ull << 7)
-#define GIB     (1ull << 30)
-#define MIB2    (1ull << 21)
+#define PTE_P  (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_PS (1ull << 7)
+#define GIB    (1ull << 30)
+#define MIB2   (1ull << 21)
 
-static int has_1g_pages(void)
+bool has_1g_pages(void)
 {
 	uint32_t a, b, c, d;
 
 	cpuid(0x80000000, &a, &b, &c, &d);
 	if (a < 0x80000001)
-		return 0;
+		return false;
 	cpuid(0x80000001, &a, &b, &c, &d);
 	return (d >> 26) & 1;
 }
@@ -44,7 +44,7 @@ void idmap_load(void *mem, uint64_t top)
 	uint64_t *pml4 = mem;
 	uint64_t *pdpt = pml4 + 512;
 	uint64_t *pd = pdpt + 512 * pdpts;
-	int big = has_1g_pages();
+	bool big = has_1g_pages();
 
 	for (uint64_t i = 0; i < 512 * (1 + pdpts); i++)
 		pml4[i] = 0;

@@ -42,16 +42,10 @@ void plat_flush_tlb(void)
 uintptr_t plat_ram_base = 0;
 uint64_t plat_ram_limit = (uint64_t)1 << 52;
 
-void plat_paging_on(paddr_t root)
+void plat_protect_on(void)
 {
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
 	write_cr0(read_cr0() | CR0_WP);
-	write_cr3(pa_addr(root));
-	uint64_t cr4 = read_cr4();
-	if (cr4 & CR4_PGE) { /* toggling PGE drops global entries too */
-		write_cr4(cr4 & ~CR4_PGE);
-		write_cr4(cr4);
-	}
 }
 
 /* The innermost guarded call, if one runs. */

@@ -45,11 +45,10 @@ static inline void *plat_pa_to_ptr(paddr_t pa)
 	return (void *)(plat_ram_base + (uintptr_t)pa_addr(pa));
 }
 
-/* Turn on the protection memmon's own tables rely on (EFER.NXE for
- * no-execute entries, CR0.WP so that read-only entries bind the
- * supervisor too), then load `root` into CR3 and drop every TLB entry,
- * global ones included. */
-void plat_paging_on(paddr_t root);
+/* Turn on the protection memmon's own tables rely on: EFER.NXE, so that
+ * no-execute entries are legal, and CR0.WP, so that read-only entries bind
+ * the supervisor too. Before loading a table with no-execute entries. */
+void plat_protect_on(void);
 
 /*
  * Fault containment. Runs fn(arg) and returns its result. If a CPU

@@ -142,6 +142,13 @@ static inline pte_t pte_leaf(unsigned level, uint64_t pa, pt_attr_t a)
 	return e;
 }
 
+/* The leaf `n` pages of its own size past leaf e at `level`: the same
+ * attributes, the frame address advanced (it must stay below 2^52). */
+static inline pte_t pte_leaf_next(pte_t e, unsigned level, uint64_t n)
+{
+	return e + n * pt_level_size(level);
+}
+
 /* The next table of a table entry. */
 static inline paddr_t pte_next(pte_t e)
 {

@@ -16,7 +16,7 @@ static struct {
 	size_t out_len, out_cap;
 	int to_stdout;
 	unsigned poweroffs;
-	unsigned paging_on;
+	unsigned protect_on;
 	uint64_t cr3;
 	unsigned char *ram;
 	uint64_t ram_size;
@@ -101,10 +101,9 @@ void plat_flush_tlb(void) {}
 uintptr_t plat_ram_base;
 uint64_t plat_ram_limit; /* 0 until host_ram: every address is refused */
 
-void plat_paging_on(paddr_t root)
+void plat_protect_on(void)
 {
-	host.cr3 = pa_addr(root);
-	host.paging_on++;
+	host.protect_on++;
 }
 
 int plat_guarded_call(int (*fn)(void *), void *arg, int *vector)

@@ -1,0 +1,654 @@
+/*
+ * The page-table driver. See pt.h for the contract and pte.h for the entry.
+ *
+ * Addresses inside this file are 48-bit "linear" offsets: a canonical
+ * address with its top 16 bits dropped, so that the upper half is simply
+ * [2^47, 2^48) and a range end of 2^48 needs no special case. They become
+ * canonical again only where they leave the file (invlpg, runs).
+ *
+ * Every range operation is one recursive walk (visit) from the root that
+ * touches only the tables under the range, run twice: first counting the
+ * table pages the change needs (changing nothing; where a table would be
+ * created or a superpage split, the walk continues through a "virtual"
+ * table whose entries are computed rather than read), then, with that many
+ * pages in hand, for real. Both passes make the same decision at every
+ * entry, because it is the same code.
+ */
+#include "pt.h"
+
+#include "frame.h"
+#include "platform.h"
+
+const char pt_err_nomem[] = "out of memory for page tables";
+const char pt_err_align[] = "address or size not 4K-aligned, or size zero";
+const char pt_err_range[] = "address not canonical, range crossing the canonical hole, or "
+                            "physical address beyond 52 bits";
+const char pt_err_rights[] = "attributes without read, or unknown attribute bits";
+
+_Static_assert(PT_ENTRIES * sizeof(pte_t) == PAGE_SIZE, "a table is one page");
+
+#define LIN_BITS 48
+#define LIN_TOP  ((uint64_t)1 << LIN_BITS)
+#define LIN_HALF ((uint64_t)1 << (LIN_BITS - 1))
+#define PA_TOP   ((uint64_t)1 << 52)
+#define NO_PAGE  (~(uint64_t)0) /* the end of a chain of pages */
+
+/* The root pt_load put in CR3. Code that switches CR3 for a moment (and
+ * back) leaves it alone. */
+static uint64_t live_root = NO_PAGE;
+
+static uint64_t canon(uint64_t lin)
+{
+	return lin & LIN_HALF ? lin | ~(LIN_TOP - 1) : lin;
+}
+
+static bool is_canonical(uint64_t va)
+{
+	uint64_t top = va >> (LIN_BITS - 1);
+	return top == 0 || top == (~(uint64_t)0 >> (LIN_BITS - 1));
+}
+
+static pte_t *table_at(paddr_t pa)
+{
+	return plat_pa_to_ptr(pa);
+}
+
+/* ---- the frame allocator as the door ------------------------------------ */
+
+static err_t frames_get(void *ctx, paddr_t *out)
+{
+	(void)ctx;
+	return kalloc(FRAME_PTABLE, out) ? pt_err_nomem : NULL;
+}
+
+static void frames_put(void *ctx, paddr_t pa)
+{
+	(void)ctx;
+	err_t e = kfree(pa, FRAME_PTABLE);
+	CHECK(!e);
+}
+
+const struct pt_mem pt_mem_frames = {frames_get, frames_put, NULL};
+
+/* ---- one operation ------------------------------------------------------- */
+
+enum op_kind { OP_MAP, OP_UNMAP, OP_PROTECT };
+
+struct op {
+	struct pt *pt;
+	enum op_kind kind;
+	bool counting;     /* the prepare pass: count table pages, change nothing */
+	bool merge;        /* merge uniform tables into superpages */
+	unsigned max_leaf; /* map: the largest leaf it may write */
+	uint64_t a, b;     /* the range [a, b), linear */
+	uint64_t delta;    /* map: frame = linear address + delta */
+	pt_attr_t attr;    /* map */
+	pt_attr_t clear;   /* protect */
+	pt_attr_t set;
+	uint64_t need;   /* prepare: table pages the commit takes */
+	uint64_t stash;  /* commit: pages taken for it, chained through their first word */
+	uint64_t retire; /* commit: table pages to give back once the TLB is clean */
+	bool live;       /* the tree is in CR3 */
+	bool tlb_all;    /* flush the whole TLB at the end */
+	unsigned ntlb;
+	uint64_t tlb[PT_TLB_BATCH]; /* canonical addresses to invlpg */
+};
+
+static void chain_push(uint64_t *head, paddr_t pa)
+{
+	*(uint64_t *)plat_pa_to_ptr(pa) = *head;
+	*head = pa_addr(pa);
+}
+
+static paddr_t chain_pop(uint64_t *head)
+{
+	CHECK(*head != NO_PAGE);
+	paddr_t pa = pa_init(*head);
+	*head = *(uint64_t *)plat_pa_to_ptr(pa);
+	return pa;
+}
+
+/* A translation of [s, s + size) changed. A superpage may sit in the TLB
+ * as several smaller entries, so its change flushes everything. */
+static void tlb_note(struct op *o, uint64_t s, unsigned level)
+{
+	if (!o->live)
+		return;
+	if (level > 0 || o->ntlb == PT_TLB_BATCH)
+		o->tlb_all = true;
+	else
+		o->tlb[o->ntlb++] = canon(s);
+}
+
+/* Queue the table at `pa` (a level-`level` table) and every table below it
+ * to be given back. Their translations are gone from the tree already. */
+static void retire_tree(struct op *o, paddr_t pa, unsigned level)
+{
+	if (level > 0) {
+		const pte_t *t = table_at(pa);
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
+			if (pte_kind(t[i], level) == PTE_TABLE)
+				retire_tree(o, pte_next(t[i]), level - 1);
+	}
+	chain_push(&o->retire, pa);
+	o->pt->tables--;
+	o->tlb_all |= o->live; /* paging-structure caches may hold it */
+}
+
+/* A fresh table for the commit: empty, or the 512 pieces of leaf `e` (at
+ * level + 1) if e is a leaf. Returns it and sets *count. `filled`: the
+ * caller writes all 512 entries of this empty level-0 table before anything
+ * reads one, so it need not be zeroed. */
+static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, unsigned *count)
+{
+	paddr_t pa = chain_pop(&o->stash);
+	pte_t *t = table_at(pa);
+
+	o->pt->tables++;
+	if (pte_kind(e, level + 1) == PTE_ABSENT) {
+		if (!filled)
+			for (unsigned i = 0; i < PT_ENTRIES; i++)
+				t[i] = 0;
+		*count = 0;
+	} else {
+		pte_t first = pte_leaf(level, pte_frame(e, level + 1), pte_attr(e, level + 1));
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
+			t[i] = pte_leaf_next(first, level, i);
+		*count = PT_ENTRIES;
+	}
+	return pa;
+}
+
+/* If the table under entry *slot (at `level`) holds 512 leaves forming one
+ * aligned, contiguous, uniform run, the leaf at `level` that replaces it;
+ * else 0. */
+static pte_t merged(const struct op *o, pte_t slot, unsigned level)
+{
+	if (!o->merge || level > o->pt->top_leaf || pte_count(slot) != PT_ENTRIES)
+		return 0;
+	const pte_t *t = table_at(pte_next(slot));
+	pte_t first = t[0];
+	if (pte_kind(first, level - 1) != PTE_LEAF ||
+	    (pte_frame(first, level - 1) & (pt_level_size(level) - 1)))
+		return 0;
+	for (unsigned i = 1; i < PT_ENTRIES; i++)
+		if (t[i] != pte_leaf_next(first, level - 1, i))
+			return 0;
+	return pte_leaf(level, pte_frame(first, level - 1), pte_attr(first, level - 1));
+}
+
+/* The commit's level-0 work on real table t: entries lo..hi (inclusive)
+ * of the table whose entry 0 maps `base`. Returns the new count. */
+static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, unsigned hi,
+                         unsigned count)
+{
+	uint64_t s = base + (uint64_t)lo * PAGE_SIZE;
+
+	switch (o->kind) {
+	case OP_MAP: {
+		pte_t ne = pte_leaf(0, s + o->delta, o->attr);
+		if (count == 0) { /* a fresh table: nothing to compare or invalidate */
+			for (unsigned i = lo; i <= hi; i++, ne = pte_leaf_next(ne, 0, 1))
+				t[i] = ne;
+			return hi - lo + 1;
+		}
+		for (unsigned i = lo; i <= hi; i++, s += PAGE_SIZE, ne = pte_leaf_next(ne, 0, 1)) {
+			pte_t old = t[i];
+			if (old == ne)
+				continue;
+			t[i] = ne;
+			if (old)
+				tlb_note(o, s, 0);
+			else
+				count++;
+		}
+		return count;
+	}
+	case OP_UNMAP:
+		for (unsigned i = lo; i <= hi; i++, s += PAGE_SIZE) {
+			if (!t[i])
+				continue;
+			t[i] = 0;
+			count--;
+			tlb_note(o, s, 0);
+		}
+		return count;
+	case OP_PROTECT:
+		for (unsigned i = lo; i <= hi; i++, s += PAGE_SIZE) {
+			pte_t old = t[i];
+			if (!old)
+				continue;
+			pte_t ne =
+			    pte_leaf(0, pte_frame(old, 0), (pte_attr(old, 0) & ~o->clear) | o->set);
+			if (ne == old)
+				continue;
+			t[i] = ne;
+			tlb_note(o, s, 0);
+		}
+		return count;
+	}
+	return count;
+}
+
+/*
+ * Apply the operation to one table at `level` whose entry 0 maps `base`,
+ * and which has `count` present entries; returns the new count. t is the
+ * table, or NULL in the prepare pass for a table that does not exist yet:
+ * then its entries are those of a table split from `vt` (a leaf at
+ * level + 1), or all absent (vt == 0).
+ */
+static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t base,
+                      unsigned count)
+{
+	const uint64_t size = pt_level_size(level);
+	const uint64_t from = o->a > base ? o->a : base;
+	const uint64_t to = o->b < base + PT_ENTRIES * size ? o->b : base + PT_ENTRIES * size;
+	const unsigned lo = (unsigned)((from - base) / size),
+	               hi = (unsigned)((to - 1 - base) / size);
+
+	if (level == 0)
+		return o->counting ? count : visit_pt(o, t, base, lo, hi, count);
+
+	pte_t vfirst = 0;
+	if (!t && vt)
+		vfirst = pte_leaf(level, pte_frame(vt, level + 1), pte_attr(vt, level + 1));
+
+	for (unsigned i = lo; i <= hi; i++) {
+		const uint64_t s = base + i * size;
+		const pte_t e = t ? t[i] : vt ? pte_leaf_next(vfirst, level, i) : 0;
+		const enum pte_kind kind = pte_kind(e, level);
+		const bool full = o->a <= s && s + size <= o->b;
+		pte_t ne = e; /* what entry i becomes, when it is decided here */
+
+		switch (o->kind) {
+		case OP_MAP:
+			if (kind == PTE_LEAF && pte_frame(e, level) == s + o->delta &&
+			    pte_attr(e, level) == o->attr)
+				continue; /* already mapped so */
+			if (full && level <= o->max_leaf && !((s + o->delta) & (size - 1)))
+				ne = pte_leaf(level, s + o->delta, o->attr);
+			break;
+		case OP_UNMAP:
+			if (kind == PTE_ABSENT)
+				continue;
+			if (full)
+				ne = 0;
+			break;
+		case OP_PROTECT:
+			if (kind == PTE_ABSENT)
+				continue;
+			if (kind == PTE_LEAF) {
+				ne = pte_leaf(level, pte_frame(e, level),
+				              (pte_attr(e, level) & ~o->clear) | o->set);
+				if (ne == e)
+					continue;
+				if (!full)
+					ne = e; /* split below */
+			}
+			break;
+		}
+
+		if (ne != e) { /* decided at this level: write the entry */
+			if (o->counting)
+				continue;
+			if (kind == PTE_TABLE)
+				retire_tree(o, pte_next(e), level - 1);
+			else if (kind == PTE_LEAF)
+				tlb_note(o, s, level);
+			count += (ne != 0) - (kind != PTE_ABSENT);
+			t[i] = ne;
+			continue;
+		}
+
+		/* Go down: into the table there, or one made or split for it. */
+		if (o->counting) {
+			if (kind == PTE_TABLE) {
+				visit(o, table_at(pte_next(e)), 0, level - 1, s, pte_count(e));
+			} else {
+				o->need++;
+				visit(o, NULL, e, level - 1, s, 0);
+			}
+			continue;
+		}
+		unsigned cc;
+		if (kind == PTE_TABLE) {
+			cc = pte_count(e);
+		} else {
+			bool filled = level == 1 && full && o->kind == OP_MAP;
+			paddr_t child = new_table(o, e, level - 1, filled, &cc);
+			t[i] = pte_table(child, cc);
+			count += kind == PTE_ABSENT;
+		}
+		const pte_t slot = t[i];
+		cc = visit(o, table_at(pte_next(slot)), 0, level - 1, s, cc);
+		if (cc == 0) {
+			retire_tree(o, pte_next(slot), level - 1);
+			t[i] = 0;
+			count--;
+			continue;
+		}
+		t[i] = pte_with_count(slot, cc);
+		pte_t leaf = merged(o, t[i], level);
+		if (leaf) {
+			retire_tree(o, pte_next(slot), level - 1);
+			t[i] = leaf;
+		}
+	}
+	return count;
+}
+
+/* Check a virtual range [va, va + len): sets the linear [a, b). */
+static err_t check_range(vaddr_t va, uint64_t len, uint64_t *a, uint64_t *b)
+{
+	uint64_t v = va_addr(va);
+
+	if (!len || (v | len) & (PAGE_SIZE - 1))
+		return pt_err_align;
+	if (!is_canonical(v))
+		return pt_err_range;
+	uint64_t lin = v & (LIN_TOP - 1);
+	uint64_t end = lin < LIN_HALF ? LIN_HALF : LIN_TOP; /* the end of its half */
+	if (len > end - lin)
+		return pt_err_range;
+	*a = lin;
+	*b = lin + len;
+	return NULL;
+}
+
+/* Prepare, then commit. */
+static err_t run(struct op *o)
+{
+	struct pt *pt = o->pt;
+	pte_t *root = table_at(pt->root);
+
+	o->counting = true;
+	o->need = 0;
+	visit(o, root, 0, PT_LEVELS - 1, 0, pt->root_count);
+
+	o->stash = NO_PAGE;
+	for (uint64_t k = 0; k < o->need; k++) {
+		paddr_t pa;
+		if (pt->mem.get(pt->mem.ctx, &pa)) {
+			while (o->stash != NO_PAGE)
+				pt->mem.put(pt->mem.ctx, chain_pop(&o->stash));
+			return pt_err_nomem;
+		}
+		chain_push(&o->stash, pa);
+	}
+
+	o->counting = false;
+	o->retire = NO_PAGE;
+	o->live = pt_live(pt);
+	o->tlb_all = false;
+	o->ntlb = 0;
+	pt->root_count = visit(o, root, 0, PT_LEVELS - 1, 0, pt->root_count);
+	CHECK(o->stash == NO_PAGE); /* the prepare pass counted exactly */
+
+	if (o->live) {
+		if (o->tlb_all)
+			plat_flush_tlb();
+		else
+			for (unsigned k = 0; k < o->ntlb; k++)
+				plat_invlpg(va_init(o->tlb[k]));
+	}
+	while (o->retire != NO_PAGE)
+		pt->mem.put(pt->mem.ctx, chain_pop(&o->retire));
+	return NULL;
+}
+
+/*
+ * The single-page fast path: the level-0 entry for `lin` when the walk from
+ * the root meets tables all the way down, and in *pd the entry above it;
+ * NULL when it meets an absent entry or a superpage (the general path then
+ * makes or splits tables).
+ */
+static pte_t *walk_to_pt(const struct pt *pt, uint64_t lin, pte_t **pd)
+{
+	pte_t *t = table_at(pt->root);
+
+	for (unsigned level = PT_LEVELS - 1; level > 0; level--) {
+		pte_t *slot = &t[pt_index(lin, level)];
+		if (pte_kind(*slot, level) != PTE_TABLE)
+			return NULL;
+		*pd = slot;
+		t = table_at(pte_next(*slot));
+	}
+	return &t[pt_index(lin, 0)];
+}
+
+/* ---- the interface ------------------------------------------------------- */
+
+err_t pt_init(struct pt *pt, const struct pt_mem *mem, bool gib_pages)
+{
+	paddr_t root;
+
+	if (mem->get(mem->ctx, &root))
+		return pt_err_nomem;
+	pte_t *t = table_at(root);
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		t[i] = 0;
+	*pt = (struct pt){
+	    .root = root, .top_leaf = gib_pages ? 2 : 1, .root_count = 0, .tables = 1, .mem = *mem};
+	return NULL;
+}
+
+void pt_destroy(struct pt *pt)
+{
+	struct op o = {.pt = pt, .retire = NO_PAGE};
+
+	CHECK(!pt_live(pt));
+	retire_tree(&o, pt->root, PT_LEVELS - 1);
+	while (o.retire != NO_PAGE)
+		pt->mem.put(pt->mem.ctx, chain_pop(&o.retire));
+	pt->root_count = 0;
+}
+
+err_t pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags)
+{
+	struct op o = {.pt = pt, .kind = OP_MAP, .attr = a};
+	err_t e = check_range(va, len, &o.a, &o.b);
+
+	if (e)
+		return e;
+	if (pa_addr(pa) & (PAGE_SIZE - 1))
+		return pt_err_align;
+	if (pa_addr(pa) >= PA_TOP || len > PA_TOP - pa_addr(pa))
+		return pt_err_range;
+	if (!(a & PT_R) || (a & ~PT_ATTR_MASK))
+		return pt_err_rights;
+	o.delta = pa_addr(pa) - o.a;
+	o.merge = !(flags & PT_SMALL);
+	o.max_leaf = flags & PT_SMALL ? 0 : pt->top_leaf;
+
+	pte_t *pd, *slot = len == PAGE_SIZE ? walk_to_pt(pt, o.a, &pd) : NULL;
+	if (slot) { /* one page, its table there: unless the table fills up (and may merge) */
+		const pte_t old = *slot, ne = pte_leaf(0, pa_addr(pa), a);
+		const unsigned c = pte_count(*pd) + !old;
+		if (old == ne)
+			return NULL;
+		if (c < PT_ENTRIES || !o.merge) {
+			*pd = pte_with_count(*pd, c);
+			*slot = ne;
+			if (old && pt_live(pt))
+				plat_invlpg(va);
+			return NULL;
+		}
+	}
+	return run(&o);
+}
+
+err_t pt_unmap(struct pt *pt, vaddr_t va, uint64_t len)
+{
+	struct op o = {.pt = pt, .kind = OP_UNMAP, .merge = true};
+	err_t e = check_range(va, len, &o.a, &o.b);
+
+	if (e)
+		return e;
+	pte_t *pd, *slot = len == PAGE_SIZE ? walk_to_pt(pt, o.a, &pd) : NULL;
+	if (slot) { /* one page, its table there: unless the table empties */
+		const unsigned c = pte_count(*pd) - 1;
+		if (!*slot)
+			return NULL;
+		if (c > 0) {
+			*pd = pte_with_count(*pd, c);
+			*slot = 0;
+			if (pt_live(pt))
+				plat_invlpg(va);
+			return NULL;
+		}
+	}
+	return run(&o);
+}
+
+err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set)
+{
+	struct op o = {.pt = pt, .kind = OP_PROTECT, .merge = true, .clear = clear, .set = set};
+	err_t e = check_range(va, len, &o.a, &o.b);
+
+	if (e)
+		return e;
+	if ((clear & PT_R) || ((clear | set) & ~PT_ATTR_MASK))
+		return pt_err_rights;
+	return run(&o);
+}
+
+bool pt_lookup(const struct pt *pt, vaddr_t va, struct pt_hit *hit)
+{
+	const uint64_t v = va_addr(va);
+
+	if (!is_canonical(v))
+		return false;
+	const pte_t *t = table_at(pt->root);
+	for (unsigned level = PT_LEVELS - 1;; level--) {
+		const pte_t e = t[pt_index(v, level)];
+		switch (pte_kind(e, level)) {
+		case PTE_ABSENT:
+			return false;
+		case PTE_LEAF:
+			hit->pa = pa_init(pte_frame(e, level) + (v & (pt_level_size(level) - 1)));
+			hit->attr = pte_attr(e, level);
+			hit->level = level;
+			return true;
+		case PTE_TABLE:
+			t = table_at(pte_next(e));
+			break;
+		}
+	}
+}
+
+void pt_walk(const struct pt *pt, vaddr_t va, struct pt_walk *w)
+{
+	const uint64_t v = va_addr(va);
+	paddr_t table = pt->root;
+
+	w->depth = 0;
+	if (!is_canonical(v))
+		return;
+	for (unsigned level = PT_LEVELS - 1;; level--) {
+		const unsigned i = pt_index(v, level);
+		const pte_t e = table_at(table)[i];
+		const enum pte_kind kind = pte_kind(e, level);
+		w->step[w->depth].table = table;
+		w->step[w->depth].index = i;
+		w->step[w->depth].entry = e;
+		w->step[w->depth].kind = kind;
+		w->depth++;
+		if (kind != PTE_TABLE)
+			return;
+		table = pte_next(e);
+	}
+}
+
+/* ---- whole-tree walks ------------------------------------------------------ */
+
+struct runs {
+	bool (*fn)(void *ctx, const struct pt_run *r);
+	void *ctx;
+	bool open, stop;
+	struct pt_run cur;
+	uint64_t cur_lin;
+};
+
+static void runs_leaf(struct runs *r, uint64_t lin, pte_t e, unsigned level)
+{
+	const uint64_t size = pt_level_size(level);
+	const uint64_t pa = pte_frame(e, level);
+	const pt_attr_t a = pte_attr(e, level);
+	struct pt_run *c = &r->cur;
+
+	if (r->open && c->level == level && c->attr == a && r->cur_lin + c->len == lin &&
+	    pa_addr(c->pa) + c->len == pa) {
+		c->len += size;
+		return;
+	}
+	if (r->open && !r->fn(r->ctx, c))
+		r->stop = true;
+	*c = (struct pt_run){va_init(canon(lin)), size, pa_init(pa), a, level};
+	r->cur_lin = lin;
+	r->open = true;
+}
+
+static void runs_table(struct runs *r, paddr_t table, unsigned level, uint64_t base)
+{
+	const pte_t *t = table_at(table);
+
+	for (unsigned i = 0; i < PT_ENTRIES && !r->stop; i++) {
+		const uint64_t s = base + i * pt_level_size(level);
+		switch (pte_kind(t[i], level)) {
+		case PTE_ABSENT:
+			break;
+		case PTE_LEAF:
+			runs_leaf(r, s, t[i], level);
+			break;
+		case PTE_TABLE:
+			runs_table(r, pte_next(t[i]), level - 1, s);
+			break;
+		}
+	}
+}
+
+void pt_runs(const struct pt *pt, bool (*fn)(void *ctx, const struct pt_run *r), void *ctx)
+{
+	struct runs r = {.fn = fn, .ctx = ctx};
+
+	runs_table(&r, pt->root, PT_LEVELS - 1, 0);
+	if (r.open && !r.stop)
+		fn(ctx, &r.cur);
+}
+
+static void census_table(paddr_t table, unsigned level, struct pt_census *c)
+{
+	const pte_t *t = table_at(table);
+
+	c->tables++;
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		switch (pte_kind(t[i], level)) {
+		case PTE_ABSENT:
+			break;
+		case PTE_LEAF:
+			c->leaves[level]++;
+			c->pages += pt_level_size(level) / PAGE_SIZE;
+			break;
+		case PTE_TABLE:
+			census_table(pte_next(t[i]), level - 1, c);
+			break;
+		}
+	}
+}
+
+void pt_census(const struct pt *pt, struct pt_census *c)
+{
+	*c = (struct pt_census){0};
+	census_table(pt->root, PT_LEVELS - 1, c);
+}
+
+void pt_load(const struct pt *pt)
+{
+	live_root = pa_addr(pt->root);
+	plat_write_cr3(live_root);
+}
+
+bool pt_live(const struct pt *pt)
+{
+	return pa_addr(pt->root) == live_root;
+}
