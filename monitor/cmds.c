@@ -179,6 +179,92 @@ static err_t cmd_free(struct con *c, int argc, char **argv)
 	return NULL;
 }
 
+/* ---- page tables ---------------------------------------------------------- */
+
+static const char *const size_name[] = {"4K", "2M", "1G"};
+static const char *const level_name[PT_LEVELS] = {"pt", "pd", "pdpt", "pml4"};
+
+/* Rights as SPEC prints them: "rw-", "r-x", "r--". */
+static const char *rights_str(pt_attr_t a, char buf[4])
+{
+	buf[0] = 'r';
+	buf[1] = a & PT_W ? 'w' : '-';
+	buf[2] = a & PT_X ? 'x' : '-';
+	buf[3] = '\0';
+	return buf;
+}
+
+struct pt_dump {
+	uint64_t runs, pages;
+};
+
+static bool print_run(void *ctx, const struct pt_run *r)
+{
+	struct pt_dump *d = ctx;
+	char rights[4];
+
+	con_printf("0x%lx-0x%lx -> 0x%lx %s %s\n", va_addr(r->start), va_addr(r->start) + r->len,
+	           pa_addr(r->pa), rights_str(r->attr, rights), size_name[r->level]);
+	d->runs++;
+	d->pages += r->len / PAGE_SIZE;
+	return true;
+}
+
+static err_t cmd_pt(struct con *c, int argc, char **argv)
+{
+	struct pt_dump d = {0, 0};
+
+	if (argc > 1)
+		return con_fail(c, "pt: no space '%.40s' (memmon has no client spaces yet)",
+		                argv[1]);
+	pt_runs(&mon_pt, print_run, &d);
+	con_printf("pt monitor: runs 0x%lx pages 0x%lx ptpages 0x%lx\n", d.runs, d.pages,
+	           mon_pt.tables);
+	return NULL;
+}
+
+static err_t cmd_walk(struct con *c, int argc, char **argv)
+{
+	uint64_t v;
+	struct pt_walk w;
+	char rights[4];
+	(void)argc;
+
+	err_t e = con_parse_number(argv[1], &v);
+	if (e)
+		return con_fail(c, "walk: %s: '%.40s'", e, argv[1]);
+	pt_walk(&mon_pt, va_init(v), &w);
+	if (!w.depth)
+		return con_fail(c, "walk: 0x%lx is not canonical", v);
+	con_printf("walk 0x%lx in memmon's tables, root 0x%lx\n", v, pa_addr(mon_pt.root));
+	for (unsigned k = 0; k < w.depth; k++) {
+		const unsigned level = PT_LEVELS - 1 - k;
+		const pte_t en = w.step[k].entry;
+		con_printf("  %-4s 0x%lx [0x%x] = 0x%016lx ", level_name[level],
+		           pa_addr(w.step[k].table), w.step[k].index, en);
+		switch (w.step[k].kind) {
+		case PTE_ABSENT:
+			con_puts("absent\n");
+			break;
+		case PTE_TABLE:
+			con_printf("table 0x%lx, 0x%x entries present\n", pa_addr(pte_next(en)),
+			           pte_count(en));
+			break;
+		case PTE_LEAF:
+			con_printf("leaf %s 0x%lx %s\n", size_name[level], pte_frame(en, level),
+			           rights_str(pte_attr(en, level), rights));
+			break;
+		}
+	}
+	struct pt_hit h;
+	if (pt_lookup(&mon_pt, va_init(v), &h))
+		con_printf("0x%lx -> 0x%lx %s %s\n", v, pa_addr(h.pa), rights_str(h.attr, rights),
+		           size_name[h.level]);
+	else
+		con_printf("0x%lx -> none\n", v);
+	return NULL;
+}
+
 static err_t cmd_echo(struct con *c, int argc, char **argv)
 {
 	if (argc == 1) {
@@ -278,6 +364,26 @@ const struct con_cmd con_cmds[] = {
               "free of anything alloc did not hand out, or a wrong COUNT is an error and\n"
               "changes nothing.",
      .run = cmd_free},
+    {.name = "pt",
+     .args = "[N [V]]",
+     .min_args = 0,
+     .max_args = 2,
+     .summary = "dump memmon's own page tables as runs (N: a client space, later)",
+     .usage = "One line per run of entries with the same page size and rights mapping\n"
+              "consecutive frames: '0xVSTART-0xVEND -> 0xPSTART RIGHTS SIZE' (VEND\n"
+              "exclusive), then 'pt monitor: runs R pages P ptpages T' (T: table pages,\n"
+              "the root included). N and V (a client space, a walk in it) need spaces.",
+     .run = cmd_pt},
+    {.name = "walk",
+     .args = "V",
+     .min_args = 1,
+     .max_args = 1,
+     .summary = "the 4-level walk of address V in memmon's own page tables",
+     .usage = "One line per level read, from the root (pml4) down: the table's physical\n"
+              "address, the index V selects, the raw entry and what it is (absent, a table\n"
+              "with its count of present entries, or a leaf with its size, frame and\n"
+              "rights); then '0xV -> 0xPA RIGHTS SIZE' or '0xV -> none'.",
+     .run = cmd_walk},
     {.name = "echo",
      .args = "[on|off]",
      .min_args = 0,

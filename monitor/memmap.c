@@ -42,7 +42,7 @@ const char *mm_use_name(enum mm_use u)
 	return names[u];
 }
 
-static bool is_ram(enum fw_kind k)
+bool mm_is_ram(enum fw_kind k)
 {
 	return k != FW_MMIO && k != FW_MMIO_PORT && k != FW_RESERVED && k != FW_UNUSABLE &&
 	       k != FW_PAL_CODE;
@@ -85,7 +85,7 @@ enum claim { CLAIM_NONE, CLAIM_FREE, CLAIM_KEPT, CLAIM_FIRMWARE, CLAIM_NOT_RAM }
 
 static enum claim region_claim(const struct boot_info *bi, const struct mm_region *r)
 {
-	if (!is_ram(r->kind))
+	if (!mm_is_ram(r->kind))
 		return CLAIM_NOT_RAM;
 	switch (mm_disposition(r->kind, bi->keep_boot)) {
 	case MM_RECLAIMED:

@@ -119,6 +119,14 @@ enum mm_use mm_disposition(enum fw_kind k, bool keep_boot);
 struct frame_range;
 err_t mm_takeover(struct boot_info *bi, struct frame_range *out, size_t cap, size_t *n);
 
+/* Whether a region of kind k is RAM (as opposed to MMIO, reserved or
+ * unusable ranges). */
+bool mm_is_ram(enum fw_kind k);
+
+/* The region's attribute bit (mm_region.attr keeps the firmware's bits)
+ * saying the firmware's runtime services need the range mapped. */
+#define MM_ATTR_RUNTIME ((uint64_t)1 << 63)
+
 /* x86-64 physical addresses have at most 52 bits. */
 #define MM_PHYS_BITS 52
 

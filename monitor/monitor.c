@@ -2,8 +2,10 @@
 
 #include "frame.h"
 #include "platform.h"
+#include "pt.h"
 
 const struct boot_info *mon_boot;
+struct pt mon_pt;
 
 void mon_panic(const char *file, int line, const char *what)
 {
@@ -15,6 +17,71 @@ void mon_panic(const char *file, int line, const char *what)
  * few dozen pieces are usual. */
 #define TAKEOVER_MAX 1024
 static struct frame_range takeover[TAKEOVER_MAX];
+
+/* Identity addresses must be canonical: memmon maps nothing above this. */
+#define OWN_MAP_TOP ((uint64_t)1 << 47)
+
+/* Identity-map [base, base + pages) with attributes a, clipped below
+ * OWN_MAP_TOP. */
+static err_t map_identity(uint64_t base, uint64_t pages, pt_attr_t a)
+{
+	uint64_t end = base + pages * PAGE_SIZE;
+
+	if (end > OWN_MAP_TOP)
+		end = OWN_MAP_TOP;
+	if (base >= end)
+		return NULL;
+	return pt_map(&mon_pt, va_init(base), pa_init(base), end - base, a, 0);
+}
+
+/*
+ * Build memmon's own address space: every range of RAM the firmware
+ * reported (memmon's, the allocator's and the firmware's), and the MMIO the
+ * firmware's runtime services need (uncached), identity-mapped read-write
+ * and no-execute with the largest pages that fit; then the image's and
+ * stacks' segments from efi/ (text read-only and executable, read-only
+ * data, guard pages unmapped), and page 0 unmapped, so that a null pointer
+ * faults. Table pages come from the frame allocator (owner ptables).
+ */
+static err_t build_own_map(const struct boot_info *bi)
+{
+	err_t e = pt_init(&mon_pt, &pt_mem_frames, bi->gib_pages);
+
+	for (size_t i = 0; !e && i < bi->nregions; i++) {
+		const struct mm_region *r = &bi->regions[i];
+		pt_attr_t a = PT_R | PT_W;
+		if (!mm_is_ram(r->kind)) {
+			if (!(r->attr & MM_ATTR_RUNTIME))
+				continue;
+			a |= PT_UC;
+		}
+		if (r->kind == FW_RUNTIME_CODE)
+			a |= PT_X;
+		e = map_identity(r->base, r->pages, a);
+	}
+	for (size_t i = 0; !e && i < bi->nsegs; i++) {
+		const struct mm_seg *g = &bi->segs[i];
+		const vaddr_t va = va_init(g->base);
+		const uint64_t len = g->pages * PAGE_SIZE;
+		switch (g->kind) {
+		case MM_SEG_RODATA:
+			e = pt_protect(&mon_pt, va, len, PT_W | PT_X, 0);
+			break;
+		case MM_SEG_TEXT:
+			e = pt_protect(&mon_pt, va, len, PT_W, PT_X);
+			break;
+		case MM_SEG_DATA:
+			e = pt_protect(&mon_pt, va, len, PT_X, PT_W);
+			break;
+		case MM_SEG_GUARD:
+			e = pt_unmap(&mon_pt, va, len);
+			break;
+		}
+	}
+	if (!e)
+		e = pt_unmap(&mon_pt, va_init(0), PAGE_SIZE);
+	return e;
+}
 
 void monitor_init(struct con *c, struct boot_info *bi)
 {
@@ -30,6 +97,13 @@ void monitor_init(struct con *c, struct boot_info *bi)
 		con_printf("memmon: cannot take over memory: %s\n", e);
 		plat_halt();
 	}
+	e = build_own_map(bi);
+	if (e) {
+		con_printf("memmon: cannot build its own page tables: %s\n", e);
+		plat_halt();
+	}
+	plat_protect_on();
+	pt_load(&mon_pt);
 	const struct mm_totals t = bi->totals;
 	struct frame_stats fs;
 	frame_stats(&fs);
@@ -39,6 +113,7 @@ void monitor_init(struct con *c, struct boot_info *bi)
 	con_printf("memmon: 0x%lx MiB free in the frame allocator, 0x%lx MiB used; image at 0x%lx, "
 	           "0x%lx bytes\n",
 	           fs.free >> 8, fs.used >> 8, bi->image_base, bi->image_size);
+	con_printf("memmon: running on its own page tables: 0x%lx table pages\n", mon_pt.tables);
 	con_puts("memmon: type 'help' for commands\n");
 	con_prompt(c);
 }

@@ -6,6 +6,7 @@
 
 #include "console.h"
 #include "memmap.h"
+#include "pt.h"
 
 #define MEMMON_VERSION "0.1.0"
 #ifndef MEMMON_BUILD
@@ -14,6 +15,9 @@
 
 /* The boot information efi/ (or the host harness) handed over. */
 extern const struct boot_info *mon_boot;
+
+/* The page tables memmon runs on (built by monitor_init). */
+extern struct pt mon_pt;
 
 /* Take over: sort and remember `bi` (the monitor owns it from now on),
  * greet, and set up the console `c`. */

@@ -168,6 +168,7 @@ struct boot_info *host_boot_info(unsigned long ram_mib)
 	                        .image_size = 0x40000,
 	                        .kept = {{top - 0x200000, 0x40}},
 	                        .nkept = 1,
+	                        .gib_pages = true,
 	                        .ebs_tries = 1,
 	                        .fw_vendor = "host",
 	                        .fw_revision = 0x10000};
