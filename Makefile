@@ -70,11 +70,11 @@ $(B)/efi-obj/efi/entry.o: efi/entry.asm
 	@mkdir -p $(dir $@)
 	$(NASM) -f elf64 -g $< -o $@
 
-$(B)/memmon.so: $(EFI_OBJ)
-	ld $(EFI_LDFLAGS) $^ -o $@ -lgnuefi
+$(B)/memmon.so: $(EFI_OBJ) efi/memmon.lds
+	ld $(EFI_LDFLAGS) $(filter %.o,$^) -o $@ -lgnuefi
 
-$(B)/hello.so: $(HELLO_OBJ)
-	ld $(EFI_LDFLAGS) $^ -o $@ -lgnuefi
+$(B)/hello.so: $(HELLO_OBJ) efi/memmon.lds
+	ld $(EFI_LDFLAGS) $(filter %.o,$^) -o $@ -lgnuefi
 
 # subsystem 10 = EFI application
 $(B)/%.efi: $(B)/%.so

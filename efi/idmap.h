@@ -7,7 +7,11 @@
 #ifndef MEMMON_IDMAP_H
 #define MEMMON_IDMAP_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+/* CPUID.80000001h:EDX[26]: the CPU has 1 GiB pages (pdpe1gb). */
+bool has_1g_pages(void);
 
 /* Pages of table needed to map [0, top). Call before ExitBootServices. */
 uint64_t idmap_pages(uint64_t top);

@@ -4,7 +4,8 @@
  * Order: disable the watchdog; find memmon's image; allocate everything
  * memmon will need (memory-map buffer with headroom, region list, stacks);
  * take the final map and ExitBootServices, retrying on a stale key; from
- * then on no boot service is ever called (efi_exited). Then switch to
+ * then on no boot service is ever called (efi_exited). Then describe
+ * memmon's image and stacks for its own page tables (boot.segs), switch to
  * memmon's own stack, install its GDT and IDT, and enter the monitor.
  */
 #include <efi.h>
@@ -19,9 +20,15 @@
 
 #define MAIN_STACK_PAGES 16 /* 64 KiB */
 #define IST_STACK_PAGES  4  /* 16 KiB each, two of them */
+#define GUARD_PAGES      1  /* below each stack, never mapped */
 #define MAP_HEADROOM     32 /* descriptors the map may grow by before exit */
 #define EBS_TRIES        8
 #define IDMAP_LIMIT      (1ull << 47) /* identity addresses must be canonical */
+
+/* Bounds of memmon's sections, page-aligned by efi/memmon.lds. Hidden, so
+ * the compiler addresses them relative to RIP: they are run-time addresses
+ * wherever the firmware loaded the image. */
+extern __attribute__((visibility("hidden"))) char _text[], _etext[], _data[], _edata[];
 
 static EFI_SYSTEM_TABLE *st;
 static bool efi_exited; /* set once ExitBootServices has succeeded */
@@ -101,6 +108,13 @@ static void *stack_top(void *base, UINTN pages)
 	return (char *)base + pages * 4096;
 }
 
+/* A stack of `pages` pages with GUARD_PAGES below it; returns the base of
+ * the usable pages. */
+static void *alloc_stack(UINTN pages)
+{
+	return (char *)alloc_pages(GUARD_PAGES + pages) + GUARD_PAGES * 4096;
+}
+
 /* Record a span memmon keeps; adjacent spans are joined. When the list is
  * full, boot-services and loader memory are kept whole (safe: only less is
  * reclaimed). */
@@ -116,6 +130,29 @@ static void keep(uint64_t base, uint64_t bytes)
 		boot.kept[boot.nkept++] = (struct mm_span){base, pages};
 	else
 		boot.keep_boot = true;
+}
+
+/* Describe [start, end) to memmon's page tables as `kind`, widened to whole
+ * pages. */
+static void seg(uint64_t start, uint64_t end, enum mm_seg_kind kind)
+{
+	start &= ~(uint64_t)4095;
+	end = (end + 4095) & ~(uint64_t)4095;
+	if (boot.nsegs == MM_SEGS_MAX) {
+		uart_puts("memmon: too many image segments; halted\n");
+		cpu_halt_forever();
+	}
+	boot.segs[boot.nsegs++] = (struct mm_seg){start, (end - start) / 4096, kind};
+}
+
+/* Keep a stack from alloc_stack, guard pages included (so the allocator
+ * never hands them out), and have the guard pages left unmapped. */
+static void keep_stack(void *base, UINTN pages)
+{
+	uint64_t guard = (uint64_t)(uintptr_t)base - GUARD_PAGES * 4096;
+
+	keep(guard, (GUARD_PAGES + pages) * 4096);
+	seg(guard, (uint64_t)(uintptr_t)base, MM_SEG_GUARD);
 }
 
 struct takeover {
@@ -188,9 +225,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	UINTN idmap_n = idmap_pages(top);
 	void *idmap = alloc_pages(idmap_n);
 	boot.regions = alloc_pages((region_cap * sizeof(struct mm_region) + 4095) / 4096);
-	take.main_stack = alloc_pages(MAIN_STACK_PAGES);
-	take.ist1 = alloc_pages(IST_STACK_PAGES);
-	take.ist2 = alloc_pages(IST_STACK_PAGES);
+	take.main_stack = alloc_stack(MAIN_STACK_PAGES);
+	take.ist1 = alloc_stack(IST_STACK_PAGES);
+	take.ist2 = alloc_stack(IST_STACK_PAGES);
 
 	/* The final map, and the exit; a stale key means the map changed. */
 	for (boot.ebs_tries = 1;; boot.ebs_tries++) {
@@ -209,13 +246,22 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	efi_exited = true;
 	cpu_cli();
 
+	/* The image for memmon's own page tables: all of it read-only, then
+	 * code executable and data writable (the core applies segments in
+	 * order). The linker script puts each on pages of its own. */
+	seg(boot.image_base, boot.image_base + boot.image_size, MM_SEG_RODATA);
+	seg((uint64_t)(uintptr_t)_text, (uint64_t)(uintptr_t)_etext, MM_SEG_TEXT);
+	seg((uint64_t)(uintptr_t)_data, (uint64_t)(uintptr_t)_edata, MM_SEG_DATA);
+	boot.gib_pages = has_1g_pages();
+
 	/* What memmon keeps of loader memory; the map buffer is not among it:
-	 * it is read below, before the allocator exists. */
+	 * it is read below, before the allocator exists. keep_stack adds each
+	 * stack's guard page to boot.segs. */
 	keep(boot.image_base, boot.image_size);
 	keep((uint64_t)(uintptr_t)boot.regions, region_cap * sizeof(struct mm_region));
-	keep((uint64_t)(uintptr_t)take.main_stack, MAIN_STACK_PAGES * 4096);
-	keep((uint64_t)(uintptr_t)take.ist1, IST_STACK_PAGES * 4096);
-	keep((uint64_t)(uintptr_t)take.ist2, IST_STACK_PAGES * 4096);
+	keep_stack(take.main_stack, MAIN_STACK_PAGES);
+	keep_stack(take.ist1, IST_STACK_PAGES);
+	keep_stack(take.ist2, IST_STACK_PAGES);
 	keep((uint64_t)(uintptr_t)idmap, idmap_n * 4096);
 
 	/* Leave the firmware's page tables: they are boot-services memory. */

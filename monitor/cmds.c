@@ -194,30 +194,55 @@ static const char *rights_str(pt_attr_t a, char buf[4])
 	return buf;
 }
 
+/* pt's lines join what SPEC calls one run: the same size and rights,
+ * consecutive pages, consecutive frames. (pt_runs also splits where the
+ * cache type or the user bit changes, which pt does not print.) */
 struct pt_dump {
 	uint64_t runs, pages;
+	bool open;
+	struct pt_run cur;
 };
+
+static void print_pending(struct pt_dump *d)
+{
+	char rights[4];
+
+	if (!d->open)
+		return;
+	con_printf("0x%lx-0x%lx -> 0x%lx %s %s\n", va_addr(d->cur.start),
+	           va_addr(d->cur.start) + d->cur.len, pa_addr(d->cur.pa),
+	           rights_str(d->cur.attr, rights), size_name[d->cur.level]);
+	d->runs++;
+	d->pages += d->cur.len / PAGE_SIZE;
+	d->open = false;
+}
 
 static bool print_run(void *ctx, const struct pt_run *r)
 {
 	struct pt_dump *d = ctx;
-	char rights[4];
+	struct pt_run *c = &d->cur;
 
-	con_printf("0x%lx-0x%lx -> 0x%lx %s %s\n", va_addr(r->start), va_addr(r->start) + r->len,
-	           pa_addr(r->pa), rights_str(r->attr, rights), size_name[r->level]);
-	d->runs++;
-	d->pages += r->len / PAGE_SIZE;
+	if (d->open && c->level == r->level && !((c->attr ^ r->attr) & PT_RIGHTS) &&
+	    va_addr(c->start) + c->len == va_addr(r->start) &&
+	    pa_addr(c->pa) + c->len == pa_addr(r->pa)) {
+		c->len += r->len;
+		return true;
+	}
+	print_pending(d);
+	d->cur = *r;
+	d->open = true;
 	return true;
 }
 
 static err_t cmd_pt(struct con *c, int argc, char **argv)
 {
-	struct pt_dump d = {0, 0};
+	struct pt_dump d = {.open = false};
 
 	if (argc > 1)
 		return con_fail(c, "pt: no space '%.40s' (memmon has no client spaces yet)",
 		                argv[1]);
 	pt_runs(&mon_pt, print_run, &d);
+	print_pending(&d);
 	con_printf("pt monitor: runs 0x%lx pages 0x%lx ptpages 0x%lx\n", d.runs, d.pages,
 	           mon_pt.tables);
 	return NULL;

@@ -38,7 +38,8 @@ static err_t map_identity(uint64_t base, uint64_t pages, pt_attr_t a)
  * Build memmon's own address space: every range of RAM the firmware
  * reported (memmon's, the allocator's and the firmware's), and the MMIO the
  * firmware's runtime services need (uncached), identity-mapped read-write
- * and no-execute with the largest pages that fit; then the image's and
+ * and no-execute (the runtime's code read-only and executable) with the
+ * largest pages that fit; then the image's and
  * stacks' segments from efi/ (text read-only and executable, read-only
  * data, guard pages unmapped), and page 0 unmapped, so that a null pointer
  * faults. Table pages come from the frame allocator (owner ptables).
@@ -56,7 +57,7 @@ static err_t build_own_map(const struct boot_info *bi)
 			a |= PT_UC;
 		}
 		if (r->kind == FW_RUNTIME_CODE)
-			a |= PT_X;
+			a = (a & ~PT_W) | PT_X;
 		e = map_identity(r->base, r->pages, a);
 	}
 	for (size_t i = 0; !e && i < bi->nsegs; i++) {

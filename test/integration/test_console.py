@@ -3,7 +3,7 @@
 import random
 import re
 
-COMMANDS = ["help", "version", "memmap", "mem", "alloc", "free", "echo", "trap", "halt"]
+COMMANDS = ["help", "version", "memmap", "mem", "alloc", "free", "pt", "walk", "echo", "trap", "halt"]
 RAM_1G_PAGES = 1 << 18
 
 
