@@ -116,7 +116,7 @@ unit: $(UNIT_TESTS)
 
 FUZZ_FLAGS := -std=gnu11 -O1 -g $(CORE_INC) -Itest/host $(DEFS) -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
-FUZZ_TARGETS := $(B)/fuzz/fuzz_console $(B)/fuzz/fuzz_frame
+FUZZ_TARGETS := $(B)/fuzz/fuzz_console $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_pt
 
 $(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(wildcard monitor/*.h paging/*.h test/host/*.h) $(B)/build_id.h
 	@mkdir -p $(dir $@)

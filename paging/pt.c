@@ -32,6 +32,11 @@ _Static_assert(PT_ENTRIES * sizeof(pte_t) == PAGE_SIZE, "a table is one page");
 #define LIN_HALF ((uint64_t)1 << (LIN_BITS - 1))
 #define PA_TOP   ((uint64_t)1 << 52)
 #define NO_PAGE  (~(uint64_t)0) /* the end of a chain of pages */
+#define NO_HINT  (~(uint64_t)0)
+
+/* pte_leaf(0, 0, a) for every attribute value, filled by pt_init: the
+ * single-page map path builds its entry with one load. */
+static pte_t leaf0_bits[PT_ATTR_MASK + 1];
 
 /* The root pt_load put in CR3. Code that switches CR3 for a moment (and
  * back) leaves it alone. */
@@ -321,16 +326,16 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 		}
 		const pte_t slot = t[i];
 		cc = visit(o, table_at(pte_next(slot)), 0, level - 1, s, cc);
-		if (cc == 0) {
-			retire_tree(o, pte_next(slot), level - 1);
+		if (cc == 0) { /* empty: nothing below it to retire */
+			retire_tree(o, pte_next(slot), 0);
 			t[i] = 0;
 			count--;
 			continue;
 		}
 		t[i] = pte_with_count(slot, cc);
 		pte_t leaf = merged(o, t[i], level);
-		if (leaf) {
-			retire_tree(o, pte_next(slot), level - 1);
+		if (leaf) { /* all leaves: nothing below it to retire */
+			retire_tree(o, pte_next(slot), 0);
 			t[i] = leaf;
 		}
 	}
@@ -378,6 +383,7 @@ static err_t run(struct op *o)
 
 	o->counting = false;
 	o->retire = NO_PAGE;
+	pt->hint_tag = NO_HINT; /* tables may be freed or replaced below */
 	o->live = pt_live(pt);
 	o->tlb_all = false;
 	o->ntlb = 0;
@@ -397,23 +403,90 @@ static err_t run(struct op *o)
 }
 
 /*
- * The single-page fast path: the level-0 entry for `lin` when the walk from
- * the root meets tables all the way down, and in *pd the entry above it;
- * NULL when it meets an absent entry or a superpage (the general path then
- * makes or splits tables).
+ * The single-page fast path: the level-0 entry for canonical address `va`
+ * when the walk from the root meets tables all the way down, and in *pd the
+ * entry above it; NULL when it meets an absent entry or a superpage (the
+ * general path then makes or splits tables). Uses and sets the walk hint.
  */
-static pte_t *walk_to_pt(const struct pt *pt, uint64_t lin, pte_t **pd)
+static __attribute__((noinline)) pte_t *walk_to_pt_slow(struct pt *pt, uint64_t va, pte_t **pd)
 {
 	pte_t *t = table_at(pt->root);
 
 	for (unsigned level = PT_LEVELS - 1; level > 0; level--) {
-		pte_t *slot = &t[pt_index(lin, level)];
+		pte_t *slot = &t[pt_index(va, level)];
 		if (pte_kind(*slot, level) != PTE_TABLE)
 			return NULL;
 		*pd = slot;
 		t = table_at(pte_next(*slot));
 	}
-	return &t[pt_index(lin, 0)];
+	pt->hint_tag = va >> 21;
+	pt->hint_pd = *pd;
+	pt->hint_pt = t;
+	return &t[pt_index(va, 0)];
+}
+
+static inline pte_t *walk_to_pt(struct pt *pt, uint64_t va, pte_t **pd)
+{
+	if (va >> 21 != pt->hint_tag)
+		return walk_to_pt_slow(pt, va, pd);
+	*pd = pt->hint_pd;
+	return &pt->hint_pt[pt_index(va, 0)];
+}
+
+/* The general paths, kept out of line so that the single-page paths stay
+ * small (no struct op to clear, no registers to save). */
+static __attribute__((noinline)) err_t map_range(struct pt *pt, uint64_t from, uint64_t to,
+                                                 uint64_t delta, pt_attr_t a, unsigned flags)
+{
+	struct op o = {.pt = pt,
+	               .kind = OP_MAP,
+	               .a = from,
+	               .b = to,
+	               .attr = a,
+	               .delta = delta,
+	               .merge = !(flags & PT_SMALL),
+	               .max_leaf = flags & PT_SMALL ? 0 : pt->top_leaf};
+	return run(&o);
+}
+
+static __attribute__((noinline)) err_t unmap_range(struct pt *pt, uint64_t from, uint64_t to)
+{
+	struct op o = {.pt = pt, .kind = OP_UNMAP, .a = from, .b = to, .merge = true};
+	return run(&o);
+}
+
+/* The whole walk for pt_lookup (the hint missed): unrolled, one level at a
+ * time, setting the hint when it reaches a level-0 table. */
+static __attribute__((noinline)) bool lookup_walk(struct pt *pt, uint64_t v, struct pt_hit *hit)
+{
+	unsigned level;
+	pte_t e;
+
+	if (!is_canonical(v))
+		return false;
+	e = table_at(pt->root)[pt_index(v, 3)];
+	if (pte_kind(e, 3) != PTE_TABLE)
+		return false;
+	e = table_at(pte_next(e))[pt_index(v, 2)];
+	level = 2;
+	if (pte_kind(e, 2) == PTE_TABLE) {
+		pte_t *pd = &table_at(pte_next(e))[pt_index(v, 1)];
+		e = *pd;
+		level = 1;
+		if (pte_kind(e, 1) == PTE_TABLE) {
+			pt->hint_tag = v >> 21;
+			pt->hint_pd = pd;
+			pt->hint_pt = table_at(pte_next(e));
+			e = pt->hint_pt[pt_index(v, 0)];
+			level = 0;
+		}
+	}
+	if (pte_kind(e, level) == PTE_ABSENT)
+		return false;
+	hit->pa = pa_init(pte_frame(e, level) | (v & (pt_level_size(level) - 1)));
+	hit->attr = pte_attr(e, level);
+	hit->level = level;
+	return true;
 }
 
 /* ---- the interface ------------------------------------------------------- */
@@ -422,13 +495,20 @@ err_t pt_init(struct pt *pt, const struct pt_mem *mem, bool gib_pages)
 {
 	paddr_t root;
 
+	if (!leaf0_bits[PT_R])
+		for (pt_attr_t a = 0; a <= PT_ATTR_MASK; a++)
+			leaf0_bits[a] = pte_leaf(0, 0, a);
 	if (mem->get(mem->ctx, &root))
 		return pt_err_nomem;
 	pte_t *t = table_at(root);
 	for (unsigned i = 0; i < PT_ENTRIES; i++)
 		t[i] = 0;
-	*pt = (struct pt){
-	    .root = root, .top_leaf = gib_pages ? 2 : 1, .root_count = 0, .tables = 1, .mem = *mem};
+	*pt = (struct pt){.root = root,
+	                  .top_leaf = gib_pages ? 2 : 1,
+	                  .root_count = 0,
+	                  .tables = 1,
+	                  .mem = *mem,
+	                  .hint_tag = NO_HINT};
 	return NULL;
 }
 
@@ -437,16 +517,60 @@ void pt_destroy(struct pt *pt)
 	struct op o = {.pt = pt, .retire = NO_PAGE};
 
 	CHECK(!pt_live(pt));
+	pt->hint_tag = NO_HINT;
 	retire_tree(&o, pt->root, PT_LEVELS - 1);
 	while (o.retire != NO_PAGE)
 		pt->mem.put(pt->mem.ctx, chain_pop(&o.retire));
 	pt->root_count = 0;
 }
 
-err_t pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags)
+/*
+ * One page whose level-0 table is there: write its entry and the table's
+ * count in place. False (nothing written) when the general path must run:
+ * the table would fill up (and may merge) or empty (and must go).
+ */
+static inline bool map_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va, pte_t ne,
+                            unsigned flags)
 {
-	struct op o = {.pt = pt, .kind = OP_MAP, .attr = a};
-	err_t e = check_range(va, len, &o.a, &o.b);
+	const pte_t old = *slot;
+
+	if (old == ne)
+		return true;
+	if (old) { /* replaced: the count stays */
+		if (pte_count(*pd) == PT_ENTRIES && !(flags & PT_SMALL))
+			return false;
+		*slot = ne;
+		if (pt_live(pt))
+			plat_invlpg(va_init(va));
+		return true;
+	}
+	if (pte_count(*pd) == PT_ENTRIES - 1 && !(flags & PT_SMALL))
+		return false;
+	*pd = pte_count_inc(*pd);
+	*slot = ne;
+	return true;
+}
+
+static inline bool unmap_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va)
+{
+	if (!*slot)
+		return true;
+	if (pte_count(*pd) == 1)
+		return false;
+	*pd = pte_count_dec(*pd);
+	*slot = 0;
+	if (pt_live(pt))
+		plat_invlpg(va_init(va));
+	return true;
+}
+
+/* pt_map and pt_unmap past the hint: check everything, try the one page
+ * with a full walk, else the general path. */
+static __attribute__((noinline)) err_t map_checked(struct pt *pt, vaddr_t va, paddr_t pa,
+                                                   uint64_t len, pt_attr_t a, unsigned flags)
+{
+	uint64_t from, to;
+	err_t e = check_range(va, len, &from, &to);
 
 	if (e)
 		return e;
@@ -456,48 +580,46 @@ err_t pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, u
 		return pt_err_range;
 	if (!(a & PT_R) || (a & ~PT_ATTR_MASK))
 		return pt_err_rights;
-	o.delta = pa_addr(pa) - o.a;
-	o.merge = !(flags & PT_SMALL);
-	o.max_leaf = flags & PT_SMALL ? 0 : pt->top_leaf;
+	pte_t *pd, *slot = len == PAGE_SIZE ? walk_to_pt(pt, va_addr(va), &pd) : NULL;
+	if (slot && map_page(pt, pd, slot, va_addr(va), pte_leaf(0, pa_addr(pa), a), flags))
+		return NULL;
+	return map_range(pt, from, to, pa_addr(pa) - from, a, flags);
+}
 
-	pte_t *pd, *slot = len == PAGE_SIZE ? walk_to_pt(pt, o.a, &pd) : NULL;
-	if (slot) { /* one page, its table there: unless the table fills up (and may merge) */
-		const pte_t old = *slot, ne = pte_leaf(0, pa_addr(pa), a);
-		const unsigned c = pte_count(*pd) + !old;
-		if (old == ne)
-			return NULL;
-		if (c < PT_ENTRIES || !o.merge) {
-			*pd = pte_with_count(*pd, c);
-			*slot = ne;
-			if (old && pt_live(pt))
-				plat_invlpg(va);
-			return NULL;
-		}
-	}
-	return run(&o);
+static __attribute__((noinline)) err_t unmap_checked(struct pt *pt, vaddr_t va, uint64_t len)
+{
+	uint64_t from, to;
+	err_t e = check_range(va, len, &from, &to);
+
+	if (e)
+		return e;
+	pte_t *pd, *slot = len == PAGE_SIZE ? walk_to_pt(pt, va_addr(va), &pd) : NULL;
+	if (slot && unmap_page(pt, pd, slot, va_addr(va)))
+		return NULL;
+	return unmap_range(pt, from, to);
+}
+
+/* A page whose address matches the hint is canonical; its frame and
+ * attributes are checked here, in as few tests as will do. */
+err_t pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags)
+{
+	const uint64_t v = va_addr(va), p = pa_addr(pa);
+
+	if (len == PAGE_SIZE && v >> 21 == pt->hint_tag && !((v | p) & (PAGE_SIZE - 1)) &&
+	    p < PA_TOP && (a & (PT_R | ~PT_ATTR_MASK)) == PT_R &&
+	    map_page(pt, pt->hint_pd, &pt->hint_pt[pt_index(v, 0)], v, p | leaf0_bits[a], flags))
+		return NULL;
+	return map_checked(pt, va, pa, len, a, flags);
 }
 
 err_t pt_unmap(struct pt *pt, vaddr_t va, uint64_t len)
 {
-	struct op o = {.pt = pt, .kind = OP_UNMAP, .merge = true};
-	err_t e = check_range(va, len, &o.a, &o.b);
+	const uint64_t v = va_addr(va);
 
-	if (e)
-		return e;
-	pte_t *pd, *slot = len == PAGE_SIZE ? walk_to_pt(pt, o.a, &pd) : NULL;
-	if (slot) { /* one page, its table there: unless the table empties */
-		const unsigned c = pte_count(*pd) - 1;
-		if (!*slot)
-			return NULL;
-		if (c > 0) {
-			*pd = pte_with_count(*pd, c);
-			*slot = 0;
-			if (pt_live(pt))
-				plat_invlpg(va);
-			return NULL;
-		}
-	}
-	return run(&o);
+	if (len == PAGE_SIZE && v >> 21 == pt->hint_tag && !(v & (PAGE_SIZE - 1)) &&
+	    unmap_page(pt, pt->hint_pd, &pt->hint_pt[pt_index(v, 0)], v))
+		return NULL;
+	return unmap_checked(pt, va, len);
 }
 
 err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set)
@@ -512,28 +634,19 @@ err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_at
 	return run(&o);
 }
 
-bool pt_lookup(const struct pt *pt, vaddr_t va, struct pt_hit *hit)
+bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 {
 	const uint64_t v = va_addr(va);
 
-	if (!is_canonical(v))
+	if (v >> 21 != pt->hint_tag) /* the tag is of a canonical address */
+		return lookup_walk(pt, v, hit);
+	const pte_t e = pt->hint_pt[pt_index(v, 0)];
+	if (pte_kind(e, 0) == PTE_ABSENT)
 		return false;
-	const pte_t *t = table_at(pt->root);
-	for (unsigned level = PT_LEVELS - 1;; level--) {
-		const pte_t e = t[pt_index(v, level)];
-		switch (pte_kind(e, level)) {
-		case PTE_ABSENT:
-			return false;
-		case PTE_LEAF:
-			hit->pa = pa_init(pte_frame(e, level) + (v & (pt_level_size(level) - 1)));
-			hit->attr = pte_attr(e, level);
-			hit->level = level;
-			return true;
-		case PTE_TABLE:
-			t = table_at(pte_next(e));
-			break;
-		}
-	}
+	hit->pa = pa_init(pte_frame(e, 0) | (v & (PAGE_SIZE - 1)));
+	hit->attr = pte_attr(e, 0);
+	hit->level = 0;
+	return true;
 }
 
 void pt_walk(const struct pt *pt, vaddr_t va, struct pt_walk *w)

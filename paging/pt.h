@@ -48,6 +48,12 @@ struct pt {
 	unsigned root_count; /* present entries in the root */
 	uint64_t tables;     /* table pages held, the root included */
 	struct pt_mem mem;
+	/* The walk hint: the last level-0 table walked to, for the 2 MiB of
+	 * canonical addresses whose bits 63:21 are hint_tag, and the PD entry pointing
+	 * at it. Valid until a general range operation runs (the single-page
+	 * paths neither free nor move a table). */
+	uint64_t hint_tag;
+	pte_t *hint_pt, *hint_pd;
 };
 
 /* Operation flags. */
@@ -86,8 +92,8 @@ struct pt_hit {
 	unsigned level; /* 0, 1, 2: a 4K, 2M or 1G entry */
 };
 /* Translate va (any alignment). False if nothing maps it or va is not
- * canonical. */
-bool pt_lookup(const struct pt *pt, vaddr_t va, struct pt_hit *hit);
+ * canonical. Changes nothing but the walk hint. */
+bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit);
 
 /* The walk of one address, for `walk`: the entry read at each level from
  * the root down, until a leaf or an absent entry. */

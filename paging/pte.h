@@ -18,19 +18,20 @@
  *   bit  6  D    dirty (leaves)
  *   bit  7  PS   page size (levels 1, 2); PAT (level 0)
  *   bit  8  G    global (leaves, with CR4.PGE)
- *   bits 11:9    ignored: low bits of a table entry's count (below)
+ *   bits 11:9    ignored
  *   bit 12  PAT  (levels 1, 2 leaves; the frame address starts at bit 21)
  *   bits 51:12   next table or frame (4K-aligned; 2M/1G leaves: 21/30)
- *   bits 58:52   ignored: high bits of a table entry's count
+ *   bits 62:52   ignored in table entries: memmon keeps a count in 61:52
+ *                (in leaves, 62:59 are protection keys when CR4.PKE is set)
  *   bit 63  XD   no-execute (with EFER.NXE)
  *
  * memmon's conventions: an absent entry is all zero; leaves are built with
  * A and D already set and table entries with A set, so the MMU never writes
  * to a table and a table stays exactly as memmon wrote it; table entries
  * are P|RW|US without XD, so that the leaf alone decides the rights; and a
- * table entry carries, in its ignored bits, how many of the 512 entries of
- * the table it points to are present (0..512, 10 bits), so that an empty
- * or a full table is known without a scan.
+ * table entry carries, in its ignored bits 61:52, how many of the 512
+ * entries of the table it points to are present (0..512), so that an empty
+ * or a full table is known without a scan, and a count changes with one add.
  */
 #ifndef MEMMON_PTE_H
 #define MEMMON_PTE_H
@@ -98,17 +99,20 @@ static inline enum pte_kind pte_kind(pte_t e, unsigned level)
 	return PTE_TABLE;
 }
 
+#define PTE_COUNT_SHIFT 52
+#define PTE_COUNT_ONE   ((pte_t)1 << PTE_COUNT_SHIFT)
+
 /* A table entry pointing at the table at `table`, which has `count`
  * present entries. */
 static inline pte_t pte_table(paddr_t table, unsigned count)
 {
 	return (pa_addr(table) & PTE_ADDR) | PTE_P | PTE_RW | PTE_US | PTE_A |
-	       ((pte_t)(count & 7) << 9) | ((pte_t)(count >> 3) << 52);
+	       ((pte_t)count << PTE_COUNT_SHIFT);
 }
 
 static inline unsigned pte_count(pte_t table_entry)
 {
-	return (unsigned)(((table_entry >> 9) & 7) | (((table_entry >> 52) & 0x7f) << 3));
+	return (unsigned)(table_entry >> PTE_COUNT_SHIFT) & 0x3ff;
 }
 
 static inline pte_t pte_with_count(pte_t table_entry, unsigned count)
@@ -116,30 +120,27 @@ static inline pte_t pte_with_count(pte_t table_entry, unsigned count)
 	return pte_table(pa_init(table_entry & PTE_ADDR), count);
 }
 
+/* The same table entry with one more / one fewer present entry below. */
+static inline pte_t pte_count_inc(pte_t table_entry)
+{
+	return table_entry + PTE_COUNT_ONE;
+}
+static inline pte_t pte_count_dec(pte_t table_entry)
+{
+	return table_entry - PTE_COUNT_ONE;
+}
+
 /* A leaf at `level` mapping the frame(s) at `pa` (aligned to the level's
- * size) with attributes `a`. */
+ * size) with attributes `a`. Branch-free: pt_attr_t's bits are laid out so
+ * that each lands on its entry bit with one shift. */
 static inline pte_t pte_leaf(unsigned level, uint64_t pa, pt_attr_t a)
 {
-	unsigned pat = (a & PT_CACHE_MASK) >> PT_CACHE_SHIFT;
-	pte_t e = pa | PTE_P | PTE_A | PTE_D;
+	const pte_t x = a;
 
-	if (a & PT_W)
-		e |= PTE_RW;
-	if (a & PT_USER)
-		e |= PTE_US;
-	if (!(a & PT_X))
-		e |= PTE_XD;
-	if (a & PT_GLOBAL)
-		e |= PTE_G;
-	if (pat & 1)
-		e |= PTE_PWT;
-	if (pat & 2)
-		e |= PTE_PCD;
-	if (pat & 4)
-		e |= level ? PTE_PATLG : PTE_PAT4K;
-	if (level)
-		e |= PTE_PS;
-	return e;
+	return pa | PTE_P | PTE_A | PTE_D | (x & PT_W) /* RW */ | ((x & PT_USER) >> 1) /* US */ |
+	       ((~x & PT_X) << 61) /* XD */ | ((x & PT_GLOBAL) << 4) /* G */ |
+	       ((x & PT_CACHE(3)) >> 2) /* PWT, PCD */ |
+	       (level ? ((x & PT_CACHE(4)) << 5) | PTE_PS : (x & PT_CACHE(4))) /* PAT, PS */;
 }
 
 /* The leaf `n` pages of its own size past leaf e at `level`: the same
@@ -163,24 +164,15 @@ static inline uint64_t pte_frame(pte_t e, unsigned level)
 
 static inline pt_attr_t pte_attr(pte_t e, unsigned level)
 {
-	pt_attr_t a = PT_R;
-	unsigned pat = 0;
-
-	if (e & PTE_RW)
-		a |= PT_W;
-	if (e & PTE_US)
-		a |= PT_USER;
-	if (!(e & PTE_XD))
-		a |= PT_X;
-	if (e & PTE_G)
-		a |= PT_GLOBAL;
-	if (e & PTE_PWT)
-		pat |= 1;
-	if (e & PTE_PCD)
-		pat |= 2;
-	if (e & (level ? PTE_PATLG : PTE_PAT4K))
-		pat |= 4;
-	return a | PT_CACHE(pat);
+	return (pt_attr_t)(PT_R | (e & PTE_RW) | ((e & PTE_US) << 1) | ((~e & PTE_XD) >> 61) |
+	                   ((e & PTE_G) >> 4) | ((e & (PTE_PWT | PTE_PCD)) << 2) |
+	                   (level ? (e & PTE_PATLG) >> 5 : (e & PTE_PAT4K)));
 }
+
+/* The shifts above rely on this layout. */
+_Static_assert(PT_W == PTE_RW && PT_USER == PTE_US << 1 && PT_X == PTE_XD >> 61 &&
+                   PT_GLOBAL == PTE_G >> 4 && PT_CACHE(3) == (PTE_PWT | PTE_PCD) << 2 &&
+                   PT_CACHE(4) == PTE_PAT4K && PT_CACHE(4) == PTE_PATLG >> 5,
+               "pt_attr_t bits line up with the entry's");
 
 #endif

@@ -21,6 +21,18 @@ void host_output_to_stdout(int on);
 /* How many times plat_poweroff was called. */
 unsigned host_poweroffs(void);
 
+/* A model TLB: a test caches translations it read through a live tree;
+ * plat_invlpg drops the entries holding the address, plat_flush_tlb and
+ * plat_write_cr3 drop all. What remains after an operation must still be
+ * true, or the operation left a stale translation behind. */
+struct host_tlb_entry {
+	uint64_t va, size; /* the page: aligned to its size */
+	uint64_t value;    /* what the test cached for it */
+};
+#define HOST_TLB_MAX 64
+void host_tlb_add(uint64_t va, uint64_t size, uint64_t value);
+size_t host_tlb(const struct host_tlb_entry **entries);
+
 /* Replace simulated RAM with `bytes` of zeroed memory at physical 0;
  * returns its host address. */
 void *host_ram(uint64_t bytes);

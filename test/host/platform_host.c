@@ -88,15 +88,41 @@ uint64_t plat_read_cr3(void)
 {
 	return host.cr3;
 }
+/* The model TLB: translations a test cached; invlpg and flushes drop them
+ * as a CPU's would (invlpg: every entry holding the address, of any size). */
+static struct host_tlb_entry tlb[HOST_TLB_MAX];
+static size_t tlb_n;
+
+void host_tlb_add(uint64_t va, uint64_t size, uint64_t value)
+{
+	if (tlb_n < HOST_TLB_MAX)
+		tlb[tlb_n++] = (struct host_tlb_entry){va & ~(size - 1), size, value};
+}
+
+size_t host_tlb(const struct host_tlb_entry **entries)
+{
+	*entries = tlb;
+	return tlb_n;
+}
+
 void plat_write_cr3(uint64_t cr3)
 {
 	host.cr3 = cr3;
+	tlb_n = 0;
 }
 void plat_invlpg(vaddr_t va)
 {
-	(void)va;
+	size_t k = 0;
+
+	for (size_t i = 0; i < tlb_n; i++)
+		if (va_addr(va) - tlb[i].va >= tlb[i].size)
+			tlb[k++] = tlb[i];
+	tlb_n = k;
 }
-void plat_flush_tlb(void) {}
+void plat_flush_tlb(void)
+{
+	tlb_n = 0;
+}
 
 uintptr_t plat_ram_base;
 uint64_t plat_ram_limit; /* 0 until host_ram: every address is refused */
