@@ -34,9 +34,17 @@ _Static_assert(PT_ENTRIES * sizeof(pte_t) == PAGE_SIZE, "a table is one page");
 #define NO_PAGE  (~(uint64_t)0) /* the end of a chain of pages */
 #define NO_HINT  (~(uint64_t)0)
 
-/* pte_leaf(0, 0, a) for every attribute value, filled by pt_init: the
- * single-page map path builds its entry with one load. */
+/* pte_leaf(0, 0, a) for every attribute value, and pte_attr(e, 0) for
+ * every value of a level-0 leaf's bits 8:1 (all its attribute bits but
+ * XD), both filled by pt_init: the single-page paths build and read an
+ * entry with one load. */
 static pte_t leaf0_bits[PT_ATTR_MASK + 1];
+static pt_attr_t attr0_of[256];
+
+static inline pt_attr_t leaf0_attr(pte_t e)
+{
+	return attr0_of[(e >> 1) & 0xff] | (pt_attr_t)((~e & PTE_XD) >> 61);
+}
 
 /* The root pt_load put in CR3. Code that switches CR3 for a moment (and
  * back) leaves it alone. */
@@ -484,7 +492,7 @@ static __attribute__((noinline)) bool lookup_walk(struct pt *pt, uint64_t v, str
 	if (pte_kind(e, level) == PTE_ABSENT)
 		return false;
 	hit->pa = pa_init(pte_frame(e, level) | (v & (pt_level_size(level) - 1)));
-	hit->attr = pte_attr(e, level);
+	hit->attr = level ? pte_attr(e, level) : leaf0_attr(e);
 	hit->level = level;
 	return true;
 }
@@ -495,9 +503,12 @@ err_t pt_init(struct pt *pt, const struct pt_mem *mem, bool gib_pages)
 {
 	paddr_t root;
 
-	if (!leaf0_bits[PT_R])
+	if (!leaf0_bits[PT_R]) {
 		for (pt_attr_t a = 0; a <= PT_ATTR_MASK; a++)
 			leaf0_bits[a] = pte_leaf(0, 0, a);
+		for (unsigned b = 0; b < 256; b++) /* XD set: leaf0_attr adds PT_X */
+			attr0_of[b] = pte_attr(((pte_t)b << 1) | PTE_XD, 0);
+	}
 	if (mem->get(mem->ctx, &root))
 		return pt_err_nomem;
 	pte_t *t = table_at(root);
@@ -644,7 +655,7 @@ bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 	if (pte_kind(e, 0) == PTE_ABSENT)
 		return false;
 	hit->pa = pa_init(pte_frame(e, 0) | (v & (PAGE_SIZE - 1)));
-	hit->attr = pte_attr(e, 0);
+	hit->attr = leaf0_attr(e);
 	hit->level = 0;
 	return true;
 }
