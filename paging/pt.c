@@ -391,7 +391,7 @@ static err_t run(struct op *o)
 
 	o->counting = false;
 	o->retire = NO_PAGE;
-	pt->hint_tag = NO_HINT; /* tables may be freed or replaced below */
+	pt->hint_tag = pt->hint_dtag = NO_HINT; /* tables may be freed or replaced below */
 	o->live = pt_live(pt);
 	o->tlb_all = false;
 	o->ntlb = 0;
@@ -463,31 +463,20 @@ static __attribute__((noinline)) err_t unmap_range(struct pt *pt, uint64_t from,
 	return run(&o);
 }
 
-/* The whole walk for pt_lookup (the hint missed): unrolled, one level at a
- * time, setting the hint when it reaches a level-0 table. */
-static __attribute__((noinline)) bool lookup_walk(struct pt *pt, uint64_t v, struct pt_hit *hit)
+/* Read the level-1 entry for v in PD table `dir` and finish the lookup
+ * from there, setting the level-0 hint when it leads to a table. */
+static inline bool lookup_from_dir(struct pt *pt, pte_t *dir, uint64_t v, struct pt_hit *hit)
 {
-	unsigned level;
-	pte_t e;
+	pte_t *pd = &dir[pt_index(v, 1)];
+	pte_t e = *pd;
+	unsigned level = 1;
 
-	if (!is_canonical(v))
-		return false;
-	e = table_at(pt->root)[pt_index(v, 3)];
-	if (pte_kind(e, 3) != PTE_TABLE)
-		return false;
-	e = table_at(pte_next(e))[pt_index(v, 2)];
-	level = 2;
-	if (pte_kind(e, 2) == PTE_TABLE) {
-		pte_t *pd = &table_at(pte_next(e))[pt_index(v, 1)];
-		e = *pd;
-		level = 1;
-		if (pte_kind(e, 1) == PTE_TABLE) {
-			pt->hint_tag = v >> 21;
-			pt->hint_pd = pd;
-			pt->hint_pt = table_at(pte_next(e));
-			e = pt->hint_pt[pt_index(v, 0)];
-			level = 0;
-		}
+	if (pte_kind(e, 1) == PTE_TABLE) {
+		pt->hint_tag = v >> 21;
+		pt->hint_pd = pd;
+		pt->hint_pt = table_at(pte_next(e));
+		e = pt->hint_pt[pt_index(v, 0)];
+		level = 0;
 	}
 	if (pte_kind(e, level) == PTE_ABSENT)
 		return false;
@@ -495,6 +484,32 @@ static __attribute__((noinline)) bool lookup_walk(struct pt *pt, uint64_t v, str
 	hit->attr = level ? pte_attr(e, level) : leaf0_attr(e);
 	hit->level = level;
 	return true;
+}
+
+/* The whole walk for pt_lookup (the hints missed), one level at a time,
+ * setting the hints as it passes a PD and a PT. */
+static __attribute__((noinline)) bool lookup_walk(struct pt *pt, uint64_t v, struct pt_hit *hit)
+{
+	if (!is_canonical(v))
+		return false;
+	pte_t e = table_at(pt->root)[pt_index(v, 3)];
+	if (pte_kind(e, 3) != PTE_TABLE)
+		return false;
+	e = table_at(pte_next(e))[pt_index(v, 2)];
+	switch (pte_kind(e, 2)) {
+	case PTE_ABSENT:
+		return false;
+	case PTE_LEAF:
+		hit->pa = pa_init(pte_frame(e, 2) | (v & (pt_level_size(2) - 1)));
+		hit->attr = pte_attr(e, 2);
+		hit->level = 2;
+		return true;
+	case PTE_TABLE:
+		break;
+	}
+	pt->hint_dtag = v >> 30;
+	pt->hint_dir = table_at(pte_next(e));
+	return lookup_from_dir(pt, pt->hint_dir, v, hit);
 }
 
 /* ---- the interface ------------------------------------------------------- */
@@ -519,7 +534,8 @@ err_t pt_init(struct pt *pt, const struct pt_mem *mem, bool gib_pages)
 	                  .root_count = 0,
 	                  .tables = 1,
 	                  .mem = *mem,
-	                  .hint_tag = NO_HINT};
+	                  .hint_tag = NO_HINT,
+	                  .hint_dtag = NO_HINT};
 	return NULL;
 }
 
@@ -528,7 +544,7 @@ void pt_destroy(struct pt *pt)
 	struct op o = {.pt = pt, .retire = NO_PAGE};
 
 	CHECK(!pt_live(pt));
-	pt->hint_tag = NO_HINT;
+	pt->hint_tag = pt->hint_dtag = NO_HINT;
 	retire_tree(&o, pt->root, PT_LEVELS - 1);
 	while (o.retire != NO_PAGE)
 		pt->mem.put(pt->mem.ctx, chain_pop(&o.retire));
@@ -649,8 +665,11 @@ bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 {
 	const uint64_t v = va_addr(va);
 
-	if (v >> 21 != pt->hint_tag) /* the tag is of a canonical address */
+	if (v >> 21 != pt->hint_tag) { /* the tags are of canonical addresses */
+		if (v >> 30 == pt->hint_dtag)
+			return lookup_from_dir(pt, pt->hint_dir, v, hit);
 		return lookup_walk(pt, v, hit);
+	}
 	const pte_t e = pt->hint_pt[pt_index(v, 0)];
 	if (pte_kind(e, 0) == PTE_ABSENT)
 		return false;

@@ -54,6 +54,10 @@ struct pt {
 	 * paths neither free nor move a table). */
 	uint64_t hint_tag;
 	pte_t *hint_pt, *hint_pd;
+	/* The same one level up: the last level-1 table (PD) walked to, for
+	 * the 1 GiB of canonical addresses whose bits 63:30 are hint_dtag. */
+	uint64_t hint_dtag;
+	pte_t *hint_dir;
 };
 
 /* Operation flags. */
