@@ -719,8 +719,9 @@ static void runs_leaf(struct runs *r, uint64_t lin, pte_t e, unsigned level)
 	const pt_attr_t a = pte_attr(e, level);
 	struct pt_run *c = &r->cur;
 
+	/* Linear addresses are contiguous across the canonical hole; runs are not. */
 	if (r->open && c->level == level && c->attr == a && r->cur_lin + c->len == lin &&
-	    pa_addr(c->pa) + c->len == pa) {
+	    lin != LIN_HALF && pa_addr(c->pa) + c->len == pa) {
 		c->len += size;
 		return;
 	}

@@ -121,11 +121,13 @@ struct pt_run {
 	pt_attr_t attr;
 	unsigned level;
 };
-/* Call fn for each maximal run in address order; stop early if fn returns
- * false. Counts runs and mapped pages into the optional outputs. */
+/* Call fn for each maximal run in address order (lower half, then upper
+ * half; no run crosses the canonical hole); stop early if fn returns
+ * false. O(entries of every table). */
 void pt_runs(const struct pt *pt, bool (*fn)(void *ctx, const struct pt_run *r), void *ctx);
 
-/* Counts of the tree: table pages, and leaves by level. O(tables). */
+/* Counts of the tree: table pages, and leaves by level. Reads every entry
+ * of every table: O(512 * tables). */
 struct pt_census {
 	uint64_t tables;
 	uint64_t leaves[3];
@@ -133,7 +135,10 @@ struct pt_census {
 };
 void pt_census(const struct pt *pt, struct pt_census *c);
 
-/* Make this tree the live one (CR3). */
+/* Make this tree the live one: load its root into CR3. It stays the live
+ * one (operations on it keep the TLB clean, pt_destroy refuses it) until
+ * another tree is loaded; code that switches CR3 for a moment and back
+ * does not change that. */
 void pt_load(const struct pt *pt);
 bool pt_live(const struct pt *pt);
 
