@@ -81,28 +81,54 @@ int plat_guarded_call(int (*fn)(void *), void *arg, int *vector)
 	return r;
 }
 
-bool plat_raise(int vector)
+/* A `ret` in memmon's data, which its tables map no-execute. */
+static volatile uint8_t data_ret[16] = {0xc3};
+
+/* Recurse until the stack runs into its guard page (long before this
+ * limit, which only keeps the compiler from calling the recursion endless). */
+static volatile uint64_t deep_limit = ~(uint64_t)0;
+static __attribute__((noinline)) uint64_t deeper(uint64_t depth)
 {
-	switch (vector) {
-	case 0:
+	volatile uint8_t frame[256];
+
+	frame[0] = (uint8_t)depth;
+	if (depth == deep_limit)
+		return 0;
+	return deeper(depth + 1) + frame[0];
+}
+
+bool plat_raise(enum plat_trap kind, uint64_t addr)
+{
+	switch (kind) {
+	case PLAT_TRAP_DE:
 		__asm__ volatile("xor %%ecx, %%ecx; mov $1, %%eax; xor %%edx, %%edx; div %%ecx" ::
 		                     : "rax", "rcx", "rdx");
 		return true;
-	case 3:
+	case PLAT_TRAP_BP:
 		__asm__ volatile("int3");
 		return true;
-	case 6:
+	case PLAT_TRAP_UD:
 		__asm__ volatile("ud2");
 		return true;
-	case 13: /* a non-canonical address */
+	case PLAT_TRAP_GP:
 		(void)*(volatile uint64_t *)0x8000000000000000ull;
 		return true;
-	case 14: /* the upper half, which the tables memmon runs on leave unmapped */
-		(void)*(volatile uint64_t *)0xffff800000000000ull;
+	case PLAT_TRAP_READ:
+		(void)*(volatile uint8_t *)(uintptr_t)addr;
 		return true;
-	default:
-		return false;
+	case PLAT_TRAP_WRITE: {
+		volatile uint8_t *code = (volatile uint8_t *)(uintptr_t)&plat_raise;
+		*code = *code;
+		return true;
 	}
+	case PLAT_TRAP_EXEC:
+		((void (*)(void))(uintptr_t)data_ret)();
+		return true;
+	case PLAT_TRAP_DEEP:
+		(void)deeper(0);
+		return true;
+	}
+	return false;
 }
 
 void plat_halt(void)

@@ -314,11 +314,30 @@ static err_t cmd_halt(struct con *c, int argc, char **argv)
 	return NULL;
 }
 
+/* The first guard page efi/ described (below memmon's main stack), or 0. */
+static uint64_t a_guard_page(void)
+{
+	for (size_t i = 0; i < mon_boot->nsegs; i++)
+		if (mon_boot->segs[i].kind == MM_SEG_GUARD)
+			return mon_boot->segs[i].base;
+	return 0;
+}
+
 static const struct {
 	const char *name;
-	int vector;
+	enum plat_trap kind;
+	uint64_t addr;
 } trap_kinds[] = {
-    {"de", 0}, {"bp", 3}, {"ud", 6}, {"gp", 13}, {"pf", 14},
+    {"de", PLAT_TRAP_DE, 0},
+    {"bp", PLAT_TRAP_BP, 0},
+    {"ud", PLAT_TRAP_UD, 0},
+    {"gp", PLAT_TRAP_GP, 0},
+    {"pf", PLAT_TRAP_READ, 0xffff800000000000ull}, /* the upper half: memmon maps none of it */
+    {"null", PLAT_TRAP_READ, 0},                   /* page 0 is not mapped */
+    {"guard", PLAT_TRAP_READ, 0},                  /* a stack's guard page (found below) */
+    {"wp", PLAT_TRAP_WRITE, 0},
+    {"nx", PLAT_TRAP_EXEC, 0},
+    {"overflow", PLAT_TRAP_DEEP, 0},
 };
 
 static err_t cmd_trap(struct con *c, int argc, char **argv)
@@ -327,11 +346,16 @@ static err_t cmd_trap(struct con *c, int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(trap_kinds); i++) {
 		if (!streq(argv[1], trap_kinds[i].name))
 			continue;
-		if (!plat_raise(trap_kinds[i].vector))
+		uint64_t addr = trap_kinds[i].addr;
+		if (streq(argv[1], "guard") && !(addr = a_guard_page()))
+			return con_fail(c, "trap: memmon has no guard page here");
+		if (!plat_raise(trap_kinds[i].kind, addr))
 			return con_fail(c, "trap: this platform cannot raise %s", argv[1]);
 		return con_fail(c, "trap: %s was raised but did not fault", argv[1]);
 	}
-	return con_fail(c, "trap: unknown kind '%.40s' (de, bp, ud, gp or pf)", argv[1]);
+	return con_fail(
+	    c, "trap: unknown kind '%.40s' (de, bp, ud, gp, pf, null, guard, wp, nx or overflow)",
+	    argv[1]);
 }
 
 const struct con_cmd con_cmds[] = {
@@ -418,13 +442,17 @@ const struct con_cmd con_cmds[] = {
               "a new line); echo on restores it; echo alone shows the setting.",
      .run = cmd_echo},
     {.name = "trap",
-     .args = "de|bp|ud|gp|pf",
+     .args = "de|bp|ud|gp|pf|null|guard|wp|nx|overflow",
      .min_args = 1,
      .max_args = 1,
-     .summary = "raise a CPU exception on purpose (tests the fault path)",
+     .summary = "raise a CPU exception on purpose (tests the fault path and memmon's tables)",
      .usage = "Raises #DE (divide by zero), #BP (int3), #UD (ud2), #GP (non-canonical access)\n"
-              "or #PF (access to an unmapped page). memmon prints the exception dump, ends\n"
-              "the command with an error and returns to the prompt.",
+              "or #PF: pf reads the unmapped upper half, null reads page 0, guard reads the\n"
+              "guard page below memmon's stack, wp writes a byte of memmon's code back\n"
+              "unchanged (read-only), nx calls a 'ret' in memmon's data (no-execute),\n"
+              "overflow recurses until the stack meets its guard page. memmon prints the\n"
+              "exception dump, ends the command with an error and returns to the prompt;\n"
+              "'did not fault' means the protection is missing.",
      .run = cmd_trap},
     {.name = "halt",
      .args = "",

@@ -60,10 +60,22 @@ void plat_protect_on(void);
 int plat_guarded_call(int (*fn)(void *), void *arg, int *vector);
 
 /*
- * Deliberately raise CPU exception `vector` (a testing aid for the fault
- * path). Returns false, raising nothing, for vectors it cannot raise.
+ * Deliberately raise a CPU exception (a testing aid for the fault path and
+ * for the protection memmon's own page tables give). Returns false,
+ * raising nothing, for what it cannot raise. Each access is one that would
+ * do no harm if the protection it tests were missing.
  */
-bool plat_raise(int vector);
+enum plat_trap {
+	PLAT_TRAP_DE,    /* divide by zero */
+	PLAT_TRAP_BP,    /* int3 */
+	PLAT_TRAP_UD,    /* ud2 */
+	PLAT_TRAP_GP,    /* a read of a non-canonical address */
+	PLAT_TRAP_READ,  /* a read of the byte at `addr` (#PF where nothing is mapped) */
+	PLAT_TRAP_WRITE, /* a byte of memmon's own code written back unchanged (#PF: read-only) */
+	PLAT_TRAP_EXEC,  /* a call into a `ret` in memmon's data (#PF: no-execute) */
+	PLAT_TRAP_DEEP,  /* recursion without end (#PF on the stack's guard page) */
+};
+bool plat_raise(enum plat_trap kind, uint64_t addr);
 
 /* Stop for good after a fatal error (a failed CHECK): the real machine
  * halts with interrupts off; the host aborts, so tests see the failure. */

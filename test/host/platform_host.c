@@ -138,9 +138,9 @@ int plat_guarded_call(int (*fn)(void *), void *arg, int *vector)
 	return fn(arg);
 }
 
-bool plat_raise(int vector)
+bool plat_raise(enum plat_trap kind, uint64_t addr)
 {
-	(void)vector;
+	(void)kind, (void)addr;
 	return false;
 }
 

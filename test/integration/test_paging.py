@@ -243,3 +243,43 @@ def test_own_map_without_1g_pages(fresh):
     check_own_map(m, runs, summary)
     check_against_qemu(m, runs)
     assert_alive(m)
+
+
+def fault(mon, kind):
+    """Run `trap KIND`: the #PF's error code and CR2; memmon must survive it."""
+    out = mon.cmd(f"trap {kind}")
+    text = "\n".join(out)
+    m = re.search(rf"exception #PF vector 14 error {HEX} rip {HEX} cr2 {HEX}", text)
+    assert m, text
+    assert out[-1] == "error: trap: aborted by CPU exception #PF (vector 14)", out[-1]
+    return int(m[1], 16), int(m[2], 16), int(m[3], 16)
+
+
+def run_at(runs, va):
+    return next((r for r in runs if r[0] <= va < r[1]), None)
+
+
+# The protections are live: memmon's code is read-only even to memmon
+# (CR0.WP), its data is not executable (EFER.NXE), page 0 and the guard
+# below each stack are not mapped, and a runaway recursion stops at the
+# guard page, with the monitor carrying on.
+def test_protections_fault(mon):
+    runs, _ = parse_pt(mon.cmd("pt"))
+    base, size = image_span(mon.banner)
+    err, rip, cr2 = fault(mon, "wp")  # present, write
+    assert err & 0x3 == 0x3 and not err & 0x10, hex(err)
+    assert base <= cr2 < base + size and run_at(runs, cr2)[3] == "r-x"
+    err, rip, cr2 = fault(mon, "nx")  # present, instruction fetch
+    assert err & 0x11 == 0x11, hex(err)
+    assert rip == cr2 and base <= cr2 < base + size and run_at(runs, cr2)[3] == "rw-"
+    err, _, cr2 = fault(mon, "null")  # not present, read
+    assert err & 0x3 == 0 and cr2 == 0
+    err, _, guard = fault(mon, "guard")
+    assert err & 0x1 == 0 and guard % 4096 == 0 and run_at(runs, guard) is None
+    assert run_at(runs, guard - 4096) and run_at(runs, guard + 4096), "a guard page is one hole"
+    for _ in range(3):  # the main stack overflows into its guard page, every time
+        err, _, cr2 = fault(mon, "overflow")
+        assert err & 0x3 == 0x2 and cr2 >> 12 == guard >> 12, (hex(err), hex(cr2), hex(guard))
+    assert_alive(mon)
+    runs_after, _ = parse_pt(mon.cmd("pt"))
+    assert runs_after == runs

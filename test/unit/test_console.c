@@ -16,6 +16,7 @@
 
 #include "console.h"
 #include "fmt.h"
+#include "frame.h"
 #include "host.h"
 #include "monitor.h"
 #include "platform.h"
@@ -1282,6 +1283,81 @@ static void test_mem_command(void **state)
 	assert_non_null(exec(c, "mem zz"));
 }
 
+/* pt dumps memmon's own tables as SPEC's runs: sorted, disjoint, maximal,
+ * identity over the host's RAM but page 0; the summary adds up and counts
+ * the table pages the allocator gave to ptables. */
+static void test_pt_command(void **state)
+{
+	struct con *c = *state;
+	uint64_t runs = 0, pages = 0, prev_end = 0, prev_pa = 0, r, p, t;
+	char prev_rights[4] = "", prev_size[3] = "";
+
+	assert_null(exec(c, "pt"));
+	const char *line = out();
+	for (;;) {
+		uint64_t a, b, pa;
+		char rights[4], size[3];
+		if (sscanf(line, "0x%lx-0x%lx -> 0x%lx %3s %2s\r\n", &a, &b, &pa, rights, size) !=
+		    5)
+			break;
+		assert_int_equal(a, pa); /* identity */
+		assert_true(a < b && a >= prev_end && a % PAGE_SIZE == 0);
+		assert_true(strlen(rights) == 3 && rights[0] == 'r');
+		assert_true(!strcmp(size, "4K") || !strcmp(size, "2M") || !strcmp(size, "1G"));
+		/* maximal: a run that continues the previous one (same rights and
+		 * size, next page, next frame) would have been joined to it */
+		assert_false(a == prev_end && pa == prev_pa && !strcmp(rights, prev_rights) &&
+		             !strcmp(size, prev_size));
+		if (!runs)
+			assert_int_equal(a, PAGE_SIZE); /* page 0 is not mapped */
+		runs++;
+		pages += (b - a) / PAGE_SIZE;
+		prev_end = b, prev_pa = pa + (b - a);
+		strcpy(prev_rights, rights), strcpy(prev_size, size);
+		line = strchr(line, '\n') + 1;
+	}
+	assert_int_equal(
+	    sscanf(line, "pt monitor: runs 0x%lx pages 0x%lx ptpages 0x%lx\r\n", &r, &p, &t), 3);
+	assert_int_equal(r, runs);
+	assert_int_equal(p, pages);
+	assert_int_equal(t, mon_pt.tables);
+	struct frame_stats fs;
+	frame_stats(&fs);
+	assert_int_equal(fs.owned[FRAME_PTABLE], t);
+	assert_non_null(exec(c, "pt 1"));
+	assert_non_null(exec(c, "pt 0 0x1000"));
+}
+
+/* walk shows one line per level read, then the translation; a hole ends the
+ * walk early; junk and non-canonical addresses are one error line. */
+static void test_walk_command(void **state)
+{
+	struct con *c = *state;
+	char want[64];
+
+	assert_null(exec(c, "walk 0x1234"));
+	assert_int_equal(count_newlines(out()), 6);
+	assert_non_null(strstr(out(), "  pml4 0x"));
+	assert_non_null(strstr(out(), "  pt   0x"));
+	assert_non_null(strstr(out(), "leaf 4K 0x1000 rw-"));
+	assert_non_null(strstr(out(), "0x1234 -> 0x1234 rw- 4K\r\n"));
+	assert_null(exec(c, "walk 0"));
+	assert_non_null(strstr(out(), "absent\r\n0x0 -> none\r\n"));
+	assert_null(exec(c, "walk 0x200000")); /* a 2M leaf: three levels read */
+	assert_int_equal(count_newlines(out()), 5);
+	fmt_format(want, sizeof(want), "0x200000 -> 0x200000 rw- 2M\r\n");
+	assert_non_null(strstr(out(), want));
+	assert_null(exec(c, "walk 0x7ffffffff000"));
+	assert_non_null(strstr(out(), "-> none"));
+	assert_non_null(exec(c, "walk 0x800000000000"));
+	assert_non_null(exec(c, "walk junk"));
+	assert_non_null(exec(c, "walk"));
+	assert_non_null(exec(c, "walk 1 2"));
+	/* the host cannot raise CPU exceptions: one error line, nothing else */
+	assert_non_null(exec(c, "trap wp"));
+	assert_non_null(strstr(out(), "cannot raise"));
+}
+
 /* alloc prints the run it took, aligned to the next power of two; mem PA
  * shows the console owns it; only its first frame and true length free
  * it; a second free is one error line and changes nothing. */
@@ -1404,6 +1480,8 @@ int main(void)
 	    T(test_memmap_sorted_and_find),
 	    T(test_mem_command),
 	    T(test_alloc_free_commands),
+	    T(test_pt_command),
+	    T(test_walk_command),
 	    T(test_frame_command_refusals),
 	    T(test_halt),
 	    T(test_trap_host),
