@@ -107,9 +107,9 @@ debug: all
 # ---- tests ---------------------------------------------------------------
 UNIT_TESTS := $(B)/host/test_console $(B)/host/test_frame $(B)/host/test_pt
 
-$(B)/host/test_%: test/unit/test_%.c $(HOST_OBJ)
+$(B)/host/test_%: test/unit/test_%.c $(HOST_OBJ) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(SAN) $^ -lcmocka -o $@
+	$(CC) $(HOST_CFLAGS) $(SAN) $(filter-out %.h,$^) -lcmocka -o $@
 
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
@@ -140,7 +140,7 @@ test: check-format unit fuzz-smoke integration
 
 # Benchmarks: the core built as it runs (-O2, no sanitizers, no junk fill).
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(CORE_INC) -Itest/host $(DEFS) -DFRAME_JUNK=0
-$(B)/bench/%: test/bench/%.c $(HOST_SRC) $(wildcard monitor/*.h paging/*.h test/host/*.h) $(B)/build_id.h
+$(B)/bench/%: test/bench/%.c $(HOST_SRC) $(wildcard monitor/*.h paging/*.h test/host/*.h test/bench/*.h) $(B)/build_id.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) $(filter %.c,$^) -o $@
 

@@ -78,14 +78,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
 
 #include "frame.h"
 #include "host.h"
 
-#define GIB           ((uint64_t)1 << 30)
-#define MIB           ((uint64_t)1 << 20)
+#define BENCH_NAME "bench_frame"
+#include "bench_util.h"
+
 #define RAM_BYTES     GIB       /* the simulated machine */
 #define BANK_BYTES    (8 * MIB) /* layout B's table bank, above it */
 #define HOST_BYTES    (RAM_BYTES + BANK_BYTES)
@@ -99,51 +98,15 @@
 #define RUN_TARGET_NS 20000000   /* timed length of one run-row sample */
 #define RUN_TARGET_Q  4000000    /* --quick */
 #define RUN_WARMUP    16         /* untimed steps before a run-row sample */
-#define MAX_RUNS      99
-#define DEFAULT_RUNS  7
 #define OWNER         FRAME_CLIENT
 
 /* ---- small things ----------------------------------------------------------- */
 
-static volatile uint64_t sink; /* everything handed out is summed here */
-
-static void die(const char *what, const char *why)
-{
-	fprintf(stderr, "bench_frame: %s: %s\n", what, why ? why : "failed");
-	exit(1);
-}
-
-static void must(err_t err, const char *what)
-{
-	if (err)
-		die(what, err);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* xorshift64 (Marsaglia), and a multiply-shift pick in [0, n). */
-static inline uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
+/* A multiply-shift pick in [0, n) from the next xorshift64. */
 static inline uint32_t pick(uint64_t *s, uint32_t n)
 {
 	return (uint32_t)(((xorshift(s) >> 32) * n) >> 32);
 }
-
-#define SEED 0x9e3779b97f4a7c15u
 
 static unsigned char *evict_buf;
 
@@ -181,34 +144,9 @@ static void init_b(void)
 	must(frame_init(layout_b, ARRAY_SIZE(layout_b)), "frame_init (layout B)");
 }
 
-static uint64_t anon_huge_kib(void)
-{
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	char line[256];
-	unsigned long long kib = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %llu kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 static void machine_setup(void)
 {
-	ram = host_ram(HOST_BYTES);
-#ifdef MADV_HUGEPAGE
-	{
-		uintptr_t lo = ((uintptr_t)ram + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
-		uintptr_t hi = ((uintptr_t)ram + HOST_BYTES) & ~(uintptr_t)(PAGE_SIZE - 1);
-		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint; failure is fine */
-	}
-#endif
-	for (uint64_t i = 0; i < HOST_BYTES; i += PAGE_SIZE)
-		((volatile unsigned char *)ram)[i] = 0;
-	huge_kib = anon_huge_kib();
+	ram = bench_ram(HOST_BYTES, &huge_kib);
 	evict_buf = malloc(EVICT_BYTES);
 	if (!evict_buf)
 		die("malloc", "no memory for the cache sweep");
@@ -383,22 +321,6 @@ static struct row {
 	double mm_med, bl_med;
 	double mm_min, mm_max; /* memmon's spread over the runs */
 } rows[NROWS];
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, unsigned n)
-{
-	double s[MAX_RUNS];
-
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 /* ---- init, W1A, W1B ------------------------------------------------------------------ */
 
@@ -625,62 +547,14 @@ static uint64_t calibrate(uint64_t (*sample)(unsigned, uint64_t), unsigned k, ui
 /* ---- output
  * -------------------------------------------------------------------------------------- */
 
-static void cpu_model(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[256];
-
-	snprintf(buf, len, "?");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *c = strchr(line, ':');
-		if (!strncmp(line, "model name", 10) && c) {
-			c += 1 + (c[1] == ' ');
-			c[strcspn(c, "\n")] = 0;
-			snprintf(buf, len, "%s", c);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-#if defined(__clang__) || !defined(__GNUC__)
-#define COMPILER __VERSION__
-#else
-#define COMPILER "gcc " __VERSION__
-#endif
-
-static const char *flags_text(void)
-{
-	return
-#ifdef __OPTIMIZE__
-	    "optimised"
-#else
-	    "NOT optimised"
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-	    ", ASan"
-#endif
-#if !defined(FRAME_JUNK) || FRAME_JUNK
-	    ", FRAME_JUNK on (frames filled on alloc and free)"
-#else
-	    ", FRAME_JUNK=0"
-#endif
-	    ;
-}
-
 static void print_table(unsigned runs, uint64_t pairs, uint64_t elapsed_ns)
 {
-	char cpu[128];
-
-	cpu_model(cpu, sizeof(cpu));
 	printf("memmon frame allocator vs plain baselines: %llu MiB simulated RAM "
 	       "(+%llu MiB table bank in the run rows), %llu MiB on huge pages\n",
 	       (unsigned long long)(RAM_BYTES / MIB), (unsigned long long)(BANK_BYTES / MIB),
 	       (unsigned long long)(huge_kib / 1024));
-	printf("median of %u runs; %s, %s; %s; W1C %llu pairs; %.1f s\n", runs, COMPILER,
-	       flags_text(), cpu, (unsigned long long)pairs, (double)elapsed_ns / 1e9);
+	print_conditions(runs);
+	printf("W1C %llu pairs; %.1f s\n", (unsigned long long)pairs, (double)elapsed_ns / 1e9);
 	printf("%-16s | %12s | %14s | %7s | %-17s | %s\n", "workload", "memmon ns/op",
 	       "baseline ns/op", "ratio", "memmon min..max", "notes");
 	printf("-----------------+--------------+----------------+---------+-------------------+--"
@@ -749,40 +623,13 @@ static void write_json(const char *path, unsigned runs, uint64_t pairs)
 		die(path, "write failed");
 }
 
-static void usage(void)
-{
-	fprintf(stderr,
-	        "usage: bench_frame [--runs N] [--quick] [--json FILE]\n"
-	        "  --runs N     runs per row, the median is reported (1..%d, default %d)\n"
-	        "  --quick      fewer iterations (W1C 10^6 pairs, short run rows)\n"
-	        "  --json FILE  also write every sample as JSON\n",
-	        MAX_RUNS, DEFAULT_RUNS);
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
-	unsigned runs = DEFAULT_RUNS;
-	bool quick = false;
-	const char *json = NULL;
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
-			char *end;
-			unsigned long v = strtoul(argv[++i], &end, 10);
-			if (*end || v < 1 || v > MAX_RUNS)
-				usage();
-			runs = (unsigned)v;
-		} else if (!strcmp(argv[i], "--quick")) {
-			quick = true;
-		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
-			json = argv[++i];
-		} else {
-			usage();
-		}
-	}
-	uint64_t pairs = quick ? W1C_PAIRS_Q : W1C_PAIRS;
-	uint64_t target = quick ? RUN_TARGET_Q : RUN_TARGET_NS;
+	struct bench_opts o =
+	    bench_options(argc, argv, "fewer iterations (W1C 10^6 pairs, short run rows)");
+	unsigned runs = o.runs;
+	uint64_t pairs = o.quick ? W1C_PAIRS_Q : W1C_PAIRS;
+	uint64_t target = o.quick ? RUN_TARGET_Q : RUN_TARGET_NS;
 	uint64_t start = now_ns();
 
 	machine_setup();
@@ -834,19 +681,13 @@ int main(int argc, char **argv)
 		}
 	}
 	for (unsigned i = 0; i < NROWS; i++) {
-		rows[i].mm_med = median(rows[i].mm, runs);
-		rows[i].bl_med = median(rows[i].bl, runs);
-		rows[i].mm_min = rows[i].mm_max = rows[i].mm[0];
-		for (unsigned r = 1; r < runs; r++) {
-			if (rows[i].mm[r] < rows[i].mm_min)
-				rows[i].mm_min = rows[i].mm[r];
-			if (rows[i].mm[r] > rows[i].mm_max)
-				rows[i].mm_max = rows[i].mm[r];
-		}
+		struct row *w = &rows[i];
+		summarise(w->mm, runs, &w->mm_med, &w->mm_min, &w->mm_max);
+		w->bl_med = median(w->bl, runs);
 	}
 
 	print_table(runs, pairs, now_ns() - start);
-	if (json)
-		write_json(json, runs, pairs);
+	if (o.json)
+		write_json(o.json, runs, pairs);
 	return 0;
 }

@@ -70,14 +70,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "frame.h"
 #include "host.h"
 #include "pt.h"
 
-#define GIB          ((uint64_t)1 << 30)
-#define MIB          ((uint64_t)1 << 20)
+#define BENCH_NAME "bench_pt"
+#include "bench_util.h"
+
 #define RAM_BYTES    GIB /* the simulated machine */
 #define VA_BASE      GIB /* the range mapped: [1 GiB, 2 GiB) ... */
 #define PA_BASE      0   /* ... onto [0, 1 GiB) */
@@ -88,44 +88,8 @@
 #define RAND_LOOKUPS 10000000           /* 10^7 */
 #define RAND_LOOK_Q  1000000            /* --quick */
 #define TREES        256                /* W2c's fresh trees per sample */
-#define MAX_RUNS     99
-#define DEFAULT_RUNS 7
-#define SEED         0x9e3779b97f4a7c15u
 
 /* ---- small things ----------------------------------------------------------- */
-
-static volatile uint64_t sink; /* results no loop may optimise away */
-
-static void die(const char *what, const char *why)
-{
-	fprintf(stderr, "bench_pt: %s: %s\n", what, why ? why : "failed");
-	exit(1);
-}
-
-static void must(err_t err, const char *what)
-{
-	if (err)
-		die(what, err);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* xorshift64 (Marsaglia). */
-static inline uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
 
 /* A random address in the range: the top 18 bits pick the page, the low
  * 12 the byte in it. */
@@ -147,38 +111,13 @@ static const struct frame_range layout[] = {
     {.base = PAGE_SIZE, .pages = RAM_BYTES / PAGE_SIZE - 1, .owner = FRAME_FREE},
 };
 
-static uint64_t anon_huge_kib(void)
-{
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	char line[256];
-	unsigned long long kib = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "AnonHugePages: %llu kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 static pte_t *floor_buf; /* the floor's 2 MiB of entries */
 
 static void machine_setup(void)
 {
 	struct frame_stats st;
 
-	ram = host_ram(RAM_BYTES);
-#ifdef MADV_HUGEPAGE
-	{
-		uintptr_t lo = ((uintptr_t)ram + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
-		uintptr_t hi = ((uintptr_t)ram + RAM_BYTES) & ~(uintptr_t)(PAGE_SIZE - 1);
-		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint; failure is fine */
-	}
-#endif
-	for (uint64_t i = 0; i < RAM_BYTES; i += PAGE_SIZE)
-		((volatile unsigned char *)ram)[i] = 0;
-	huge_kib = anon_huge_kib();
+	ram = bench_ram(RAM_BYTES, &huge_kib);
 
 	floor_buf = aligned_alloc(2 * MIB, NPAGES * sizeof(pte_t));
 	if (!floor_buf)
@@ -338,39 +277,57 @@ enum {
 	NROWS
 };
 
-/* A row: its name, what one op is, its target (0: none), and whether the
- * target is "under" rather than "at most". */
-#define ROW(n, u, t, s)                                                                            \
+/* A row: its name, what one op is, its target (0: none), whether the
+ * target is "under" rather than "at most", and the notes. */
+#define ROW(n, u, t, s, nt)                                                                        \
 	{                                                                                          \
-		.name = (n), .unit = (u), .target = (t), .strict = (s)                             \
+		.name = (n), .unit = (u), .target = (t), .strict = (s), .notes = (nt)              \
 	}
+
+/* NPAGES and TREES as text, for the notes. */
+#define NPAGES_TEXT "262144"
+_Static_assert(NPAGES == 262144, "NPAGES_TEXT must say NPAGES");
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
 static struct row {
 	const char *name;
-	const char *unit; /* what one op is */
-	double target;    /* at most this; 0: none */
-	bool strict;      /* under the target, not at most */
-	char notes[96];
+	const char *unit;   /* what one op is */
+	double target;      /* at most this; 0: none */
+	bool strict;        /* under the target, not at most */
+	const char *notes;  /* the table's last column */
 	double v[MAX_RUNS]; /* one per run */
 	double med, min, max;
 } rows[NROWS] = {
-    [ROW_FLOOR] = ROW("floor: entry writes", "ns/entry", 0, false),
-    [ROW_W2A] = ROW("W2a map 4K/call", "ns/page", 6.0, false),
-    [ROW_W2A_SMALL] = ROW("W2a PT_SMALL", "ns/page", 0, false),
-    [ROW_W2B] = ROW("W2b map range 4K", "ns/page", 1.0, false),
-    [ROW_W2B_RATIO] = ROW("W2b / floor", "ratio", 3.0, false),
-    [ROW_W2C] = ROW("W2c map range 1G", "ns/call", 500.0, true),
-    [ROW_W3_SEQ] = ROW("W3 lookup seq", "ns/lookup", 2.5, false),
-    [ROW_W3_RAND] = ROW("W3 lookup random", "ns/lookup", 5.5, false),
-    [ROW_W3_SEQ_1G] = ROW("W3 seq, 1G tree", "ns/lookup", 0, false),
-    [ROW_W3_RAND_1G] = ROW("W3 random, 1G tree", "ns/lookup", 0, false),
-    [ROW_W3_STUB_SEQ] = ROW("W3 seq, harness", "ns/lookup", 0, false),
-    [ROW_W3_STUB_RAND] = ROW("W3 random, harness", "ns/lookup", 0, false),
-    [ROW_W4_PAGE] = ROW("W4 unmap 4K/call", "ns/page", 6.0, false),
-    [ROW_W4_RANGE] = ROW("W4 unmap range 4K", "ns/page", 0, false),
-    [ROW_W4_1G] = ROW("W4 unmap range 1G", "ns/call", 0, false),
-    [ROW_PROT_4K] = ROW("protect range 4K", "ns/page", 0, false),
-    [ROW_PROT_1G] = ROW("protect range 1G", "ns/call", 0, false),
+    [ROW_FLOOR] = ROW("floor: entry writes", "ns/entry", 0, false,
+                      NPAGES_TEXT " uint64 stores, plain loop, 2 MiB buffer"),
+    [ROW_W2A] = ROW("W2a map 4K/call", "ns/page", 6.0, false,
+                    NPAGES_TEXT " pt_map calls, merging to 2M, then 1G"),
+    [ROW_W2A_SMALL] =
+        ROW("W2a PT_SMALL", "ns/page", 0, false, "the same calls with PT_SMALL: no merges"),
+    [ROW_W2B] = ROW("W2b map range 4K", "ns/page", 1.0, false, "one pt_map, PT_SMALL"),
+    [ROW_W2B_RATIO] = ROW("W2b / floor", "ratio", 3.0, false, "median of per-run ratios W2b/floor"),
+    [ROW_W2C] = ROW("W2c map range 1G", "ns/call", 500.0, true,
+                    "one pt_map -> one 1G entry; over " STR(TREES) " fresh trees"),
+    [ROW_W3_SEQ] = ROW("W3 lookup seq", "ns/lookup", 2.5, false, "every page in order, 4K tree"),
+    [ROW_W3_RAND] = ROW("W3 lookup random", "ns/lookup", 5.5, false,
+                        "page + offset at random, 4K tree; pick included"),
+    [ROW_W3_SEQ_1G] = ROW("W3 seq, 1G tree", "ns/lookup", 0, false, "extra: every page, 1G tree"),
+    [ROW_W3_RAND_1G] =
+        ROW("W3 random, 1G tree", "ns/lookup", 0, false, "extra: at random, 1G tree"),
+    [ROW_W3_STUB_SEQ] = ROW("W3 seq, harness", "ns/lookup", 0, false,
+                            "W3 seq's loop, a stub in place of pt_lookup"),
+    [ROW_W3_STUB_RAND] = ROW("W3 random, harness", "ns/lookup", 0, false,
+                             "W3 random's loop and pick, a stub lookup"),
+    [ROW_W4_PAGE] = ROW("W4 unmap 4K/call", "ns/page", 6.0, false,
+                        NPAGES_TEXT " pt_unmap calls on the 4K tree, tables freed"),
+    [ROW_W4_RANGE] = ROW("W4 unmap range 4K", "ns/page", 0, false, "one pt_unmap, fresh 4K tree"),
+    [ROW_W4_1G] =
+        ROW("W4 unmap range 1G", "ns/call", 0, false, "one pt_unmap of the 1G entry, W2c's trees"),
+    [ROW_PROT_4K] =
+        ROW("protect range 4K", "ns/page", 0, false, "one pt_protect clearing PT_W, fresh 4K tree"),
+    [ROW_PROT_1G] =
+        ROW("protect range 1G", "ns/call", 0, false, "one pt_protect clearing PT_W, W2c's trees"),
 };
 
 /* The census each workload ended with (last run), for the report. */
@@ -380,22 +337,6 @@ static const char *const cen_name[NCEN] = {
     "W4 (4K per call)",  "W4 (range on 4K)", "protect (4K tree)",
 };
 static struct pt_census cen[NCEN];
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, unsigned n)
-{
-	double s[MAX_RUNS];
-
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 /* ---- the floor ---------------------------------------------------------------------- */
 
@@ -669,51 +610,6 @@ static void run_once(unsigned r, uint64_t nrand)
 
 /* ---- output --------------------------------------------------------------------------------- */
 
-static void cpu_model(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[256];
-
-	snprintf(buf, len, "?");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *c = strchr(line, ':');
-		if (!strncmp(line, "model name", 10) && c) {
-			c += 1 + (c[1] == ' ');
-			c[strcspn(c, "\n")] = 0;
-			snprintf(buf, len, "%s", c);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-#if defined(__clang__) || !defined(__GNUC__)
-#define COMPILER __VERSION__
-#else
-#define COMPILER "gcc " __VERSION__
-#endif
-
-static const char *flags_text(void)
-{
-	return
-#ifdef __OPTIMIZE__
-	    "optimised"
-#else
-	    "NOT optimised"
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-	    ", ASan"
-#endif
-#if !defined(FRAME_JUNK) || FRAME_JUNK
-	    ", FRAME_JUNK on (frames filled on alloc and free)"
-#else
-	    ", FRAME_JUNK=0"
-#endif
-	    ;
-}
-
 static const char *met(const struct row *w)
 {
 	if (!w->target)
@@ -723,15 +619,13 @@ static const char *met(const struct row *w)
 
 static void print_table(unsigned runs, uint64_t nrand, uint64_t elapsed_ns)
 {
-	char cpu[128];
-
-	cpu_model(cpu, sizeof(cpu));
 	printf("memmon page-table driver: map [1 GiB, 2 GiB) -> [0, 1 GiB) (%llu pages), "
 	       "%llu MiB simulated RAM, %llu MiB on huge pages\n",
 	       (unsigned long long)NPAGES, (unsigned long long)(RAM_BYTES / MIB),
 	       (unsigned long long)(huge_kib / 1024));
-	printf("median of %u runs; %s, %s; %s; %llu random lookups; %.1f s\n", runs, COMPILER,
-	       flags_text(), cpu, (unsigned long long)nrand, (double)elapsed_ns / 1e9);
+	print_conditions(runs);
+	printf("%llu random lookups; %.1f s\n", (unsigned long long)nrand,
+	       (double)elapsed_ns / 1e9);
 	printf(
 	    "W3 (4K) and W4 per call run on the 4K tree W2b built, so every lookup walks 4 levels; "
 	    "no tree is live (no TLB work)\n");
@@ -789,89 +683,23 @@ static void write_json(const char *path, unsigned runs, uint64_t nrand)
 		die(path, "write failed");
 }
 
-static void usage(void)
-{
-	fprintf(stderr,
-	        "usage: bench_pt [--runs N] [--quick] [--json FILE]\n"
-	        "  --runs N     runs per row, the median is reported (1..%d, default %d)\n"
-	        "  --quick      10^6 random lookups instead of 10^7\n"
-	        "  --json FILE  also write every sample as JSON\n",
-	        MAX_RUNS, DEFAULT_RUNS);
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
-	unsigned runs = DEFAULT_RUNS;
-	bool quick = false;
-	const char *json = NULL;
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
-			char *end;
-			unsigned long v = strtoul(argv[++i], &end, 10);
-			if (*end || v < 1 || v > MAX_RUNS)
-				usage();
-			runs = (unsigned)v;
-		} else if (!strcmp(argv[i], "--quick")) {
-			quick = true;
-		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
-			json = argv[++i];
-		} else {
-			usage();
-		}
-	}
-	uint64_t nrand = quick ? RAND_LOOK_Q : RAND_LOOKUPS;
+	struct bench_opts o = bench_options(argc, argv, "10^6 random lookups instead of 10^7");
+	unsigned runs = o.runs;
+	uint64_t nrand = o.quick ? RAND_LOOK_Q : RAND_LOOKUPS;
 	uint64_t start = now_ns();
 
 	machine_setup();
 	w3_expect(nrand);
-	snprintf(rows[ROW_FLOOR].notes, sizeof(rows[0].notes),
-	         "%llu uint64 stores, plain loop, 2 MiB buffer", (unsigned long long)NPAGES);
-	snprintf(rows[ROW_W2A].notes, sizeof(rows[0].notes),
-	         "%llu pt_map calls, merging to 2M, then 1G", (unsigned long long)NPAGES);
-	snprintf(rows[ROW_W2A_SMALL].notes, sizeof(rows[0].notes),
-	         "the same calls with PT_SMALL: no merges");
-	snprintf(rows[ROW_W2B].notes, sizeof(rows[0].notes), "one pt_map, PT_SMALL");
-	snprintf(rows[ROW_W2B_RATIO].notes, sizeof(rows[0].notes),
-	         "median of per-run ratios W2b/floor");
-	snprintf(rows[ROW_W2C].notes, sizeof(rows[0].notes),
-	         "one pt_map -> one 1G entry; over %u fresh trees", TREES);
-	snprintf(rows[ROW_W3_SEQ].notes, sizeof(rows[0].notes), "every page in order, 4K tree");
-	snprintf(rows[ROW_W3_RAND].notes, sizeof(rows[0].notes),
-	         "page + offset at random, 4K tree; pick included");
-	snprintf(rows[ROW_W3_SEQ_1G].notes, sizeof(rows[0].notes), "extra: every page, 1G tree");
-	snprintf(rows[ROW_W3_RAND_1G].notes, sizeof(rows[0].notes), "extra: at random, 1G tree");
-	snprintf(rows[ROW_W3_STUB_SEQ].notes, sizeof(rows[0].notes),
-	         "W3 seq's loop, a stub in place of pt_lookup");
-	snprintf(rows[ROW_W3_STUB_RAND].notes, sizeof(rows[0].notes),
-	         "W3 random's loop and pick, a stub lookup");
-	snprintf(rows[ROW_W4_PAGE].notes, sizeof(rows[0].notes),
-	         "%llu pt_unmap calls on the 4K tree, tables freed", (unsigned long long)NPAGES);
-	snprintf(rows[ROW_W4_RANGE].notes, sizeof(rows[0].notes), "one pt_unmap, fresh 4K tree");
-	snprintf(rows[ROW_W4_1G].notes, sizeof(rows[0].notes),
-	         "one pt_unmap of the 1G entry, W2c's trees");
-	snprintf(rows[ROW_PROT_4K].notes, sizeof(rows[0].notes),
-	         "one pt_protect clearing PT_W, fresh 4K tree");
-	snprintf(rows[ROW_PROT_1G].notes, sizeof(rows[0].notes),
-	         "one pt_protect clearing PT_W, W2c's trees");
 
 	for (unsigned r = 0; r < runs; r++)
 		run_once(r, nrand);
-	for (unsigned i = 0; i < NROWS; i++) {
-		struct row *w = &rows[i];
-		w->med = median(w->v, runs);
-		w->min = w->max = w->v[0];
-		for (unsigned r = 1; r < runs; r++) {
-			if (w->v[r] < w->min)
-				w->min = w->v[r];
-			if (w->v[r] > w->max)
-				w->max = w->v[r];
-		}
-	}
+	for (unsigned i = 0; i < NROWS; i++)
+		summarise(rows[i].v, runs, &rows[i].med, &rows[i].min, &rows[i].max);
 
 	print_table(runs, nrand, now_ns() - start);
-	if (json)
-		write_json(json, runs, nrand);
+	if (o.json)
+		write_json(o.json, runs, nrand);
 	return 0;
 }

@@ -24,6 +24,8 @@
 #include "memmap.h"
 #include "platform.h"
 
+#include "frame_fixture.h"
+
 #define SENTINEL  ((uint64_t)0x5a5a5a5a5a5a5a5a)
 #define GARBAGE   0x5c /* what RAM holds before takeover */
 #define STAMP     ((uint64_t)0x57a3b0c1d2e3f405)
@@ -85,18 +87,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct frame_stats s;
-
 	(void)state;
-	assert_null(frame_audit());
-	frame_stats(&s);
-	assert_int_equal(s.free, fx.init.free);
-	assert_int_equal(s.total, fx.init.total);
-	for (unsigned o = 0; o < FRAME_OWNERS; o++)
-		assert_int_equal(s.owned[o], fx.init.owned[o]);
-	assert_int_equal(s.referenced, 0);
-	assert_int_equal(s.largest_frames, fx.init.largest_frames);
-	assert_null(frame_audit());
+	assert_frames_back(&fx.init);
 	return 0;
 }
 

@@ -34,6 +34,8 @@
 #include "platform.h"
 #include "pt.h"
 
+#include "frame_fixture.h"
+
 #define U(x) ((unsigned long long)(x))
 
 #define KB4        PAGE_SIZE
@@ -77,16 +79,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct frame_stats s;
-
 	(void)state;
-	assert_null(frame_audit());
-	frame_stats(&s);
-	assert_int_equal(s.free, fx.init.free);
-	assert_int_equal(s.total, fx.init.total);
-	for (unsigned o = 0; o < FRAME_OWNERS; o++)
-		assert_int_equal(s.owned[o], fx.init.owned[o]);
-	assert_int_equal(s.referenced, 0);
+	assert_frames_back(&fx.init);
 	return 0;
 }
 
