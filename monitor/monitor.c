@@ -103,7 +103,10 @@ void monitor_init(struct con *c, struct boot_info *bi)
 		con_printf("memmon: cannot build its own page tables: %s\n", e);
 		plat_halt();
 	}
-	plat_protect_on();
+	if (!plat_protect_on()) {
+		con_puts("memmon: this CPU has no no-execute pages (CPUID 80000001h EDX bit 20)\n");
+		plat_halt();
+	}
 	pt_load(&mon_pt);
 	const struct mm_totals t = bi->totals;
 	struct frame_stats fs;

@@ -24,7 +24,8 @@ int plat_getc(void);
 /* Called by a polling loop that found nothing to do (pause / nothing). */
 void plat_idle(void);
 
-/* Control registers and TLB. */
+/* Control registers and TLB. plat_flush_tlb drops every entry, global
+ * ones included. */
 uint64_t plat_read_cr3(void);
 void plat_write_cr3(uint64_t cr3);
 void plat_invlpg(vaddr_t va);
@@ -47,8 +48,9 @@ static inline void *plat_pa_to_ptr(paddr_t pa)
 
 /* Turn on the protection memmon's own tables rely on: EFER.NXE, so that
  * no-execute entries are legal, and CR0.WP, so that read-only entries bind
- * the supervisor too. Before loading a table with no-execute entries. */
-void plat_protect_on(void);
+ * the supervisor too. Before loading a table with no-execute entries.
+ * False, changing nothing, on a CPU without no-execute. */
+bool plat_protect_on(void);
 
 /*
  * Fault containment. Runs fn(arg) and returns its result. If a CPU

@@ -27,12 +27,13 @@ const char pt_err_rights[] = "attributes without read, or unknown attribute bits
 
 _Static_assert(PT_ENTRIES * sizeof(pte_t) == PAGE_SIZE, "a table is one page");
 
-#define LIN_BITS 48
-#define LIN_TOP  ((uint64_t)1 << LIN_BITS)
-#define LIN_HALF ((uint64_t)1 << (LIN_BITS - 1))
-#define PA_TOP   ((uint64_t)1 << 52)
-#define NO_PAGE  (~(uint64_t)0) /* the end of a chain of pages */
-#define NO_HINT  (~(uint64_t)0)
+#define LIN_BITS      48
+#define LIN_TOP       ((uint64_t)1 << LIN_BITS)
+#define LIN_HALF      ((uint64_t)1 << (LIN_BITS - 1))
+#define PA_TOP        ((uint64_t)1 << 52)
+#define NO_PAGE       (~(uint64_t)0) /* the end of a chain of pages */
+#define NO_HINT       (~(uint64_t)0)
+#define PT_RETIRE_MAX 16 /* retired subtrees an operation holds before it flushes */
 
 /* pte_leaf(0, 0, a) for every attribute value, and pte_attr(e, 0) for
  * every value of a level-0 leaf's bits 8:1 (all its attribute bits but
@@ -98,11 +99,15 @@ struct op {
 	pt_attr_t attr;    /* map */
 	pt_attr_t clear;   /* protect */
 	pt_attr_t set;
-	uint64_t need;   /* prepare: table pages the commit takes */
-	uint64_t stash;  /* commit: pages taken for it, chained through their first word */
-	uint64_t retire; /* commit: table pages to give back once the TLB is clean */
-	bool live;       /* the tree is in CR3 */
-	bool tlb_all;    /* flush the whole TLB at the end */
+	uint64_t need;     /* prepare: table pages the commit takes */
+	uint64_t stash;    /* commit: pages taken for it, chained through their first word */
+	unsigned nretired; /* commit: tables cut off from the tree, given back (with */
+	struct {           /* their subtrees) once no TLB can reach them */
+		paddr_t pa;
+		unsigned level;
+	} retired[PT_RETIRE_MAX];
+	bool live;    /* the tree is in CR3 */
+	bool tlb_all; /* flush the whole TLB at the end */
 	unsigned ntlb;
 	uint64_t tlb[PT_TLB_BATCH]; /* canonical addresses to invlpg */
 };
@@ -133,19 +138,42 @@ static void tlb_note(struct op *o, uint64_t s, unsigned level)
 		o->tlb[o->ntlb++] = canon(s);
 }
 
-/* Queue the table at `pa` (a level-`level` table) and every table below it
- * to be given back. Their translations are gone from the tree already. */
-static void retire_tree(struct op *o, paddr_t pa, unsigned level)
+/* Give back the table at `pa` (a level-`level` table) and every table
+ * below it. Nothing has written them since they were cut off. */
+static void free_tree(struct pt *pt, paddr_t pa, unsigned level)
 {
 	if (level > 0) {
 		const pte_t *t = table_at(pa);
 		for (unsigned i = 0; i < PT_ENTRIES; i++)
 			if (pte_kind(t[i], level) == PTE_TABLE)
-				retire_tree(o, pte_next(t[i]), level - 1);
+				free_tree(pt, pte_next(t[i]), level - 1);
 	}
-	chain_push(&o->retire, pa);
-	o->pt->tables--;
-	o->tlb_all |= o->live; /* paging-structure caches may hold it */
+	pt->mem.put(pt->mem.ctx, pa);
+	pt->tables--;
+}
+
+/* Give back the retired tables: on a live tree, only after a flush, since
+ * the paging-structure caches may still lead into them (and the allocator
+ * writes into what it is given). */
+static void drain(struct op *o)
+{
+	if (o->live && o->nretired)
+		plat_flush_tlb();
+	for (unsigned k = 0; k < o->nretired; k++)
+		free_tree(o->pt, o->retired[k].pa, o->retired[k].level);
+	o->nretired = 0;
+}
+
+/* The entry that led to the table at `pa` (a level-`level` table) no longer
+ * does: give it and its subtree back once no TLB can reach them. Neither
+ * is written before then. */
+static void retire(struct op *o, paddr_t pa, unsigned level)
+{
+	if (o->nretired == PT_RETIRE_MAX)
+		drain(o);
+	o->retired[o->nretired].pa = pa;
+	o->retired[o->nretired++].level = level;
+	o->tlb_all |= o->live;
 }
 
 /* A fresh table for the commit: empty, or the 512 pieces of leaf `e` (at
@@ -304,12 +332,12 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 		if (ne != e) { /* decided at this level: write the entry */
 			if (o->counting)
 				continue;
+			t[i] = ne;
+			count += (ne != 0) - (kind != PTE_ABSENT);
 			if (kind == PTE_TABLE)
-				retire_tree(o, pte_next(e), level - 1);
+				retire(o, pte_next(e), level - 1);
 			else if (kind == PTE_LEAF)
 				tlb_note(o, s, level);
-			count += (ne != 0) - (kind != PTE_ABSENT);
-			t[i] = ne;
 			continue;
 		}
 
@@ -327,24 +355,35 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 		if (kind == PTE_TABLE) {
 			cc = pte_count(e);
 		} else {
-			bool filled = level == 1 && full && o->kind == OP_MAP;
+			/* A live tree never links a table whose entries are not yet
+			 * what they must be: the CPU may walk it at once. */
+			bool filled = level == 1 && full && o->kind == OP_MAP && !o->live;
 			paddr_t child = new_table(o, e, level - 1, filled, &cc);
 			t[i] = pte_table(child, cc);
 			count += kind == PTE_ABSENT;
+			/* A split superpage: its TLB entries must be gone before any
+			 * of its pieces changes, or the TLB could hold both (Intel SDM
+			 * vol. 3A, 4.10.2.3). */
+			if (kind == PTE_LEAF && o->live)
+				plat_flush_tlb();
 		}
 		const pte_t slot = t[i];
 		cc = visit(o, table_at(pte_next(slot)), 0, level - 1, s, cc);
 		if (cc == 0) { /* empty: nothing below it to retire */
-			retire_tree(o, pte_next(slot), 0);
 			t[i] = 0;
 			count--;
+			retire(o, pte_next(slot), 0);
 			continue;
 		}
 		t[i] = pte_with_count(slot, cc);
 		pte_t leaf = merged(o, t[i], level);
 		if (leaf) { /* all leaves: nothing below it to retire */
-			retire_tree(o, pte_next(slot), 0);
+			/* The pieces this operation changed leave the TLB before
+			 * the superpage that joins them arrives. */
+			if (o->live)
+				plat_flush_tlb();
 			t[i] = leaf;
+			retire(o, pte_next(slot), 0);
 		}
 	}
 	return count;
@@ -390,7 +429,7 @@ static err_t run(struct op *o)
 	}
 
 	o->counting = false;
-	o->retire = NO_PAGE;
+	o->nretired = 0;
 	pt->hint_tag = pt->hint_dtag = NO_HINT; /* tables may be freed or replaced below */
 	o->live = pt_live(pt);
 	o->tlb_all = false;
@@ -404,9 +443,9 @@ static err_t run(struct op *o)
 		else
 			for (unsigned k = 0; k < o->ntlb; k++)
 				plat_invlpg(va_init(o->tlb[k]));
+		o->live = false; /* clean: drain need not flush again */
 	}
-	while (o->retire != NO_PAGE)
-		pt->mem.put(pt->mem.ctx, chain_pop(&o->retire));
+	drain(o);
 	return NULL;
 }
 
@@ -541,13 +580,9 @@ err_t pt_init(struct pt *pt, const struct pt_mem *mem, bool gib_pages)
 
 void pt_destroy(struct pt *pt)
 {
-	struct op o = {.pt = pt, .retire = NO_PAGE};
-
 	CHECK(!pt_live(pt));
 	pt->hint_tag = pt->hint_dtag = NO_HINT;
-	retire_tree(&o, pt->root, PT_LEVELS - 1);
-	while (o.retire != NO_PAGE)
-		pt->mem.put(pt->mem.ctx, chain_pop(&o.retire));
+	free_tree(pt, pt->root, PT_LEVELS - 1);
 	pt->root_count = 0;
 }
 

@@ -127,9 +127,10 @@ void plat_flush_tlb(void)
 uintptr_t plat_ram_base;
 uint64_t plat_ram_limit; /* 0 until host_ram: every address is refused */
 
-void plat_protect_on(void)
+bool plat_protect_on(void)
 {
 	host.protect_on++;
+	return true;
 }
 
 int plat_guarded_call(int (*fn)(void *), void *arg, int *vector)
