@@ -20,13 +20,7 @@
 
 bool has_1g_pages(void)
 {
-	uint32_t a, b, c, d;
-
-	cpuid(0x80000000, &a, &b, &c, &d);
-	if (a < 0x80000001)
-		return false;
-	cpuid(0x80000001, &a, &b, &c, &d);
-	return (d >> 26) & 1;
+	return cpuid_ext_edx(26);
 }
 
 uint64_t idmap_pages(uint64_t top)
@@ -61,10 +55,5 @@ void idmap_load(void *mem, uint64_t top)
 			dir[m] = (g * GIB + m * MIB2) | PTE_P | PTE_RW | PTE_PS;
 	}
 	write_cr3((uint64_t)(uintptr_t)pml4);
-	/* drop any global entries the firmware's tables left in the TLB */
-	uint64_t cr4 = read_cr4();
-	if (cr4 & CR4_PGE) {
-		write_cr4(cr4 & ~CR4_PGE);
-		write_cr4(cr4);
-	}
+	tlb_flush_all(); /* global entries the firmware's tables left, too */
 }

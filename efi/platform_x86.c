@@ -33,17 +33,9 @@ void plat_invlpg(vaddr_t va)
 {
 	invlpg(va_addr(va));
 }
-/* Every TLB entry: reloading CR3 keeps global ones, toggling CR4.PGE does not. */
 void plat_flush_tlb(void)
 {
-	uint64_t cr4 = read_cr4();
-
-	if (cr4 & CR4_PGE) {
-		write_cr4(cr4 & ~CR4_PGE);
-		write_cr4(cr4);
-	} else {
-		write_cr3(read_cr3());
-	}
+	tlb_flush_all();
 }
 
 /* Physical memory is identity-mapped in every table memmon runs on. */
@@ -52,13 +44,7 @@ uint64_t plat_ram_limit = (uint64_t)1 << 52;
 
 bool plat_protect_on(void)
 {
-	uint32_t a, b, c, d;
-
-	cpuid(0x80000000, &a, &b, &c, &d);
-	if (a < 0x80000001)
-		return false;
-	cpuid(0x80000001, &a, &b, &c, &d);
-	if (!(d & (1u << 20))) /* no-execute: without it, EFER.NXE cannot be set */
+	if (!cpuid_ext_edx(20)) /* no-execute: without it, EFER.NXE cannot be set */
 		return false;
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
 	write_cr0(read_cr0() | CR0_WP);

@@ -5,6 +5,7 @@
 #ifndef MEMMON_X86_H
 #define MEMMON_X86_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 static inline void outb(uint16_t port, uint8_t v)
@@ -77,6 +78,33 @@ static inline uint64_t rdmsr(uint32_t msr)
 	uint32_t lo, hi;
 	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
 	return ((uint64_t)hi << 32) | lo;
+}
+
+/* Whether CPUID leaf 80000001h reports feature `bit` in EDX (false where
+ * the leaf does not exist). */
+static inline bool cpuid_ext_edx(unsigned bit)
+{
+	uint32_t a, b, c, d;
+
+	cpuid(0x80000000, &a, &b, &c, &d);
+	if (a < 0x80000001)
+		return false;
+	cpuid(0x80000001, &a, &b, &c, &d);
+	return (d >> bit) & 1;
+}
+
+/* Drop every TLB entry, global ones included: reloading CR3 keeps global
+ * entries, toggling CR4.PGE does not. */
+static inline void tlb_flush_all(void)
+{
+	uint64_t cr4 = read_cr4();
+
+	if (cr4 & CR4_PGE) {
+		write_cr4(cr4 & ~CR4_PGE);
+		write_cr4(cr4);
+	} else {
+		write_cr3(read_cr3());
+	}
 }
 
 static inline void wrmsr(uint32_t msr, uint64_t v)
