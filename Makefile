@@ -12,8 +12,8 @@ MEM ?= 1G
 
 # One warning set for every build.
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
-CORE_SRC := monitor/console.c monitor/cmds.c monitor/fmt.c monitor/frame.c monitor/memmap.c \
-	monitor/monitor.c paging/pt.c
+# The portable core: every C file of monitor/ and paging/.
+CORE_SRC := $(sort $(wildcard monitor/*.c paging/*.c))
 CORE_INC := -Imonitor -Ipaging
 # The build stamp lives in a generated header, rewritten only when it
 # changes, so that `version` is never stale and nothing rebuilds needlessly.
@@ -42,7 +42,9 @@ EFI_SECTIONS := -j .text -j .rodata -j .sdata -j .data -j .dynamic -j .dynsym -j
 	-j .rel.* -j .rela.* -j .reloc
 
 EFI_SRC := efi/main.c efi/idmap.c efi/cpu.c efi/uart.c efi/platform_x86.c efi/lib.c
-EFI_OBJ := $(patsubst %.c,$(B)/efi-obj/%.o,$(CORE_SRC) $(EFI_SRC)) $(B)/efi-obj/efi/entry.o
+EFI_ASM := $(sort $(wildcard efi/*.asm))
+EFI_OBJ := $(patsubst %.c,$(B)/efi-obj/%.o,$(CORE_SRC) $(EFI_SRC)) \
+	$(patsubst %.asm,$(B)/efi-obj/%.o,$(EFI_ASM))
 HELLO_OBJ := $(B)/efi-obj/efi/hello.o $(B)/efi-obj/efi/uart.o
 
 # ---- the hosted build ------------------------------------------------------
@@ -66,7 +68,7 @@ $(B)/efi-obj/%.o: %.c $(B)/build_id.h
 	@mkdir -p $(dir $@)
 	$(CC) $(EFI_CFLAGS) -MMD -c $< -o $@
 
-$(B)/efi-obj/efi/entry.o: efi/entry.asm
+$(B)/efi-obj/efi/%.o: efi/%.asm
 	@mkdir -p $(dir $@)
 	$(NASM) -f elf64 -g $< -o $@
 
@@ -105,7 +107,7 @@ debug: all
 	scripts/qemu.sh --mem $(MEM) --esp $(B)/esp --gdb
 
 # ---- tests ---------------------------------------------------------------
-UNIT_TESTS := $(B)/host/test_console $(B)/host/test_frame $(B)/host/test_pt
+UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/host/%,$(sort $(wildcard test/unit/test_*.c)))
 
 $(B)/host/test_%: test/unit/test_%.c $(HOST_OBJ) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
@@ -116,7 +118,7 @@ unit: $(UNIT_TESTS)
 
 FUZZ_FLAGS := -std=gnu11 -O1 -g $(CORE_INC) -Itest/host $(DEFS) -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
-FUZZ_TARGETS := $(B)/fuzz/fuzz_console $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_pt
+FUZZ_TARGETS := $(patsubst test/fuzz/%.c,$(B)/fuzz/%,$(sort $(wildcard test/fuzz/fuzz_*.c)))
 
 $(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(wildcard monitor/*.h paging/*.h test/host/*.h) $(B)/build_id.h
 	@mkdir -p $(dir $@)

@@ -98,6 +98,17 @@ err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out);
  */
 err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner);
 
+/*
+ * Make [pa, pa + count) a run of its own: it must lie inside one allocated
+ * run of `owner` that no frame of which is referenced. The frames before
+ * and after it stay allocated to `owner` as runs of their own. So a part of
+ * a run can be freed (frame_free) and the rest kept. O(FRAME_MAX_ORDER).
+ * Refused, changing nothing: what frame_free would refuse for the
+ * enclosing run (not allocated, foreign, referenced), or a range that
+ * leaves the run.
+ */
+err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner);
+
 /* References: a mapping (or anything else) that points at a used frame
  * holds one. Refused: a free frame, the firmware's, an unreferenced frame
  * (frame_unref), a count at its limit (frame_ref). */

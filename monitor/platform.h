@@ -79,6 +79,46 @@ enum plat_trap {
 };
 bool plat_raise(enum plat_trap kind, uint64_t addr);
 
+/*
+ * The reserved part of every address space: memmon's own pages, mapped
+ * supervisor-only at the same virtual addresses in its own tables and in
+ * every client space, so that code running there survives a CR3 switch
+ * (the trampoline that runs peek, poke and park, with its GDT, IDT and
+ * stack). It lies in the upper half, in the last 512 GiB (PML4 slot 511);
+ * clients can never map there.
+ */
+#define PLAT_RSV_BASE 0xffffff8000000000ull
+#define PLAT_RSV_MAX  8
+struct plat_rsv {
+	uint64_t va; /* page-aligned, at or above PLAT_RSV_BASE */
+	paddr_t pa;  /* frames memmon keeps (never the allocator's) */
+	uint64_t pages;
+	bool write, exec;
+};
+/* The pieces to map, at most PLAT_RSV_MAX; 0 where the platform has no
+ * trampoline (then plat_access and plat_park do not switch CR3). */
+size_t plat_reserved(struct plat_rsv *out, size_t cap);
+
+/*
+ * Read (write false) or write (write true) the 8-byte word at va, 8-byte
+ * aligned, with the tables rooted at `root` loaded in CR3 and CR0.WP on, so
+ * that the access obeys exactly what those tables say; CR3 is restored
+ * after. True on success (*value read, or written). False when the access
+ * faulted: *f says what the CPU reported, and nothing else changed.
+ * The tables must map the reserved pieces (plat_reserved).
+ */
+struct plat_fault {
+	unsigned vector; /* 14: #PF */
+	uint64_t code;   /* the error code (bit 0: protection, bit 1: write) */
+	uint64_t addr;   /* CR2 for #PF */
+};
+bool plat_access(paddr_t root, vaddr_t va, bool write, uint64_t *value, struct plat_fault *f);
+
+/* Load `root` into CR3 and idle until a byte arrives on the serial port;
+ * the byte is consumed; then restore CR3. The tables must map the reserved
+ * pieces. */
+void plat_park(paddr_t root);
+
 /* Stop for good after a fatal error (a failed CHECK): the real machine
  * halts with interrupts off; the host aborts, so tests see the failure. */
 void plat_halt(void) __attribute__((noreturn));
