@@ -58,7 +58,7 @@ $(B)/build_id.h: FORCE
 	@echo '#define MEMMON_BUILD "$(BUILD_ID)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
-.PHONY: FORCE all run debug test unit fuzz fuzz-smoke integration bench bench-frames bench-pt bench-boot deps format check-format \
+.PHONY: FORCE all run debug test unit fuzz fuzz-smoke integration bench bench-frames bench-pt bench-space bench-boot deps format check-format \
 	analyze clean help
 .DEFAULT_GOAL := all
 
@@ -147,12 +147,15 @@ $(B)/bench/%: test/bench/%.c $(HOST_SRC) $(wildcard monitor/*.h paging/*.h test/
 	$(CC) $(BENCH_CFLAGS) $(filter %.c,$^) -o $@
 
 # The frame allocator's table and the page-table driver (1 GiB of
-# simulated RAM each), then boot times.
-bench: bench-frames bench-pt bench-boot
+# simulated RAM each), the spaces layer (4 GiB, and 1 GiB for check), then
+# boot times.
+bench: bench-frames bench-pt bench-space bench-boot
 bench-frames: $(B)/bench/bench_frame
 	$(B)/bench/bench_frame
 bench-pt: $(B)/bench/bench_pt
 	$(B)/bench/bench_pt
+bench-space: $(B)/bench/bench_space
+	$(B)/bench/bench_space
 bench-boot: all
 	$(PYTHON) scripts/bootbench.py --mem 1G,256G
 
@@ -181,8 +184,9 @@ help:
 	@echo "make debug      the same, QEMU waiting for gdb on :1234"
 	@echo "make test       format check, unit tests, fuzz smoke run, QEMU integration tests"
 	@echo "make unit | fuzz | integration   one part of it (fuzz: FUZZ_SECONDS=60)"
-	@echo "make bench      benchmarks: the frame allocator's table (bench-frames), then boot"
-	@echo "                time at 1G and 256G against a minimal UEFI application (bench-boot)"
+	@echo "make bench      benchmarks: the frame allocator's table (bench-frames), the page-table"
+	@echo "                driver (bench-pt), the spaces layer (bench-space), then boot time at"
+	@echo "                1G and 256G against a minimal UEFI application (bench-boot)"
 	@echo "make format | check-format | analyze | clean"
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -17,6 +17,10 @@
 #define SEL_DATA 0x10
 #define SEL_TSS  0x18
 
+#define DESC_CODE     0x00af9a000000ffffull /* P, DPL0, exec/read, L=1, G */
+#define DESC_DATA     0x00cf92000000ffffull /* P, DPL0, read/write, G */
+#define DESC_ACCESSED (1ull << 40)          /* set by the CPU on a load, unless already set */
+
 struct tss {
 	uint32_t reserved0;
 	uint64_t rsp[3];
@@ -50,6 +54,20 @@ static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 extern char isr_stubs[]; /* entry.asm: 256 stubs of 16 bytes */
 
+/* An interrupt gate (interrupts stay off) to `handler` in memmon's code
+ * segment, on interrupt stack `ist` (0: the current stack). */
+static struct idt_gate gate(uint64_t handler, uint8_t ist)
+{
+	return (struct idt_gate){
+	    .offset_lo = (uint16_t)handler,
+	    .selector = SEL_CODE,
+	    .ist = ist,
+	    .type_attr = 0x8e,
+	    .offset_mid = (uint16_t)(handler >> 16),
+	    .offset_hi = (uint32_t)(handler >> 32),
+	};
+}
+
 void cpu_init(void *ist1_top, void *ist2_top)
 {
 	uint64_t base = (uint64_t)(uintptr_t)&tss, limit = sizeof(tss) - 1;
@@ -59,28 +77,33 @@ void cpu_init(void *ist1_top, void *ist2_top)
 	tss.iomap_base = sizeof(tss); /* no I/O permission bitmap */
 
 	gdt[0] = 0;
-	gdt[1] = 0x00af9a000000ffffull; /* code: P, DPL0, exec/read, L=1, G */
-	gdt[2] = 0x00cf92000000ffffull; /* data: P, DPL0, read/write, G */
+	gdt[1] = DESC_CODE;
+	gdt[2] = DESC_DATA;
 	/* 64-bit available TSS (type 9), P=1; the base spans both quadwords. */
 	gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
 	         (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
 	gdt[4] = base >> 32;
 
 	for (int v = 0; v < 256; v++) {
-		uint64_t off = (uint64_t)(uintptr_t)(isr_stubs + 16 * v);
 		bool critical = v == 2 || v == 8 || v == 18; /* NMI, #DF, #MC */
-		idt[v] = (struct idt_gate){
-		    .offset_lo = (uint16_t)off,
-		    .selector = SEL_CODE,
-		    .ist = critical ? 2 : 1,
-		    .type_attr = 0x8e,
-		    .offset_mid = (uint16_t)(off >> 16),
-		    .offset_hi = (uint32_t)(off >> 32),
-		};
+		idt[v] = gate((uint64_t)(uintptr_t)(isr_stubs + 16 * v), critical ? 2 : 1);
 	}
 	struct table_reg gdtr = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
 	struct table_reg idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
 	x86_load_tables(&gdtr, &idtr, SEL_CODE, SEL_DATA, SEL_TSS);
+}
+
+void cpu_tramp_tables(void *gdt_out, void *idt_out, uint64_t stubs_va)
+{
+	const uint64_t copy[CPU_TRAMP_GDT_BYTES / 8] = {0, DESC_CODE | DESC_ACCESSED,
+	                                                DESC_DATA | DESC_ACCESSED};
+	struct idt_gate gates[CPU_TRAMP_VECTORS];
+
+	_Static_assert(sizeof(gates) == CPU_TRAMP_IDT_BYTES, "CPU_TRAMP_IDT_BYTES");
+	for (unsigned v = 0; v < CPU_TRAMP_VECTORS; v++)
+		gates[v] = gate(stubs_va + 16 * v, 0);
+	__builtin_memcpy(gdt_out, copy, sizeof(copy));
+	__builtin_memcpy(idt_out, gates, sizeof(gates));
 }
 
 void cpu_halt_forever(void)

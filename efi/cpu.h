@@ -37,6 +37,19 @@ void cpu_init(void *ist1_top, void *ist2_top);
  * interrupted code may go on (NMI, stray interrupts). */
 void trap_dispatch(struct trap_frame *f);
 
+/*
+ * The trampoline's descriptor tables (efi/tramp.asm): at gdt_out (8-byte
+ * aligned, CPU_TRAMP_GDT_BYTES) a copy of memmon's null, code and data
+ * descriptors, so its selectors mean the same, with their accessed bits
+ * set, so the CPU never writes the copy; at idt_out (CPU_TRAMP_IDT_BYTES)
+ * interrupt gates for vectors 0-31, gate v to stubs_va + 16 * v on the
+ * current stack (IST 0).
+ */
+#define CPU_TRAMP_GDT_BYTES 24
+#define CPU_TRAMP_VECTORS   32
+#define CPU_TRAMP_IDT_BYTES (CPU_TRAMP_VECTORS * 16)
+void cpu_tramp_tables(void *gdt_out, void *idt_out, uint64_t stubs_va);
+
 /* Halt for good, with interrupts off. */
 void cpu_halt_forever(void) __attribute__((noreturn));
 

@@ -2,7 +2,8 @@
  * efi_main: the only code that talks to UEFI boot services.
  *
  * Order: disable the watchdog; find memmon's image; allocate everything
- * memmon will need (memory-map buffer with headroom, region list, stacks);
+ * memmon will need (memory-map buffer with headroom, region list, stacks,
+ * the trampoline's reserved pages);
  * take the final map and ExitBootServices, retrying on a stale key; from
  * then on no boot service is ever called (efi_exited). Then describe
  * memmon's image and stacks for its own page tables (boot.segs), switch to
@@ -15,6 +16,7 @@
 #include "idmap.h"
 #include "memmap.h"
 #include "monitor.h"
+#include "tramp.h"
 #include "uart.h"
 #include "x86.h"
 
@@ -228,6 +230,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	take.main_stack = alloc_stack(MAIN_STACK_PAGES);
 	take.ist1 = alloc_stack(IST_STACK_PAGES);
 	take.ist2 = alloc_stack(IST_STACK_PAGES);
+	void *rsv = alloc_pages(TRAMP_FRAMES);
 
 	/* The final map, and the exit; a stale key means the map changed. */
 	for (boot.ebs_tries = 1;; boot.ebs_tries++) {
@@ -263,9 +266,11 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	keep_stack(take.ist1, IST_STACK_PAGES);
 	keep_stack(take.ist2, IST_STACK_PAGES);
 	keep((uint64_t)(uintptr_t)idmap, idmap_n * 4096);
+	keep((uint64_t)(uintptr_t)rsv, TRAMP_FRAMES * 4096);
 
 	/* Leave the firmware's page tables: they are boot-services memory. */
 	idmap_load(idmap, top);
+	tramp_init((uint64_t)(uintptr_t)rsv); /* the pieces plat_reserved reports */
 
 	/* Walk by desc_size: descriptors may be larger than the struct. */
 	for (UINTN off = 0; off + desc_size <= map_size && boot.nregions < region_cap;

@@ -1,10 +1,12 @@
 /*
  * The machine seam (monitor/platform.h) on real x86-64 hardware after
- * ExitBootServices: COM1, control registers, identity-mapped RAM.
+ * ExitBootServices: COM1, control registers, identity-mapped RAM, and the
+ * trampoline that reaches into client spaces.
  */
 #include "platform.h"
 
 #include "cpu.h"
+#include "tramp.h"
 #include "trapguard.h"
 #include "uart.h"
 #include "x86.h"
@@ -132,6 +134,122 @@ bool plat_raise(enum plat_trap kind, uint64_t addr)
 		return true;
 	}
 	return false;
+}
+
+/*
+ * The reserved pages, at PLAT_RSV_BASE (PML4 slot 511) in every space, in
+ * the TRAMP_FRAMES consecutive frames from efi_main (pa):
+ *
+ *   va offset  frame   rights  piece
+ *   0x0000     pa      r-x     code: the trampoline (tramp.asm), then int3
+ *   0x1000     pa+4K   r--     data: the GDT copy at +0 (24 bytes), the IDT
+ *                              at +0x100 (32 gates, 512 bytes)
+ *   0x2000     -       -       guard: never mapped, so an overflow faults
+ *   0x3000     pa+8K   rw-     stack, 2 pages, top at 0x5000; memmon's
+ *                              state while switched lies at its top
+ *
+ * Nothing writes the data page after tramp_init (the descriptors' accessed
+ * bits are preset and no TSS is loaded from it), so it is read-only.
+ */
+#define RSV_CODE        PLAT_RSV_BASE
+#define RSV_DATA        (PLAT_RSV_BASE + 0x1000)
+#define RSV_STACK       (PLAT_RSV_BASE + 0x3000)
+#define RSV_STACK_PAGES 2
+#define DATA_GDT        0x000
+#define DATA_IDT        0x100
+_Static_assert(DATA_GDT + CPU_TRAMP_GDT_BYTES <= DATA_IDT &&
+                   DATA_IDT + CPU_TRAMP_IDT_BYTES <= PAGE_SIZE,
+               "the GDT copy and the IDT fit the data page");
+_Static_assert(TRAMP_FRAMES == 2 + RSV_STACK_PAGES, "code, data, stack");
+
+static struct plat_rsv rsv[3];
+static size_t nrsv; /* 0 until tramp_init */
+
+/* Write `bytes` at offset `slot` - tramp_start of the code copy. */
+static void fill_slot(uint8_t *code, const char *slot, const void *v, size_t bytes)
+{
+	__builtin_memcpy(code + (slot - tramp_start), v, bytes);
+}
+
+void tramp_init(uint64_t pa)
+{
+	uint8_t *code = (uint8_t *)(uintptr_t)pa, *data = code + PAGE_SIZE;
+	const size_t size = (size_t)(tramp_end - tramp_start);
+	const uint64_t stack_top = RSV_STACK + RSV_STACK_PAGES * PAGE_SIZE;
+	const uint64_t gdt = RSV_DATA + DATA_GDT, idt = RSV_DATA + DATA_IDT;
+	const uint16_t gdt_limit = CPU_TRAMP_GDT_BYTES - 1, idt_limit = CPU_TRAMP_IDT_BYTES - 1;
+
+	CHECK(size <= PAGE_SIZE && pa % PAGE_SIZE == 0);
+	__builtin_memset(code, 0xcc, TRAMP_FRAMES * PAGE_SIZE);
+	__builtin_memcpy(code, tramp_start, size);
+	__builtin_memset(data, 0, PAGE_SIZE);
+	cpu_tramp_tables(data + DATA_GDT, data + DATA_IDT,
+	                 RSV_CODE + (uint64_t)(tramp_stubs - tramp_start));
+	fill_slot(code, tramp_stack, &stack_top, 8);
+	fill_slot(code, tramp_gdtr, &gdt_limit, 2);
+	fill_slot(code, tramp_gdtr + 2, &gdt, 8);
+	fill_slot(code, tramp_idtr, &idt_limit, 2);
+	fill_slot(code, tramp_idtr + 2, &idt, 8);
+	rsv[0] = (struct plat_rsv){.va = RSV_CODE, .pa = pa_init(pa), .pages = 1, .exec = true};
+	rsv[1] = (struct plat_rsv){.va = RSV_DATA, .pa = pa_init(pa + PAGE_SIZE), .pages = 1};
+	rsv[2] = (struct plat_rsv){.va = RSV_STACK,
+	                           .pa = pa_init(pa + 2 * PAGE_SIZE),
+	                           .pages = RSV_STACK_PAGES,
+	                           .write = true};
+	nrsv = 3;
+}
+
+/* The three pieces above once tramp_init has run, none before. */
+size_t plat_reserved(struct plat_rsv *out, size_t cap)
+{
+	size_t n = nrsv < cap ? nrsv : cap;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = rsv[i];
+	return n;
+}
+
+/* The copy at RSV_CODE, called with memmon's SysV ABI (tramp.asm's
+ * contract): 1 when done, 0 when an exception cut it short. */
+typedef int tramp_fn(uint64_t root, uint64_t va, uint64_t op, uint64_t value,
+                     struct tramp_out *out);
+
+/* Run op through the trampoline with `root` in CR3. After tramp_init. */
+static int tramp_call(paddr_t root, uint64_t va, enum tramp_op op, uint64_t value,
+                      struct tramp_out *out)
+{
+	CHECK(nrsv);
+	return ((tramp_fn *)(uintptr_t)RSV_CODE)(pa_addr(root), va, op, value, out);
+}
+
+/* As platform.h says; va must lie below the reserved pages (the
+ * trampoline's own state is no client's business). An exception inside is
+ * contained by the trampoline's IDT (tramp.asm), never by memmon's, and
+ * prints nothing; f->addr is CR2 for a #PF, 0 for any other vector. */
+bool plat_access(paddr_t root, vaddr_t va, bool write, uint64_t *value, struct plat_fault *f)
+{
+	struct tramp_out o;
+
+	CHECK(va_addr(va) % 8 == 0 && va_addr(va) < PLAT_RSV_BASE);
+	if (tramp_call(root, va_addr(va), write ? TRAMP_WRITE : TRAMP_READ, write ? *value : 0,
+	               &o)) {
+		if (!write)
+			*value = o.value;
+		return true;
+	}
+	*f = (struct plat_fault){
+	    .vector = (unsigned)o.vector, .code = o.code, .addr = o.vector == 14 ? o.addr : 0};
+	return false;
+}
+
+/* As platform.h says. An exception while waiting (only an NMI can come)
+ * ends that wait; the park goes on until a byte is read. */
+void plat_park(paddr_t root)
+{
+	struct tramp_out o;
+
+	while (!tramp_call(root, 0, TRAMP_PARK, 0, &o))
+		;
 }
 
 void plat_halt(void)

@@ -4,6 +4,7 @@
  * the arguments themselves before it changes anything, and reports failure
  * only through its err_t. argv[0] is the command's name.
  */
+#include "cmds.h"
 #include "console.h"
 #include "memmap.h"
 #include "monitor.h"
@@ -136,6 +137,7 @@ static err_t cmd_mem(struct con *c, int argc, char **argv)
 	con_printf("frame table 0x%lx pages at 0x%lx, 0x%lx written; 0x%lx frames referenced\n",
 	           frame_table_pages(), pa_addr(frame_table_base()), s.table_pages_touched,
 	           s.referenced);
+	cmds_mem_spaces();
 	return NULL;
 }
 
@@ -199,6 +201,7 @@ static const char *rights_str(pt_attr_t a, char buf[4])
  * cache type or the user bit changes, which pt does not print.) */
 struct pt_dump {
 	uint64_t runs, pages;
+	uint64_t limit; /* print runs starting below this */
 	bool open;
 	struct pt_run cur;
 };
@@ -222,6 +225,8 @@ static bool print_run(void *ctx, const struct pt_run *r)
 	struct pt_dump *d = ctx;
 	struct pt_run *c = &d->cur;
 
+	if (va_addr(r->start) >= d->limit)
+		return false;
 	if (d->open && c->level == r->level && !((c->attr ^ r->attr) & PT_RIGHTS) &&
 	    va_addr(c->start) + c->len == va_addr(r->start) &&
 	    pa_addr(c->pa) + c->len == pa_addr(r->pa)) {
@@ -234,34 +239,33 @@ static bool print_run(void *ctx, const struct pt_run *r)
 	return true;
 }
 
+void cmds_runs_print(const struct pt *pt, uint64_t limit, struct cmds_runs *out)
+{
+	struct pt_dump d = {.open = false, .limit = limit};
+
+	pt_runs(pt, print_run, &d);
+	print_pending(&d);
+	*out = (struct cmds_runs){.runs = d.runs, .pages = d.pages};
+}
+
 static err_t cmd_pt(struct con *c, int argc, char **argv)
 {
-	struct pt_dump d = {.open = false};
+	struct cmds_runs d;
 
 	if (argc > 1)
-		return con_fail(c, "pt: no space '%.40s' (memmon has no client spaces yet)",
-		                argv[1]);
-	pt_runs(&mon_pt, print_run, &d);
-	print_pending(&d);
+		return cmds_pt_space(c, argc, argv);
+	cmds_runs_print(&mon_pt, UINT64_MAX, &d);
 	con_printf("pt monitor: runs 0x%lx pages 0x%lx ptpages 0x%lx\n", d.runs, d.pages,
 	           mon_pt.tables);
 	return NULL;
 }
 
-static err_t cmd_walk(struct con *c, int argc, char **argv)
+void cmds_print_walk(const struct pt *pt, uint64_t v)
 {
-	uint64_t v;
 	struct pt_walk w;
 	char rights[4];
-	(void)argc;
 
-	err_t e = con_parse_number(argv[1], &v);
-	if (e)
-		return con_fail(c, "walk: %s: '%.40s'", e, argv[1]);
-	pt_walk(&mon_pt, va_init(v), &w);
-	if (!w.depth)
-		return con_fail(c, "walk: 0x%lx is not canonical", v);
-	con_printf("walk 0x%lx in memmon's tables, root 0x%lx\n", v, pa_addr(mon_pt.root));
+	pt_walk(pt, va_init(v), &w);
 	for (unsigned k = 0; k < w.depth; k++) {
 		const unsigned level = PT_LEVELS - 1 - k;
 		const pte_t en = w.step[k].entry;
@@ -281,6 +285,21 @@ static err_t cmd_walk(struct con *c, int argc, char **argv)
 			break;
 		}
 	}
+}
+
+static err_t cmd_walk(struct con *c, int argc, char **argv)
+{
+	uint64_t v;
+	char rights[4];
+	(void)argc;
+
+	err_t e = con_parse_number(argv[1], &v);
+	if (e)
+		return con_fail(c, "walk: %s: '%.40s'", e, argv[1]);
+	if (v >> 47 && v >> 47 != 0x1ffff)
+		return con_fail(c, "walk: 0x%lx is not canonical", v);
+	con_printf("walk 0x%lx in memmon's tables, root 0x%lx\n", v, pa_addr(mon_pt.root));
+	cmds_print_walk(&mon_pt, v);
 	struct pt_hit h;
 	if (pt_lookup(&mon_pt, va_init(v), &h))
 		con_printf("0x%lx -> 0x%lx %s %s\n", v, pa_addr(h.pa), rights_str(h.attr, rights),
@@ -417,11 +436,13 @@ const struct con_cmd con_cmds[] = {
      .args = "[N [V]]",
      .min_args = 0,
      .max_args = 2,
-     .summary = "dump memmon's own page tables as runs (N: a client space, later)",
+     .summary = "dump memmon's own page tables, or space N's, as runs; or walk N:V",
      .usage = "One line per run of entries with the same page size and rights mapping\n"
               "consecutive frames: '0xVSTART-0xVEND -> 0xPSTART RIGHTS SIZE' (VEND\n"
               "exclusive), then 'pt monitor: runs R pages P ptpages T' (T: table pages,\n"
-              "the root included). N and V (a client space, a walk in it) need spaces.",
+              "the root included). With N, space N's client half, and 'pt N: ...'; the\n"
+              "reserved upper half is not listed but its tables count in T. With N and V,\n"
+              "the 4-level walk of V in space N, then 'N:0xV -> 0xPA RIGHTS SIZE' or none.",
      .run = cmd_pt},
     {.name = "walk",
      .args = "V",
@@ -433,6 +454,120 @@ const struct con_cmd con_cmds[] = {
               "with its count of present entries, or a leaf with its size, frame and\n"
               "rights); then '0xV -> 0xPA RIGHTS SIZE' or '0xV -> none'.",
      .run = cmd_walk},
+    {.name = "space",
+     .args = "new|del N|list",
+     .min_args = 1,
+     .max_args = 2,
+     .summary = "create a space, delete one, or list them",
+     .usage = "space new prints 'space N' (the lowest free number). space del N flushes\n"
+              "everything N maps (and what derives from it) and frees its tables; sigma0\n"
+              "(space 0) cannot be deleted. space list: one line per space with its pages\n"
+              "and table pages.",
+     .run = cmd_space},
+    {.name = "map",
+     .args = "N V N2 V2 [SIZE] [RIGHTS]",
+     .min_args = 4,
+     .max_args = 6,
+     .summary = "map N:V into N2:V2 (SIZE default 4K, RIGHTS default rwx)",
+     .usage = "For each page in address order: flush N2:V2, then map it to N:V with the\n"
+              "rights of N:V cut to RIGHTS. Fails, changing nothing, when a page of the\n"
+              "source holds no mapping. Prints the pages mapped and their rights.",
+     .run = cmd_map},
+    {.name = "grant",
+     .args = "N V N2 V2 [SIZE] [RIGHTS]",
+     .min_args = 4,
+     .max_args = 6,
+     .summary = "move N:V's mappings to N2:V2 (SIZE default 4K, RIGHTS default rwx)",
+     .usage = "For each page in address order: flush N2:V2, give it N:V's mapping (rights\n"
+              "cut to RIGHTS), then flush N:V. Fails, changing nothing, when a page of the\n"
+              "source holds no mapping.",
+     .run = cmd_grant},
+    {.name = "unmap",
+     .args = "N V [SIZE]",
+     .min_args = 2,
+     .max_args = 3,
+     .summary = "remove everything derived from N:V (N:V stays)",
+     .usage = "Removes every mapping derived from a page of the region, in every space;\n"
+              "prints how many pages were removed. Unmapped pages are no error.",
+     .run = cmd_region},
+    {.name = "flush",
+     .args = "N V [SIZE]",
+     .min_args = 2,
+     .max_args = 3,
+     .summary = "unmap N:V, then remove N:V itself",
+     .usage = "unmap, then remove the region's own mappings; prints the pages removed.",
+     .run = cmd_region},
+    {.name = "protect",
+     .args = "N V SIZE RIGHTS",
+     .min_args = 4,
+     .max_args = 4,
+     .summary = "cut the rights of N:V and of everything derived from it to RIGHTS",
+     .usage = "Rights only shrink; prints how many pages changed.",
+     .run = cmd_region},
+    {.name = "lookup",
+     .args = "N V",
+     .min_args = 2,
+     .max_args = 2,
+     .summary = "what N:V translates to, from space N's page tables",
+     .usage = "Prints 'N:0xV -> 0xPA RIGHTS SIZE' (SIZE: the hardware entry's page size)\n"
+              "or 'N:0xV -> none'.",
+     .run = cmd_lookup},
+    {.name = "mdb",
+     .args = "N V",
+     .min_args = 2,
+     .max_args = 2,
+     .summary = "the derivation tree holding N:V, from its root down",
+     .usage = "One line per mapping, indented by depth: 'SPACE:0xV RIGHTS SIZE', the root\n"
+              "marked Real, N:V marked '<-'.",
+     .run = cmd_mdb},
+    {.name = "check",
+     .args = "",
+     .min_args = 0,
+     .max_args = 0,
+     .summary = "verify every invariant of the model over the whole state",
+     .usage = "Holds every space's page tables against a naive model built from the\n"
+              "mapping database; prints 'check: ok ...' or 'check: FAIL <invariant and\n"
+              "where>'.",
+     .run = cmd_check},
+    {.name = "peek",
+     .args = "N V [COUNT]",
+     .min_args = 2,
+     .max_args = 3,
+     .summary = "read COUNT 8-byte words at N:V through the MMU with space N loaded",
+     .usage = "Prints 'N:0xV = 0xVALUE' per word; a fault prints 'fault: #PF N:0xV\n"
+              "<not-present|protection> <read|write>' and ends the command.",
+     .run = cmd_peek},
+    {.name = "poke",
+     .args = "N V X",
+     .min_args = 3,
+     .max_args = 3,
+     .summary = "write the 8-byte word X at N:V through the MMU with space N loaded",
+     .usage = "Prints 'N:0xV = 0xX', or the fault line.",
+     .run = cmd_poke},
+    {.name = "park",
+     .args = "N",
+     .min_args = 1,
+     .max_args = 1,
+     .summary = "load space N's tables into CR3 and wait for a byte on the serial port",
+     .usage = "Prints 'parked N cr3 0x...', idles with space N live (for QEMU's info mem,\n"
+              "info tlb, gva2gpa), consumes the byte that wakes it, prints 'unparked'.",
+     .run = cmd_park},
+    {.name = "pool",
+     .args = "[grow|shrink COUNT]",
+     .min_args = 0,
+     .max_args = 2,
+     .summary = "show memmon's pool; move COUNT frames from sigma0 into it, or back",
+     .usage = "The pool feeds every space's page tables and the mapping database. grow takes\n"
+              "frames from which nothing is derived out of sigma0; shrink gives free pool\n"
+              "frames to sigma0.",
+     .run = cmd_pool},
+    {.name = "reset",
+     .args = "",
+     .min_args = 0,
+     .max_args = 0,
+     .summary = "delete every client space and give sigma0 its boot state",
+     .usage = "Orphaned frames return to sigma0.",
+     .run = cmd_reset},
     {.name = "echo",
      .args = "[on|off]",
      .min_args = 0,

@@ -16,13 +16,16 @@
  * write to a page zeroes it (at). Boot writes only block heads, a few per
  * region, so its cost does not grow with RAM.
  *
- * Runs. frame_alloc(count) takes a block of order ceil(log2 count) and keeps
- * count frames of it as used blocks, one per set bit of count, largest
- * first (a run); the rest goes back to the free lists. The run's first
- * block carries FF_RUN, its length and how many of its frames are
- * referenced; later blocks carry FF_CONT and the run's first frame. Blocks
- * of the takeover (memmon's own, the firmware's) carry neither and are
- * never freed.
+ * Runs. A run of n frames from frame s is laid out as maximal aligned
+ * blocks from s: at each frame, the largest block aligned there that fits in
+ * what is left (run_next_order). frame_alloc(count) takes a block of order
+ * ceil(log2 count) and keeps count frames of it as a run from its start,
+ * which is one used block per set bit of count, largest first; the rest goes
+ * back to the free lists. frame_carve cuts a run into runs of their own, which
+ * start at any frame. The run's first block carries FF_RUN, its length and
+ * how many of its frames are referenced; later blocks carry FF_CONT and the
+ * run's first frame. Blocks of the takeover (memmon's own, the firmware's)
+ * carry neither and are never freed.
  *
  * The quick list. Single frames freed by kfree wait on a LIFO of up to
  * QUICK_MAX frames before they are merged into the buddy lists, so that a
@@ -162,13 +165,17 @@ static inline struct frame *at(uint32_t i)
 	return &F.tab[i];
 }
 
-/* A run of n frames is one block per set bit of n, largest first: the order
- * of the next block of a run with *left frames still to place (taken off). */
-static inline unsigned run_next_order(uint64_t *left)
+/* The order of a run's block at frame pos, with *left (> 0) frames of the run
+ * still to place, which it takes off: the largest block aligned at pos that
+ * fits. From a start aligned to 2^ceil(log2 n) that is one block per set bit
+ * of n, largest first. */
+static inline unsigned run_next_order(uint64_t pos, uint64_t *left)
 {
 	unsigned j = 63 - (unsigned)__builtin_clzll(*left);
 
-	*left &= ~((uint64_t)1 << j);
+	if (pos && (unsigned)__builtin_ctzll(pos) < j)
+		j = (unsigned)__builtin_ctzll(pos);
+	*left -= FRAMES(j);
 	return j;
 }
 
@@ -443,14 +450,15 @@ static bool can_own(enum frame_owner owner)
 	return owner != FRAME_FREE && owner != FRAME_FIRMWARE && (unsigned)owner < FRAME_OWNERS;
 }
 
-/* Mark [i, i+count) as a run of `owner`: one used block per set bit of
- * count, largest first. */
+/* Mark [i, i+count) (count > 0) as an unreferenced run of `owner`, writing
+ * the head of each of its blocks. Needs: the blocks' interior entries are
+ * clear. */
 static void mark_run(uint32_t i, uint64_t count, enum frame_owner owner)
 {
 	uint32_t pos = i;
 
 	for (uint64_t left = count; left;) {
-		unsigned j = run_next_order(&left);
+		unsigned j = run_next_order(pos, &left);
 		bool first = pos == i;
 		*at(pos) = (struct frame){.next = first ? (uint32_t)count : i,
 		                          .order = (uint8_t)j,
@@ -531,8 +539,9 @@ static err_t frame_index(paddr_t pa, uint32_t *i)
 	return NULL;
 }
 
-/* Why frame i cannot be freed as the start of a run. */
-static err_t not_a_run(uint32_t i)
+/* The first frame of the allocated run holding frame i, or why there is
+ * none: not managed, free, the firmware's, a block of the takeover. */
+static err_t run_of(uint32_t i, uint32_t *start)
 {
 	uint32_t h = block_of(i);
 
@@ -543,7 +552,22 @@ static err_t not_a_run(uint32_t i)
 		return frame_err_double;
 	if (e->owner == FRAME_FIRMWARE)
 		return frame_err_unmanaged;
-	return frame_err_notrun;
+	if (e->flags & FF_RUN)
+		*start = h;
+	else if (e->flags & FF_CONT)
+		*start = e->next;
+	else
+		return frame_err_notrun;
+	return NULL;
+}
+
+/* Why frame i cannot be freed as the start of a run. */
+static err_t not_a_run(uint32_t i)
+{
+	uint32_t start;
+	err_t err = run_of(i, &start);
+
+	return err ? err : frame_err_notrun;
 }
 
 err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
@@ -573,10 +597,48 @@ err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
 	}
 	uint32_t pos = i;
 	for (uint64_t left = count; left;) {
-		unsigned j = run_next_order(&left);
+		unsigned j = run_next_order(pos, &left);
 		block_free(pos, j);
 		pos += (uint32_t)FRAMES(j);
 	}
+	return NULL;
+}
+
+/*
+ * The run is unreferenced, so every interior entry of its blocks is clear.
+ * Its blocks are the maximal aligned blocks inside [s, end), and any aligned
+ * block inside [s, end) lies in one of them: so each block of a piece lies in
+ * one block of the run, every head of the run is the head of a block of a
+ * piece, and marking the pieces overwrites every old head and clears no
+ * interior entry. A run has at most 2 * 32 blocks, so this writes
+ * O(FRAME_MAX_ORDER) entries, and no frame.
+ */
+err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner)
+{
+	uint32_t i, s;
+	err_t err = frame_index(pa, &i);
+
+	if (err)
+		return err;
+	if (count == 0 || count > FRAMES(FRAME_MAX_ORDER))
+		return frame_err_count;
+	err = run_of(i, &s);
+	if (err)
+		return err;
+	const struct frame *r = &F.tab[s];
+	uint64_t len = r->next, end = (uint64_t)s + len;
+	if (r->owner != owner)
+		return frame_err_foreign;
+	if (i + count > end)
+		return frame_err_size;
+	if (r->prev)
+		return frame_err_busy;
+
+	if (i > s)
+		mark_run(s, i - s, owner);
+	mark_run(i, count, owner);
+	if (i + count < end)
+		mark_run((uint32_t)(i + count), end - i - count, owner);
 	return NULL;
 }
 
@@ -790,11 +852,25 @@ err_t frame_audit(void)
 				owned[e->owner] += size;
 			}
 			referenced += refd;
+			if (e->flags & ~(FF_RUN | FF_CONT) || e->flags == (FF_RUN | FF_CONT))
+				return "used block with unknown flags";
+			if (e->flags & FF_CONT) {
+				/* a later block of a run: the run's first block is before
+				 * it and the run reaches past it */
+				const struct frame *h = e->next < i ? peek(e->next) : NULL;
+				if (!h || h->state != FS_USED || !(h->flags & FF_RUN) ||
+				    h->owner != e->owner || (uint64_t)e->next + h->next < i + size)
+					return "later block of a run outside its run";
+			}
 			if (e->flags & FF_RUN) {
-				/* the run: its blocks follow in the order of count's bits */
+				/* the run: maximal aligned blocks from its first frame */
 				uint64_t left = e->next, pos = i, run_refd = 0;
+				if (!left)
+					return "run of no frames";
 				while (left) {
-					unsigned j = run_next_order(&left);
+					unsigned j = run_next_order(pos, &left);
+					if (pos + FRAMES(j) > F.nframes)
+						return "run beyond the table";
 					const struct frame *rb = peek((uint32_t)pos);
 					if (rb->state != FS_USED || rb->order != j ||
 					    rb->owner != e->owner ||

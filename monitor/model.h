@@ -48,6 +48,7 @@ struct model {
 	struct model_mem mem;
 	unsigned max_spaces; /* spaces are 0 .. max_spaces - 1; 0 is sigma0 */
 	bool *exists;        /* exists[n] */
+	uint64_t *npages;    /* npages[n]: pages space n maps (model_pages) */
 	struct model_entry *tab;
 	size_t cap, used, dead; /* slots, live entries, deleted markers */
 	/* sigma0's boot frames, for model_reset: [base, base + pages) */

@@ -3,6 +3,7 @@
 #include "frame.h"
 #include "platform.h"
 #include "pt.h"
+#include "space.h"
 
 const struct boot_info *mon_boot;
 struct pt mon_pt;
@@ -42,11 +43,16 @@ static err_t map_identity(uint64_t base, uint64_t pages, pt_attr_t a)
  * largest pages that fit; then the image's and
  * stacks' segments from efi/ (text read-only and executable, read-only
  * data, guard pages unmapped), and page 0 unmapped, so that a null pointer
- * faults. Table pages come from the frame allocator (owner ptables).
+ * faults; and the platform's reserved pieces at their upper-half addresses,
+ * supervisor-only with the piece's rights, as every client space maps them,
+ * so the trampoline runs on either side of a CR3 switch. Table pages come
+ * from the frame allocator (owner ptables).
  */
 static err_t build_own_map(const struct boot_info *bi)
 {
 	err_t e = pt_init(&mon_pt, &pt_mem_frames, bi->gib_pages);
+	struct plat_rsv rsv[PLAT_RSV_MAX];
+	const size_t nrsv = plat_reserved(rsv, PLAT_RSV_MAX);
 
 	for (size_t i = 0; !e && i < bi->nregions; i++) {
 		const struct mm_region *r = &bi->regions[i];
@@ -81,6 +87,10 @@ static err_t build_own_map(const struct boot_info *bi)
 	}
 	if (!e)
 		e = pt_unmap(&mon_pt, va_init(0), PAGE_SIZE);
+	for (size_t i = 0; !e && i < nrsv; i++) {
+		const pt_attr_t a = PT_R | (rsv[i].write ? PT_W : 0) | (rsv[i].exec ? PT_X : 0);
+		e = pt_map(&mon_pt, va_init(rsv[i].va), rsv[i].pa, rsv[i].pages * PAGE_SIZE, a, 0);
+	}
 	return e;
 }
 
@@ -108,6 +118,11 @@ void monitor_init(struct con *c, struct boot_info *bi)
 		plat_halt();
 	}
 	pt_load(&mon_pt);
+	e = space_boot(0, bi->gib_pages);
+	if (e) {
+		con_printf("memmon: cannot give memory to sigma0: %s\n", e);
+		plat_halt();
+	}
 	const struct mm_totals t = bi->totals;
 	struct frame_stats fs;
 	frame_stats(&fs);
@@ -118,6 +133,10 @@ void monitor_init(struct con *c, struct boot_info *bi)
 	           "0x%lx bytes\n",
 	           fs.free >> 8, fs.used >> 8, bi->image_base, bi->image_size);
 	con_printf("memmon: running on its own page tables: 0x%lx table pages\n", mon_pt.tables);
+	struct space_stats ss;
+	space_stats(&ss);
+	con_printf("memmon: sigma0 maps 0x%lx frames; the pool keeps 0x%lx (1/%u of RAM)\n",
+	           ss.sigma0, ss.pool, SPACE_POOL_SHARE);
 	con_puts("memmon: type 'help' for commands\n");
 	con_prompt(c);
 }

@@ -5,8 +5,9 @@
  * pieces of physical memory below 16 MiB (free ranges of any length and
  * alignment, ranges kept by memmon or by the firmware, holes between them)
  * and frame_init takes them over; the rest is a sequence of operations:
- * kalloc, frame_alloc, frame_free, kfree, frame_ref, frame_unref,
- * frame_query, frame_stats, frame_audit and frame_init again. Every result
+ * kalloc, frame_alloc, frame_free, kfree, frame_carve, frame_ref,
+ * frame_unref, frame_query, frame_stats, frame_audit and frame_init again.
+ * Every result
  * is held against a model written from frame.h and docs/ARCHITECTURE.md,
  * not from frame.c: one entry per frame (hole, firmware, kept by an owner,
  * free, or in a live run), its reference count, and the live runs.
@@ -18,9 +19,11 @@
  *   range that can hold it, and every counter matches the layout.
  * - Every refusal is the error the model predicts, in frame.h's order of
  *   checks (for frame_free: alignment, beyond RAM, count, then unmanaged,
- *   double, notrun, foreign, size, busy; for frame_alloc: count, owner,
- *   nomem; for references: alignment, unmanaged (holes and firmware), free,
- *   notref), and changes nothing: the frame table and its bitmap are
+ *   double, notrun, foreign, size, busy; for frame_carve the same, size
+ *   meaning a range that leaves the run holding its first frame; for
+ *   frame_alloc: count, owner, nomem; for references: alignment, unmanaged
+ *   (holes and firmware), free, notref), and changes nothing: the frame
+ *   table and its bitmap are
  *   byte-for-byte the same, so are frame_stats before and after (strict
  *   mode), *out is untouched.
  * - An allocation succeeds exactly when the model has an aligned block of
@@ -30,6 +33,11 @@
  *   FRAME_JUNK_FREE. Each allocated frame carries a tag written by this
  *   fuzzer, checked when the run is freed: no frame was handed out twice
  *   and the allocator never wrote into a frame in use.
+ * - frame_carve of a range inside an unreferenced live run leaves up to three
+ *   live runs (before, the range, after), each laid out as maximal aligned
+ *   blocks from its own first frame, with the frames untouched (the tags
+ *   stay) and no counter changed; the pieces are then freed, referenced and
+ *   carved like any run.
  * - frame_query for every kind of address: the owner, whether managed, the
  *   run and its length, the references, and the block (for takeover ranges
  *   and runs, the one the layout determines; for free frames, an aligned
@@ -329,18 +337,22 @@ NO_COVERAGE static void range_block(uint32_t f, uint32_t lo, uint32_t hi, uint64
 	*block = f & ~(((uint64_t)1 << j) - 1);
 }
 
-/* The block holding frame f of the run at s: one block per set bit of the
- * run's length, largest first. */
+/* The block holding frame f of the run at s: the run is maximal aligned
+ * blocks from s, each the largest aligned at its first frame that fits in
+ * what is left (for a run that frame_alloc made, aligned to the next power
+ * of two, one block per set bit of its length, largest first). */
 NO_COVERAGE static void run_block(uint32_t f, uint32_t s, uint64_t *block, unsigned *order)
 {
-	uint64_t pos = s, len = M.len[s];
+	uint64_t pos = s, end = s + (uint64_t)M.len[s];
 
-	for (int j = FRAME_MAX_ORDER; j >= 0; j--) {
-		if (!(len >> j & 1))
-			continue;
+	while (pos < end) {
+		unsigned j = 0;
+		while (j < FRAME_MAX_ORDER && pos % ((uint64_t)2 << j) == 0 &&
+		       pos + ((uint64_t)2 << j) <= end)
+			j++;
 		if (f < pos + ((uint64_t)1 << j)) {
 			*block = pos;
-			*order = (unsigned)j;
+			*order = j;
 			return;
 		}
 		pos += (uint64_t)1 << j;
@@ -806,6 +818,84 @@ static void op_free(uint64_t pa, uint64_t count, int owner, bool via_kfree)
 	M.owned[owner] -= count;
 }
 
+/* What frame_carve(pa, count, owner) must answer. */
+static err_t predict_carve(uint64_t pa, uint64_t count, int owner)
+{
+	uint64_t f = pa >> PAGE_SHIFT;
+
+	if (pa % PAGE_SIZE)
+		return frame_err_align;
+	if (f >= M.nframes)
+		return frame_err_unmanaged;
+	if (count == 0 || count > (uint64_t)1 << FRAME_MAX_ORDER)
+		return frame_err_count;
+	switch (M.state[f]) {
+	case M_HOLE:
+	case M_FIRMWARE:
+		return frame_err_unmanaged;
+	case M_FREE:
+		return frame_err_double;
+	case M_KEPT:
+		return frame_err_notrun;
+	}
+	uint32_t s = M.start[f];
+	if (M.owner[s] != owner)
+		return frame_err_foreign;
+	if (f + count > (uint64_t)s + M.len[s])
+		return frame_err_size;
+	if (run_referenced(s))
+		return frame_err_busy;
+	return NULL;
+}
+
+/* Frames [p, p + n) of a live run of tags `serial` become a live run of
+ * their own (p is already live when it is the run's first frame). */
+NO_COVERAGE static void model_piece(uint32_t p, uint32_t n, uint32_t serial, bool first)
+{
+	for (uint32_t i = p; i < p + n; i++)
+		M.start[i] = (uint16_t)p;
+	M.len[p] = n;
+	M.serial[p] = serial;
+	if (!first)
+		live_add(p);
+}
+
+static void op_carve(uint64_t pa, uint64_t count, int owner)
+{
+	err_t want = predict_carve(pa, count, owner);
+
+	step("carve", pa, count, owner, want);
+	if (want) {
+		snapshot();
+		REQUIRE_ERR(frame_carve(pa_init(pa), count, (enum frame_owner)owner), want);
+		unchanged();
+		if (want != frame_err_align && want != frame_err_unmanaged &&
+		    M.state[pa >> PAGE_SHIFT] == M_RUN)
+			check_tags(M.start[pa >> PAGE_SHIFT]);
+		return;
+	}
+
+	uint32_t f = (uint32_t)(pa >> PAGE_SHIFT), s = M.start[f], end = s + M.len[s];
+	uint32_t n = (uint32_t)count, serial = M.serial[s];
+	check_tags(s);
+	REQUIRE_ERR(frame_carve(pa_init(pa), count, (enum frame_owner)owner), NULL);
+	if (f > s)
+		model_piece(s, f - s, serial, true);
+	model_piece(f, n, serial, f == s);
+	if (f + n < end)
+		model_piece(f + n, end - f - n, serial, false);
+	/* the frames are untouched, and each piece is a run of its own, laid
+	 * out from its own start: the frames either side of each cut */
+	check_tags(s);
+	check_tags(f);
+	if (f + n < end)
+		check_tags(f + n);
+	const uint32_t probe[] = {s, f - 1, f, f + n - 1, f + n, end - 1};
+	for (size_t k = 0; k < ARRAY_SIZE(probe); k++)
+		if (probe[k] >= s && probe[k] < end)
+			check_query((uint64_t)probe[k] * PAGE_SIZE);
+}
+
 /* frame_ref (up) or frame_unref. */
 static void op_ref(uint64_t pa, bool up)
 {
@@ -972,6 +1062,39 @@ static uint32_t pick_run(struct reader *rd)
 	return M.live[M.nlive - 1 - u8(rd) % M.nlive];
 }
 
+/* A carve: by the mode byte (bit 0 clear, and a run is live) a range inside
+ * a live run, of a count inside it or (bit 1) a count of any class, or (bit 0
+ * set) of a chosen address and count; with the run's owner, or by bits 2-3
+ * as a free's mode byte says. */
+static void op_carve_any(struct reader *rd)
+{
+	uint8_t mode = u8(rd);
+	uint64_t pa, count, f;
+	int owner = FRAME_CLIENT;
+
+	if (!(mode & 1) && M.nlive) {
+		uint32_t s = pick_run(rd);
+		uint64_t off = u16(rd) % M.len[s];
+		pa = (s + off) * PAGE_SIZE;
+		count = mode & 2 ? pick_count(rd) : 1 + u16(rd) % (M.len[s] - off);
+	} else {
+		pa = pick_addr(rd);
+		count = pick_count(rd);
+	}
+	f = pa >> PAGE_SHIFT;
+	if (pa % PAGE_SIZE == 0 && f < M.nframes && M.state[f] == M_RUN)
+		owner = M.owner[f];
+	switch (mode >> 2 & 3) {
+	case 2:
+		owner = pick_owner(u8(rd));
+		break;
+	case 3:
+		owner = FRAME_PTABLE + (owner + 1 - FRAME_PTABLE + 4) % 4; /* another owner */
+		break;
+	}
+	op_carve(pa, count, owner);
+}
+
 /*
  * Operations and their arguments. An address is a kind byte (% 8) and a
  * byte x, then: 0 the first frame of live run x (counted from the latest),
@@ -985,6 +1108,7 @@ static uint32_t pick_run(struct reader *rd)
  * FRAME_OWNERS, not an owner). A free's mode byte: bits 0-1 the count (the
  * run's own, its own +1 if bit 4 else -1, a count, 0), bits 2-3 the owner
  * (the run's own twice, an owner byte, another owner that can allocate).
+ * A carve's mode byte: see op_carve_any.
  */
 enum op {
 	OP_KALLOC,    /* owner */
@@ -1002,6 +1126,8 @@ enum op {
 	OP_KFREE_N,   /* n: kfree the last 1 + n % 128 single frames allocated */
 	OP_REF_RUN,   /* run x, u16 offset: a reference to one of its frames */
 	OP_INIT,      /* a layout: frame_init again */
+	OP_CARVE,     /* mode, then run x, u16 offset, u16 count or a count; or
+	               * address, count; then [owner] (op_carve_any) */
 };
 
 /* Opcode bytes to operations, the common ones more often. */
@@ -1009,8 +1135,8 @@ static const uint8_t ops[32] = {
     OP_KALLOC,    OP_KALLOC,   OP_ALLOC,     OP_ALLOC,   OP_ALLOC,    OP_FREE,     OP_FREE,
     OP_FREE,      OP_KFREE,    OP_KFREE,     OP_REF,     OP_REF,      OP_UNREF,    OP_UNREF,
     OP_QUERY,     OP_QUERY,    OP_STATS,     OP_AUDIT,   OP_FREE_RUN, OP_FREE_RUN, OP_FREE_RUN,
-    OP_UNREF_RUN, OP_KALLOC_N, OP_KFREE_N,   OP_REF_RUN, OP_REF_RUN,  OP_ALLOC,    OP_KALLOC,
-    OP_FREE_RUN,  OP_QUERY,    OP_UNREF_RUN, OP_INIT,
+    OP_UNREF_RUN, OP_KALLOC_N, OP_KFREE_N,   OP_REF_RUN, OP_REF_RUN,  OP_CARVE,    OP_KALLOC,
+    OP_FREE_RUN,  OP_CARVE,    OP_UNREF_RUN, OP_INIT,
 };
 
 static void run_op(struct reader *rd, enum op op)
@@ -1088,6 +1214,9 @@ static void run_op(struct reader *rd, enum op op)
 		}
 		break;
 	}
+	case OP_CARVE:
+		op_carve_any(rd);
+		break;
 	case OP_INIT: {
 		struct layout L;
 		read_layout(rd, &L);

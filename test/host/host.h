@@ -33,6 +33,24 @@ struct host_tlb_entry {
 void host_tlb_add(uint64_t va, uint64_t size, uint64_t value);
 size_t host_tlb(const struct host_tlb_entry **entries);
 
+/*
+ * The reserved pieces (plat_reserved). 0, the default: there are none.
+ * Set by a test to a page-aligned physical address: the pieces are laid out
+ * as on the real machine (efi/platform_x86.c), in consecutive frames from
+ * host_rsv_base (code, data, then 2 pages of stack: 4 frames), which the
+ * test keeps as memmon's. plat_access and plat_park then CHECK that the
+ * tables they are given map every reserved page to its frame, with its
+ * rights and supervisor-only, as the real trampoline needs.
+ */
+extern uint64_t host_rsv_base;
+#define HOST_RSV_FRAMES 4
+
+/* plat_access and plat_park calls so far (a test reads differences). */
+unsigned long host_accesses(void);
+unsigned long host_parks(void);
+/* The root the last plat_park ran on (0 before any). */
+uint64_t host_parked_root(void);
+
 /* Replace simulated RAM with `bytes` of zeroed memory at physical 0;
  * returns its host address. */
 void *host_ram(uint64_t bytes);

@@ -8,6 +8,7 @@
 
 #include "host.h"
 #include "platform.h"
+#include "pte.h"
 
 static struct {
 	unsigned char in[1 << 16];
@@ -20,6 +21,8 @@ static struct {
 	uint64_t cr3;
 	unsigned char *ram;
 	uint64_t ram_size;
+	unsigned long accesses, parks;
+	uint64_t parked_root;
 } host;
 
 void host_input(const void *bytes, size_t n)
@@ -143,6 +146,131 @@ bool plat_raise(enum plat_trap kind, uint64_t addr)
 {
 	(void)kind, (void)addr;
 	return false;
+}
+
+uint64_t host_rsv_base;
+
+unsigned long host_accesses(void)
+{
+	return host.accesses;
+}
+unsigned long host_parks(void)
+{
+	return host.parks;
+}
+uint64_t host_parked_root(void)
+{
+	return host.parked_root;
+}
+
+/* The real machine's layout (efi/platform_x86.c): code r-x, data r--, a
+ * guard page, 2 pages of stack rw-; here in consecutive frames. */
+size_t plat_reserved(struct plat_rsv *out, size_t cap)
+{
+	const struct plat_rsv pieces[] = {
+	    {PLAT_RSV_BASE, pa_init(host_rsv_base), 1, .write = false, .exec = true},
+	    {PLAT_RSV_BASE + 0x1000, pa_init(host_rsv_base + PAGE_SIZE), 1, .write = false,
+	     .exec = false},
+	    {PLAT_RSV_BASE + 0x3000, pa_init(host_rsv_base + 2 * PAGE_SIZE), 2, .write = true,
+	     .exec = false},
+	};
+	size_t n = 0;
+
+	if (!host_rsv_base)
+		return 0;
+	for (; n < ARRAY_SIZE(pieces) && n < cap; n++)
+		out[n] = pieces[n];
+	return n;
+}
+
+/* The walk of va (canonical) through the tables at root, as the MMU does
+ * it: the leaf's frame plus the offset in *pa, its attributes in *attr,
+ * with PT_W cleared unless every level allows writes. False when some
+ * level has no entry. */
+static bool host_translate(paddr_t root, uint64_t va, uint64_t *pa, pt_attr_t *attr)
+{
+	paddr_t table = root;
+	pt_attr_t w = PT_W;
+
+	for (unsigned level = PT_LEVELS; level-- > 0;) {
+		const pte_t e = ((const pte_t *)plat_pa_to_ptr(table))[pt_index(va, level)];
+		switch (pte_kind(e, level)) {
+		case PTE_ABSENT:
+			return false;
+		case PTE_TABLE:
+			w &= pte_attr(e, level); /* RW is the same bit in a table entry */
+			table = pte_next(e);
+			break;
+		case PTE_LEAF:
+			*pa = pte_frame(e, level) + (va & (pt_level_size(level) - 1));
+			*attr = pte_attr(e, level) & (w | ~PT_W);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* CHECK that root maps every reserved page as the trampoline needs. */
+static void host_check_rsv(paddr_t root)
+{
+	struct plat_rsv rsv[PLAT_RSV_MAX];
+	const size_t n = plat_reserved(rsv, PLAT_RSV_MAX);
+
+	for (size_t i = 0; i < n; i++) {
+		const pt_attr_t want = PT_R | (rsv[i].write ? PT_W : 0) | (rsv[i].exec ? PT_X : 0);
+		for (uint64_t k = 0; k < rsv[i].pages; k++) {
+			uint64_t pa;
+			pt_attr_t a;
+			CHECK(host_translate(root, rsv[i].va + k * PAGE_SIZE, &pa, &a));
+			CHECK(pa == pa_addr(rsv[i].pa) + k * PAGE_SIZE);
+			CHECK((a & (PT_RIGHTS | PT_USER)) == want);
+		}
+	}
+}
+
+/* As on the real machine, but in simulated RAM: a supervisor access with
+ * CR0.WP (a write needs every level writable; user pages are reachable,
+ * as with SMAP off or RFLAGS.AC set). A fault is #PF with the x86 error
+ * code (bit 0: the page was present, bit 1: a write) and addr = va; a
+ * non-canonical va is #GP (vector 13, code 0). */
+bool plat_access(paddr_t root, vaddr_t va, bool write, uint64_t *value, struct plat_fault *f)
+{
+	const uint64_t v = va_addr(va);
+	const uint64_t code = write ? 2 : 0;
+	uint64_t pa;
+	pt_attr_t a;
+
+	CHECK(v % 8 == 0 && v < PLAT_RSV_BASE);
+	host_check_rsv(root);
+	host.accesses++;
+	if (v >= ((uint64_t)1 << 47)) {
+		*f = (struct plat_fault){.vector = 13, .code = 0, .addr = 0};
+		return false;
+	}
+	if (!host_translate(root, v, &pa, &a)) {
+		*f = (struct plat_fault){.vector = 14, .code = code, .addr = v};
+		return false;
+	}
+	if (write && !(a & PT_W)) {
+		*f = (struct plat_fault){.vector = 14, .code = code | 1, .addr = v};
+		return false;
+	}
+	uint64_t *word = plat_pa_to_ptr(pa_init(pa));
+	if (write)
+		*word = *value;
+	else
+		*value = *word;
+	return true;
+}
+
+/* Record the root and consume one queued byte, if there is one (the real
+ * park waits for it). */
+void plat_park(paddr_t root)
+{
+	host_check_rsv(root);
+	host.parks++;
+	host.parked_root = pa_addr(root);
+	(void)plat_getc();
 }
 
 void plat_halt(void)

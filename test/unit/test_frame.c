@@ -1,8 +1,8 @@
 /*
  * Unit tests of the frame allocator (monitor/frame.c) on the hosted
  * platform: takeover, kalloc/kfree, runs, every refusal, references, the
- * junk fill, the lazily written frame table, and a long randomized run held
- * against a reference model written here.
+ * junk fill, the lazily written frame table, a long randomized run held
+ * against a reference model written here, and carving runs into pieces.
  *
  * Each test starts from a fresh allocator over 64 MiB of simulated RAM that
  * is filled with garbage first, so that the frame table is never clean
@@ -1842,6 +1842,498 @@ static void test_random_ops(void **state)
 	              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
+/* ---- carving ------------------------------------------------------------------ */
+
+/* The block holding frame f of a run of len frames from s, by frame.h's
+ * layout rule written afresh: maximal aligned blocks from s, each the
+ * largest aligned at its first frame that fits in what is left. */
+static void layout_block(uint64_t s, uint64_t len, uint64_t f, uint64_t *block, unsigned *order)
+{
+	uint64_t pos = s, end = s + len;
+
+	while (pos < end) {
+		unsigned j = 0;
+		while (pos % ((uint64_t)2 << j) == 0 && pos + ((uint64_t)2 << j) <= end)
+			j++;
+		if (f < pos + ((uint64_t)1 << j)) {
+			*block = pos;
+			*order = j;
+			return;
+		}
+		pos += (uint64_t)1 << j;
+	}
+	fail_msg("frame %lu outside run %lu+%lu", (unsigned long)f, (unsigned long)s,
+	         (unsigned long)len);
+}
+
+/* Frame f is in the unreferenced run [s, s+len) of `owner`, in the block the
+ * layout rule gives it. */
+static void assert_run_frame(uint64_t s, uint64_t len, enum frame_owner owner, uint64_t f)
+{
+	struct frame_info fi = query(pf(f));
+	uint64_t b;
+	unsigned o;
+
+	layout_block(s, len, f, &b, &o);
+	if (fi.owner != owner || !fi.managed || fr(fi.run) != s || fi.run_frames != len ||
+	    fr(fi.block) != b || fi.order != o || fi.refs)
+		fail_msg("frame %lu: owner %d run %lu+%lu block %lu order %u refs %u; want owner "
+		         "%d run %lu+%lu block %lu order %u",
+		         (unsigned long)f, fi.owner, (unsigned long)fr(fi.run),
+		         (unsigned long)fi.run_frames, (unsigned long)fr(fi.block), fi.order,
+		         fi.refs, owner, (unsigned long)s, (unsigned long)len, (unsigned long)b, o);
+}
+
+/* Every frame of [s, s+len) is in that run, as assert_run_frame says. */
+static void assert_run(uint64_t s, uint64_t len, enum frame_owner owner)
+{
+	for (uint64_t f = s; f < s + len; f++)
+		assert_run_frame(s, len, owner, f);
+}
+
+/* Write STAMP ^ f into the first and last words of frames [s, s+n) ... */
+static void stamp(uint64_t s, uint64_t n)
+{
+	for (uint64_t f = s; f < s + n; f++) {
+		uint64_t *p = (uint64_t *)(void *)bytes(f);
+		p[0] = p[PAGE_SIZE / 8 - 1] = STAMP ^ f;
+	}
+}
+
+/* ... and check that no one wrote them since. */
+static void assert_stamped(uint64_t s, uint64_t n)
+{
+	for (uint64_t f = s; f < s + n; f++) {
+		const uint64_t *p = (const uint64_t *)(const void *)bytes(f);
+		if (p[0] != (STAMP ^ f) || p[PAGE_SIZE / 8 - 1] != (STAMP ^ f))
+			fail_msg("frame %lu was written", (unsigned long)f);
+	}
+}
+
+static void audit_at(int line)
+{
+	err_t a = frame_audit();
+
+	if (a)
+		fail_msg("line %d: frame_audit: %s", line, a);
+}
+
+/* frame_carve succeeds, moves no frame between owners (every counter but
+ * the table pages touched is as before) and leaves a sound allocator. */
+static void carve_ok_at(uint64_t f, uint64_t count, enum frame_owner owner, int line)
+{
+	struct frame_stats before, after;
+
+	frame_stats(&before);
+	check_err(frame_carve(pf(f), count, owner), NULL, line);
+	frame_stats(&after);
+	assert_true(after.table_pages_touched >= before.table_pages_touched);
+	after.table_pages_touched = before.table_pages_touched;
+	assert_stats_equal(&after, &before);
+	audit_at(line);
+}
+#define carve_ok(f, count, owner) carve_ok_at((f), (count), (owner), __LINE__)
+
+/* frame_free of run [s, s+len) succeeds and gives every frame of it back. */
+static void free_run_at(uint64_t s, uint64_t len, enum frame_owner owner, int line)
+{
+	check_err(frame_free(pf(s), len, owner), NULL, line);
+	for (uint64_t f = s; f < s + len; f++)
+		if (query(pf(f)).owner != FRAME_FREE)
+			fail_msg("line %d: frame %lu not free", line, (unsigned long)f);
+	audit_at(line);
+}
+#define free_run(s, len, owner) free_run_at((s), (len), (owner), __LINE__)
+
+/* frame_carve(pa, count, owner) is refused with `want` and changes nothing:
+ * the whole frame table is byte for byte the same (after frame_stats has
+ * merged the quick list), and so are the counters and pa's frame. */
+static void refuse_carve_at(paddr_t pa, uint64_t count, enum frame_owner owner, err_t want,
+                            int line)
+{
+	static struct snap sn;
+	static uint8_t table[TABLE64 * PAGE_SIZE];
+	size_t n = frame_table_span() * PAGE_SIZE;
+
+	assert_true(n <= sizeof(table));
+	take_snap(&sn, pa);
+	memcpy(table, plat_pa_to_ptr(frame_table_base()), n);
+	check_err(frame_carve(pa, count, owner), want, line);
+	if (memcmp(table, plat_pa_to_ptr(frame_table_base()), n))
+		fail_msg("line %d: a refused frame_carve wrote the frame table", line);
+	same_as_snap(&sn, pa);
+}
+#define refuse_carve(pa, count, owner, want)                                                       \
+	refuse_carve_at((pa), (count), (owner), (want), __LINE__)
+
+/* Carving the first frames of a run leaves two runs, the piece and the rest
+ * (which starts unaligned), each laid out from its own start, without
+ * touching the frames; each piece is freed with its own length only, and
+ * freeing both gives every frame back. */
+static void test_carve_start(void **state)
+{
+	(void)state;
+	uint64_t s = fr(must_alloc(13, FRAME_CLIENT)); /* blocks of 8, 4, 1 */
+	stamp(s, 13);
+	carve_ok(s, 5, FRAME_CLIENT);
+	assert_run(s, 5, FRAME_CLIENT);
+	assert_run(s + 5, 8, FRAME_CLIENT); /* blocks of 1, 2, 4, 1 */
+	assert_stamped(s, 13);
+	assert_taken(13, FRAME_CLIENT);
+	refuse_free(pf(s), 13, FRAME_CLIENT, frame_err_size);
+	refuse_free(pf(s + 5), 13, FRAME_CLIENT, frame_err_size);
+	refuse_free(pf(s + 6), 7, FRAME_CLIENT, frame_err_notrun);
+	free_run(s + 5, 8, FRAME_CLIENT);
+	assert_run(s, 5, FRAME_CLIENT);
+	assert_stamped(s, 5);
+	assert_taken(5, FRAME_CLIENT);
+	free_run(s, 5, FRAME_CLIENT);
+	assert_taken(0, FRAME_CLIENT);
+}
+
+/* Carving the middle of a run leaves three runs; the middle one can be
+ * freed and the two others kept, contents and all, then freed too. */
+static void test_carve_middle(void **state)
+{
+	(void)state;
+	uint64_t s = fr(must_alloc(100, FRAME_MDB));
+	stamp(s, 100);
+	carve_ok(s + 37, 29, FRAME_MDB);
+	assert_run(s, 37, FRAME_MDB);
+	assert_run(s + 37, 29, FRAME_MDB);
+	assert_run(s + 66, 34, FRAME_MDB);
+	assert_stamped(s, 100);
+	free_run(s + 37, 29, FRAME_MDB);
+	assert_taken(71, FRAME_MDB);
+	assert_run(s, 37, FRAME_MDB);
+	assert_run(s + 66, 34, FRAME_MDB);
+	assert_stamped(s, 37);
+	assert_stamped(s + 66, 34);
+	free_run(s, 37, FRAME_MDB);
+	free_run(s + 66, 34, FRAME_MDB);
+	assert_taken(0, FRAME_MDB);
+}
+
+/* Carving the last frames of a run leaves the front and the piece; the
+ * piece is freed first, then the front. */
+static void test_carve_end(void **state)
+{
+	(void)state;
+	uint64_t s = fr(must_alloc(13, FRAME_PTABLE));
+	stamp(s, 13);
+	carve_ok(s + 9, 4, FRAME_PTABLE);
+	assert_run(s, 9, FRAME_PTABLE);
+	assert_run(s + 9, 4, FRAME_PTABLE);
+	assert_stamped(s, 13);
+	free_run(s + 9, 4, FRAME_PTABLE);
+	assert_run(s, 9, FRAME_PTABLE);
+	free_run(s, 9, FRAME_PTABLE);
+	assert_taken(0, FRAME_PTABLE);
+}
+
+/* Carving a whole run, of many frames or of one, changes nothing: the frame
+ * table is byte for byte the same, and the run frees with its length. */
+static void test_carve_whole(void **state)
+{
+	static uint8_t table[TABLE64 * PAGE_SIZE];
+	size_t n = frame_table_span() * PAGE_SIZE;
+	struct frame_stats s0;
+	paddr_t a;
+
+	(void)state;
+	uint64_t s = fr(must_alloc(13, FRAME_CONSOLE));
+	assert_null(kalloc(FRAME_CONSOLE, &a));
+	frame_stats(&s0); /* merges the quick list before the snapshot */
+	memcpy(table, plat_pa_to_ptr(frame_table_base()), n);
+	carve_ok(s, 13, FRAME_CONSOLE);
+	carve_ok(fr(a), 1, FRAME_CONSOLE);
+	assert_memory_equal(plat_pa_to_ptr(frame_table_base()), table, n);
+	assert_run(s, 13, FRAME_CONSOLE);
+	assert_run(fr(a), 1, FRAME_CONSOLE);
+	free_run(s, 13, FRAME_CONSOLE);
+	assert_null(kfree(a, FRAME_CONSOLE));
+	assert_taken(0, FRAME_CONSOLE);
+}
+
+/* Every frame of a run carved on its own, in scrambled order, gives single
+ * frames that kfree takes (its fast path needs exactly kalloc's entry) as
+ * well as frame_free; one frame carved from the middle of a long run leaves
+ * it in three runs. */
+static void test_carve_single_frames(void **state)
+{
+	static const uint64_t order[] = {3, 0, 7, 5, 1, 6, 2, 4};
+
+	(void)state;
+	uint64_t s = fr(must_alloc(8, FRAME_CLIENT));
+	stamp(s, 8);
+	for (size_t k = 0; k < ARRAY_SIZE(order); k++) {
+		carve_ok(s + order[k], 1, FRAME_CLIENT);
+		assert_run(s + order[k], 1, FRAME_CLIENT);
+	}
+	assert_stamped(s, 8);
+	for (uint64_t k = 0; k < 8; k++) {
+		assert_run(s + k, 1, FRAME_CLIENT);
+		if (k % 2)
+			assert_null(kfree(pf(s + k), FRAME_CLIENT));
+		else
+			free_run(s + k, 1, FRAME_CLIENT);
+		audit_at(__LINE__);
+	}
+	assert_taken(0, FRAME_CLIENT);
+
+	uint64_t t = fr(must_alloc(1000, FRAME_MONITOR));
+	carve_ok(t + 517, 1, FRAME_MONITOR);
+	assert_run(t, 517, FRAME_MONITOR);
+	assert_run(t + 517, 1, FRAME_MONITOR);
+	assert_run(t + 518, 482, FRAME_MONITOR);
+	assert_null(kfree(pf(t + 517), FRAME_MONITOR));
+	audit_at(__LINE__);
+	free_run(t + 518, 482, FRAME_MONITOR);
+	free_run(t, 517, FRAME_MONITOR);
+	assert_taken(0, FRAME_MONITOR);
+}
+
+/* A carved piece is a run like any other: pieces carve out of it, and out of
+ * those; a range across two pieces leaves the piece it starts in and is
+ * refused; the pieces free in any order. */
+static void test_carve_carved(void **state)
+{
+	(void)state;
+	uint64_t s = fr(must_alloc(64, FRAME_CLIENT));
+	stamp(s, 64);
+	carve_ok(s + 10, 40, FRAME_CLIENT); /* [0,10) [10,50) [50,64) */
+	carve_ok(s + 20, 10, FRAME_CLIENT); /* [10,20) [20,30) [30,50) */
+	carve_ok(s + 30, 1, FRAME_CLIENT);  /* [30,31) [31,50) */
+	carve_ok(s + 3, 4, FRAME_CLIENT);   /* [0,3) [3,7) [7,10) */
+	carve_ok(s + 63, 1, FRAME_CLIENT);  /* [50,63) [63,64) */
+	refuse_carve(pf(s + 15), 10, FRAME_CLIENT, frame_err_size);
+	refuse_carve(pf(s + 29), 2, FRAME_CLIENT, frame_err_size);
+	refuse_carve(pf(s + 50), 14, FRAME_CLIENT, frame_err_size);
+	static const uint64_t piece[][2] = {{0, 3},  {3, 4},   {7, 3},   {10, 10}, {20, 10},
+	                                    {30, 1}, {31, 19}, {50, 13}, {63, 1}};
+	for (size_t k = 0; k < ARRAY_SIZE(piece); k++)
+		assert_run(s + piece[k][0], piece[k][1], FRAME_CLIENT);
+	assert_stamped(s, 64);
+	assert_taken(64, FRAME_CLIENT);
+	static const size_t free_order[] = {4, 0, 8, 2, 6, 1, 7, 3, 5};
+	for (size_t k = 0; k < ARRAY_SIZE(free_order); k++) {
+		const uint64_t *p = piece[free_order[k]];
+		free_run(s + p[0], p[1], FRAME_CLIENT);
+	}
+	assert_taken(0, FRAME_CLIENT);
+}
+
+/* frame_carve refuses, changing nothing (not a byte of the frame table):
+ * free frames (frame_err_double), another owner (frame_err_foreign), a run
+ * with any frame referenced, inside the range or not (frame_err_busy), a
+ * range that leaves the run (frame_err_size), counts 0 and beyond 2^31
+ * (frame_err_count), unaligned addresses (frame_err_align), holes, RAM's end
+ * and the firmware's frames (frame_err_unmanaged), memmon's own frames and
+ * the frame table (frame_err_notrun). The run then carves and frees. */
+static void test_refuse_carve(void **state)
+{
+	static const enum frame_owner wrong[] = {FRAME_FREE,   FRAME_MONITOR, FRAME_MDB,
+	                                         FRAME_CLIENT, FRAME_CONSOLE, FRAME_FIRMWARE,
+	                                         FRAME_OWNERS};
+	static const uint64_t bad_count[] = {0, ((uint64_t)1 << FRAME_MAX_ORDER) + 1,
+	                                     (uint64_t)1 << 32, UINT64_MAX};
+	static const uint64_t off[] = {1, 8, 0x800, 0xfff};
+	paddr_t a;
+
+	(void)state;
+	uint64_t s = fr(must_alloc(7, FRAME_PTABLE)); /* blocks at +0 (4), +4 (2), +6 (1) */
+	paddr_t r = pf(s);
+	stamp(s, 7);
+
+	/* free frames: a freed run, a free block's head and inside, a quick frame */
+	uint64_t d = fr(must_alloc(6, FRAME_PTABLE));
+	free_run(d, 6, FRAME_PTABLE);
+	refuse_carve(pf(d), 6, FRAME_PTABLE, frame_err_double);
+	refuse_carve(pf(d + 5), 1, FRAME_PTABLE, frame_err_double);
+	refuse_carve(pf(4096), 1, FRAME_PTABLE, frame_err_double);
+	refuse_carve(pf(5000), 3, FRAME_PTABLE, frame_err_double);
+	assert_null(kalloc(FRAME_PTABLE, &a));
+	assert_null(kfree(a, FRAME_PTABLE)); /* on the quick list: no frame_stats */
+	struct frame_info before = query(a), after;
+	assert_err(frame_carve(a, 1, FRAME_PTABLE), frame_err_double);
+	after = query(a);
+	assert_info_equal(&after, &before);
+	audit_at(__LINE__);
+
+	for (size_t k = 0; k < ARRAY_SIZE(wrong); k++)
+		if (wrong[k] != FRAME_PTABLE) {
+			refuse_carve(r, 2, wrong[k], frame_err_foreign);
+			refuse_carve(pf(s + 5), 1, wrong[k], frame_err_foreign);
+		}
+
+	/* a reference anywhere in the run: in the range, before it, after it */
+	for (uint64_t k = 0; k < 7; k++) {
+		assert_null(frame_ref(pf(s + k)));
+		refuse_carve(pf(s + 2), 3, FRAME_PTABLE, frame_err_busy);
+		refuse_carve(pf(s + k), 1, FRAME_PTABLE, frame_err_busy);
+		assert_null(frame_unref(pf(s + k)));
+	}
+
+	refuse_carve(r, 8, FRAME_PTABLE, frame_err_size);
+	refuse_carve(pf(s + 3), 5, FRAME_PTABLE, frame_err_size);
+	refuse_carve(pf(s + 6), 2, FRAME_PTABLE, frame_err_size);
+	refuse_carve(pf(s + 6), (uint64_t)1 << FRAME_MAX_ORDER, FRAME_PTABLE, frame_err_size);
+	for (size_t k = 0; k < ARRAY_SIZE(bad_count); k++) {
+		refuse_carve(r, bad_count[k], FRAME_PTABLE, frame_err_count);
+		refuse_carve(pf(s + 4), bad_count[k], FRAME_PTABLE, frame_err_count);
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(off); k++) {
+		refuse_carve(pa_add(r, off[k]), 1, FRAME_PTABLE, frame_err_align);
+		refuse_carve(pa_add(pf(s + 4), off[k]), 2, FRAME_PTABLE, frame_err_align);
+	}
+
+	refuse_carve(pf(0), 1, FRAME_PTABLE, frame_err_unmanaged);
+	refuse_carve(pf(200), 1, FRAME_PTABLE, frame_err_unmanaged);
+	refuse_carve(pf(NF), 1, FRAME_PTABLE, frame_err_unmanaged);
+	refuse_carve(pa_init((uint64_t)1 << 44), 1, FRAME_PTABLE, frame_err_unmanaged);
+	refuse_carve(pf(256), 1, FRAME_FIRMWARE, frame_err_unmanaged);
+	refuse_carve(pf(8203), 2, FRAME_PTABLE, frame_err_unmanaged);
+	refuse_carve(pf(512), 32, FRAME_MONITOR, frame_err_notrun);
+	refuse_carve(pf(520), 1, FRAME_MONITOR, frame_err_notrun);
+	refuse_carve(frame_table_base(), 1, FRAME_MONITOR, frame_err_notrun);
+
+	assert_run(s, 7, FRAME_PTABLE);
+	assert_stamped(s, 7);
+	carve_ok(s + 2, 3, FRAME_PTABLE);
+	free_run(s, 2, FRAME_PTABLE);
+	free_run(s + 2, 3, FRAME_PTABLE);
+	free_run(s + 5, 2, FRAME_PTABLE);
+	assert_taken(0, FRAME_PTABLE);
+}
+
+/* The live runs of the randomized carving test. */
+static struct carve_model {
+	uint32_t len[NF];  /* first frame of a live run: its length */
+	uint8_t owner[NF]; /* first frame of a live run: its owner */
+	uint32_t live[NF]; /* first frames of live runs */
+	uint32_t livepos[NF];
+	uint32_t nlive;
+	uint64_t taken;
+} * CM;
+
+/* A few frames of run [s, s+len), and all of a short one, are where the
+ * layout rule puts them. */
+static void check_run_sampled(uint64_t s, uint64_t len, enum frame_owner owner)
+{
+	if (len <= 48) {
+		assert_run(s, len, owner);
+		return;
+	}
+	for (uint64_t k = 0; k < 16; k++) {
+		assert_run_frame(s, len, owner, s + k);
+		assert_run_frame(s, len, owner, s + len - 1 - k);
+		assert_run_frame(s, len, owner, s + below(len));
+	}
+}
+
+static void cm_add(uint64_t s, uint64_t len, enum frame_owner owner)
+{
+	CM->len[s] = (uint32_t)len;
+	CM->owner[s] = (uint8_t)owner;
+	list_add(CM->live, CM->livepos, &CM->nlive, (uint32_t)s);
+}
+
+/* Runs of random lengths allocated, carved at random and freed a piece at a
+ * time, with a few refused carves (another owner, a referenced frame, a range
+ * leaving the run): every piece is laid out from its own start, no frame is
+ * written and no frame changes owner, the audit passes after every call, and
+ * every frame comes back at the end. */
+static void test_random_carve(void **state)
+{
+	enum { OPS = 20000 };
+	uint64_t carves = 0, refusals = 0, frees = 0;
+
+	(void)state;
+	CM = calloc(1, sizeof(*CM));
+	assert_non_null(CM);
+	rng = 0x2545f4914f6cdd1d;
+	for (unsigned op = 0; op < OPS; op++) {
+		uint64_t r = below(100);
+		enum frame_owner owner = owners[below(ARRAY_SIZE(owners))];
+		if (r < (CM->nlive < 40 ? 30u : 10u)) {
+			uint64_t count = below(4) ? 1 + below(64) : 1 + below(2048);
+			paddr_t pa = pa_init(SENTINEL);
+			err_t e = frame_alloc(count, owner, &pa);
+			if (e) {
+				assert_err(e, frame_err_nomem);
+				continue;
+			}
+			stamp(fr(pa), count);
+			cm_add(fr(pa), count, owner);
+			CM->taken += count;
+		} else if (CM->nlive && r < 75) {
+			uint32_t s = CM->live[below(CM->nlive)];
+			uint64_t len = CM->len[s], off = below(len), count = 1 + below(len - off);
+			owner = CM->owner[s];
+			switch (below(16)) {
+			case 0: {
+				enum frame_owner o = owners[below(ARRAY_SIZE(owners))];
+				if (o != owner) {
+					refuse_carve(pf(s + off), count, o, frame_err_foreign);
+					refusals++;
+				}
+				continue;
+			}
+			case 1: {
+				uint64_t j = s + below(len);
+				assert_null(frame_ref(pf(j)));
+				refuse_carve(pf(s + off), count, owner, frame_err_busy);
+				assert_null(frame_unref(pf(j)));
+				refusals++;
+				continue;
+			}
+			case 2:
+				refuse_carve(pf(s + off), len - off + 1 + below(3), owner,
+				             frame_err_size);
+				refusals++;
+				continue;
+			}
+			carve_ok(s + off, count, owner);
+			carves++;
+			if (off) {
+				CM->len[s] = (uint32_t)off;
+				cm_add(s + off, count, owner);
+			} else {
+				CM->len[s] = (uint32_t)count;
+			}
+			if (off + count < len)
+				cm_add(s + off + count, len - off - count, owner);
+			check_run_sampled(s, CM->len[s], owner);
+			if (off)
+				check_run_sampled(s + off, count, owner);
+			if (off + count < len)
+				check_run_sampled(s + off + count, len - off - count, owner);
+		} else if (CM->nlive) {
+			uint32_t s = CM->live[below(CM->nlive)];
+			uint64_t len = CM->len[s];
+			assert_stamped(s, len);
+			if (len == 1 && below(2))
+				assert_null(kfree(pf(s), CM->owner[s]));
+			else
+				assert_null(frame_free(pf(s), len, CM->owner[s]));
+			list_del(CM->live, CM->livepos, &CM->nlive, s);
+			CM->taken -= len;
+			frees++;
+		}
+		audit_at(__LINE__);
+	}
+	while (CM->nlive) {
+		uint32_t s = CM->live[CM->nlive - 1];
+		assert_stamped(s, CM->len[s]);
+		free_run(s, CM->len[s], CM->owner[s]);
+		list_del(CM->live, CM->livepos, &CM->nlive, s);
+	}
+	free(CM);
+	CM = NULL;
+	print_message("carve: %lu carves, %lu refusals, %lu frees\n", (unsigned long)carves,
+	              (unsigned long)refusals, (unsigned long)frees);
+}
+
 /* ---- the takeover list (mm_takeover) ------------------------------------------ */
 
 static struct mm_region mk_region(uint64_t base, uint64_t pages, enum fw_kind kind)
@@ -2002,6 +2494,14 @@ int main(void)
 	    T(test_junk),
 	    T(test_lazy_table),
 	    T(test_random_ops),
+	    T(test_carve_start),
+	    T(test_carve_middle),
+	    T(test_carve_end),
+	    T(test_carve_whole),
+	    T(test_carve_single_frames),
+	    T(test_carve_carved),
+	    T(test_refuse_carve),
+	    T(test_random_carve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,422 @@
+/*
+ * The mapping database: node pages, the hash of (space, block) to node,
+ * and the derivation trees. See mdb.h for the model.
+ *
+ * Index i lives in node page i / 128, slot i % 128. Node pages are found
+ * through a two-level directory: top[i >> 16] is a directory page of 512
+ * node-page pointers. Both kinds of page come from the frame allocator
+ * (owner mdb) and go back only on mdb_clear.
+ *
+ * The hash has 2^hbits chains (hbits grows with the node pages, so the
+ * load stays at most 2). The head of chain b is slot b's `bucket` field,
+ * which exists because there are never more chains than slots.
+ */
+#include "mdb.h"
+
+#include "frame.h"
+#include "platform.h"
+
+#define PER_PAGE ((uint32_t)(PAGE_SIZE / sizeof(struct mdb_node))) /* 128 */
+#define DIR_SPAN 512u                                               /* node pages per directory page */
+#define TOP_MAX  1024u /* 1024 * 512 * 128 = 2^26 nodes at most */
+#define KEY_HASH_MASK (~(uint64_t)0xffc) /* space, block and level; not rights or flags */
+
+const char mdb_err_nomem[] = "the pool has no frame left for the mapping database";
+const char mdb_err_full[] = "the mapping database is full (2^26 nodes)";
+
+static struct {
+	struct mdb_node **top[TOP_MAX]; /* directory pages */
+	uint32_t npages;                /* node pages */
+	uint32_t ndirs;                 /* directory pages */
+	uint32_t freelist;              /* through `next` */
+	uint64_t nfree, nused;
+	unsigned hbits; /* 2^hbits chains; 0: no table yet */
+} M;
+
+static inline struct mdb_node *slot(mdb_id i)
+{
+	return &M.top[i >> 16][(i >> 7) & (DIR_SPAN - 1)][i & (PER_PAGE - 1)];
+}
+
+struct mdb_node *mdb_at(mdb_id i)
+{
+	return slot(i);
+}
+
+static inline uint64_t hkey(unsigned space, uint64_t va, unsigned level)
+{
+	return (uint64_t)space << MDB_KEY_SPACE_SHIFT | (va & MDB_KEY_VA_MASK) | level;
+}
+
+static inline uint32_t hash(uint64_t key)
+{
+	return (uint32_t)(((key & KEY_HASH_MASK) * 0x9e3779b97f4a7c15ull) >> (64 - M.hbits));
+}
+
+static mdb_id chain_find(uint64_t key)
+{
+	for (mdb_id i = slot(hash(key))->bucket; i; i = slot(i)->hnext)
+		if ((slot(i)->key & KEY_HASH_MASK) == key)
+			return i;
+	return MDB_NIL;
+}
+
+mdb_id mdb_find(unsigned space, uint64_t va)
+{
+	if (!M.hbits)
+		return MDB_NIL;
+	for (unsigned level = 0; level < 3; level++) {
+		uint64_t block = va & ~(mdb_level_size(level) - 1);
+		mdb_id i = chain_find(hkey(space, block, level));
+		if (i)
+			return i;
+	}
+	return MDB_NIL;
+}
+
+static void chain_insert(mdb_id i)
+{
+	struct mdb_node *x = slot(i);
+	struct mdb_node *b = slot(hash(x->key));
+
+	x->hnext = b->bucket;
+	b->bucket = i;
+}
+
+static void chain_remove(mdb_id i)
+{
+	struct mdb_node *x = slot(i);
+	uint32_t *p = &slot(hash(x->key))->bucket;
+
+	while (*p != i) {
+		CHECK(*p != MDB_NIL);
+		p = &slot(*p)->hnext;
+	}
+	*p = x->hnext;
+}
+
+/* Rebuild every chain for 2^bits chains (bits <= log2 of the slots). */
+static void rehash(unsigned bits)
+{
+	const uint32_t slots = M.npages * PER_PAGE;
+
+	M.hbits = bits;
+	for (uint32_t i = 0; i < slots; i++)
+		slot(i)->bucket = MDB_NIL;
+	for (uint32_t i = 1; i < slots; i++)
+		if (!(slot(i)->key & MDB_KEY_FREE))
+			chain_insert(i);
+}
+
+/* Add one node page (and a directory page when a new one is needed): its
+ * slots go on the free list. */
+static err_t add_page(void)
+{
+	const uint32_t p = M.npages;
+	paddr_t pa;
+
+	if (p >= TOP_MAX * DIR_SPAN)
+		return mdb_err_full;
+	if (p % DIR_SPAN == 0) {
+		if (kalloc(FRAME_MDB, &pa))
+			return mdb_err_nomem;
+		M.top[p / DIR_SPAN] = plat_pa_to_ptr(pa);
+		M.ndirs++;
+	}
+	if (kalloc(FRAME_MDB, &pa)) {
+		if (p % DIR_SPAN == 0) {
+			CHECK(!kfree(pa_init((uint64_t)(uintptr_t)M.top[p / DIR_SPAN] - plat_ram_base),
+			             FRAME_MDB));
+			M.top[p / DIR_SPAN] = NULL;
+			M.ndirs--;
+		}
+		return mdb_err_nomem;
+	}
+	M.top[p / DIR_SPAN][p % DIR_SPAN] = plat_pa_to_ptr(pa);
+	M.npages++;
+	/* Slots from the last to the first, so the free list hands them out
+	 * in order; slot 0 of page 0 is index 0, never a node. */
+	for (uint32_t k = PER_PAGE; k-- > 0;) {
+		const mdb_id i = p * PER_PAGE + k;
+		struct mdb_node *x = slot(i);
+		*x = (struct mdb_node){.key = MDB_KEY_FREE};
+		if (i == MDB_NIL)
+			continue;
+		x->next = M.freelist;
+		M.freelist = i;
+		M.nfree++;
+	}
+	return NULL;
+}
+
+/* Give back node page p (the last), all of whose slots are free and at the
+ * head of the free list, and its directory page if it empties. */
+static void drop_last_page(void)
+{
+	const uint32_t p = M.npages - 1;
+
+	for (uint32_t k = 0; k < PER_PAGE; k++) {
+		const mdb_id i = p * PER_PAGE + k;
+		if (i == MDB_NIL)
+			continue;
+		CHECK(M.freelist == i);
+		M.freelist = slot(i)->next;
+		M.nfree--;
+	}
+	uintptr_t page = (uintptr_t)M.top[p / DIR_SPAN][p % DIR_SPAN];
+	CHECK(!kfree(pa_init(page - plat_ram_base), FRAME_MDB));
+	M.npages--;
+	if (p % DIR_SPAN == 0) {
+		uintptr_t dir = (uintptr_t)M.top[p / DIR_SPAN];
+		CHECK(!kfree(pa_init(dir - plat_ram_base), FRAME_MDB));
+		M.top[p / DIR_SPAN] = NULL;
+		M.ndirs--;
+	}
+}
+
+err_t mdb_reserve(uint64_t n)
+{
+	const uint32_t pages_before = M.npages;
+
+	while (M.nfree < n) {
+		err_t e = add_page();
+		if (e) {
+			/* Pages added by this call are all free and their slots
+			 * are the newest on the free list: give them back. */
+			while (M.npages > pages_before)
+				drop_last_page();
+			return e;
+		}
+	}
+	/* Chains: the largest power of two not above the slots, and at
+	 * least half the nodes the reserve can hold. */
+	unsigned bits = M.hbits;
+	while (((uint64_t)2 << bits) <= (uint64_t)M.npages * PER_PAGE)
+		bits++;
+	if (bits != M.hbits)
+		rehash(bits);
+	return NULL;
+}
+
+mdb_id mdb_new(unsigned space, uint64_t va, unsigned level, unsigned rights)
+{
+	const mdb_id i = M.freelist;
+
+	CHECK(i != MDB_NIL && level < 3 && space < MDB_MAX_SPACES && !(va & (mdb_level_size(level) - 1)));
+	struct mdb_node *x = slot(i);
+	M.freelist = x->next;
+	M.nfree--;
+	M.nused++;
+	const uint32_t bucket = x->bucket;
+	*x = (struct mdb_node){
+	    .key = hkey(space, va, level) | MDB_KEY_RIGHTS(rights), .next = i, .prev = i, .bucket = bucket};
+	chain_insert(i);
+	return i;
+}
+
+void mdb_free(mdb_id i)
+{
+	struct mdb_node *x = slot(i);
+
+	CHECK(!x->parent && !x->child && x->next == i && !(x->key & MDB_KEY_FREE));
+	chain_remove(i);
+	const uint32_t bucket = x->bucket;
+	*x = (struct mdb_node){.key = MDB_KEY_FREE, .next = M.freelist, .bucket = bucket};
+	M.freelist = i;
+	M.nfree++;
+	M.nused--;
+}
+
+void mdb_set_rights(mdb_id i, unsigned rights)
+{
+	struct mdb_node *x = slot(i);
+
+	x->key = (x->key & ~MDB_KEY_RIGHTS(7)) | MDB_KEY_RIGHTS(rights);
+}
+
+void mdb_link(mdb_id parent, mdb_id child)
+{
+	struct mdb_node *p = slot(parent), *c = slot(child);
+
+	CHECK(!c->parent && c->next == child && mdb_level(p) == mdb_level(c));
+	c->parent = parent;
+	if (!p->child) {
+		p->child = child;
+		return;
+	}
+	/* at the end of the ring: before the first child */
+	struct mdb_node *first = slot(p->child);
+	c->next = p->child;
+	c->prev = first->prev;
+	slot(first->prev)->next = child;
+	first->prev = child;
+}
+
+void mdb_unlink(mdb_id child)
+{
+	struct mdb_node *c = slot(child);
+
+	if (!c->parent)
+		return;
+	struct mdb_node *p = slot(c->parent);
+	if (c->next == child) {
+		p->child = MDB_NIL;
+	} else {
+		slot(c->prev)->next = c->next;
+		slot(c->next)->prev = c->prev;
+		if (p->child == child)
+			p->child = c->next;
+	}
+	c->parent = MDB_NIL;
+	c->next = c->prev = child;
+}
+
+mdb_id mdb_root(mdb_id i)
+{
+	while (slot(i)->parent)
+		i = slot(i)->parent;
+	return i;
+}
+
+mdb_id mdb_next_in(mdb_id top, mdb_id i)
+{
+	struct mdb_node *x = slot(i);
+
+	if (x->child)
+		return x->child;
+	while (i != top) {
+		x = slot(i);
+		/* the last sibling is the one before the parent's first child */
+		if (x->next != slot(x->parent)->child)
+			return x->next;
+		i = x->parent;
+	}
+	return MDB_NIL;
+}
+
+uint64_t mdb_subtree_size(mdb_id top)
+{
+	uint64_t n = 0;
+
+	for (mdb_id i = top; i; i = mdb_next_in(top, i))
+		n++;
+	return n;
+}
+
+void mdb_split(mdb_id i)
+{
+	const mdb_id root = mdb_root(i);
+	const unsigned level = mdb_level(slot(root));
+
+	CHECK(level > 0);
+	const uint64_t piece = mdb_level_size(level - 1);
+	/* Pre-order: a node's parent has its pieces before the node is
+	 * split, so piece k of the node links under piece k of the parent.
+	 * The pieces of node x go under the parent's pieces, never into the
+	 * subtree being walked (x itself becomes piece 0 and keeps its
+	 * children, which become their own piece 0 in turn). */
+	for (mdb_id x = root; x; x = mdb_next_in(root, x)) {
+		struct mdb_node *n = slot(x);
+		const unsigned space = mdb_space(n);
+		const uint64_t va = mdb_va(n);
+		const unsigned rights = mdb_rights(n);
+		CHECK(mdb_level(n) == level);
+		chain_remove(x);
+		n->key = hkey(space, va, level - 1) | MDB_KEY_RIGHTS(rights);
+		chain_insert(x);
+		const struct mdb_node *p = n->parent ? slot(n->parent) : NULL;
+		for (uint64_t k = 1; k < 512; k++) {
+			mdb_id y = mdb_new(space, va + k * piece, level - 1, rights);
+			if (p)
+				mdb_link(chain_find(hkey(mdb_space(p), mdb_va(p) + k * piece, level - 1)),
+				         y);
+		}
+	}
+}
+
+void mdb_each(bool (*fn)(void *ctx, mdb_id i), void *ctx)
+{
+	const uint32_t slots = M.npages * PER_PAGE;
+
+	for (uint32_t i = 1; i < slots; i++)
+		if (!(slot(i)->key & MDB_KEY_FREE) && !fn(ctx, i))
+			return;
+}
+
+void mdb_stats(struct mdb_stats *s)
+{
+	*s = (struct mdb_stats){.nodes = M.nused,
+	                        .free = M.nfree,
+	                        .pages = (uint64_t)M.npages + M.ndirs,
+	                        .buckets = M.hbits ? (uint64_t)1 << M.hbits : 0};
+}
+
+err_t mdb_audit(mdb_id *bad)
+{
+	const uint32_t slots = M.npages * PER_PAGE;
+	uint64_t used = 0, chained = 0, free = 0;
+
+	*bad = MDB_NIL;
+	for (uint32_t i = 1; i < slots; i++) {
+		const struct mdb_node *x = slot(i);
+		*bad = i;
+		if (x->key & MDB_KEY_FREE)
+			continue;
+		used++;
+		if (chain_find(x->key & KEY_HASH_MASK) != i)
+			return "a node is not where the hash says";
+		if (x->key & MDB_KEY_MARK)
+			return "a node kept a traversal mark";
+		if (mdb_rights(x) < 4)
+			return "a node's rights lack r";
+		if (x->parent) {
+			const struct mdb_node *p = slot(x->parent);
+			if (p->key & MDB_KEY_FREE)
+				return "a node's parent is free";
+			if (mdb_level(p) != mdb_level(x))
+				return "a child's size differs from its parent's";
+		}
+		if (slot(x->next)->prev != i || slot(x->prev)->next != i)
+			return "a sibling ring is broken";
+		if (slot(x->next)->parent != x->parent)
+			return "siblings have different parents";
+		if (x->child && slot(x->child)->parent != i)
+			return "a first child has another parent";
+	}
+	for (uint32_t b = 0; M.hbits && b < ((uint32_t)1 << M.hbits); b++)
+		for (mdb_id i = slot(b)->bucket; i; i = slot(i)->hnext) {
+			*bad = i;
+			if (slot(i)->key & MDB_KEY_FREE)
+				return "a free node is in a hash chain";
+			if (hash(slot(i)->key) != b)
+				return "a node is in the wrong chain";
+			chained++;
+		}
+	for (mdb_id i = M.freelist; i; i = slot(i)->next)
+		free++;
+	*bad = MDB_NIL;
+	if (used != M.nused || chained != M.nused)
+		return "the count of nodes in use is wrong";
+	if (free != M.nfree || used + free + 1 != (uint64_t)slots)
+		return "the count of free nodes is wrong";
+	return NULL;
+}
+
+void mdb_clear(void)
+{
+	while (M.npages) {
+		const uint32_t p = M.npages - 1;
+		uintptr_t page = (uintptr_t)M.top[p / DIR_SPAN][p % DIR_SPAN];
+		CHECK(!kfree(pa_init(page - plat_ram_base), FRAME_MDB));
+		M.npages--;
+		if (p % DIR_SPAN == 0) {
+			uintptr_t dir = (uintptr_t)M.top[p / DIR_SPAN];
+			CHECK(!kfree(pa_init(dir - plat_ram_base), FRAME_MDB));
+			M.top[p / DIR_SPAN] = NULL;
+			M.ndirs--;
+		}
+	}
+	M.freelist = MDB_NIL;
+	M.nfree = M.nused = 0;
+	M.hbits = 0;
+}

@@ -1,0 +1,147 @@
+/*
+ * mdb: the mapping database, the bookkeeping under the spaces layer.
+ *
+ * A node is one mapping of an aligned block of 4K, 2M or 1G in one space:
+ * every page of the block maps with the same rights, and the block's pages
+ * derive page for page from the same-sized block of its parent node (or,
+ * for a root, map their frames Real). A node's children are the mappings
+ * derived from it directly; they always have the node's size (a block that
+ * must be cut is split with its whole tree, mdb_split). So the derivation
+ * tree of a root is the derivation tree of each of its pages, and unmap of a
+ * node touches exactly the k nodes below it.
+ *
+ * Nodes are 32 bytes, held in pages from the frame allocator (owner mdb),
+ * 128 to a page, named by 32-bit indices (0 is none). A node is found from
+ * (space, page) through a hash table of chains whose bucket heads live in
+ * the nodes' own slots (bucket b is a field of slot b), so the table costs
+ * no memory of its own: 32 bytes per mapping, all told.
+ *
+ * Memory is taken only by mdb_reserve, which either makes `n` free nodes
+ * available or changes nothing; mdb_new then cannot fail. Not reentrant.
+ */
+#ifndef MEMMON_MDB_H
+#define MEMMON_MDB_H
+
+#include "types.h"
+
+typedef uint32_t mdb_id;
+#define MDB_NIL 0u
+
+/*
+ * key, from bit 63 down:
+ *   63:48  space
+ *   46:12  the block's first page (lower half: bit 47 is 0)
+ *   11     free (the node is on the free list)
+ *   5      mark (scratch for traversals; clear between operations)
+ *   4:2    rights (4 r, 2 w, 1 x)
+ *   1:0    level: 0 4K, 1 2M, 2 1G
+ */
+struct mdb_node {
+	uint64_t key;
+	uint32_t hnext;  /* next in the hash chain */
+	uint32_t parent; /* the node this derives from; MDB_NIL: a root (Real) */
+	uint32_t child;  /* first child */
+	uint32_t next;   /* siblings: a ring, doubly linked */
+	uint32_t prev;
+	uint32_t bucket; /* head of hash chain number (this slot's index) */
+};
+_Static_assert(sizeof(struct mdb_node) == 32, "32 bytes of database per mapping");
+
+#define MDB_KEY_SPACE_SHIFT 48
+#define MDB_KEY_VA_MASK     0x00007ffffffff000ull
+#define MDB_KEY_FREE        0x800ull
+#define MDB_KEY_MARK        0x20ull
+#define MDB_KEY_RIGHTS(r)   ((uint64_t)(r) << 2)
+#define MDB_MAX_SPACES      0x10000u
+
+static inline unsigned mdb_space(const struct mdb_node *x)
+{
+	return (unsigned)(x->key >> MDB_KEY_SPACE_SHIFT);
+}
+static inline uint64_t mdb_va(const struct mdb_node *x)
+{
+	return x->key & MDB_KEY_VA_MASK;
+}
+static inline unsigned mdb_level(const struct mdb_node *x)
+{
+	return (unsigned)(x->key & 3);
+}
+static inline unsigned mdb_rights(const struct mdb_node *x)
+{
+	return (unsigned)(x->key >> 2) & 7;
+}
+static inline uint64_t mdb_level_size(unsigned level)
+{
+	return PAGE_SIZE << (9 * level);
+}
+static inline uint64_t mdb_size(const struct mdb_node *x)
+{
+	return mdb_level_size(mdb_level(x));
+}
+
+/* The node with index i (i != MDB_NIL, allocated). */
+struct mdb_node *mdb_at(mdb_id i);
+
+/* The node of `space` holding page `va` (any level), or MDB_NIL. */
+mdb_id mdb_find(unsigned space, uint64_t va);
+
+/* Make at least n free nodes available. On failure (mdb_err_nomem, or
+ * mdb_err_full past the index space) nothing changed. */
+err_t mdb_reserve(uint64_t n);
+
+/* A new node, unlinked, in the hash table, from the reserve (which must
+ * hold one). Its block must not overlap another node of the space. */
+mdb_id mdb_new(unsigned space, uint64_t va, unsigned level, unsigned rights);
+
+/* Free an unlinked node (no parent, siblings or children). */
+void mdb_free(mdb_id i);
+
+/* Change a node's rights (no rehash: rights are not part of the hash). */
+void mdb_set_rights(mdb_id i, unsigned rights);
+
+/* Make `child` (unlinked) a child of `parent`; take `child` out of its
+ * parent's list (it keeps its own children). */
+void mdb_link(mdb_id parent, mdb_id child);
+void mdb_unlink(mdb_id child);
+
+/* The root of the tree holding i. */
+mdb_id mdb_root(mdb_id i);
+
+/* Pre-order traversal of the subtree of `top`: the node after i, or
+ * MDB_NIL after the last. Links must not change during a traversal, except
+ * that the caller may add children to nodes outside the subtree. */
+mdb_id mdb_next_in(mdb_id top, mdb_id i);
+
+/* Nodes in the subtree of top, top included. O(subtree). */
+uint64_t mdb_subtree_size(mdb_id top);
+
+/*
+ * Split the tree holding node i one level down: every node of the tree,
+ * of level L > 0, becomes 512 nodes of level L - 1, each derived from the
+ * matching piece of its parent's. Needs 511 free nodes per node of the
+ * tree (mdb_reserve). Translations do not change.
+ */
+void mdb_split(mdb_id i);
+
+/* Every node in use, for check: fn(ctx, id), stop when it returns false. */
+void mdb_each(bool (*fn)(void *ctx, mdb_id i), void *ctx);
+
+struct mdb_stats {
+	uint64_t nodes;   /* in use */
+	uint64_t free;    /* on the free list */
+	uint64_t pages;   /* frames held: node pages and directory pages */
+	uint64_t buckets; /* hash chains */
+};
+void mdb_stats(struct mdb_stats *s);
+
+/* Walk the whole database and check its own structure (hash chains, links,
+ * sizes, counts). NULL or what is wrong; *bad the node. */
+err_t mdb_audit(mdb_id *bad);
+
+/* Free every node and every page (reset, and tests between cases). */
+void mdb_clear(void);
+
+extern const char mdb_err_nomem[];
+extern const char mdb_err_full[];
+
+#endif

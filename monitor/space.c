@@ -1,0 +1,1011 @@
+/*
+ * The spaces layer: SPEC section 1's operations on the mapping database
+ * (mdb.h) and on each space's page tables (pt.h).
+ *
+ * Every command runs in three steps:
+ *  1. check its arguments and the model's precondition (no change);
+ *  2. prepare: split database trees where a node straddles a boundary of
+ *     the region or is larger than the command can handle in one piece
+ *     (mdb_split; no translation changes), then reserve every node and
+ *     table page the commit can need (mdb_reserve, stash_fill);
+ *  3. commit: change nodes and entries; nothing can fail here.
+ * A failure in 1 or 2 leaves the model as it was.
+ *
+ * Regions. map and grant are defined page by page in address order, and
+ * the order matters only when a page of the region derives from another
+ * page the same command writes (overlapping regions in one space, or a
+ * source that derives from the destination). Such a command is dependent:
+ * everything it touches is split to 4K nodes and it runs page by page.
+ * Otherwise the whole destination is flushed at once and one node is made
+ * per source node, so a 2M or 1G map of one superpage node is one node and
+ * one entry.
+ *
+ * Table pages for every space come through one door, a stash of frames
+ * taken from the pool before the commit; what the commit does not use
+ * goes back after it.
+ */
+#include "space.h"
+
+#include "frame.h"
+#include "mdb.h"
+#include "platform.h"
+
+const char space_err_nospace[] = "no such space";
+const char space_err_align[] = "not page-aligned (or a zero size)";
+const char space_err_range[] = "not a canonical lower-half address range";
+const char space_err_reserved[] = "in the upper half, which memmon reserves for itself";
+const char space_err_rights[] = "rights must include r";
+const char space_err_invalid[] = "a source page holds no mapping";
+const char space_err_nomem[] = "the pool is exhausted";
+const char space_err_sigma0[] = "sigma0 cannot be deleted";
+const char space_err_full[] = "every space number is in use";
+const char space_err_busy[] = "sigma0 has too few frames from which nothing is derived";
+const char space_err_extents[] = "client memory is too fragmented (extent table full)";
+
+#define EXTENTS_MAX  4096
+#define STASH_KEEP   8
+#define PIECES_MAX   64 /* pool grow / shrink: ranges per command */
+#define UPPER_HALF   0xffff800000000000ull
+#define NO_SPACE     UINT32_MAX
+
+struct space {
+	bool used;
+	struct pt pt;
+	uint64_t pages;
+};
+static struct space SP[SPACE_MAX];
+
+static struct {
+	bool gib;
+	struct space_extent ext[EXTENTS_MAX]; /* sorted by base; one allocator run each */
+	size_t next;
+	uint64_t client; /* frames in ext[] */
+	uint64_t roots;  /* pages of root nodes: frames some space reaches */
+	paddr_t stash;   /* table pages held ready, linked through their first word */
+	uint64_t nstash;
+	unsigned deleting; /* a space whose tables are about to go: no entry changes */
+	struct plat_rsv rsv[PLAT_RSV_MAX];
+	size_t nrsv;
+} S = {.deleting = NO_SPACE};
+
+/* ---- the stash: table pages for every space ---------------------------- */
+
+static err_t stash_get(void *ctx, paddr_t *out)
+{
+	(void)ctx;
+	if (!S.nstash) /* the reserve was short: a bug, but the pool may cover it */
+		return kalloc(FRAME_PTABLE, out) ? pt_err_nomem : NULL;
+	*out = S.stash;
+	S.stash = pa_init(*(uint64_t *)plat_pa_to_ptr(S.stash));
+	S.nstash--;
+	return NULL;
+}
+
+static void stash_put(void *ctx, paddr_t pa)
+{
+	(void)ctx;
+	*(uint64_t *)plat_pa_to_ptr(pa) = pa_addr(S.stash);
+	S.stash = pa;
+	S.nstash++;
+}
+
+static const struct pt_mem stash_mem = {.get = stash_get, .put = stash_put, .ctx = NULL};
+
+/* Give stash pages back to the pool until `keep` are left. */
+static void stash_trim(uint64_t keep)
+{
+	while (S.nstash > keep) {
+		paddr_t pa;
+		stash_get(NULL, &pa);
+		CHECK(!kfree(pa, FRAME_PTABLE));
+	}
+}
+
+/* Hold at least n pages; on failure give back what this call took. */
+static err_t stash_fill(uint64_t n)
+{
+	const uint64_t before = S.nstash;
+
+	while (S.nstash < n) {
+		paddr_t pa;
+		if (kalloc(FRAME_PTABLE, &pa)) {
+			stash_trim(before);
+			return space_err_nomem;
+		}
+		stash_put(NULL, pa);
+	}
+	return NULL;
+}
+
+/* Reserve n nodes and t table pages, or neither. */
+static err_t reserve(uint64_t n, uint64_t t)
+{
+	if (mdb_reserve(n))
+		return space_err_nomem;
+	return stash_fill(t);
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static inline uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static pt_attr_t attr_of(unsigned rights)
+{
+	return PT_R | PT_USER | (rights & 2 ? PT_W : 0) | (rights & 1 ? PT_X : 0);
+}
+
+static unsigned rights_of(pt_attr_t a)
+{
+	return 4u | (a & PT_W ? 2u : 0) | (a & PT_X ? 1u : 0);
+}
+
+/* Table pages that any sequence of entry changes inside [a, a + len) of
+ * one space can add: every PT, PD and PDPT that can serve the range. */
+static uint64_t cover(uint64_t a, uint64_t len)
+{
+	const uint64_t last = a + len - 1;
+
+	return (last >> 21) - (a >> 21) + 1 + (last >> 30) - (a >> 30) + 1 + (last >> 39) -
+	       (a >> 39) + 1;
+}
+
+/* Page tables one node's entry change can add (a PT, a PD, a PDPT). */
+#define NODE_TABLES 3
+
+static struct mdb_node *N(mdb_id i)
+{
+	return mdb_at(i);
+}
+
+bool space_exists(unsigned n)
+{
+	return n < SPACE_MAX && SP[n].used;
+}
+
+struct pt *space_pt(unsigned n)
+{
+	return space_exists(n) ? &SP[n].pt : NULL;
+}
+
+uint64_t space_pages(unsigned n)
+{
+	return space_exists(n) ? SP[n].pages : 0;
+}
+
+paddr_t space_node_frame(uint32_t node)
+{
+	struct pt_hit h;
+	const struct mdb_node *x = N(node);
+
+	CHECK(pt_lookup(&SP[mdb_space(x)].pt, va_init(mdb_va(x)), &h));
+	return h.pa;
+}
+
+uint32_t space_node(unsigned n, uint64_t v)
+{
+	return space_exists(n) ? mdb_find(n, v & ~(PAGE_SIZE - 1)) : MDB_NIL;
+}
+
+size_t space_extents(const struct space_extent **out)
+{
+	*out = S.ext;
+	return S.next;
+}
+
+static err_t check_space(unsigned n)
+{
+	return space_exists(n) ? NULL : space_err_nospace;
+}
+
+static err_t check_region(uint64_t v, uint64_t len)
+{
+	if (v >= SPACE_USER_TOP)
+		return v >= UPPER_HALF ? space_err_reserved : space_err_range;
+	if (v % PAGE_SIZE || len % PAGE_SIZE || !len)
+		return space_err_align;
+	if (len > SPACE_USER_TOP - v)
+		return space_err_range;
+	return NULL;
+}
+
+static err_t check_rights(unsigned rights)
+{
+	return rights <= 7 && rights & 4 ? NULL : space_err_rights;
+}
+
+/* Past the hole at pos: the end of the largest absent entry on its walk. */
+static uint64_t skip_absent(const struct pt *pt, uint64_t pos)
+{
+	struct pt_walk w;
+
+	pt_walk(pt, va_init(pos), &w);
+	if (!w.depth || w.step[w.depth - 1].kind != PTE_ABSENT)
+		return pos + PAGE_SIZE;
+	const uint64_t span = mdb_level_size(PT_LEVELS - w.depth);
+	return (pos & ~(span - 1)) + span;
+}
+
+/* The first node of space n holding a page in [*pos, end), with *pos moved
+ * to the first page looked at that it holds; MDB_NIL at the end. */
+static mdb_id node_from(unsigned n, uint64_t *pos, uint64_t end)
+{
+	while (*pos < end) {
+		mdb_id x = mdb_find(n, *pos);
+		if (x)
+			return x;
+		*pos = skip_absent(&SP[n].pt, *pos);
+	}
+	return MDB_NIL;
+}
+
+static uint64_t node_end(mdb_id x)
+{
+	return mdb_va(N(x)) + mdb_size(N(x));
+}
+
+/* ---- prepare: splits ------------------------------------------------------- */
+
+/* Split the tree of x one level, taking its nodes first. */
+static err_t split_tree(mdb_id x)
+{
+	const uint64_t size = mdb_subtree_size(mdb_root(x));
+
+	if (mdb_reserve(size * 511))
+		return space_err_nomem;
+	mdb_split(x);
+	return NULL;
+}
+
+enum cut_need { CUT_ALWAYS, CUT_IF_CHILDREN, CUT_IF_RIGHTS };
+
+/* Whether node x, cut by a region, must really be split for the command. */
+static bool must_cut(mdb_id x, enum cut_need need, unsigned rights)
+{
+	switch (need) {
+	case CUT_IF_CHILDREN:
+		return N(x)->child != MDB_NIL;
+	case CUT_IF_RIGHTS:
+		return (mdb_rights(N(x)) & ~rights) != 0;
+	default:
+		return true;
+	}
+}
+
+/* No node of space n may hold both page a - 4K and page a. */
+static err_t cut_at(unsigned n, uint64_t a, enum cut_need need, unsigned rights)
+{
+	if (a >= SPACE_USER_TOP)
+		return NULL;
+	for (;;) {
+		mdb_id x = mdb_find(n, a);
+		if (!x || mdb_va(N(x)) == a || !must_cut(x, need, rights))
+			return NULL;
+		err_t e = split_tree(x);
+		if (e)
+			return e;
+	}
+}
+
+/* Both ends of [v, v + len). */
+static err_t cut_region(unsigned n, uint64_t v, uint64_t len, enum cut_need need, unsigned rights)
+{
+	err_t e = cut_at(n, v, need, rights);
+	return e ? e : cut_at(n, v + len, need, rights);
+}
+
+/* Split every node of [v, v + len) (whose ends are cut) above `level`. */
+static err_t split_above(unsigned n, uint64_t v, uint64_t len, unsigned level)
+{
+	for (uint64_t pos = v, end = v + len;;) {
+		mdb_id x = node_from(n, &pos, end);
+		if (!x)
+			return NULL;
+		if (mdb_level(N(x)) > level) {
+			err_t e = split_tree(x);
+			if (e)
+				return e;
+			continue;
+		}
+		pos = node_end(x);
+	}
+}
+
+/* Nodes strictly below every node of [v, v + len) of space n. */
+static uint64_t descendants(unsigned n, uint64_t v, uint64_t len)
+{
+	uint64_t d = 0;
+
+	for (uint64_t pos = v, end = v + len;;) {
+		mdb_id x = node_from(n, &pos, end);
+		if (!x)
+			return d;
+		d += mdb_subtree_size(x) - 1;
+		pos = node_end(x);
+	}
+}
+
+/* ---- commit: node and entry changes ----------------------------------------- */
+
+/* Take node x (unlinked from nothing yet, childless) out of the model:
+ * its entries, its node. */
+static uint64_t drop_node(mdb_id x)
+{
+	struct mdb_node *n = N(x);
+	const unsigned s = mdb_space(n);
+	const uint64_t size = mdb_size(n), pages = size / PAGE_SIZE;
+
+	if (s != S.deleting)
+		CHECK(!pt_unmap(&SP[s].pt, va_init(mdb_va(n)), size));
+	SP[s].pages -= pages;
+	if (!n->parent)
+		S.roots -= pages;
+	mdb_unlink(x);
+	mdb_free(x);
+	return pages;
+}
+
+/* Remove top and everything derived from it; pages removed. */
+static uint64_t remove_tree(mdb_id top)
+{
+	uint64_t pages = 0;
+
+	for (mdb_id x = top;;) {
+		while (N(x)->child)
+			x = N(x)->child;
+		const mdb_id up = N(x)->parent;
+		pages += drop_node(x);
+		if (x == top)
+			return pages;
+		x = up;
+	}
+}
+
+/* Remove everything derived from x, keeping x. */
+static uint64_t remove_children(mdb_id x)
+{
+	uint64_t pages = 0;
+
+	while (N(x)->child)
+		pages += remove_tree(N(x)->child);
+	return pages;
+}
+
+/* flush of a region whose ends are cut: every node in it, and below. */
+static uint64_t flush_nodes(unsigned n, uint64_t v, uint64_t len)
+{
+	uint64_t pages = 0;
+
+	for (uint64_t pos = v, end = v + len;;) {
+		mdb_id x = node_from(n, &pos, end);
+		if (!x)
+			return pages;
+		pos = node_end(x);
+		pages += remove_tree(x);
+	}
+}
+
+/* A new node in space s at va (level, rights) mapping `pa`, derived from
+ * parent (MDB_NIL: a root, the frames Real). */
+static mdb_id add_node(unsigned s, uint64_t va, unsigned level, unsigned rights, mdb_id parent,
+                       paddr_t pa)
+{
+	const mdb_id d = mdb_new(s, va, level, rights);
+	const uint64_t size = mdb_level_size(level);
+
+	if (parent)
+		mdb_link(parent, d);
+	else
+		S.roots += size / PAGE_SIZE;
+	CHECK(!pt_map(&SP[s].pt, va_init(va), pa, size, attr_of(rights), 0));
+	SP[s].pages += size / PAGE_SIZE;
+	return d;
+}
+
+static void note(struct space_result *r, mdb_id d)
+{
+	const unsigned rights = mdb_rights(N(d));
+
+	r->pages += mdb_size(N(d)) / PAGE_SIZE;
+	r->rights_or |= rights;
+	r->rights_and &= rights;
+}
+
+/* ---- map and grant ----------------------------------------------------------- */
+
+static bool overlaps(mdb_id x, unsigned n, uint64_t a, uint64_t len)
+{
+	const struct mdb_node *p = N(x);
+	return mdb_space(p) == n && mdb_va(p) < a + len && a < mdb_va(p) + mdb_size(p);
+}
+
+/*
+ * The precondition of map and grant: every page of the source holds a
+ * mapping. Also whether the command is dependent: a source page derives
+ * from a page of the destination (or, for grant, of the source itself),
+ * or the two regions overlap. Counts the source's nodes.
+ */
+static err_t survey(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, bool grant,
+                    bool *dependent, uint64_t *nodes)
+{
+	*dependent = n == n2 && v < v2 + len && v2 < v + len;
+	*nodes = 0;
+	for (uint64_t pos = v, end = v + len; pos < end;) {
+		mdb_id x = mdb_find(n, pos);
+		if (!x)
+			return space_err_invalid;
+		for (mdb_id p = N(x)->parent; p && !*dependent; p = N(p)->parent)
+			*dependent = overlaps(p, n2, v2, len) || (grant && overlaps(p, n, v, len));
+		(*nodes)++;
+		pos = node_end(x);
+	}
+	return NULL;
+}
+
+/* Nodes of the source, once split for the command. */
+static uint64_t count_nodes(unsigned n, uint64_t v, uint64_t len)
+{
+	uint64_t c = 0;
+
+	for (uint64_t pos = v, end = v + len;;) {
+		mdb_id x = node_from(n, &pos, end);
+		if (!x)
+			return c;
+		c++;
+		pos = node_end(x);
+	}
+}
+
+/* One page of a dependent map or grant, exactly as SPEC says it. */
+static void page_step(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned rights,
+                      bool grant, struct space_result *r)
+{
+	mdb_id s = mdb_find(n, v);
+
+	if (!s)
+		return;
+	CHECK(mdb_level(N(s)) == 0);
+	const mdb_id parent = N(s)->parent;
+	const unsigned srights = mdb_rights(N(s));
+	const paddr_t pa = space_node_frame(s);
+	mdb_id d = mdb_find(n2, v2);
+	if (d) {
+		CHECK(mdb_level(N(d)) == 0);
+		remove_tree(d);
+	}
+	s = mdb_find(n, v); /* still valid? the flush may have removed it */
+	if (!s)
+		return;
+	d = add_node(n2, v2, 0, srights & rights, grant ? parent : s, pa);
+	note(r, d);
+	if (grant)
+		remove_tree(s);
+}
+
+static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
+                          unsigned rights, bool grant, struct space_result *r)
+{
+	err_t e = check_space(n);
+	bool dep;
+	uint64_t nodes;
+
+	*r = (struct space_result){.rights_and = 7};
+	if (!e)
+		e = check_space(n2);
+	if (!e)
+		e = check_region(v, len);
+	if (!e)
+		e = check_region(v2, len);
+	if (!e)
+		e = check_rights(rights);
+	if (!e)
+		e = survey(n, v, n2, v2, len, grant, &dep, &nodes);
+	if (e)
+		return e;
+
+	/* The largest node both regions can hold at matching places. */
+	unsigned level = 2;
+	while (level && ((v ^ v2) & (mdb_level_size(level) - 1)))
+		level--;
+	if (dep)
+		level = 0;
+	e = cut_region(n, v, len, CUT_ALWAYS, 0);
+	if (!e)
+		e = split_above(n, v, len, level);
+	if (!e)
+		e = cut_region(n2, v2, len, CUT_ALWAYS, 0);
+	if (!e && dep)
+		e = split_above(n2, v2, len, 0);
+	if (e)
+		return e;
+	nodes = count_nodes(n, v, len);
+	uint64_t tables = cover(v2, len) + NODE_TABLES * descendants(n2, v2, len);
+	if (grant)
+		tables += cover(v, len) + NODE_TABLES * descendants(n, v, len);
+	e = reserve(nodes, tables);
+	if (e)
+		return e;
+
+	if (dep) {
+		for (uint64_t off = 0; off < len; off += PAGE_SIZE)
+			page_step(n, v + off, n2, v2 + off, rights, grant, r);
+	} else {
+		flush_nodes(n2, v2, len);
+		for (uint64_t pos = v, end = v + len;;) {
+			mdb_id s = node_from(n, &pos, end);
+			if (!s)
+				break;
+			const struct mdb_node *x = N(s);
+			const mdb_id parent = grant ? x->parent : s;
+			const mdb_id d = add_node(n2, v2 + (mdb_va(x) - v), mdb_level(x),
+			                          mdb_rights(x) & rights, parent, space_node_frame(s));
+			note(r, d);
+			pos = node_end(s);
+		}
+		if (grant)
+			flush_nodes(n, v, len);
+	}
+	stash_trim(STASH_KEEP);
+	if (!r->pages)
+		r->rights_and = 0;
+	return NULL;
+}
+
+err_t space_map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
+                struct space_result *r)
+{
+	return map_or_grant(n, v, n2, v2, len, rights, false, r);
+}
+
+err_t space_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
+                  unsigned rights, struct space_result *r)
+{
+	return map_or_grant(n, v, n2, v2, len, rights, true, r);
+}
+
+/* ---- unmap, flush, protect ------------------------------------------------------- */
+
+enum range_op { OP_UNMAP, OP_FLUSH, OP_PROTECT };
+
+/* Rights of every node of the subtree of x cut down to `rights`; pages
+ * changed. */
+static uint64_t protect_tree(mdb_id top, unsigned rights)
+{
+	uint64_t pages = 0;
+
+	for (mdb_id x = top; x; x = mdb_next_in(top, x)) {
+		const struct mdb_node *n = N(x);
+		const unsigned old = mdb_rights(n), nr = old & rights;
+		if (nr == old)
+			continue;
+		const pt_attr_t clear = attr_of(old) & ~attr_of(nr);
+		CHECK(!pt_protect(&SP[mdb_space(n)].pt, va_init(mdb_va(n)), mdb_size(n), clear, 0));
+		mdb_set_rights(x, nr);
+		pages += mdb_size(n) / PAGE_SIZE;
+	}
+	return pages;
+}
+
+static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, unsigned rights,
+                      struct space_result *r)
+{
+	static const enum cut_need need[] = {
+	    [OP_UNMAP] = CUT_IF_CHILDREN, [OP_FLUSH] = CUT_ALWAYS, [OP_PROTECT] = CUT_IF_RIGHTS};
+	err_t e = check_space(n);
+
+	*r = (struct space_result){0};
+	if (!e)
+		e = check_region(v, len);
+	if (!e && op == OP_PROTECT)
+		e = check_rights(rights);
+	if (!e)
+		e = cut_region(n, v, len, need[op], rights);
+	if (e)
+		return e;
+	/* A node the region still cuts needs nothing (see must_cut). */
+	const uint64_t tables = cover(v, len) + NODE_TABLES * descendants(n, v, len);
+	e = reserve(0, tables);
+	if (e)
+		return e;
+	for (uint64_t pos = v, end = v + len;;) {
+		mdb_id x = node_from(n, &pos, end);
+		if (!x)
+			break;
+		const bool whole = mdb_va(N(x)) >= v && node_end(x) <= end;
+		pos = node_end(x);
+		if (!whole)
+			continue;
+		switch (op) {
+		case OP_UNMAP:
+			r->pages += remove_children(x);
+			break;
+		case OP_FLUSH:
+			r->pages += remove_tree(x);
+			break;
+		case OP_PROTECT:
+			r->pages += protect_tree(x, rights);
+			break;
+		}
+	}
+	stash_trim(STASH_KEEP);
+	return NULL;
+}
+
+err_t space_unmap(unsigned n, uint64_t v, uint64_t len, struct space_result *r)
+{
+	return range_op(OP_UNMAP, n, v, len, 7, r);
+}
+
+err_t space_flush(unsigned n, uint64_t v, uint64_t len, struct space_result *r)
+{
+	return range_op(OP_FLUSH, n, v, len, 7, r);
+}
+
+err_t space_protect(unsigned n, uint64_t v, uint64_t len, unsigned rights, struct space_result *r)
+{
+	return range_op(OP_PROTECT, n, v, len, rights, r);
+}
+
+bool space_lookup(unsigned n, uint64_t v, struct space_hit *h)
+{
+	struct pt_hit hit;
+
+	if (!space_exists(n) || v >= SPACE_USER_TOP || !pt_lookup(&SP[n].pt, va_init(v), &hit))
+		return false;
+	*h = (struct space_hit){.pa = hit.pa, .rights = rights_of(hit.attr), .level = hit.level};
+	return true;
+}
+
+/* ---- spaces ----------------------------------------------------------------- */
+
+/* Tables for a new space: its root, and its reserved pieces. */
+static err_t make_space(unsigned n)
+{
+	err_t e = stash_fill(1 + NODE_TABLES * (S.nrsv + 1));
+
+	if (e)
+		return e;
+	CHECK(!pt_init(&SP[n].pt, &stash_mem, S.gib));
+	for (size_t i = 0; i < S.nrsv; i++) {
+		const struct plat_rsv *p = &S.rsv[i];
+		pt_attr_t a = PT_R | (p->write ? PT_W : 0) | (p->exec ? PT_X : 0);
+		CHECK(!pt_map(&SP[n].pt, va_init(p->va), p->pa, p->pages * PAGE_SIZE, a, 0));
+	}
+	SP[n].used = true;
+	SP[n].pages = 0;
+	stash_trim(STASH_KEEP);
+	return NULL;
+}
+
+static void drop_space(unsigned n)
+{
+	pt_destroy(&SP[n].pt);
+	SP[n].used = false;
+	SP[n].pages = 0;
+}
+
+err_t space_new(unsigned *out)
+{
+	for (unsigned n = 1; n < SPACE_MAX; n++) {
+		if (SP[n].used)
+			continue;
+		err_t e = make_space(n);
+		if (!e)
+			*out = n;
+		return e;
+	}
+	return space_err_full;
+}
+
+err_t space_del(unsigned n, uint64_t *flushed)
+{
+	err_t e = check_space(n);
+
+	*flushed = 0;
+	if (e)
+		return e;
+	if (n == 0)
+		return space_err_sigma0;
+	e = reserve(0, NODE_TABLES * descendants(n, 0, SPACE_USER_TOP));
+	if (e)
+		return e;
+	S.deleting = n;
+	*flushed = flush_nodes(n, 0, SPACE_USER_TOP);
+	S.deleting = NO_SPACE;
+	CHECK(SP[n].pages == 0);
+	drop_space(n);
+	stash_trim(STASH_KEEP);
+	return NULL;
+}
+
+/* Number of maximal aligned blocks (1G, 2M, 4K) of [pa, pa + pages). */
+static uint64_t blocks(uint64_t pa, uint64_t pages)
+{
+	uint64_t c = 0;
+
+	for (uint64_t pos = pa, end = pa + pages * PAGE_SIZE; pos < end; c++) {
+		unsigned level = 2;
+		while (level && (pos % mdb_level_size(level) || end - pos < mdb_level_size(level)))
+			level--;
+		pos += mdb_level_size(level);
+	}
+	return c;
+}
+
+/* sigma0 maps [pa, pa + pages) at v == r, rwx, as root nodes of the
+ * largest blocks; the nodes and tables are reserved. */
+static void give_sigma0(uint64_t pa, uint64_t pages)
+{
+	for (uint64_t pos = pa, end = pa + pages * PAGE_SIZE; pos < end;) {
+		unsigned level = 2;
+		while (level && (pos % mdb_level_size(level) || end - pos < mdb_level_size(level)))
+			level--;
+		add_node(0, pos, level, 7, MDB_NIL, pa_init(pos));
+		pos += mdb_level_size(level);
+	}
+}
+
+/* Insert an extent, keeping ext[] sorted (room is checked by the caller). */
+static void extent_add(uint64_t base, uint64_t pages)
+{
+	size_t i = S.next;
+
+	CHECK(S.next < EXTENTS_MAX);
+	while (i > 0 && S.ext[i - 1].base > base) {
+		S.ext[i] = S.ext[i - 1];
+		i--;
+	}
+	S.ext[i] = (struct space_extent){base, pages};
+	S.next++;
+	S.client += pages;
+}
+
+/* Take [base, base + pages) out of the extent holding it. */
+static void extent_cut(uint64_t base, uint64_t pages)
+{
+	size_t i = 0;
+
+	while (i < S.next && !(S.ext[i].base <= base &&
+	                       base + pages * PAGE_SIZE <= S.ext[i].base + S.ext[i].pages * PAGE_SIZE))
+		i++;
+	CHECK(i < S.next);
+	const struct space_extent e = S.ext[i];
+	for (size_t k = i; k + 1 < S.next; k++)
+		S.ext[k] = S.ext[k + 1];
+	S.next--;
+	S.client -= e.pages;
+	const uint64_t end = base + pages * PAGE_SIZE, eend = e.base + e.pages * PAGE_SIZE;
+	if (base > e.base)
+		extent_add(e.base, (base - e.base) / PAGE_SIZE);
+	if (eend > end)
+		extent_add(end, (eend - end) / PAGE_SIZE);
+}
+
+/* Take up to `want` frames for clients as runs, largest first: their
+ * number in *nruns (at most PIECES_MAX). On failure every run is back. */
+static err_t take_client_runs(uint64_t want, struct space_extent *runs, size_t *nruns)
+{
+	*nruns = 0;
+	for (uint64_t got = 0; got < want;) {
+		struct frame_stats fs;
+		paddr_t pa;
+		frame_stats(&fs);
+		const uint64_t take = min64(fs.largest_frames, want - got);
+		if (!take || *nruns == PIECES_MAX || frame_alloc(take, FRAME_CLIENT, &pa)) {
+			for (; *nruns; --*nruns)
+				CHECK(!frame_free(pa_init(runs[*nruns - 1].base), runs[*nruns - 1].pages,
+				                  FRAME_CLIENT));
+			return space_err_nomem;
+		}
+		runs[(*nruns)++] = (struct space_extent){pa_addr(pa), take};
+		got += take;
+	}
+	return NULL;
+}
+
+/* Hand runs to sigma0: reserve, then map. On failure the runs are freed. */
+static err_t adopt_runs(const struct space_extent *runs, size_t nruns)
+{
+	uint64_t nodes = 0, tables = 0;
+
+	for (size_t i = 0; i < nruns; i++) {
+		nodes += blocks(runs[i].base, runs[i].pages);
+		tables += cover(runs[i].base, runs[i].pages * PAGE_SIZE);
+	}
+	err_t e = S.next + nruns > EXTENTS_MAX ? space_err_extents : reserve(nodes, tables);
+	if (e) {
+		for (size_t i = 0; i < nruns; i++)
+			CHECK(!frame_free(pa_init(runs[i].base), runs[i].pages, FRAME_CLIENT));
+		return e;
+	}
+	for (size_t i = 0; i < nruns; i++) {
+		give_sigma0(runs[i].base, runs[i].pages);
+		extent_add(runs[i].base, runs[i].pages);
+	}
+	stash_trim(STASH_KEEP);
+	return NULL;
+}
+
+err_t space_boot(uint64_t pool, bool gib_pages)
+{
+	struct frame_stats fs;
+
+	S.gib = gib_pages;
+	S.nrsv = plat_reserved(S.rsv, PLAT_RSV_MAX);
+	frame_stats(&fs);
+	if (!pool)
+		pool = fs.total / SPACE_POOL_SHARE < SPACE_POOL_MIN ? SPACE_POOL_MIN
+		                                                     : fs.total / SPACE_POOL_SHARE;
+	err_t e = make_space(0);
+	if (e)
+		return e;
+	/* Runs of the largest free blocks, each reserving its sigma0 nodes
+	 * and tables out of what stays free, until the pool is what is left. */
+	for (;;) {
+		frame_stats(&fs);
+		if (fs.free <= pool + PIECES_MAX)
+			return NULL;
+		struct space_extent runs[PIECES_MAX];
+		size_t nruns;
+		e = take_client_runs(min64(fs.largest_frames, fs.free - pool - PIECES_MAX), runs, &nruns);
+		if (!e)
+			e = adopt_runs(runs, nruns);
+		if (e)
+			return e;
+	}
+}
+
+void space_shutdown(void)
+{
+	mdb_clear();
+	for (unsigned n = 0; n < SPACE_MAX; n++)
+		if (SP[n].used)
+			drop_space(n);
+	for (size_t i = 0; i < S.next; i++)
+		CHECK(!frame_free(pa_init(S.ext[i].base), S.ext[i].pages, FRAME_CLIENT));
+	stash_trim(0);
+	S.next = 0;
+	S.client = S.roots = 0;
+}
+
+err_t space_reset(void)
+{
+	struct frame_stats fs;
+	struct mdb_stats ms;
+	uint64_t held = S.nstash;
+
+	/* Refuse, changing nothing, unless what the boot state needs fits in
+	 * what the pool will hold once everything is given back. */
+	frame_stats(&fs);
+	mdb_stats(&ms);
+	for (unsigned n = 0; n < SPACE_MAX; n++)
+		if (SP[n].used)
+			held += SP[n].pt.tables;
+	uint64_t need = 1 + NODE_TABLES * (S.nrsv + 1);
+	for (size_t i = 0; i < S.next; i++)
+		need += blocks(S.ext[i].base, S.ext[i].pages) / 128 + 2 +
+		        cover(S.ext[i].base, S.ext[i].pages * PAGE_SIZE);
+	if (fs.free + held + ms.pages < need)
+		return space_err_nomem;
+	mdb_clear();
+	for (unsigned n = 0; n < SPACE_MAX; n++)
+		if (SP[n].used)
+			drop_space(n);
+	S.roots = 0;
+	CHECK(!make_space(0));
+	uint64_t nodes = 0, tables = 0;
+	for (size_t i = 0; i < S.next; i++) {
+		nodes += blocks(S.ext[i].base, S.ext[i].pages);
+		tables += cover(S.ext[i].base, S.ext[i].pages * PAGE_SIZE);
+	}
+	/* Everything was given back first: the pool holds at least what
+	 * sigma0's boot state needs, unless `alloc` took it. */
+	err_t e = reserve(nodes, tables);
+	if (e)
+		return e;
+	for (size_t i = 0; i < S.next; i++)
+		give_sigma0(S.ext[i].base, S.ext[i].pages);
+	stash_trim(STASH_KEEP);
+	return NULL;
+}
+
+/* ---- the pool ------------------------------------------------------------------- */
+
+err_t space_pool_shrink(uint64_t count)
+{
+	struct space_extent runs[PIECES_MAX];
+	size_t nruns;
+
+	if (!count)
+		return space_err_align;
+	err_t e = take_client_runs(count, runs, &nruns);
+	return e ? e : adopt_runs(runs, nruns);
+}
+
+/* sigma0's frames from which nothing is derived, mapped at v == r: up to
+ * `want` pages as ranges inside single extents, from the top of memory. */
+static err_t pick_free_sigma0(uint64_t want, struct space_extent *out, size_t *nout)
+{
+	uint64_t got = 0;
+
+	*nout = 0;
+	for (size_t i = S.next; i-- > 0 && got < want;) {
+		const uint64_t base = S.ext[i].base, end = base + S.ext[i].pages * PAGE_SIZE;
+		for (uint64_t pos = base; got < want;) {
+			mdb_id x = node_from(0, &pos, end);
+			if (!x)
+				break;
+			const struct mdb_node *p = N(x);
+			const uint64_t a = mdb_va(p) > base ? mdb_va(p) : base;
+			const uint64_t b = min64(node_end(x), end);
+			pos = node_end(x);
+			if (p->parent || p->child || pa_addr(space_node_frame(x)) != mdb_va(p))
+				continue;
+			const uint64_t take = min64((b - a) / PAGE_SIZE, want - got);
+			if (*nout && out[*nout - 1].base + out[*nout - 1].pages * PAGE_SIZE == a) {
+				out[*nout - 1].pages += take;
+			} else {
+				if (*nout == PIECES_MAX)
+					return space_err_busy;
+				out[(*nout)++] = (struct space_extent){a, take};
+			}
+			got += take;
+		}
+	}
+	return got < want ? space_err_busy : NULL;
+}
+
+err_t space_pool_grow(uint64_t count)
+{
+	struct space_extent r[PIECES_MAX];
+	size_t nr;
+
+	if (!count)
+		return space_err_align;
+	err_t e = pick_free_sigma0(count, r, &nr);
+	if (!e && S.next + 2 * nr > EXTENTS_MAX)
+		e = space_err_extents;
+	uint64_t tables = 0;
+	for (size_t i = 0; !e && i < nr; i++) {
+		e = cut_region(0, r[i].base, r[i].pages * PAGE_SIZE, CUT_ALWAYS, 0);
+		tables += cover(r[i].base, r[i].pages * PAGE_SIZE);
+	}
+	if (!e)
+		e = reserve(0, tables);
+	if (e)
+		return e;
+	for (size_t i = 0; i < nr; i++) {
+		CHECK(flush_nodes(0, r[i].base, r[i].pages * PAGE_SIZE) == r[i].pages);
+		CHECK(!frame_carve(pa_init(r[i].base), r[i].pages, FRAME_CLIENT));
+		CHECK(!frame_free(pa_init(r[i].base), r[i].pages, FRAME_CLIENT));
+		extent_cut(r[i].base, r[i].pages);
+	}
+	stash_trim(STASH_KEEP);
+	return NULL;
+}
+
+void space_stats(struct space_stats *s)
+{
+	struct frame_stats fs;
+	struct mdb_stats ms;
+
+	frame_stats(&fs);
+	mdb_stats(&ms);
+	*s = (struct space_stats){.mappings = ms.nodes,
+	                          .client = S.client,
+	                          .sigma0 = SP[0].pages,
+	                          .reachable = S.roots,
+	                          .orphaned = S.client - S.roots,
+	                          .pool_free = fs.free,
+	                          .pool_used = fs.owned[FRAME_PTABLE] + fs.owned[FRAME_MDB] +
+	                                       fs.owned[FRAME_CONSOLE],
+	                          .stash = S.nstash};
+	s->pool = s->pool_free + s->pool_used;
+	for (unsigned n = 0; n < SPACE_MAX; n++)
+		if (SP[n].used) {
+			s->spaces++;
+			s->pages += SP[n].pages;
+		}
+}

@@ -1,0 +1,151 @@
+/*
+ * spaces: the L4 address-space model of SPEC section 1 on real x86-64
+ * page tables.
+ *
+ * Space 0 is sigma0: at boot it maps, at v == r with rights rwx, every
+ * frame handed to clients, which is every frame of the allocator but the
+ * pool. The pool (a fraction of RAM set aside at boot, SPACE_POOL_SHARE)
+ * stays in the frame allocator and serves memmon's own needs: every
+ * space's page tables and the mapping database. Only commands change the
+ * model; `pool grow` and `pool shrink` move frames between sigma0 and the
+ * pool.
+ *
+ * Each space has its own 4-level table (paging/pt.h): the lower half holds
+ * exactly what the model says (a page of rights R maps with PT_USER and R),
+ * the last 512 GiB of the upper half holds memmon's reserved pieces
+ * (plat_reserved), supervisor-only; clients can never map there.
+ *
+ * Every operation is prepare-then-commit at the level of the model: it
+ * first splits what it must split in the database (which changes no
+ * translation) and takes every node and table page the rest can need;
+ * only then does it change a mapping. When the pool cannot give what it
+ * needs, it returns space_err_nomem and the model is as before (the
+ * database may keep a finer representation of the same state).
+ *
+ * Rights are 4 r, 2 w, 1 x (as the console's RIGHT_*), always with r.
+ * Addresses: page-aligned, canonical, in the lower half; lengths a
+ * non-zero multiple of 4K.
+ */
+#ifndef MEMMON_SPACE_H
+#define MEMMON_SPACE_H
+
+#include "pt.h"
+#include "types.h"
+
+#define SPACE_MAX      256u                     /* spaces 0 .. SPACE_MAX - 1 */
+#define SPACE_USER_TOP 0x0000800000000000ull    /* clients map below this */
+#define SPACE_POOL_SHARE 16u                    /* the pool: 1/16 of the allocator's frames */
+#define SPACE_POOL_MIN   4096u                  /* ... and at least 16 MiB */
+
+/* Take over the allocator's free frames: keep `pool` frames (0: the
+ * default share) as the pool and give the rest to sigma0. Called once at
+ * boot (or again after space_shutdown, in tests). */
+err_t space_boot(uint64_t pool, bool gib_pages);
+
+/* Undo space_boot: every space, node and client frame back to the
+ * allocator (tests). */
+void space_shutdown(void);
+
+bool space_exists(unsigned n);
+/* Create the lowest unused space number >= 1. */
+err_t space_new(unsigned *n);
+/* Flush every page space n (not 0) maps, then free its tables. */
+err_t space_del(unsigned n, uint64_t *flushed);
+/* Delete every client space and give sigma0 its boot state again (every
+ * client frame, orphans included, at v == r, rwx). */
+err_t space_reset(void);
+
+/* What a command did: pages set (map, grant), removed (unmap, flush) or
+ * changed (protect), counted in every space; and for map and grant the
+ * rights the new mappings got (their union and intersection). */
+struct space_result {
+	uint64_t pages;
+	unsigned rights_or, rights_and;
+};
+
+err_t space_map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
+                struct space_result *r);
+err_t space_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
+                  unsigned rights, struct space_result *r);
+err_t space_unmap(unsigned n, uint64_t v, uint64_t len, struct space_result *r);
+err_t space_flush(unsigned n, uint64_t v, uint64_t len, struct space_result *r);
+err_t space_protect(unsigned n, uint64_t v, uint64_t len, unsigned rights, struct space_result *r);
+
+/* lookup n v, answered from the hardware tables: the byte v translates to,
+ * the rights, the entry's level (0 4K, 1 2M, 2 1G). v any alignment. */
+struct space_hit {
+	paddr_t pa;
+	unsigned rights;
+	unsigned level;
+};
+bool space_lookup(unsigned n, uint64_t v, struct space_hit *h);
+
+/* Space n's page tables (NULL if it does not exist). */
+struct pt *space_pt(unsigned n);
+
+/* The pool and the frames of the model. */
+struct space_stats {
+	unsigned spaces;      /* existing, sigma0 included */
+	uint64_t mappings;    /* database nodes */
+	uint64_t pages;       /* pages mapped in every space */
+	uint64_t client;      /* frames handed to clients */
+	uint64_t sigma0;      /* pages sigma0 maps */
+	uint64_t reachable;   /* frames some space maps (Real roots) */
+	uint64_t orphaned;    /* client frames no space reaches */
+	uint64_t pool;        /* frames of the pool: free + ptables + mdb */
+	uint64_t pool_used;   /* ptables + mdb (page tables of every space and of memmon) */
+	uint64_t pool_free;   /* free in the allocator */
+	uint64_t stash;       /* table pages held ready for the next operation */
+};
+void space_stats(struct space_stats *s);
+/* Pages space n maps. */
+uint64_t space_pages(unsigned n);
+
+/* pool grow: move `count` frames from which nothing is derived from
+ * sigma0 to the pool. pool shrink: move `count` free frames of the pool
+ * to sigma0. */
+err_t space_pool_grow(uint64_t count);
+err_t space_pool_shrink(uint64_t count);
+
+/* The node holding page n:v, for `mdb` (MDB_NIL: none). */
+uint32_t space_node(unsigned n, uint64_t v);
+/* The frame a node's first page maps. */
+paddr_t space_node_frame(uint32_t node);
+
+/* Client extents (runs of client frames), for check. */
+struct space_extent {
+	uint64_t base, pages;
+};
+size_t space_extents(const struct space_extent **out);
+
+/*
+ * check: every invariant of SPEC section 1 over the whole state (check.c),
+ * walking every node and every entry of every space's tables and holding
+ * them against a naive model (model.h) built from the database, with
+ * memory lent by the pool. own_tables: table pages held outside the
+ * spaces (memmon's own tables), for the accounting. NULL when all hold;
+ * space_check_failed with the first violation written into buf (cap
+ * bytes); or another error when the check could not run (no memory for
+ * the model). *summary gets the counts.
+ */
+struct space_check {
+	unsigned spaces;
+	uint64_t mappings, pages, frames, orphaned;
+};
+err_t space_check(uint64_t own_tables, char *buf, size_t cap, struct space_check *summary);
+extern const char space_check_failed[];
+
+/* Failures, compared by identity. */
+extern const char space_err_nospace[];  /* no such space */
+extern const char space_err_align[];    /* address or length not 4K-aligned, or length 0 */
+extern const char space_err_range[];    /* not canonical, or the region leaves the lower half */
+extern const char space_err_reserved[]; /* in the upper half, memmon's */
+extern const char space_err_rights[];   /* rights without r, or unknown bits */
+extern const char space_err_invalid[];  /* a source page holds no mapping */
+extern const char space_err_nomem[];    /* the pool cannot give what the operation needs */
+extern const char space_err_sigma0[];   /* sigma0 cannot be deleted */
+extern const char space_err_full[];     /* every space number is in use */
+extern const char space_err_busy[];     /* pool grow: not enough frames free of derivations */
+extern const char space_err_extents[];  /* pool: too many client extents */
+
+#endif
