@@ -838,23 +838,31 @@ err_t space_boot(uint64_t pool, bool gib_pages)
 	if (!pool)
 		pool = fs.total / SPACE_POOL_SHARE < SPACE_POOL_MIN ? SPACE_POOL_MIN
 		                                                     : fs.total / SPACE_POOL_SHARE;
+	if (pool > fs.free)
+		pool = fs.free;
 	err_t e = make_space(0);
 	if (e)
 		return e;
-	/* Runs of the largest free blocks, each reserving its sigma0 nodes
-	 * and tables out of what stays free, until the pool is what is left. */
-	for (;;) {
+	/* The pool is set aside first, as the largest free blocks, so that it
+	 * can lend large contiguous pieces (check's model); sigma0 gets the
+	 * rest: runs of the largest blocks left, each reserving its nodes and
+	 * tables out of what stays free. */
+	struct space_extent kept[PIECES_MAX];
+	size_t nkept;
+	e = take_client_runs(pool, kept, &nkept);
+	for (; !e;) {
 		frame_stats(&fs);
-		if (fs.free <= pool + PIECES_MAX)
-			return NULL;
+		if (fs.free <= PIECES_MAX)
+			break;
 		struct space_extent runs[PIECES_MAX];
 		size_t nruns;
-		e = take_client_runs(min64(fs.largest_frames, fs.free - pool - PIECES_MAX), runs, &nruns);
+		e = take_client_runs(min64(fs.largest_frames, fs.free - PIECES_MAX), runs, &nruns);
 		if (!e)
 			e = adopt_runs(runs, nruns);
-		if (e)
-			return e;
 	}
+	for (size_t i = 0; i < nkept; i++)
+		CHECK(!frame_free(pa_init(kept[i].base), kept[i].pages, FRAME_CLIENT));
+	return e;
 }
 
 void space_shutdown(void)
