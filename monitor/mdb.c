@@ -420,3 +420,8 @@ void mdb_clear(void)
 	M.nfree = M.nused = 0;
 	M.hbits = 0;
 }
+
+void mdb_init(void)
+{
+	__builtin_memset(&M, 0, sizeof(M));
+}

@@ -141,6 +141,10 @@ err_t mdb_audit(mdb_id *bad);
 /* Free every node and every page (reset, and tests between cases). */
 void mdb_clear(void);
 
+/* Start empty, forgetting any earlier pages without freeing them: after
+ * frame_init started the allocator afresh. */
+void mdb_init(void);
+
 extern const char mdb_err_nomem[];
 extern const char mdb_err_full[];
 

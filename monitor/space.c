@@ -832,6 +832,11 @@ err_t space_boot(uint64_t pool, bool gib_pages)
 {
 	struct frame_stats fs;
 
+	/* A fresh start: the allocator behind us was just set up. */
+	mdb_init();
+	__builtin_memset(SP, 0, sizeof(SP));
+	__builtin_memset(&S, 0, sizeof(S));
+	S.deleting = NO_SPACE;
 	S.gib = gib_pages;
 	S.nrsv = plat_reserved(S.rsv, PLAT_RSV_MAX);
 	frame_stats(&fs);

@@ -39,7 +39,8 @@
 
 /* Take over the allocator's free frames: keep `pool` frames (0: the
  * default share) as the pool and give the rest to sigma0. Called once at
- * boot (or again after space_shutdown, in tests). */
+ * boot, right after frame_init (tests: again after a new frame_init; any
+ * earlier state is forgotten, not freed). */
 err_t space_boot(uint64_t pool, bool gib_pages);
 
 /* Undo space_boot: every space, node and client frame back to the

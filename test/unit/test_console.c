@@ -19,6 +19,7 @@
 #include "frame.h"
 #include "host.h"
 #include "monitor.h"
+#include "space.h"
 #include "platform.h"
 
 #define SENTINEL ((uint64_t)0x5a5a5a5a5a5a5a5a)
@@ -1255,7 +1256,7 @@ static void test_mem_command(void **state)
 	uint64_t total, free, used, o[5], fw;
 
 	assert_null(exec(c, "mem"));
-	assert_int_equal(count_newlines(out()), 5);
+	assert_int_equal(count_newlines(out()), 6);
 	assert_int_equal(
 	    sscanf(out(), "frames total 0x%lx free 0x%lx used 0x%lx\r\n", &total, &free, &used), 3);
 	assert_int_equal(free + used, total);
@@ -1270,6 +1271,24 @@ static void test_mem_command(void **state)
 	assert_int_equal(sscanf(l3, "firmware keeps 0x%lx frames outside the total", &fw), 1);
 	assert_int_equal(fw, 0x8 + 0x100); /* host_boot_info's NVS and runtime data */
 	assert_true(strncmp(strchr(l3, '\n') + 1, "largest free block 0x", 21) == 0);
+	/* the spaces line: the pool's free frames are the allocator's, every
+	 * client frame is reachable or orphaned */
+	const char *l6 = strstr(out(), "spaces 0x");
+	unsigned nspaces;
+	uint64_t pool, pused, pfree, clients, sigma0, reach, orphans, maps;
+	assert_non_null(l6);
+	assert_int_equal(sscanf(l6,
+	                        "spaces 0x%x: pool 0x%lx (used 0x%lx free 0x%lx) clients 0x%lx "
+	                        "sigma0 0x%lx reachable 0x%lx orphaned 0x%lx mappings 0x%lx",
+	                        &nspaces, &pool, &pused, &pfree, &clients, &sigma0, &reach, &orphans,
+	                        &maps),
+	                 9);
+	assert_int_equal(nspaces, 1);
+	assert_int_equal(pfree, free);
+	assert_int_equal(pool, pused + pfree);
+	assert_int_equal(clients, o[3]);
+	assert_int_equal(reach + orphans, clients);
+	assert_int_equal(sigma0, clients);
 
 	assert_null(exec(c, "mem 0xa0000"));
 	assert_string_equal(out(), "0xa0000: not managed (not RAM memmon took over)\r\n");
@@ -1278,7 +1297,8 @@ static void test_mem_command(void **state)
 	assert_null(exec(c, "mem 0x0"));
 	assert_true(strncmp(out(), "0x0: monitor block 0x0 order 0x0 refs 0x0", 41) == 0);
 	assert_null(exec(c, "mem 0x200000"));
-	assert_true(strncmp(out(), "0x200000: free block ", 21) == 0);
+	assert_true(strncmp(out(), "0x200000: clients block ", 24) == 0 ||
+	            strncmp(out(), "0x200000: free block ", 21) == 0);
 	assert_non_null(exec(c, "mem 0x10000000000000"));
 	assert_non_null(exec(c, "mem zz"));
 }
@@ -1321,11 +1341,15 @@ static void test_pt_command(void **state)
 	assert_int_equal(r, runs);
 	assert_int_equal(p, pages);
 	assert_int_equal(t, mon_pt.tables);
+	/* the allocator's table pages: memmon's, sigma0's, and the stash's */
 	struct frame_stats fs;
+	struct space_stats ss;
 	frame_stats(&fs);
-	assert_int_equal(fs.owned[FRAME_PTABLE], t);
+	space_stats(&ss);
+	assert_int_equal(fs.owned[FRAME_PTABLE], t + space_pt(0)->tables + ss.stash);
 	assert_non_null(exec(c, "pt 1"));
-	assert_non_null(exec(c, "pt 0 0x1000"));
+	assert_null(exec(c, "pt 0 0x1000"));
+	assert_non_null(exec(c, "pt 5 0x1000"));
 }
 
 /* walk shows one line per level read, then the translation; a hole ends the
