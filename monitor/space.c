@@ -43,7 +43,7 @@ const char space_err_busy[] = "sigma0 has too few frames from which nothing is d
 const char space_err_extents[] = "client memory is too fragmented (extent table full)";
 
 #define EXTENTS_MAX  4096
-#define STASH_KEEP   8
+#define STASH_KEEP   0 /* nothing held between commands: the counts stay exact */
 #define PIECES_MAX   64 /* pool grow / shrink: ranges per command */
 #define UPPER_HALF   0xffff800000000000ull
 #define NO_SPACE     UINT32_MAX

@@ -3,7 +3,9 @@
 import random
 import re
 
-COMMANDS = ["help", "version", "memmap", "mem", "alloc", "free", "pt", "walk", "echo", "trap", "halt"]
+COMMANDS = ["help", "version", "memmap", "mem", "alloc", "free", "pt", "walk", "space", "map", "grant",
+            "unmap", "flush", "protect", "lookup", "mdb", "check", "peek", "poke", "park", "pool",
+            "reset", "echo", "trap", "halt"]
 RAM_1G_PAGES = 1 << 18
 
 

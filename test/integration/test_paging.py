@@ -12,6 +12,11 @@ SUMMARY = re.compile(rf"pt monitor: runs {HEX} pages {HEX} ptpages {HEX}")
 SIZES = {"4K": 1 << 12, "2M": 1 << 21, "1G": 1 << 30}
 RUNTIME = 1 << 63  # the descriptor attribute: the firmware's runtime needs it mapped
 PF_PAGES = 4  # RAM pages memmon leaves unmapped: page 0, and a guard below each of 3 stacks
+RSV_BASE = 0xFFFFFF8000000000  # the reserved pieces (plat_reserved): PML4 slot 511
+# The trampoline's pieces, as efi/platform_x86.c lays them out: code, data,
+# (a guard page), stack; each in frames memmon keeps.
+RSV_PIECES = [(RSV_BASE, RSV_BASE + 0x1000, "r-x"), (RSV_BASE + 0x1000, RSV_BASE + 0x2000, "r--"),
+              (RSV_BASE + 0x3000, RSV_BASE + 0x5000, "rw-")]
 
 
 def parse_pt(lines):
@@ -58,9 +63,7 @@ def qemu_leaves(mon):
     for line in mon.hmp("info tlb").splitlines():
         m = TLB_LINE.fullmatch(line.strip())
         assert m, line
-        va = int(m[1], 16)
-        if va >> 47:
-            va -= 1 << 64  # QEMU prints the canonical upper half sign-extended
+        va = int(m[1], 16)  # the upper half as pt prints it: 64 bits, sign-extended
         rights = "r" + ("w" if m[11] == "W" else "-") + ("-" if m[3] == "X" else "x")
         assert m[10] == "-", f"user page in memmon's own map: {line}"
         out[va] = (int(m[2], 16), rights, m[5] == "P")
@@ -123,7 +126,7 @@ def check_samples(mon, runs, n, seed):
     probes = {0, 0x1000, 1 << 46, (1 << 47) - 0x1000}
     for a, b, *_ in runs:
         probes |= {a, b - 8, b, a - 8, rng.randrange(a, b)}
-    top = runs[-1][1]
+    top = max(b for a, b, *_ in runs if b <= 1 << 47)
     probes |= {rng.randrange(0, top) for _ in range(n)}
     for va in sorted(p for p in probes if 0 <= p < 1 << 47):
         assert gva2gpa(mon, va) == lookup(runs, va), hex(va)
@@ -157,8 +160,14 @@ def check_own_map(mon, runs, summary):
     page 0 and the stack guards; write xor execute; its text executable and
     read-only; the table pages counted as the allocator counts them."""
     regions, _ = parse_memmap(mon.cmd("memmap"))
+    rsv = [r for r in runs if r[0] >= RSV_BASE]
+    runs = [r for r in runs if r[0] < RSV_BASE]
+    assert [(a, b, rights) for a, b, _, rights, _ in rsv] == RSV_PIECES
+    for _, _, pa, _, _ in rsv:
+        assert mon.cmd(f"mem {pa:#x}")[0].startswith(f"{pa:#x}: monitor "), hex(pa)
     assert all(a == pa for a, _, pa, _, _ in runs), "not an identity map"
-    assert summary[1] == ram_pages(regions) - PF_PAGES + runtime_mmio(mon, regions)
+    rsv_pages = sum((b - a) >> 12 for a, b, _ in RSV_PIECES)
+    assert summary[1] == ram_pages(regions) - PF_PAGES + runtime_mmio(mon, regions) + rsv_pages
     assert lookup(runs, 0) is None
     assert all(rights != "rwx" for _, _, _, rights, _ in runs), "a page both writable and executable"
     base, size = image_span(mon.banner)
@@ -171,8 +180,12 @@ def check_own_map(mon, runs, summary):
     for a, b, _, rights, _ in runs:
         if rights == "r-x" and not base <= a < base + size:
             assert any(s <= a and b <= e for s, e in runtime_code), (hex(a), hex(b))
+    # the allocator's table pages: memmon's own, and every space's
     mem = parse_mem(mon.cmd("mem"))
-    assert mem["owners"]["ptables"] == summary[2]
+    spaces = [int(m[1], 16) for line in mon.cmd("space list")
+              if (m := re.fullmatch(r"space \d+(?: \(sigma0\))? pages 0x[0-9a-f]+ ptpages (0x[0-9a-f]+)", line))]
+    assert spaces, "space list shows no space"
+    assert mem["owners"]["ptables"] == summary[2] + sum(spaces)
     return regions
 
 
