@@ -31,6 +31,7 @@ static struct {
 	uint32_t freelist;              /* through `next` */
 	uint64_t nfree, nused;
 	unsigned hbits; /* 2^hbits chains; 0: no table yet */
+	uint32_t count[MDB_MAX_SPACES][3]; /* nodes by space and size */
 } M;
 
 static inline struct mdb_node *slot(mdb_id i)
@@ -63,9 +64,11 @@ static mdb_id chain_find(uint64_t key)
 
 mdb_id mdb_find(unsigned space, uint64_t va)
 {
-	if (!M.hbits)
+	if (!M.hbits || space >= MDB_MAX_SPACES)
 		return MDB_NIL;
 	for (unsigned level = 0; level < 3; level++) {
+		if (!M.count[space][level])
+			continue;
 		uint64_t block = va & ~(mdb_level_size(level) - 1);
 		mdb_id i = chain_find(hkey(space, block, level));
 		if (i)
@@ -211,6 +214,7 @@ mdb_id mdb_new(unsigned space, uint64_t va, unsigned level, unsigned rights)
 	*x = (struct mdb_node){
 	    .key = hkey(space, va, level) | MDB_KEY_RIGHTS(rights), .next = i, .prev = i, .bucket = bucket};
 	chain_insert(i);
+	M.count[space][level]++;
 	return i;
 }
 
@@ -220,6 +224,7 @@ void mdb_free(mdb_id i)
 
 	CHECK(!x->parent && !x->child && x->next == i && !(x->key & MDB_KEY_FREE));
 	chain_remove(i);
+	M.count[mdb_space(x)][mdb_level(x)]--;
 	const uint32_t bucket = x->bucket;
 	*x = (struct mdb_node){.key = MDB_KEY_FREE, .next = M.freelist, .bucket = bucket};
 	M.freelist = i;
@@ -324,6 +329,8 @@ void mdb_split(mdb_id i)
 		chain_remove(x);
 		n->key = hkey(space, va, level - 1) | MDB_KEY_RIGHTS(rights);
 		chain_insert(x);
+		M.count[space][level]--;
+		M.count[space][level - 1]++;
 		const struct mdb_node *p = n->parent ? slot(n->parent) : NULL;
 		for (uint64_t k = 1; k < 512; k++) {
 			mdb_id y = mdb_new(space, va + k * piece, level - 1, rights);
@@ -353,9 +360,11 @@ void mdb_stats(struct mdb_stats *s)
 
 err_t mdb_audit(mdb_id *bad)
 {
+	static uint32_t count[MDB_MAX_SPACES][3];
 	const uint32_t slots = M.npages * PER_PAGE;
 	uint64_t used = 0, chained = 0, free = 0;
 
+	__builtin_memset(count, 0, sizeof(count));
 	*bad = MDB_NIL;
 	for (uint32_t i = 1; i < slots; i++) {
 		const struct mdb_node *x = slot(i);
@@ -363,6 +372,7 @@ err_t mdb_audit(mdb_id *bad)
 		if (x->key & MDB_KEY_FREE)
 			continue;
 		used++;
+		count[mdb_space(x)][mdb_level(x)]++;
 		if (chain_find(x->key & KEY_HASH_MASK) != i)
 			return "a node is not where the hash says";
 		if (x->key & MDB_KEY_MARK)
@@ -395,6 +405,8 @@ err_t mdb_audit(mdb_id *bad)
 	for (mdb_id i = M.freelist; i; i = slot(i)->next)
 		free++;
 	*bad = MDB_NIL;
+	if (__builtin_memcmp(count, M.count, sizeof(count)))
+		return "the count of nodes by space and size is wrong";
 	if (used != M.nused || chained != M.nused)
 		return "the count of nodes in use is wrong";
 	if (free != M.nfree || used + free + 1 != (uint64_t)slots)
@@ -419,6 +431,7 @@ void mdb_clear(void)
 	M.freelist = MDB_NIL;
 	M.nfree = M.nused = 0;
 	M.hbits = 0;
+	__builtin_memset(M.count, 0, sizeof(M.count));
 }
 
 void mdb_init(void)

@@ -52,7 +52,7 @@ _Static_assert(sizeof(struct mdb_node) == 32, "32 bytes of database per mapping"
 #define MDB_KEY_FREE        0x800ull
 #define MDB_KEY_MARK        0x20ull
 #define MDB_KEY_RIGHTS(r)   ((uint64_t)(r) << 2)
-#define MDB_MAX_SPACES      0x10000u
+#define MDB_MAX_SPACES      256u /* nodes per size are counted per space */
 
 static inline unsigned mdb_space(const struct mdb_node *x)
 {
@@ -82,7 +82,8 @@ static inline uint64_t mdb_size(const struct mdb_node *x)
 /* The node with index i (i != MDB_NIL, allocated). */
 struct mdb_node *mdb_at(mdb_id i);
 
-/* The node of `space` holding page `va` (any level), or MDB_NIL. */
+/* The node of `space` holding page `va` (any level), or MDB_NIL. Probes
+ * the sizes from 4K up, skipping sizes of which the space has no node. */
 mdb_id mdb_find(unsigned space, uint64_t va);
 
 /* Make at least n free nodes available. On failure (mdb_err_nomem, or

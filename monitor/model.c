@@ -9,6 +9,9 @@
  * name entries by key, never by pointer, so the table can be rebuilt
  * anywhere without fixing them up.
  *
+ * Every space also lists its live entries (through snext / sprev, by page
+ * address), so that deleting a space costs what the space maps.
+ *
  * A head is an entry that holds no mapping but heads a list: the missing
  * source of some mapping. Only model_set makes them (a mapping set before
  * its source, or its source removed alone); in a state that keeps the
@@ -39,6 +42,7 @@ const char model_err_notfn[] = "lookup is not a function";
 const char model_err_rights[] = "a mapping has rights its source lacks";
 
 #define NIL      UINT32_MAX /* a link to no entry (no key has this space) */
+#define NO_PAGE  UINT64_MAX /* a link to no page of a space (pages are aligned) */
 #define NOSLOT   SIZE_MAX
 #define RIGHTS_R 4u
 #define RWX      7u
@@ -50,13 +54,19 @@ struct model_entry {
 	uint64_t v;                       /* key: page v of space n */
 	uint64_t src;                     /* the mapping: source page, or frame if Real */
 	uint64_t child_v, next_v, prev_v; /* links by key: first derived, siblings */
+	uint64_t snext_v, sprev_v;        /* live: space n's list; NO_PAGE: none */
 	uint32_t n;
 	uint32_t src_space;               /* MODEL_REAL: Real */
 	uint32_t child_n, next_n, prev_n; /* NIL: none */
 	uint8_t state;                    /* enum slot; the door's zeroed memory is empty */
 	uint8_t rights; /* 4 r, 2 w, 1 x (model_set keeps more than 0xff as 0xff) */
 };
-_Static_assert(sizeof(struct model_entry) == 64, "an entry is one cache line");
+_Static_assert(sizeof(struct model_entry) == 80, "an entry is 80 bytes");
+
+struct model_space {
+	uint64_t pages; /* live entries of the space */
+	uint64_t first; /* the first of them, or NO_PAGE */
+};
 
 /* ---- memory -------------------------------------------------------------- */
 
@@ -113,6 +123,12 @@ static struct model_entry *live(const struct model *m, uint32_t n, uint64_t v)
 	struct model_entry *e = entry(m, n, v);
 
 	return e && e->state == SLOT_LIVE ? e : NULL;
+}
+
+/* Page v of space n's list (NO_PAGE: none). */
+static struct model_entry *in_space(const struct model *m, uint32_t n, uint64_t v)
+{
+	return v == NO_PAGE ? NULL : live(m, n, v);
 }
 
 static struct model_entry *child(const struct model *m, const struct model_entry *e)
@@ -277,14 +293,23 @@ static void delist(struct model *m, struct model_entry *e)
  * two entries (n:v, and a head for a missing source). */
 static void put(struct model *m, uint32_t n, uint64_t v, const struct model_map *mp)
 {
-	struct model_entry *e = insert(m, n, v);
+	struct model_entry *e;
 
+	CHECK(v != NO_PAGE); /* pages are aligned */
+	e = insert(m, n, v);
 	if (e->state == SLOT_LIVE) {
 		if (e->src_space != MODEL_REAL)
 			delist(m, e);
 	} else {
+		struct model_space *sp = &m->spaces[n];
+		struct model_entry *first = in_space(m, n, sp->first);
 		e->state = SLOT_LIVE;
-		m->npages[n]++;
+		e->snext_v = sp->first;
+		e->sprev_v = NO_PAGE;
+		if (first)
+			first->sprev_v = v;
+		sp->first = v;
+		sp->pages++;
 	}
 	e->src_space = mp->src_space;
 	e->src = mp->src;
@@ -297,9 +322,19 @@ static void put(struct model *m, uint32_t n, uint64_t v, const struct model_map 
  * something still derives from it (only on a broken state). */
 static void drop(struct model *m, struct model_entry *e)
 {
+	struct model_space *sp = &m->spaces[e->n];
+	struct model_entry *sprev = in_space(m, e->n, e->sprev_v),
+	                   *snext = in_space(m, e->n, e->snext_v);
+
 	if (e->src_space != MODEL_REAL)
 		delist(m, e);
-	m->npages[e->n]--;
+	if (sprev)
+		sprev->snext_v = e->snext_v;
+	else
+		sp->first = e->snext_v;
+	if (snext)
+		snext->sprev_v = e->sprev_v;
+	sp->pages--;
 	e->src_space = MODEL_REAL;
 	e->rights = 0;
 	if (e->child_n == NIL)
@@ -433,11 +468,13 @@ err_t model_init(struct model *m, const struct model_mem *mem, unsigned max_spac
 	m->mem = *mem;
 	m->max_spaces = max_spaces;
 	m->exists = mem_alloc(m, max_spaces * sizeof(*m->exists));
-	m->npages = mem_alloc(m, max_spaces * sizeof(*m->npages));
-	if (!m->exists || !m->npages) {
+	m->spaces = mem_alloc(m, max_spaces * sizeof(*m->spaces));
+	if (!m->exists || !m->spaces) {
 		model_destroy(m);
 		return model_err_nomem;
 	}
+	for (unsigned n = 0; n < max_spaces; n++)
+		m->spaces[n].first = NO_PAGE;
 	m->exists[0] = true;
 	return NULL;
 }
@@ -446,7 +483,7 @@ void model_destroy(struct model *m)
 {
 	mem_free(m, m->tab, m->cap * sizeof(*m->tab));
 	mem_free(m, m->exists, m->max_spaces * sizeof(*m->exists));
-	mem_free(m, m->npages, m->max_spaces * sizeof(*m->npages));
+	mem_free(m, m->spaces, m->max_spaces * sizeof(*m->spaces));
 	mem_free(m, m->boot, m->boot_cap * sizeof(*m->boot));
 	__builtin_memset(m, 0, sizeof(*m));
 }
@@ -514,23 +551,19 @@ err_t model_space_create(struct model *m, uint32_t n)
 		return model_err_nospace;
 	if (m->exists[n])
 		return model_err_exists;
+	CHECK(m->spaces[n].pages == 0); /* deleted, it was flushed */
 	m->exists[n] = true;
-	m->npages[n] = 0;
 	return NULL;
 }
 
 /* Sigma0 (n == 0) cannot be deleted: model_err_nospace, as for a space
- * that does not exist. Cost: one pass over the table, stopping once the
- * space maps nothing. */
+ * that does not exist. */
 err_t model_space_delete(struct model *m, uint32_t n)
 {
 	if (n == 0 || !model_space_exists(m, n))
 		return model_err_nospace;
-	for (size_t i = 0; i < m->cap && m->npages[n]; i++) {
-		struct model_entry *e = &m->tab[i];
-		if (e->state == SLOT_LIVE && e->n == n)
-			flush1(m, e);
-	}
+	while (m->spaces[n].first != NO_PAGE)
+		flush1(m, in_space(m, n, m->spaces[n].first));
 	m->exists[n] = false;
 	return NULL;
 }
@@ -559,7 +592,8 @@ err_t model_reset(struct model *m)
 	m->used = m->dead = 0;
 	for (unsigned n = 0; n < m->max_spaces; n++) {
 		m->exists[n] = n == 0;
-		m->npages[n] = 0;
+		m->spaces[n].pages = 0;
+		m->spaces[n].first = NO_PAGE;
 	}
 	for (size_t k = 0; k < m->nboot; k++)
 		for (uint64_t i = 0; i < m->boot[k].pages; i++) {
@@ -630,7 +664,7 @@ void model_each(const struct model *m,
 
 uint64_t model_pages(const struct model *m, uint32_t n)
 {
-	return model_space_exists(m, n) ? m->npages[n] : 0;
+	return model_space_exists(m, n) ? m->spaces[n].pages : 0;
 }
 
 /* ---- the region commands ------------------------------------------------------ */
@@ -773,14 +807,14 @@ static size_t slot_of(const struct model *m, const struct model_entry *e)
 }
 
 /*
- * The representation itself (not the model): every list holds exactly the
- * live mappings whose source is its head, linked both ways; heads have a
- * list; the counts agree. A failure is a bug here, hence CHECK.
- * count[] has max_spaces zeroed counters.
+ * The representation itself (not the model): every derivation list holds
+ * exactly the live mappings whose source is its head, every space's list
+ * exactly its live entries, both linked both ways; heads have a list; the
+ * counts agree. A failure is a bug here, hence CHECK.
  */
-static void audit(const struct model *m, uint64_t *count)
+static void audit(const struct model *m)
 {
-	size_t used = 0, dead = 0, virt = 0, listed = 0;
+	size_t used = 0, dead = 0, live_n = 0, virt = 0, listed = 0, in_spaces = 0;
 
 	for (size_t i = 0; i < m->cap; i++) {
 		const struct model_entry *e = &m->tab[i];
@@ -793,8 +827,7 @@ static void audit(const struct model *m, uint64_t *count)
 		used++;
 		CHECK(e->state == SLOT_LIVE || e->child_n != NIL);
 		if (e->state == SLOT_LIVE) {
-			CHECK(e->n < m->max_spaces);
-			count[e->n]++;
+			live_n++;
 			virt += e->src_space != MODEL_REAL;
 		}
 		uint32_t pn = NIL;
@@ -810,8 +843,18 @@ static void audit(const struct model *m, uint64_t *count)
 	}
 	CHECK(used == m->used && dead == m->dead && listed == virt);
 	CHECK(m->used + m->dead <= limit(m->cap) || m->cap == 0);
-	for (unsigned n = 0; n < m->max_spaces; n++)
-		CHECK(count[n] == m->npages[n]);
+	for (unsigned n = 0; n < m->max_spaces; n++) {
+		uint64_t pages = 0, pv = NO_PAGE;
+		for (const struct model_entry *e = in_space(m, n, m->spaces[n].first); e;
+		     e = in_space(m, n, e->snext_v)) {
+			CHECK(m->exists[n] && e->sprev_v == pv);
+			CHECK(++pages <= m->used); /* the list ends */
+			pv = e->v;
+		}
+		CHECK(pages == m->spaces[n].pages);
+		in_spaces += pages;
+	}
+	CHECK(in_spaces == live_n);
 }
 
 enum colour { WHITE, GREY, REACHES, FAILS };
@@ -830,19 +873,16 @@ static size_t src_slot(const struct model *m, const struct model_entry *e)
 
 err_t model_check(const struct model *m, char *where, size_t cap)
 {
-	const size_t bytes = m->max_spaces * sizeof(uint64_t) + m->cap;
-	uint64_t *count;
-	uint8_t *col;
+	uint8_t *col; /* enum colour per slot */
 	size_t noreal = NOSLOT;
 	err_t err = NULL;
 
 	if (where && cap)
 		where[0] = '\0';
-	count = mem_alloc(m, bytes);
-	if (!count)
+	col = mem_alloc(m, m->cap ? m->cap : 1);
+	if (!col)
 		return model_err_nomem;
-	col = (uint8_t *)(count + m->max_spaces);
-	audit(m, count);
+	audit(m);
 
 	/*
 	 * 1 and 2: from each mapping not yet coloured, follow the path, greying
@@ -856,7 +896,7 @@ err_t model_check(const struct model *m, char *where, size_t cap)
 		enum colour answer = FAILS;
 		size_t j = i;
 		for (;;) {
-			if (0) {
+			if (col[j] == GREY) {
 				name(where, cap, m->tab[j].n, m->tab[j].v);
 				err = model_err_loop;
 				break;
@@ -914,6 +954,6 @@ err_t model_check(const struct model *m, char *where, size_t cap)
 			err = model_err_rights;
 		}
 	}
-	mem_free(m, count, bytes);
+	mem_free(m, col, m->cap ? m->cap : 1);
 	return err;
 }

@@ -43,18 +43,19 @@ struct model_mem {
 };
 
 struct model_entry; /* private to model.c */
+struct model_space; /* private to model.c */
 
 struct model {
 	struct model_mem mem;
-	unsigned max_spaces; /* spaces are 0 .. max_spaces - 1; 0 is sigma0 */
-	bool *exists;        /* exists[n] */
-	uint64_t *npages;    /* npages[n]: pages space n maps (model_pages) */
+	unsigned max_spaces;        /* spaces are 0 .. max_spaces - 1; 0 is sigma0 */
+	bool *exists;               /* exists[n] */
+	struct model_space *spaces; /* spaces[n]: pages it maps, and the list of them */
 	struct model_entry *tab;
 	size_t cap, used, dead; /* slots, live entries, deleted markers */
 	/* sigma0's boot frames, for model_reset: [base, base + pages) */
 	struct {
 		uint64_t base, pages;
-	} *boot;
+	} * boot;
 	size_t nboot, boot_cap;
 };
 
@@ -95,8 +96,8 @@ bool model_lookup(const struct model *m, uint32_t n, uint64_t v, uint64_t *pa, u
  */
 err_t model_map(struct model *m, uint32_t n, uint64_t v, uint32_t n2, uint64_t v2, uint64_t pages,
                 unsigned rights, uint64_t *done);
-err_t model_grant(struct model *m, uint32_t n, uint64_t v, uint32_t n2, uint64_t v2,
-                  uint64_t pages, unsigned rights, uint64_t *done);
+err_t model_grant(struct model *m, uint32_t n, uint64_t v, uint32_t n2, uint64_t v2, uint64_t pages,
+                  unsigned rights, uint64_t *done);
 err_t model_unmap(struct model *m, uint32_t n, uint64_t v, uint64_t pages, uint64_t *done);
 err_t model_flush(struct model *m, uint32_t n, uint64_t v, uint64_t pages, uint64_t *done);
 err_t model_protect(struct model *m, uint32_t n, uint64_t v, uint64_t pages, unsigned rights,

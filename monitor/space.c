@@ -48,6 +48,8 @@ const char space_err_extents[] = "client memory is too fragmented (extent table 
 #define UPPER_HALF   0xffff800000000000ull
 #define NO_SPACE     UINT32_MAX
 
+_Static_assert(SPACE_MAX <= MDB_MAX_SPACES, "the database counts nodes per space");
+
 struct space {
 	bool used;
 	struct pt pt;
@@ -216,6 +218,23 @@ static err_t check_rights(unsigned rights)
 	return rights <= 7 && rights & 4 ? NULL : space_err_rights;
 }
 
+/*
+ * The node of space n holding page v. The tables answer first: a page
+ * they do not map holds no node (invariant 5). This keeps the hash (whose
+ * chains are cache misses) out of the common case of an empty
+ * destination.
+ */
+static mdb_id find_node(unsigned n, uint64_t v)
+{
+	struct pt_hit h;
+
+	if (n == S.deleting) /* its tables no longer follow its nodes */
+		return mdb_find(n, v);
+	if (!pt_lookup(&SP[n].pt, va_init(v), &h))
+		return MDB_NIL;
+	return mdb_find(n, v);
+}
+
 /* Past the hole at pos: the end of the largest absent entry on its walk. */
 static uint64_t skip_absent(const struct pt *pt, uint64_t pos)
 {
@@ -233,7 +252,7 @@ static uint64_t skip_absent(const struct pt *pt, uint64_t pos)
 static mdb_id node_from(unsigned n, uint64_t *pos, uint64_t end)
 {
 	while (*pos < end) {
-		mdb_id x = mdb_find(n, *pos);
+		mdb_id x = find_node(n, *pos);
 		if (x)
 			return x;
 		*pos = skip_absent(&SP[n].pt, *pos);
@@ -274,14 +293,16 @@ static bool must_cut(mdb_id x, enum cut_need need, unsigned rights)
 	}
 }
 
-/* No node of space n may hold both page a - 4K and page a. */
-static err_t cut_at(unsigned n, uint64_t a, enum cut_need need, unsigned rights)
+/* No node of space n may hold both page a - 4K and page a. Looked at from
+ * the side inside the region (`inside` is a - 4K for its end, a for its
+ * start), the page the command looks up anyway. */
+static err_t cut_at(unsigned n, uint64_t a, uint64_t inside, enum cut_need need, unsigned rights)
 {
-	if (a >= SPACE_USER_TOP)
+	if (a >= SPACE_USER_TOP || a == 0)
 		return NULL;
 	for (;;) {
-		mdb_id x = mdb_find(n, a);
-		if (!x || mdb_va(N(x)) == a || !must_cut(x, need, rights))
+		mdb_id x = find_node(n, inside);
+		if (!x || mdb_va(N(x)) == a || node_end(x) == a || !must_cut(x, need, rights))
 			return NULL;
 		err_t e = split_tree(x);
 		if (e)
@@ -292,8 +313,8 @@ static err_t cut_at(unsigned n, uint64_t a, enum cut_need need, unsigned rights)
 /* Both ends of [v, v + len). */
 static err_t cut_region(unsigned n, uint64_t v, uint64_t len, enum cut_need need, unsigned rights)
 {
-	err_t e = cut_at(n, v, need, rights);
-	return e ? e : cut_at(n, v + len, need, rights);
+	err_t e = cut_at(n, v, v, need, rights);
+	return e ? e : cut_at(n, v + len, v + len - PAGE_SIZE, need, rights);
 }
 
 /* Split every node of [v, v + len) (whose ends are cut) above `level`. */
@@ -313,18 +334,55 @@ static err_t split_above(unsigned n, uint64_t v, uint64_t len, unsigned level)
 	}
 }
 
-/* Nodes strictly below every node of [v, v + len) of space n. */
-static uint64_t descendants(unsigned n, uint64_t v, uint64_t len)
+/* Table pages removing node y (or changing its entries) can add: the
+ * leaf that maps its first page is split down to y's size. Removals
+ * only split and free, never merge, so counts taken before a command
+ * bound what it needs. */
+static unsigned split_need(mdb_id y)
 {
-	uint64_t d = 0;
+	const struct mdb_node *x = N(y);
+	struct pt_walk w;
+
+	if (mdb_space(x) == S.deleting)
+		return 0;
+	pt_walk(&SP[mdb_space(x)].pt, va_init(mdb_va(x)), &w);
+	const unsigned leaf = PT_LEVELS - w.depth;
+	return leaf > mdb_level(x) ? leaf - mdb_level(x) : 0;
+}
+
+/* What removing (or, per_node tables each, protecting) everything
+ * strictly below top can add in table pages. */
+static uint64_t below_need(mdb_id top, unsigned per_node)
+{
+	uint64_t t = 0;
+
+	for (mdb_id y = mdb_next_in(top, top); y; y = mdb_next_in(top, y))
+		t += per_node ? per_node : split_need(y);
+	return t;
+}
+
+/* The same for every node of [v, v + len) of space n. */
+static uint64_t region_below_need(unsigned n, uint64_t v, uint64_t len, unsigned per_node)
+{
+	uint64_t t = 0;
 
 	for (uint64_t pos = v, end = v + len;;) {
 		mdb_id x = node_from(n, &pos, end);
 		if (!x)
-			return d;
-		d += mdb_subtree_size(x) - 1;
+			return t;
+		t += below_need(x, per_node);
 		pos = node_end(x);
 	}
+}
+
+/* Table pages a 4K change at v in space n can add: one per level below
+ * the entry the walk ends at (an absent entry, or a leaf to split). */
+static unsigned page_tables(unsigned n, uint64_t v)
+{
+	struct pt_walk w;
+
+	pt_walk(&SP[n].pt, va_init(v), &w);
+	return PT_LEVELS - w.depth;
 }
 
 /* ---- commit: node and entry changes ----------------------------------------- */
@@ -433,7 +491,7 @@ static err_t survey(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t l
 	*dependent = n == n2 && v < v2 + len && v2 < v + len;
 	*nodes = 0;
 	for (uint64_t pos = v, end = v + len; pos < end;) {
-		mdb_id x = mdb_find(n, pos);
+		mdb_id x = find_node(n, pos);
 		if (!x)
 			return space_err_invalid;
 		for (mdb_id p = N(x)->parent; p && !*dependent; p = N(p)->parent)
@@ -462,7 +520,7 @@ static uint64_t count_nodes(unsigned n, uint64_t v, uint64_t len)
 static void page_step(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned rights,
                       bool grant, struct space_result *r)
 {
-	mdb_id s = mdb_find(n, v);
+	mdb_id s = find_node(n, v);
 
 	if (!s)
 		return;
@@ -470,18 +528,47 @@ static void page_step(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned
 	const mdb_id parent = N(s)->parent;
 	const unsigned srights = mdb_rights(N(s));
 	const paddr_t pa = space_node_frame(s);
-	mdb_id d = mdb_find(n2, v2);
+	mdb_id d = find_node(n2, v2);
 	if (d) {
 		CHECK(mdb_level(N(d)) == 0);
 		remove_tree(d);
 	}
-	s = mdb_find(n, v); /* still valid? the flush may have removed it */
+	s = find_node(n, v); /* still valid? the flush may have removed it */
 	if (!s)
 		return;
 	d = add_node(n2, v2, 0, srights & rights, grant ? parent : s, pa);
 	note(r, d);
 	if (grant)
 		remove_tree(s);
+}
+
+/*
+ * map or grant of one page whose source is a 4K node and whose destination
+ * is empty: no split, no flush, nothing dependent (the destination holds
+ * no node, so no ancestor of the source is there). False: not that case,
+ * nothing done; the general path runs.
+ */
+static bool page_fast(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned rights,
+                      bool grant, struct space_result *r, err_t *e)
+{
+	const mdb_id s = find_node(n, v);
+
+	if (!s) {
+		*e = space_err_invalid;
+		return true;
+	}
+	if (mdb_level(N(s)) || (grant && N(s)->child) || find_node(n2, v2))
+		return false;
+	*e = reserve(1, page_tables(n2, v2) + (grant ? split_need(s) : 0));
+	if (*e)
+		return true;
+	const mdb_id d = add_node(n2, v2, 0, mdb_rights(N(s)) & rights, grant ? N(s)->parent : s,
+	                          space_node_frame(s));
+	note(r, d);
+	if (grant)
+		remove_tree(s);
+	stash_trim(STASH_KEEP);
+	return true;
 }
 
 static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
@@ -500,6 +587,8 @@ static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint
 		e = check_region(v2, len);
 	if (!e)
 		e = check_rights(rights);
+	if (!e && len == PAGE_SIZE && page_fast(n, v, n2, v2, rights, grant, r, &e))
+		return e;
 	if (!e)
 		e = survey(n, v, n2, v2, len, grant, &dep, &nodes);
 	if (e)
@@ -521,9 +610,9 @@ static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint
 	if (e)
 		return e;
 	nodes = count_nodes(n, v, len);
-	uint64_t tables = cover(v2, len) + NODE_TABLES * descendants(n2, v2, len);
+	uint64_t tables = cover(v2, len) + region_below_need(n2, v2, len, 0);
 	if (grant)
-		tables += cover(v, len) + NODE_TABLES * descendants(n, v, len);
+		tables += cover(v, len) + region_below_need(n, v, len, 0);
 	e = reserve(nodes, tables);
 	if (e)
 		return e;
@@ -600,12 +689,30 @@ static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, un
 		e = check_region(v, len);
 	if (!e && op == OP_PROTECT)
 		e = check_rights(rights);
+	if (!e && len == PAGE_SIZE && op != OP_PROTECT) {
+		/* one page of a 4K node (or of a childless larger one, which
+		 * unmap leaves alone): no cut, no cover */
+		const mdb_id x = find_node(n, v);
+		if (!x)
+			return NULL;
+		if (op == OP_UNMAP && !N(x)->child)
+			return NULL;
+		if (!mdb_level(N(x))) {
+			e = reserve(0, below_need(x, 0) + (op == OP_FLUSH ? split_need(x) : 0));
+			if (e)
+				return e;
+			r->pages = op == OP_FLUSH ? remove_tree(x) : remove_children(x);
+			stash_trim(STASH_KEEP);
+			return NULL;
+		}
+	}
 	if (!e)
 		e = cut_region(n, v, len, need[op], rights);
 	if (e)
 		return e;
 	/* A node the region still cuts needs nothing (see must_cut). */
-	const uint64_t tables = cover(v, len) + NODE_TABLES * descendants(n, v, len);
+	const uint64_t tables =
+	    cover(v, len) + region_below_need(n, v, len, op == OP_PROTECT ? NODE_TABLES : 0);
 	e = reserve(0, tables);
 	if (e)
 		return e;
@@ -708,10 +815,12 @@ err_t space_del(unsigned n, uint64_t *flushed)
 		return e;
 	if (n == 0)
 		return space_err_sigma0;
-	e = reserve(0, NODE_TABLES * descendants(n, 0, SPACE_USER_TOP));
-	if (e)
+	S.deleting = n; /* its own nodes need no table pages to go */
+	e = reserve(0, region_below_need(n, 0, SPACE_USER_TOP, 0));
+	if (e) {
+		S.deleting = NO_SPACE;
 		return e;
-	S.deleting = n;
+	}
 	*flushed = flush_nodes(n, 0, SPACE_USER_TOP);
 	S.deleting = NO_SPACE;
 	CHECK(SP[n].pages == 0);

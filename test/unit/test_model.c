@@ -294,7 +294,7 @@ static void assert_unchanged(const struct snap *s)
 
 /* ---- boot ------------------------------------------------------------------------- */
 
-/* Boot: only sigma0 exists and maps its frames at v == pa, Real, rwx; nothing else. */
+/* Boot: only sigma0 exists, mapping its frames at v == pa, Real, rwx. */
 static void test_boot_state(void **state)
 {
 	struct model m2;
@@ -328,8 +328,7 @@ static void test_boot_state(void **state)
 
 /* ---- the paper's scenarios ----------------------------------------------------------- */
 
-/* A chain of maps 0 -> 1 -> 2 -> 3: each page is Virtual its predecessor and looks up
- * sigma0's frame. */
+/* A chain of maps 0 -> 1 -> 2 -> 3: each page is Virtual the one before, all look up one frame. */
 static void test_chain(void **state)
 {
 	(void)state;
@@ -357,8 +356,7 @@ static void tree(void)
 	map(0, PG(5), 2, 0xe000, 1, RWX);
 }
 
-/* unmap of a middle page removes exactly what derives from it, in every space; the page
- * itself, its source and its siblings stay. */
+/* unmap of a middle page removes what derives from it, in every space; the page stays. */
 static void test_unmap_subtree(void **state)
 {
 	(void)state;
@@ -393,8 +391,7 @@ static void test_flush_subtree(void **state)
 	ok();
 }
 
-/* grant moves the mapping (the target derives from the granted page's source) and
- * removes the granted page with everything derived from it. */
+/* grant moves the mapping to the target and drops the granted page and its subtree. */
 static void test_grant_moves(void **state)
 {
 	(void)state;
@@ -414,11 +411,11 @@ static void test_grant_moves(void **state)
 	ok();
 }
 
-/* The paper's counterexample: map 0:v to 1:x, then grant 1:x back onto 0:v. The flush of
- * 0:v takes 1:x with it, so nothing is set and no loop appears. */
+/* The paper's counterexample: map, then grant (or map) back onto the source: no loop. */
 static void test_grant_back_no_loop(void **state)
 {
 	(void)state;
+	/* flush 0:v (the target) takes 1:x (the source) with it, so nothing is set */
 	assert_int_equal(map(0, PG(7), 1, 0x1000, 1, RWX), 1);
 	assert_int_equal(grant(1, 0x1000, 0, PG(7), 1, RWX), 0);
 	expect_none(0, PG(7));
@@ -439,7 +436,7 @@ static void test_grant_back_no_loop(void **state)
 	ok();
 }
 
-/* map (and grant) of a page onto itself flushes it and maps nothing. */
+/* map or grant of a page onto itself flushes it and maps nothing. */
 static void test_onto_itself(void **state)
 {
 	(void)state;
@@ -454,8 +451,7 @@ static void test_onto_itself(void **state)
 	ok();
 }
 
-/* Rights only shrink: map takes source rights ∩ asked, protect shrinks a whole subtree,
- * and asking for more later gives nothing more. */
+/* Rights only shrink, through map and protect, over whole subtrees; asking for more gives none. */
 static void test_rights_shrink(void **state)
 {
 	(void)state;
@@ -482,12 +478,11 @@ static void test_rights_shrink(void **state)
 	ok();
 }
 
-/* A region is the single-page command page by page in increasing order: mapping 1:0x1000
- * over 2 pages onto 1:0x2000 makes a chain, since page 2 takes the new 1:0x2000 as its
- * source; the other way round, page 2's flush takes what page 1 just set. */
+/* A region is page by page in increasing order: overlapping regions in one space show it. */
 static void test_region_order(void **state)
 {
 	(void)state;
+	/* forwards: page 2 takes the 1:0x2000 that page 1 just set as its source, a chain */
 	assert_int_equal(map(0, PG(0), 1, 0x1000, 3, RWX), 3);
 	assert_int_equal(map(1, 0x1000, 1, 0x2000, 2, RW), 2);
 	holds(1, 0x1000, 0, PG(0), RWX);
@@ -496,6 +491,7 @@ static void test_region_order(void **state)
 	expect_lookup(1, 0x3000, PG(0), RW);
 	ok();
 
+	/* backwards: page 2's flush of 1:0x2000 takes the 1:0x1000 that page 1 set */
 	assert_int_equal(flush(1, 0x1000, 3), 3);
 	map(0, PG(0), 1, 0x1000, 3, RWX);
 	assert_int_equal(map(1, 0x2000, 1, 0x1000, 2, RWX), 2);
@@ -506,8 +502,7 @@ static void test_region_order(void **state)
 	ok();
 }
 
-/* map and grant with one source page unmapped (or a space missing) fail and change
- * nothing. */
+/* map and grant with one source page unmapped, or a space missing, fail and change nothing. */
 static void test_invalid_source(void **state)
 {
 	struct snap s;
@@ -536,8 +531,7 @@ static void test_invalid_source(void **state)
 	ok();
 }
 
-/* The *done counts: map/grant count pages set; unmap/flush mappings removed in every
- * space; protect mappings whose rights changed; pages holding nothing are no error. */
+/* The done counts of map, grant, unmap, flush and protect; pages holding nothing are no error. */
 static void test_done_counts(void **state)
 {
 	(void)state;
@@ -564,8 +558,7 @@ static void test_done_counts(void **state)
 
 /* ---- spaces and reset ------------------------------------------------------------------ */
 
-/* Deleting a space flushes everything it maps (and what derives from it, in any space);
- * sigma0 and missing spaces cannot be deleted, existing ones not created. */
+/* Deleting a space flushes all it maps and what derives from it; the refusals of spaces. */
 static void test_space_delete(void **state)
 {
 	(void)state;
@@ -597,8 +590,7 @@ static void test_space_delete(void **state)
 	ok();
 }
 
-/* reset deletes every space but sigma0 and gives sigma0 exactly its boot frames: those
- * granted away come back, what sigma0 mapped besides goes. */
+/* reset leaves sigma0 exactly its boot frames (moved ones back, others gone) and no other space. */
 static void test_reset(void **state)
 {
 	struct snap boot;
@@ -636,8 +628,7 @@ static void check_says(err_t want, const char *where)
 		assert_string_equal(got, where);
 }
 
-/* A loop (two mappings deriving from each other, or one from itself) is invariant 1,
- * reported before anything else. */
+/* model_check finds loops (two mappings, or one on itself) before anything else. */
 static void test_check_loop(void **state)
 {
 	char where[48];
@@ -671,8 +662,7 @@ static void test_check_loop(void **state)
 	check_says(NULL, "");
 }
 
-/* A mapping whose source holds nothing, or lies in a space that does not exist, is
- * invariant 2; set the source later (in any order) and it holds. */
+/* model_check finds a mapping whose source is missing or in no space; set later, it holds. */
 static void test_check_noreal(void **state)
 {
 	(void)state;
@@ -695,8 +685,7 @@ static void test_check_noreal(void **state)
 	assert_ptr_equal(model_set(&M, NSPACES, 0x5000, NULL), model_err_nospace);
 }
 
-/* Rights without r (or with bits beyond rwx) break invariant 3 (lookup answers no x86
- * rights); rights beyond the source's break invariant 4. */
+/* model_check finds rights without r or beyond rwx (3) and rights beyond the source (4). */
 static void test_check_rights(void **state)
 {
 	(void)state;
@@ -724,8 +713,7 @@ static void test_check_rights(void **state)
 	assert_ptr_equal(model_check(&M, NULL, 0), model_err_rights);
 }
 
-/* model_set replaces a mapping without touching what derives from it, and builds the
- * same state as the operations whatever the order of the calls. */
+/* model_set builds the same state in any order, and replaces a mapping leaving its subtree. */
 static void test_set_any_order(void **state)
 {
 	struct snap s;
@@ -792,9 +780,7 @@ static err_t nomem_op(int op)
 	}
 }
 
-/* Every operation that allocates, failed at its 1st, 2nd, ... allocation until it
- * succeeds, returns model_err_nomem, leaves the model exactly as it was and holds no
- * more memory than before. */
+/* Each allocating call, failed at its 1st, 2nd, ... allocation, changes and leaks nothing. */
 static void test_nomem(void **state)
 {
 	struct snap s;
@@ -851,9 +837,7 @@ static void test_nomem(void **state)
 
 /* ---- scale ------------------------------------------------------------------------------ */
 
-/* Regions of 2^17 pages through three spaces, a chain 20000 long, one page mapped at
- * 50000 places then flushed one by one: each costs what it touches (no recursion, no
- * scan of the whole state). */
+/* Big regions, a long chain, a big tree, many siblings: each costs what it touches. */
 static void test_scale(void **state)
 {
 	const uint64_t big = (uint64_t)1 << 17, hi = 0x100000000;
@@ -880,6 +864,20 @@ static void test_scale(void **state)
 	ok();
 	assert_int_equal(unmap(1, 0x1000, 1), chain - 1);
 	assert_int_equal(flush(0, PG(0), 1), 2);
+
+	/* a binary tree of 2^13 - 1 mappings over spaces 1 to 3, node i under node i / 2 */
+	const uint64_t nodes = ((uint64_t)1 << 13) - 1;
+	map(0, PG(2), 2, 0x1000, 1, RWX); /* node 1 */
+	for (uint64_t i = 2; i <= nodes; i++)
+		map(1 + (i / 2) % 3, (i / 2) * PAGE_SIZE, 1 + i % 3, i * PAGE_SIZE, 1, RWX);
+	assert_int_equal(total_pages(), NBOOT - 1 + nodes);
+	assert_true(model_lookup(&M, 1 + nodes % 3, nodes * PAGE_SIZE, &pa, &r));
+	assert_int_equal(pa, PG(2));
+	ok();
+	assert_int_equal(protect(2, 0x1000, 1, RX), nodes);
+	assert_int_equal(unmap(2, 0x1000, 1), nodes - 1);
+	assert_int_equal(flush(2, 0x1000, 1), 1);
+	ok();
 
 	/* one page, many siblings */
 	const uint64_t wide = 50000;
@@ -1094,15 +1092,32 @@ static void random_run(unsigned seed, unsigned long ops, unsigned fail_percent)
 	ref_boot();
 	door.fail_percent = fail_percent;
 	for (unsigned long i = 0; i < ops; i++) {
-		const uint32_t op = rnd(100), pages = 1 + (rnd(4) == 0 ? rnd(8) : 0);
-		const uint32_t n = rnd_space(), n2 = rnd_space();
-		const uint32_t p = rnd(RP - pages + 1), p2 = rnd(RP - pages + 1);
+		const uint32_t op = rnd(1000), pages = 1 + (rnd(4) == 0 ? rnd(8) : 0);
+		const uint32_t p2 = rnd(RP - pages + 1);
 		const unsigned rights = R | rnd(4);
 		uint64_t count = 0;
+		uint32_t n = rnd_space(), p = rnd(RP - pages + 1), n2 = rnd_space();
+
+		/* sigma0 as a target seldom: each map onto it loses a frame till reset */
+		for (int tries = 0; n2 == 0 && tries < 4; tries++)
+			n2 = rnd_space();
+
+		/* mostly a source region that holds mappings, so that most commands act; sigma0
+		 * seldom for grant, unmap and flush, so that its frames last between resets */
+		const bool harms_sigma0 = op >= 500 && op < 760;
+		for (int tries = 0; op < 940 && tries < 32 && rnd(16); tries++) {
+			uint32_t k = 0;
+			while (n < RS && k < pages && ref.c[n][p + k].valid)
+				k++;
+			if (k == pages && (n != 0 || !harms_sigma0 || rnd(8) == 0))
+				break;
+			n = rnd_space();
+			p = rnd(RP - pages + 1);
+		}
 
 		done = 0;
-		if (op < 47) { /* map, grant */
-			const bool is_map = op < 35;
+		if (op < 580) { /* map 50%, grant 8% */
+			const bool is_map = op < 500;
 			want = NULL;
 			if (!ref.exists[n] || !ref.exists[n2])
 				want = model_err_nospace;
@@ -1116,24 +1131,28 @@ static void random_run(unsigned seed, unsigned long ops, unsigned fail_percent)
 			for (uint32_t k = 0; !e && k < pages; k++)
 				count += is_map ? ref_map(n, p + k, n2, p2 + k, rights)
 				                : ref_grant(n, p + k, n2, p2 + k, rights);
-		} else if (op < 85) { /* unmap, flush, protect */
+		} else if (op < 940) { /* unmap 10%, flush 8%, protect 18% */
 			want = ref.exists[n] ? NULL : model_err_nospace;
-			if (op < 59)
+			if (op < 680)
 				e = model_unmap(&M, n, PG(p), pages, &done);
-			else if (op < 69)
+			else if (op < 760)
 				e = model_flush(&M, n, PG(p), pages, &done);
 			else
 				e = model_protect(&M, n, PG(p), pages, rights, &done);
 			assert_ptr_equal(e, want);
 			for (uint32_t k = 0; !want && k < pages; k++)
-				count += op < 59   ? ref_unmap(n, p + k)
-				         : op < 69 ? ref_flush(n, p + k)
-				                   : ref_protect(n, p + k, rights);
-		} else if (op < 92) {
+				count += op < 680   ? ref_unmap(n, p + k)
+				         : op < 760 ? ref_flush(n, p + k)
+				                    : ref_protect(n, p + k, rights);
+		} else if (op < 994) { /* space create 5.4% (most exist), delete 0.5%, reset 0.1% */
+			n = rnd(RS + 1);
 			e = model_space_create(&M, n);
-			assert_ptr_equal(e, ref.exists[n] ? model_err_exists : NULL);
-			ref.exists[n] = true;
-		} else if (op < 98 || rnd(4)) {
+			assert_ptr_equal(e, n == RS         ? model_err_nospace
+			                    : ref.exists[n] ? model_err_exists
+			                                    : NULL);
+			if (n < RS)
+				ref.exists[n] = true;
+		} else if (op < 999) {
 			e = model_space_delete(&M, n);
 			assert_ptr_equal(e, n && ref.exists[n] ? NULL : model_err_nospace);
 			if (!e) {
@@ -1159,16 +1178,14 @@ static void random_run(unsigned seed, unsigned long ops, unsigned fail_percent)
 	ok();
 }
 
-/* 10^5 random operations over 8 spaces and 64 pages each (regions up to 8 pages, space
- * create/delete, reset): after each the model equals the reference, counts agree and
- * model_check passes. */
+/* 10^5 random commands over 8 spaces x 64 pages held against the reference, checked after each. */
 static void test_random(void **state)
 {
 	(void)state;
 	random_run(1, 100000, 0);
 }
 
-/* The same with a tenth of all allocations failing: a failed operation changes nothing. */
+/* The same with a tenth of allocations failing: a failed command changes nothing. */
 static void test_random_nomem(void **state)
 {
 	(void)state;
