@@ -166,15 +166,15 @@ static inline struct frame *at(uint32_t i)
 }
 
 /* The order of a run's block at frame pos, with *left (> 0) frames of the run
- * still to place, which it takes off: the largest block aligned at pos that
- * fits. From a start aligned to 2^ceil(log2 n) that is one block per set bit
- * of n, largest first. */
+ * still to place, which it takes off: the largest block aligned at pos (its
+ * lowest set bit) that fits (the top bit of *left), so the lowest set bit of
+ * the two. From a start aligned to 2^ceil(log2 n) that is one block per set
+ * bit of n, largest first. */
 static inline unsigned run_next_order(uint64_t pos, uint64_t *left)
 {
-	unsigned j = 63 - (unsigned)__builtin_clzll(*left);
+	uint64_t top = (uint64_t)1 << (63 - __builtin_clzll(*left));
+	unsigned j = (unsigned)__builtin_ctzll(pos | top);
 
-	if (pos && (unsigned)__builtin_ctzll(pos) < j)
-		j = (unsigned)__builtin_ctzll(pos);
 	*left -= FRAMES(j);
 	return j;
 }
@@ -452,8 +452,9 @@ static bool can_own(enum frame_owner owner)
 
 /* Mark [i, i+count) (count > 0) as an unreferenced run of `owner`, writing
  * the head of each of its blocks. Needs: the blocks' interior entries are
- * clear. */
-static void mark_run(uint32_t i, uint64_t count, enum frame_owner owner)
+ * clear. Inlined, so that frame_alloc makes no call for it. */
+static inline __attribute__((always_inline)) void mark_run(uint32_t i, uint64_t count,
+                                                           enum frame_owner owner)
 {
 	uint32_t pos = i;
 
@@ -634,11 +635,10 @@ err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner)
 	if (r->prev)
 		return frame_err_busy;
 
-	if (i > s)
-		mark_run(s, i - s, owner);
-	mark_run(i, count, owner);
-	if (i + count < end)
-		mark_run((uint32_t)(i + count), end - i - count, owner);
+	const uint64_t cut[] = {s, i, i + count, end}; /* the pieces: [cut[k], cut[k + 1]) */
+	for (unsigned k = 0; k < 3; k++)
+		if (cut[k + 1] > cut[k])
+			mark_run((uint32_t)cut[k], cut[k + 1] - cut[k], owner);
 	return NULL;
 }
 
