@@ -409,7 +409,7 @@ err_t mdb_audit(mdb_id *bad)
 		return "the count of nodes by space and size is wrong";
 	if (used != M.nused || chained != M.nused)
 		return "the count of nodes in use is wrong";
-	if (free != M.nfree || used + free + 1 != (uint64_t)slots)
+	if (free != M.nfree || used + free + (slots ? 1 : 0) != (uint64_t)slots)
 		return "the count of free nodes is wrong";
 	return NULL;
 }
