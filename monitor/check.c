@@ -100,8 +100,8 @@ static bool node_in(void *arg, mdb_id i)
 	if (va + mdb_size(x) > SPACE_USER_TOP)
 		return fail(c, "5 (refinement): node %u:0x%lx leaves the lower half", n, va);
 	if (!space_lookup(n, va, &h))
-		return fail(c, "5 (refinement): %u:0x%lx (a %s mapping) is not in the tables", n, va,
-		            level_size[mdb_level(x)]);
+		return fail(c, "5 (refinement): %u:0x%lx (a %s mapping) is not in the tables", n,
+		            va, level_size[mdb_level(x)]);
 	const struct mdb_node *p = x->parent ? mdb_at(x->parent) : NULL;
 	struct model_map mp = {.rights = mdb_rights(x)};
 	c->pages[n] += pages;
@@ -115,13 +115,16 @@ static bool node_in(void *arg, mdb_id i)
 		for (uint64_t k = 0; k < pages; k++) {
 			const uint64_t pa = mp.src + k * PAGE_SIZE;
 			if (pa < c->lo || pa >= c->hi)
-				return fail(c, "6 (isolation): %u:0x%lx maps frame 0x%lx Real, outside "
-				               "client memory",
-				            n, va + k * PAGE_SIZE, pa);
+				return fail(
+				    c,
+				    "6 (isolation): %u:0x%lx maps frame 0x%lx Real, outside "
+				    "client memory",
+				    n, va + k * PAGE_SIZE, pa);
 			const uint64_t f = (pa - c->lo) / PAGE_SIZE;
 			if (c->real[f / 8] & (1u << f % 8))
-				return fail(c, "7 (accounting): frame 0x%lx is Real in two mappings "
-				               "(one is %u:0x%lx)",
+				return fail(c,
+				            "7 (accounting): frame 0x%lx is Real in two mappings "
+				            "(one is %u:0x%lx)",
 				            pa, n, va + k * PAGE_SIZE);
 			c->real[f / 8] |= (uint8_t)(1u << f % 8);
 			c->nreal++;
@@ -141,32 +144,40 @@ static bool run_in(void *arg, const struct pt_run *r)
 	if (va >= SPACE_USER_TOP) { /* the reserved half: exactly the pieces */
 		for (uint64_t off = 0; off < r->len; off += PAGE_SIZE) {
 			size_t k = 0;
-			while (k < c->nrsv && !(c->rsv[k].va <= va + off &&
-			                        va + off < c->rsv[k].va + c->rsv[k].pages * PAGE_SIZE))
+			while (k < c->nrsv &&
+			       !(c->rsv[k].va <= va + off &&
+			         va + off < c->rsv[k].va + c->rsv[k].pages * PAGE_SIZE))
 				k++;
 			if (k == c->nrsv)
-				return fail(c, "5 (refinement): %u:0x%lx in the upper half is no reserved page", n,
-				            va + off);
+				return fail(c,
+				            "5 (refinement): %u:0x%lx in the upper half is no "
+				            "reserved page",
+				            n, va + off);
 			const struct plat_rsv *p = &c->rsv[k];
 			const pt_attr_t want = PT_R | (p->write ? PT_W : 0) | (p->exec ? PT_X : 0);
 			if (pa_addr(r->pa) + off != pa_addr(p->pa) + (va + off - p->va) ||
 			    (r->attr & (PT_RIGHTS | PT_USER)) != want)
-				return fail(c, "5 (refinement): reserved page %u:0x%lx maps the wrong frame or rights",
+				return fail(c,
+				            "5 (refinement): reserved page %u:0x%lx maps the wrong "
+				            "frame or rights",
 				            n, va + off);
 			c->rsv_pages++;
 		}
 		return true;
 	}
 	if (!(r->attr & PT_USER))
-		return fail(c, "5 (refinement): %u:0x%lx is a client page without the user bit", n, va);
+		return fail(c, "5 (refinement): %u:0x%lx is a client page without the user bit", n,
+		            va);
 	const unsigned rights = 4u | (r->attr & PT_W ? 2u : 0) | (r->attr & PT_X ? 1u : 0);
 	/* Run and node are both linear: compare where each node starts in the run. */
 	for (uint64_t v = va, end = va + r->len; v < end;) {
 		const mdb_id i = mdb_find(n, v);
 		if (!i)
-			return fail(c, "5 (refinement): %u:0x%lx is in the tables, the model maps nothing "
-			               "there",
-			            n, v);
+			return fail(
+			    c,
+			    "5 (refinement): %u:0x%lx is in the tables, the model maps nothing "
+			    "there",
+			    n, v);
 		const struct mdb_node *x = mdb_at(i);
 		uint64_t pa;
 		unsigned mr;
@@ -174,9 +185,11 @@ static bool run_in(void *arg, const struct pt_run *r)
 			return fail(c, "2 (every mapping reaches Real) at %u:0x%lx", n, mdb_va(x));
 		pa += v - mdb_va(x);
 		if (pa != pa_addr(r->pa) + (v - va) || mr != rights)
-			return fail(c, "5 (refinement): %u:0x%lx: the tables say 0x%lx %x, the model 0x%lx "
-			               "%x",
-			            n, v, pa_addr(r->pa) + (v - va), rights, pa, mr);
+			return fail(
+			    c,
+			    "5 (refinement): %u:0x%lx: the tables say 0x%lx %x, the model 0x%lx "
+			    "%x",
+			    n, v, pa_addr(r->pa) + (v - va), rights, pa, mr);
 		const uint64_t xend = mdb_va(x) + mdb_size(x);
 		v = xend < end ? xend : end;
 	}
@@ -185,10 +198,12 @@ static bool run_in(void *arg, const struct pt_run *r)
 	for (uint64_t pa = pa_addr(r->pa), end = pa + r->len; pa < end;) {
 		struct frame_info fi;
 		if (frame_query(pa_init(pa), &fi) || fi.owner != FRAME_CLIENT)
-			return fail(c, "6 (isolation): %u:0x%lx reaches frame 0x%lx, which belongs to %s", n,
-			            va + (pa - pa_addr(r->pa)), pa,
-			            fi.managed || fi.owner == FRAME_FIRMWARE ? frame_owner_name(fi.owner)
-			                                                     : "no one (not RAM memmon manages)");
+			return fail(
+			    c, "6 (isolation): %u:0x%lx reaches frame 0x%lx, which belongs to %s",
+			    n, va + (pa - pa_addr(r->pa)), pa,
+			    fi.managed || fi.owner == FRAME_FIRMWARE
+			        ? frame_owner_name(fi.owner)
+			        : "no one (not RAM memmon manages)");
 		const uint64_t next = fi.run_frames ? pa_addr(fi.run) + fi.run_frames * PAGE_SIZE
 		                                    : pa_addr(fi.block) + (PAGE_SIZE << fi.order);
 		pa = next > pa ? next : pa + PAGE_SIZE;
@@ -220,12 +235,14 @@ static err_t check_all(struct ctx *c, uint64_t own_tables, struct space_check *s
 	space_stats(&st);
 	for (unsigned n = 0; n < SPACE_MAX; n++)
 		if (space_exists(n) && c->pages[n] != space_pages(n))
-			return fail(c, "7 (accounting): space %u's nodes hold 0x%lx pages, its count says 0x%lx",
+			return fail(c,
+			            "7 (accounting): space %u's nodes hold 0x%lx pages, its count "
+			            "says 0x%lx",
 			            n, c->pages[n], space_pages(n)),
 			       NULL;
 	if (c->roots != st.reachable)
-		return fail(c, "7 (accounting): 0x%lx pages are Real, the count says 0x%lx", c->roots,
-		            st.reachable),
+		return fail(c, "7 (accounting): 0x%lx pages are Real, the count says 0x%lx",
+		            c->roots, st.reachable),
 		       NULL;
 
 	char where[48] = "";
@@ -250,15 +267,18 @@ static err_t check_all(struct ctx *c, uint64_t own_tables, struct space_check *s
 		if (c->failed)
 			return NULL;
 		if (c->seen != c->pages[n])
-			return fail(c, "5 (refinement): space %u's tables map 0x%lx pages, the model 0x%lx", n,
-			            c->seen, c->pages[n]),
+			return fail(c,
+			            "5 (refinement): space %u's tables map 0x%lx pages, the model "
+			            "0x%lx",
+			            n, c->seen, c->pages[n]),
 			       NULL;
 		size_t want = 0;
 		for (size_t k = 0; k < c->nrsv; k++)
 			want += c->rsv[k].pages;
 		if (c->rsv_pages != want)
-			return fail(c, "5 (refinement): space %u maps 0x%lx reserved pages, not 0x%lx", n,
-			            (uint64_t)c->rsv_pages, (uint64_t)want),
+			return fail(c,
+			            "5 (refinement): space %u maps 0x%lx reserved pages, not 0x%lx",
+			            n, (uint64_t)c->rsv_pages, (uint64_t)want),
 			       NULL;
 		tables += space_pt(n)->tables;
 	}
@@ -276,14 +296,16 @@ static err_t check_all(struct ctx *c, uint64_t own_tables, struct space_check *s
 		frame_query(pa_init(ext[i].base), &fi);
 		if (fi.owner != FRAME_CLIENT || pa_addr(fi.run) != ext[i].base ||
 		    fi.run_frames != ext[i].pages)
-			return fail(c, "7 (accounting): client extent 0x%lx (0x%lx frames) is not one "
-			               "client run of the allocator",
+			return fail(c,
+			            "7 (accounting): client extent 0x%lx (0x%lx frames) is not one "
+			            "client run of the allocator",
 			            ext[i].base, ext[i].pages),
 			       NULL;
 		client += ext[i].pages;
 	}
 	if (client != fs.owned[FRAME_CLIENT] || client != st.client)
-		return fail(c, "7 (accounting): clients hold 0x%lx frames, the allocator says 0x%lx",
+		return fail(c,
+		            "7 (accounting): clients hold 0x%lx frames, the allocator says 0x%lx",
 		            client, fs.owned[FRAME_CLIENT]),
 		       NULL;
 	if (c->nreal != c->roots || c->roots > client)
@@ -291,13 +313,17 @@ static err_t check_all(struct ctx *c, uint64_t own_tables, struct space_check *s
 		            c->nreal, c->roots, client),
 		       NULL;
 	if (fs.owned[FRAME_PTABLE] != tables + own_tables)
-		return fail(c, "7 (accounting): the allocator counts 0x%lx table pages, the spaces and "
-		               "memmon hold 0x%lx",
-		            fs.owned[FRAME_PTABLE], tables + own_tables),
+		return fail(
+		           c,
+		           "7 (accounting): the allocator counts 0x%lx table pages, the spaces and "
+		           "memmon hold 0x%lx",
+		           fs.owned[FRAME_PTABLE], tables + own_tables),
 		       NULL;
 	if (fs.owned[FRAME_MDB] != ms.pages)
-		return fail(c, "7 (accounting): the allocator counts 0x%lx database pages, the database "
-		               "0x%lx",
+		return fail(c,
+		            "7 (accounting): the allocator counts 0x%lx database pages, the "
+		            "database "
+		            "0x%lx",
 		            fs.owned[FRAME_MDB], ms.pages),
 		       NULL;
 	*sum = (struct space_check){.spaces = st.spaces,

@@ -44,8 +44,8 @@ static err_t arg_va(struct con *c, const char *cmd, const char *s, uint64_t alig
 	if (e)
 		return con_fail(c, "%s: address: %s: '%.40s'", cmd, e, s);
 	if (*v >= SPACE_USER_TOP)
-		return con_fail(c, "%s: 0x%lx is in the upper half, which memmon reserves for itself",
-		                cmd, *v);
+		return con_fail(
+		    c, "%s: 0x%lx is in the upper half, which memmon reserves for itself", cmd, *v);
 	if (*v % align)
 		return con_fail(c, "%s: 0x%lx is not 0x%lx-aligned", cmd, *v, align);
 	return NULL;
@@ -125,8 +125,8 @@ err_t cmd_space(struct con *c, int argc, char **argv)
 			if (!space_exists(n))
 				continue;
 			count++;
-			con_printf("space %u%s pages 0x%lx ptpages 0x%lx\n", n, n ? "" : " (sigma0)",
-			           space_pages(n), space_pt(n)->tables);
+			con_printf("space %u%s pages 0x%lx ptpages 0x%lx\n", n,
+			           n ? "" : " (sigma0)", space_pages(n), space_pt(n)->tables);
 		}
 		con_printf("spaces 0x%x\n", count);
 		return NULL;
@@ -163,10 +163,11 @@ static err_t map_like(struct con *c, int argc, char **argv, bool grant)
 	if (e)
 		return e;
 	struct space_result r;
-	e = grant ? space_grant(n, v, n2, v2, len, rights, &r) : space_map(n, v, n2, v2, len, rights, &r);
+	e = grant ? space_grant(n, v, n2, v2, len, rights, &r)
+	          : space_map(n, v, n2, v2, len, rights, &r);
 	if (e == space_err_invalid)
-		return con_fail(c, "%s: %u:0x%lx: a page of the source region holds no mapping", cmd, n,
-		                v);
+		return con_fail(c, "%s: %u:0x%lx: a page of the source region holds no mapping",
+		                cmd, n, v);
 	if (e)
 		return layer_fail(c, cmd, e);
 	char a[4], o[4];
@@ -213,7 +214,7 @@ err_t cmd_region(struct con *c, int argc, char **argv)
 	if (len > SPACE_USER_TOP - v)
 		return con_fail(c, "%s: 0x%lx + 0x%lx leaves the lower half", cmd, v, len);
 	struct space_result r;
-	e = protect ? space_protect(n, v, len, rights, &r)
+	e = protect               ? space_protect(n, v, len, rights, &r)
 	    : streq(cmd, "unmap") ? space_unmap(n, v, len, &r)
 	                          : space_flush(n, v, len, &r);
 	if (e)
@@ -266,7 +267,8 @@ err_t cmds_pt_space(struct con *c, int argc, char **argv)
 		char r[4];
 		if (space_lookup(n, v, &h)) {
 			print_rights(h.rights, r);
-			con_printf("%u:0x%lx -> 0x%lx %s %s\n", n, v, pa_addr(h.pa), r, size_name[h.level]);
+			con_printf("%u:0x%lx -> 0x%lx %s %s\n", n, v, pa_addr(h.pa), r,
+			           size_name[h.level]);
 		} else {
 			con_printf("%u:0x%lx -> none\n", n, v);
 		}
@@ -312,8 +314,8 @@ err_t cmd_mdb(struct con *c, int argc, char **argv)
 	const mdb_id root = mdb_root(x);
 	const uint64_t size = mdb_size(mdb_at(root));
 	const uint64_t frame = pa_addr(space_node_frame(root));
-	con_printf("mdb %u:0x%lx: frames 0x%lx-0x%lx, a tree of 0x%lx mappings of %s\n", n, v, frame,
-	           frame + size, mdb_subtree_size(root), size_name[mdb_level(mdb_at(root))]);
+	con_printf("mdb %u:0x%lx: frames 0x%lx-0x%lx, a tree of 0x%lx mappings of %s\n", n, v,
+	           frame, frame + size, mdb_subtree_size(root), size_name[mdb_level(mdb_at(root))]);
 	uint64_t printed = 0;
 	for (mdb_id i = root; i; i = mdb_next_in(root, i)) {
 		unsigned depth = 0;
@@ -342,7 +344,8 @@ err_t cmd_check(struct con *c, int argc, char **argv)
 		return NULL;
 	}
 	if (e)
-		return con_fail(c, "check: cannot run: %s (the model needs memory from the pool)", e);
+		return con_fail(c, "check: cannot run: %s (the model needs memory from the pool)",
+		                e);
 	con_printf("check: ok spaces 0x%x mappings 0x%lx pages 0x%lx frames 0x%lx orphaned 0x%lx\n",
 	           s.spaces, s.mappings, s.pages, s.frames, s.orphaned);
 	return NULL;
@@ -354,7 +357,8 @@ static void print_fault(unsigned n, uint64_t v, const struct plat_fault *f)
 {
 	if (f->vector == 14)
 		con_printf("fault: #PF %u:0x%lx %s %s\n", n, f->addr,
-		           f->code & 1 ? "protection" : "not-present", f->code & 2 ? "write" : "read");
+		           f->code & 1 ? "protection" : "not-present",
+		           f->code & 2 ? "write" : "read");
 	else
 		con_printf("fault: vector %u %u:0x%lx code 0x%lx\n", f->vector, n, v, f->code);
 }
@@ -429,7 +433,8 @@ err_t cmd_park(struct con *c, int argc, char **argv)
 	return NULL;
 }
 
-/* ---- pool, reset ------------------------------------------------------------------------------ */
+/* ---- pool, reset ------------------------------------------------------------------------------
+ */
 
 static void print_pool(void)
 {
@@ -438,9 +443,10 @@ static void print_pool(void)
 
 	space_stats(&s);
 	frame_stats(&fs);
-	con_printf("pool frames 0x%lx used 0x%lx free 0x%lx (ptables 0x%lx mdb 0x%lx console 0x%lx)\n",
-	           s.pool, s.pool_used, s.pool_free, fs.owned[FRAME_PTABLE], fs.owned[FRAME_MDB],
-	           fs.owned[FRAME_CONSOLE]);
+	con_printf(
+	    "pool frames 0x%lx used 0x%lx free 0x%lx (ptables 0x%lx mdb 0x%lx console 0x%lx)\n",
+	    s.pool, s.pool_used, s.pool_free, fs.owned[FRAME_PTABLE], fs.owned[FRAME_MDB],
+	    fs.owned[FRAME_CONSOLE]);
 }
 
 err_t cmd_pool(struct con *c, int argc, char **argv)

@@ -16,9 +16,9 @@
 #include "frame.h"
 #include "platform.h"
 
-#define PER_PAGE ((uint32_t)(PAGE_SIZE / sizeof(struct mdb_node))) /* 128 */
-#define DIR_SPAN 512u                                               /* node pages per directory page */
-#define TOP_MAX  1024u /* 1024 * 512 * 128 = 2^26 nodes at most */
+#define PER_PAGE      ((uint32_t)(PAGE_SIZE / sizeof(struct mdb_node))) /* 128 */
+#define DIR_SPAN      512u               /* node pages per directory page */
+#define TOP_MAX       1024u              /* 1024 * 512 * 128 = 2^26 nodes at most */
 #define KEY_HASH_MASK (~(uint64_t)0xffc) /* space, block and level; not rights or flags */
 
 const char mdb_err_nomem[] = "the pool has no frame left for the mapping database";
@@ -30,7 +30,7 @@ static struct {
 	uint32_t ndirs;                 /* directory pages */
 	uint32_t freelist;              /* through `next` */
 	uint64_t nfree, nused;
-	unsigned hbits; /* 2^hbits chains; 0: no table yet */
+	unsigned hbits;                    /* 2^hbits chains; 0: no table yet */
 	uint32_t count[MDB_MAX_SPACES][3]; /* nodes by space and size */
 } M;
 
@@ -128,8 +128,9 @@ static err_t add_page(void)
 	}
 	if (kalloc(FRAME_MDB, &pa)) {
 		if (p % DIR_SPAN == 0) {
-			CHECK(!kfree(pa_init((uint64_t)(uintptr_t)M.top[p / DIR_SPAN] - plat_ram_base),
-			             FRAME_MDB));
+			CHECK(!kfree(
+			    pa_init((uint64_t)(uintptr_t)M.top[p / DIR_SPAN] - plat_ram_base),
+			    FRAME_MDB));
 			M.top[p / DIR_SPAN] = NULL;
 			M.ndirs--;
 		}
@@ -205,14 +206,17 @@ mdb_id mdb_new(unsigned space, uint64_t va, unsigned level, unsigned rights)
 {
 	const mdb_id i = M.freelist;
 
-	CHECK(i != MDB_NIL && level < 3 && space < MDB_MAX_SPACES && !(va & (mdb_level_size(level) - 1)));
+	CHECK(i != MDB_NIL && level < 3 && space < MDB_MAX_SPACES &&
+	      !(va & (mdb_level_size(level) - 1)));
 	struct mdb_node *x = slot(i);
 	M.freelist = x->next;
 	M.nfree--;
 	M.nused++;
 	const uint32_t bucket = x->bucket;
-	*x = (struct mdb_node){
-	    .key = hkey(space, va, level) | MDB_KEY_RIGHTS(rights), .next = i, .prev = i, .bucket = bucket};
+	*x = (struct mdb_node){.key = hkey(space, va, level) | MDB_KEY_RIGHTS(rights),
+	                       .next = i,
+	                       .prev = i,
+	                       .bucket = bucket};
 	chain_insert(i);
 	M.count[space][level]++;
 	return i;
@@ -335,7 +339,8 @@ void mdb_split(mdb_id i)
 		for (uint64_t k = 1; k < 512; k++) {
 			mdb_id y = mdb_new(space, va + k * piece, level - 1, rights);
 			if (p)
-				mdb_link(chain_find(hkey(mdb_space(p), mdb_va(p) + k * piece, level - 1)),
+				mdb_link(chain_find(
+				             hkey(mdb_space(p), mdb_va(p) + k * piece, level - 1)),
 				         y);
 		}
 	}

@@ -42,11 +42,11 @@ const char space_err_full[] = "every space number is in use";
 const char space_err_busy[] = "sigma0 has too few frames from which nothing is derived";
 const char space_err_extents[] = "client memory is too fragmented (extent table full)";
 
-#define EXTENTS_MAX  4096
-#define STASH_KEEP   0 /* nothing held between commands: the counts stay exact */
-#define PIECES_MAX   64 /* pool grow / shrink: ranges per command */
-#define UPPER_HALF   0xffff800000000000ull
-#define NO_SPACE     UINT32_MAX
+#define EXTENTS_MAX 4096
+#define STASH_KEEP  0  /* nothing held between commands: the counts stay exact */
+#define PIECES_MAX  64 /* pool grow / shrink: ranges per command */
+#define UPPER_HALF  0xffff800000000000ull
+#define NO_SPACE    UINT32_MAX
 
 _Static_assert(SPACE_MAX <= MDB_MAX_SPACES, "the database counts nodes per space");
 
@@ -361,8 +361,13 @@ static uint64_t below_need(mdb_id top, unsigned per_node)
 	return t;
 }
 
-/* The same for every node of [v, v + len) of space n. */
-static uint64_t region_below_need(unsigned n, uint64_t v, uint64_t len, unsigned per_node)
+/*
+ * What a command on every node of [v, v + len) of space n can add in table
+ * pages: per node, removing it (`self`: the split of its leaf) and
+ * everything below it; or, with per_node set, per_node for it and for each
+ * node below (protect, whose changes may merge and split again).
+ */
+static uint64_t region_need(unsigned n, uint64_t v, uint64_t len, bool self, unsigned per_node)
 {
 	uint64_t t = 0;
 
@@ -370,9 +375,27 @@ static uint64_t region_below_need(unsigned n, uint64_t v, uint64_t len, unsigned
 		mdb_id x = node_from(n, &pos, end);
 		if (!x)
 			return t;
-		t += below_need(x, per_node);
+		t += below_need(x, per_node) + (per_node ? per_node : self ? split_need(x) : 0);
 		pos = node_end(x);
 	}
+}
+
+/* Table pages making one node per source node of [v, v + len) at the
+ * matching places of the destination can add: the tables on each new
+ * entry's path, at most every table that can serve the destination. */
+static uint64_t create_need(unsigned n, uint64_t v, uint64_t len, uint64_t v2)
+{
+	uint64_t t = 0;
+	const uint64_t most = cover(v2, len);
+
+	for (uint64_t pos = v, end = v + len; t < most;) {
+		mdb_id x = node_from(n, &pos, end);
+		if (!x)
+			break;
+		t += PT_LEVELS - 1 - mdb_level(N(x));
+		pos = node_end(x);
+	}
+	return t < most ? t : most;
 }
 
 /* Table pages a 4K change at v in space n can add: one per level below
@@ -517,8 +540,8 @@ static uint64_t count_nodes(unsigned n, uint64_t v, uint64_t len)
 }
 
 /* One page of a dependent map or grant, exactly as SPEC says it. */
-static void page_step(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned rights,
-                      bool grant, struct space_result *r)
+static void page_step(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned rights, bool grant,
+                      struct space_result *r)
 {
 	mdb_id s = find_node(n, v);
 
@@ -548,8 +571,8 @@ static void page_step(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned
  * no node, so no ancestor of the source is there). False: not that case,
  * nothing done; the general path runs.
  */
-static bool page_fast(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned rights,
-                      bool grant, struct space_result *r, err_t *e)
+static bool page_fast(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned rights, bool grant,
+                      struct space_result *r, err_t *e)
 {
 	const mdb_id s = find_node(n, v);
 
@@ -610,9 +633,12 @@ static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint
 	if (e)
 		return e;
 	nodes = count_nodes(n, v, len);
-	uint64_t tables = cover(v2, len) + region_below_need(n2, v2, len, 0);
+	/* dependent commands make and remove nodes as they go: every table
+	 * either region can hold; otherwise the new entries' paths */
+	uint64_t tables =
+	    region_need(n2, v2, len, true, 0) + (dep ? cover(v2, len) : create_need(n, v, len, v2));
 	if (grant)
-		tables += cover(v, len) + region_below_need(n, v, len, 0);
+		tables += region_need(n, v, len, true, 0) + (dep ? cover(v, len) : 0);
 	e = reserve(nodes, tables);
 	if (e)
 		return e;
@@ -628,8 +654,9 @@ static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint
 				break;
 			const struct mdb_node *x = N(s);
 			const mdb_id parent = grant ? x->parent : s;
-			const mdb_id d = add_node(n2, v2 + (mdb_va(x) - v), mdb_level(x),
-			                          mdb_rights(x) & rights, parent, space_node_frame(s));
+			const mdb_id d =
+			    add_node(n2, v2 + (mdb_va(x) - v), mdb_level(x), mdb_rights(x) & rights,
+			             parent, space_node_frame(s));
 			note(r, d);
 			pos = node_end(s);
 		}
@@ -648,8 +675,8 @@ err_t space_map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, 
 	return map_or_grant(n, v, n2, v2, len, rights, false, r);
 }
 
-err_t space_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
-                  unsigned rights, struct space_result *r)
+err_t space_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
+                  struct space_result *r)
 {
 	return map_or_grant(n, v, n2, v2, len, rights, true, r);
 }
@@ -712,7 +739,7 @@ static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, un
 		return e;
 	/* A node the region still cuts needs nothing (see must_cut). */
 	const uint64_t tables =
-	    cover(v, len) + region_below_need(n, v, len, op == OP_PROTECT ? NODE_TABLES : 0);
+	    region_need(n, v, len, op == OP_FLUSH, op == OP_PROTECT ? NODE_TABLES : 0);
 	e = reserve(0, tables);
 	if (e)
 		return e;
@@ -816,7 +843,7 @@ err_t space_del(unsigned n, uint64_t *flushed)
 	if (n == 0)
 		return space_err_sigma0;
 	S.deleting = n; /* its own nodes need no table pages to go */
-	e = reserve(0, region_below_need(n, 0, SPACE_USER_TOP, 0));
+	e = reserve(0, region_need(n, 0, SPACE_USER_TOP, false, 0));
 	if (e) {
 		S.deleting = NO_SPACE;
 		return e;
@@ -876,8 +903,9 @@ static void extent_cut(uint64_t base, uint64_t pages)
 {
 	size_t i = 0;
 
-	while (i < S.next && !(S.ext[i].base <= base &&
-	                       base + pages * PAGE_SIZE <= S.ext[i].base + S.ext[i].pages * PAGE_SIZE))
+	while (i < S.next &&
+	       !(S.ext[i].base <= base &&
+	         base + pages * PAGE_SIZE <= S.ext[i].base + S.ext[i].pages * PAGE_SIZE))
 		i++;
 	CHECK(i < S.next);
 	const struct space_extent e = S.ext[i];
@@ -904,8 +932,8 @@ static err_t take_client_runs(uint64_t want, struct space_extent *runs, size_t *
 		const uint64_t take = min64(fs.largest_frames, want - got);
 		if (!take || *nruns == PIECES_MAX || frame_alloc(take, FRAME_CLIENT, &pa)) {
 			for (; *nruns; --*nruns)
-				CHECK(!frame_free(pa_init(runs[*nruns - 1].base), runs[*nruns - 1].pages,
-				                  FRAME_CLIENT));
+				CHECK(!frame_free(pa_init(runs[*nruns - 1].base),
+				                  runs[*nruns - 1].pages, FRAME_CLIENT));
 			return space_err_nomem;
 		}
 		runs[(*nruns)++] = (struct space_extent){pa_addr(pa), take};
@@ -951,7 +979,7 @@ err_t space_boot(uint64_t pool, bool gib_pages)
 	frame_stats(&fs);
 	if (!pool)
 		pool = fs.total / SPACE_POOL_SHARE < SPACE_POOL_MIN ? SPACE_POOL_MIN
-		                                                     : fs.total / SPACE_POOL_SHARE;
+		                                                    : fs.total / SPACE_POOL_SHARE;
 	if (pool > fs.free)
 		pool = fs.free;
 	err_t e = make_space(0);

@@ -32,10 +32,10 @@
 #include "pt.h"
 #include "types.h"
 
-#define SPACE_MAX      256u                     /* spaces 0 .. SPACE_MAX - 1 */
-#define SPACE_USER_TOP 0x0000800000000000ull    /* clients map below this */
-#define SPACE_POOL_SHARE 16u                    /* the pool: 1/16 of the allocator's frames */
-#define SPACE_POOL_MIN   4096u                  /* ... and at least 16 MiB */
+#define SPACE_MAX        256u                  /* spaces 0 .. SPACE_MAX - 1 */
+#define SPACE_USER_TOP   0x0000800000000000ull /* clients map below this */
+#define SPACE_POOL_SHARE 16u                   /* the pool: 1/16 of the allocator's frames */
+#define SPACE_POOL_MIN   4096u                 /* ... and at least 16 MiB */
 
 /* Take over the allocator's free frames: keep `pool` frames (0: the
  * default share) as the pool and give the rest to sigma0. Called once at
@@ -66,8 +66,8 @@ struct space_result {
 
 err_t space_map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
                 struct space_result *r);
-err_t space_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
-                  unsigned rights, struct space_result *r);
+err_t space_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
+                  struct space_result *r);
 err_t space_unmap(unsigned n, uint64_t v, uint64_t len, struct space_result *r);
 err_t space_flush(unsigned n, uint64_t v, uint64_t len, struct space_result *r);
 err_t space_protect(unsigned n, uint64_t v, uint64_t len, unsigned rights, struct space_result *r);
@@ -86,17 +86,17 @@ struct pt *space_pt(unsigned n);
 
 /* The pool and the frames of the model. */
 struct space_stats {
-	unsigned spaces;      /* existing, sigma0 included */
-	uint64_t mappings;    /* database nodes */
-	uint64_t pages;       /* pages mapped in every space */
-	uint64_t client;      /* frames handed to clients */
-	uint64_t sigma0;      /* pages sigma0 maps */
-	uint64_t reachable;   /* frames some space maps (Real roots) */
-	uint64_t orphaned;    /* client frames no space reaches */
-	uint64_t pool;        /* frames of the pool: free + ptables + mdb */
-	uint64_t pool_used;   /* ptables + mdb (page tables of every space and of memmon) */
-	uint64_t pool_free;   /* free in the allocator */
-	uint64_t stash;       /* table pages held ready for the next operation */
+	unsigned spaces;    /* existing, sigma0 included */
+	uint64_t mappings;  /* database nodes */
+	uint64_t pages;     /* pages mapped in every space */
+	uint64_t client;    /* frames handed to clients */
+	uint64_t sigma0;    /* pages sigma0 maps */
+	uint64_t reachable; /* frames some space maps (Real roots) */
+	uint64_t orphaned;  /* client frames no space reaches */
+	uint64_t pool;      /* frames of the pool: free + ptables + mdb */
+	uint64_t pool_used; /* ptables + mdb (page tables of every space and of memmon) */
+	uint64_t pool_free; /* free in the allocator */
+	uint64_t stash;     /* table pages held ready for the next operation */
 };
 void space_stats(struct space_stats *s);
 /* Pages space n maps. */

@@ -1280,8 +1280,8 @@ static void test_mem_command(void **state)
 	assert_int_equal(sscanf(l6,
 	                        "spaces 0x%x: pool 0x%lx (used 0x%lx free 0x%lx) clients 0x%lx "
 	                        "sigma0 0x%lx reachable 0x%lx orphaned 0x%lx mappings 0x%lx",
-	                        &nspaces, &pool, &pused, &pfree, &clients, &sigma0, &reach, &orphans,
-	                        &maps),
+	                        &nspaces, &pool, &pused, &pfree, &clients, &sigma0, &reach,
+	                        &orphans, &maps),
 	                 9);
 	assert_int_equal(nspaces, 1);
 	assert_int_equal(pfree, free);
