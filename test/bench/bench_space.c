@@ -28,24 +28,23 @@
  *   lookup    space_lookup of the 448 pages of space 1, in a scrambled
  *             order, ns per lookup.
  *
- * Each is measured twice: with ~10^3 nodes in the database (sigma0's
- * boot nodes, G split into 2M nodes, its first 2M block into 4K nodes, and
- * pins), then with ~10^6 (the same plus a background: 217 more 2M blocks
- * of G split into 4K nodes, mapped into spaces 1-4 from sigma0 and into
- * spaces 5-8 from spaces 1-4, at 64 GiB + 4K, where nothing measured
- * lives). The measured pages, their tables and their hash chains are the
- * same in both states, so the ratio shows how the cost grows with the
- * database itself. A pin (a read-only page at the end of each measured
- * 2M region) keeps every measured page table alive and stops the 512
- * entries from merging into a 2M entry, so no timed call allocates or
- * frees a table, or splits or merges a superpage.
+ * Each operation runs on its own: one untimed pass over the 7 batches,
+ * then 16384 timed calls (the steady state: what it touches is cached as
+ * far as the caches hold it). Each is measured twice: with ~10^3 nodes in
+ * the database (sigma0's boot nodes, G split into 2M nodes, its first 2M
+ * block into 4K nodes, and pins), then with ~10^6 (the same plus a
+ * background: 217 more 2M blocks of G split into 4K nodes, mapped into
+ * spaces 1-4 from sigma0 and into spaces 5-8 from spaces 1-4, at 64 GiB +
+ * 4K, where nothing measured lives). The measured pages and their tables
+ * are the same in both states, so the ratio shows how the cost grows with
+ * the database itself (its hash chains, and the caches it takes). A pin
+ * (a read-only page at the end of each measured 2M region) keeps every
+ * measured page table alive and stops the 512 entries from merging into
+ * a 2M entry, so no timed call allocates or frees a table, or splits or
+ * merges a superpage.
  *
- * One extra row, cold: space_unmap of a random background page of
- * sigma0 (8 derived pages, 2 levels deep) with 10^6 nodes present: the
- * pages are spread over the whole database, so most accesses miss the
- * caches.
- *
- * Region maps and sizes (table 2, with the 10^6 background present):
+ * Table 2, with the 10^6 background present but for the first maps and
+ * check:
  *
  *   first 4K map from a 1G sigma0 node: one space_map of 1 page whose
  *             sigma0 node is 1 GiB: the node splits into 512 2M nodes and
@@ -53,29 +52,45 @@
  *             measured right after space_reset (so on a fresh database),
  *             8 resets per sample; likewise from a 2M node (one split).
  *   map 2M    space_map of an aligned sigma0 2M node to a 2M-aligned
- *             address: one node, one 2M entry (checked). 64 per sample.
- *   map 1G    the same with G1 and 1 GiB: one node, one 1G entry.
+ *             address: one node, one 2M entry (checked). 16 x 64 calls
+ *             per sample, each loop of 64 timed.
+ *   map 1G    the same with G1 and 1 GiB: one node, one 1G entry; 16 x 64
+ *             calls into 8 spaces at 8 addresses.
  *   map 2M from 512 4K nodes: the source a 2M block of sigma0 already
- *             split into 4K nodes: 512 nodes. 16 per sample.
- *   bytes of database per mapping: mdb_stats pages * 4096 / nodes.
+ *             split into 4K nodes: 512 nodes. 8 x 16 calls per sample.
+ *   cold      extra rows: space_map of a random background page of sigma0
+ *             into space 9, and space_unmap of one (8 pages derive from
+ *             it, 2 levels deep): the pages are spread over the whole
+ *             database, so most accesses miss the caches.
+ *   bytes of database per mapping: mdb_stats pages * 4096 / nodes, with
+ *             the 10^6 state built (once).
  *   check     space_check (own_tables 0) over a state of its own: 1 GiB
  *             of simulated RAM (a 1 GiB guest), 10^5 client mappings of
- *             4K pages spread over 8 spaces; ms per call.
+ *             4K pages spread over 8 spaces; ms per call, one per run.
+ *
+ * Runs: each run builds both states afresh (space_reset, then the 10^3
+ * state, then the background on top), since the host's speed drifts over
+ * seconds; a ratio is the median of the runs' ratios. A timed loop over
+ * 10 times the median loop of its row and sample is taken for an
+ * interruption (the host may be shared: a time slice is milliseconds, a
+ * loop tens of microseconds), dropped, and counted in the report.
  *
  * Checks (untimed; any failure stops the benchmark, since a time for a
  * wrong result is worthless): every call's result (pages set or removed)
  * is summed and compared; after each batch, space_lookup of every page it
  * touched in every space it touched gives the right frame, rights and
- * level, or nothing where a mapping was removed; region maps count their
- * nodes (mdb_stats) and the level of the entry; mdb_audit and
- * frame_audit after every state; space_check must pass.
+ * level, or nothing where a mapping was removed, and a granted page
+ * derives from sigma0's; region maps count their nodes (mdb_stats) and
+ * the level of the entry; mdb_audit and frame_audit after every state;
+ * space_check must pass.
  *
- * Conditions: simulated RAM is faulted in once before anything is timed
- * and backed by 2 MiB pages where the host allows. No space is loaded in
- * CR3, so no operation does TLB work. Caches are warm for table 1.
+ * Conditions: every frame the core writes (not client frames, which only
+ * go into entries) is faulted in before anything is timed, on 2 MiB pages
+ * where the host allows. No space is loaded in CR3, so no operation does
+ * TLB work.
  *
- * Options: --runs N (1..99), --quick (an eighth of the calls per sample,
- * fewer region maps and check calls), --json FILE.
+ * Options: --runs N (1..99), --quick (3 runs at most, an eighth of the
+ * calls per sample, fewer region maps), --json FILE.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,45 +109,50 @@
 #define RAM_BYTES   (4 * GIB)
 #define POOL_FRAMES (256 * MIB / PAGE_SIZE)
 #define NCLIENTS    10
-#define BATCH       64                /* distinct pages per timed loop */
-#define NBATCH      7                 /* batches taking turns */
-#define NMEAS       (BATCH * NBATCH)  /* 448 measured pages */
-#define OPS         16384             /* timed calls per sample */
+#define BATCH       64               /* distinct pages per timed loop */
+#define NBATCH      7                /* batches taking turns */
+#define NMEAS       (BATCH * NBATCH) /* 448 measured pages */
+#define OPS         16384            /* timed calls per sample */
 #define OPS_QUICK   2048
-#define BIG_NODES   1000000           /* the 10^6 state */
-#define BG_FIRST    96                /* G's 2M blocks from here: the background */
-#define R2_FIRST    1                 /* G's 2M blocks 1 .. 64: 2M map sources */
+#define BIG_NODES   1000000 /* the 10^6 state */
+#define BG_FIRST    96      /* G's 2M blocks from here: the background */
+#define R2_FIRST    1       /* G's 2M blocks 1 .. 64: 2M map sources */
 #define R2_CALLS    64
-#define R4_FIRST    65                /* G's 2M blocks 65 .. 80: pre-split sources */
+#define R4_FIRST    65 /* G's 2M blocks 65 .. 80: pre-split sources */
 #define R4_CALLS    16
-#define G1_CALLS    64                /* 1G maps per sample: 8 spaces x 8 addresses */
-#define FIRST_REPS  8                 /* first-4K maps per sample */
-#define COLD_OPS    4096              /* cold unmaps per sample */
+#define G1_CALLS    64   /* 1G maps per sample: 8 spaces x 8 addresses */
+#define FIRST_REPS  8    /* first-4K maps per sample */
+#define COLD_OPS    4096 /* cold maps, and cold unmaps, per sample */
 #define CHECK_RAM   GIB
-#define CHECK_POOL  (384 * MIB / PAGE_SIZE)
-#define CHECK_MAPS  100000
+/* check's model (80 bytes an entry, a table of 2^19 entries for ~2 x 10^5
+ * nodes, in one run) does not fit in the default pool share of a 1 GiB
+ * machine (64 MiB): space_check fails up to 128 MiB. */
+#define CHECK_POOL (192 * MIB / PAGE_SIZE)
+#define CHECK_MAPS 100000
+#define QUICK_RUNS 3 /* runs at most under --quick */
 
 /* Client addresses: each region has a pin at its end (see above). */
-#define VA_MEAS ((uint64_t)1 << 30)  /* measured page i at VA_MEAS + 4K i */
-#define VA_R2   ((uint64_t)2 << 30)  /* 2M map destinations: + 2M j */
-#define VA_R4   ((uint64_t)3 << 30)  /* 2M-from-4K destinations */
-#define VA_1G   ((uint64_t)8 << 30)  /* 1G map destinations: + 1G i */
+#define VA_MEAS ((uint64_t)1 << 30)                /* measured page i at VA_MEAS + 4K i */
+#define VA_R2   ((uint64_t)2 << 30)                /* 2M map destinations: + 2M j */
+#define VA_R4   ((uint64_t)3 << 30)                /* 2M-from-4K destinations */
+#define VA_1G   ((uint64_t)8 << 30)                /* 1G map destinations: + 1G i */
 #define VA_BG   (((uint64_t)64 << 30) + PAGE_SIZE) /* the background, 4K off 2M */
 #define VA_CHK  (((uint64_t)64 << 30) + PAGE_SIZE) /* check: the clients' pages */
-#define PIN     (511 * PAGE_SIZE)    /* the pin's place in a 2M region */
-#define PIN_R   4u                   /* read-only: never merges with rwx neighbours */
+#define PIN     (511 * PAGE_SIZE)                  /* the pin's place in a 2M region */
+#define PIN_R   4u                                 /* read-only: never merges with rwx neighbours */
 
 static unsigned char *ram;
 static uint64_t huge_kib, check_huge_kib;
 static unsigned sp[NCLIENTS]; /* the client spaces */
-static uint64_t G, G1;       /* the two 1 GiB sigma0 nodes */
-static uint64_t bg_blocks;   /* 2M blocks of G in the background */
+static uint64_t G, G1;        /* the two 1 GiB sigma0 nodes */
+static uint64_t bg_blocks;    /* 2M blocks of G in the background */
 static bool quick;
 
 /* ---- rows --------------------------------------------------------------------------- */
 
 struct series {
 	double v[MAX_RUNS];
+	unsigned n; /* samples */
 	double med, min, max;
 };
 
@@ -144,16 +164,20 @@ struct op_row {
 	double target_ratio; /* 10^6 / 10^3 at most this; 0: none */
 	const char *notes;
 	struct series s[2]; /* [0] 10^3, [1] 10^6 */
-	double ratio;       /* of the medians */
+	double ratio;       /* the median of the runs' ratios */
 };
+#define OP(name_, ns_, ratio_, notes_)                                                             \
+	{                                                                                          \
+		.name = name_, .target_ns = ns_, .target_ratio = ratio_, .notes = notes_           \
+	}
 static struct op_row ops[NOPS] = {
-    [OP_MAP] = {"map 4K", 200, 0, "sigma0 -> space 1, 1 page", {{{0}}}, 0},
-    [OP_GRANT] = {"grant 4K", 0, 0, "space 1 -> space 10, 1 page", {{{0}}}, 0},
-    [OP_UNMAP1] = {"unmap, k=1", 0, 1.5, "1 derived page removed", {{{0}}}, 0},
-    [OP_UNMAP8] = {"unmap, k=8", 0, 1.5, "8 derived pages removed", {{{0}}}, 0},
-    [OP_FLUSH1] = {"flush, k=1", 0, 1.5, "the page and 1 derived", {{{0}}}, 0},
-    [OP_FLUSH8] = {"flush, k=8", 0, 1.5, "the page and 8 derived", {{{0}}}, 0},
-    [OP_LOOKUP] = {"lookup", 0, 0, "space_lookup, 448 pages scrambled", {{{0}}}, 0},
+    [OP_MAP] = OP("map 4K", 200, 0, "sigma0 -> space 1, 1 page"),
+    [OP_GRANT] = OP("grant 4K", 0, 0, "space 1 -> space 10, 1 page"),
+    [OP_UNMAP1] = OP("unmap, k=1", 0, 1.5, "1 derived page removed"),
+    [OP_UNMAP8] = OP("unmap, k=8", 0, 1.5, "8 derived pages removed"),
+    [OP_FLUSH1] = OP("flush, k=1", 0, 1.5, "the page and 1 derived"),
+    [OP_FLUSH8] = OP("flush, k=8", 0, 1.5, "the page and 8 derived"),
+    [OP_LOOKUP] = OP("lookup", 0, 0, "space_lookup, 448 pages scrambled"),
 };
 
 /* Table 2: one value. */
@@ -163,6 +187,7 @@ enum {
 	ROW_MAP_2M,
 	ROW_MAP_1G,
 	ROW_MAP_2M_4K,
+	ROW_COLD_MAP,
 	ROW_COLD,
 	ROW_BYTES,
 	ROW_NODE,
@@ -176,21 +201,74 @@ struct row {
 	char notes[96];
 	struct series s;
 };
+#define ROW(name_, unit_, target_, strict_)                                                        \
+	{                                                                                          \
+		.name = name_, .unit = unit_, .target = target_, .strict = strict_                 \
+	}
 static struct row rows[NROWS] = {
-    [ROW_FIRST_1G] = {"first 4K map, 1G node", "ns/call", 0, false, "", {{0}, 0, 0, 0}},
-    [ROW_FIRST_2M] = {"first 4K map, 2M node", "ns/call", 0, false, "", {{0}, 0, 0, 0}},
-    [ROW_MAP_2M] = {"map 2M (2M node)", "ns/call", 0, false, "", {{0}, 0, 0, 0}},
-    [ROW_MAP_1G] = {"map 1G (1G node)", "ns/call", 0, false, "", {{0}, 0, 0, 0}},
-    [ROW_MAP_2M_4K] = {"map 2M (512 4K nodes)", "ns/call", 0, false, "", {{0}, 0, 0, 0}},
-    [ROW_COLD] = {"unmap k=8, cold", "ns/call", 0, false, "", {{0}, 0, 0, 0}},
-    [ROW_BYTES] = {"database per mapping", "bytes", 32, false, "", {{0}, 0, 0, 0}},
-    [ROW_NODE] = {"sizeof(struct mdb_node)", "bytes", 32, false, "", {{0}, 0, 0, 0}},
-    [ROW_CHECK] = {"check, 10^5 mappings", "ms/call", 1000, true, "", {{0}, 0, 0, 0}},
+    [ROW_FIRST_1G] = ROW("first 4K map, 1G node", "ns/call", 0, false),
+    [ROW_FIRST_2M] = ROW("first 4K map, 2M node", "ns/call", 0, false),
+    [ROW_MAP_2M] = ROW("map 2M (2M node)", "ns/call", 0, false),
+    [ROW_MAP_1G] = ROW("map 1G (1G node)", "ns/call", 0, false),
+    [ROW_MAP_2M_4K] = ROW("map 2M (512 4K nodes)", "ns/call", 0, false),
+    [ROW_COLD_MAP] = ROW("map 4K, cold", "ns/call", 0, false),
+    [ROW_COLD] = ROW("unmap k=8, cold", "ns/call", 0, false),
+    [ROW_BYTES] = ROW("database per mapping", "bytes", 32, false),
+    [ROW_NODE] = ROW("sizeof(struct mdb_node)", "bytes", 32, false),
+    [ROW_CHECK] = ROW("check, 10^5 mappings", "ms/call", 1000, true),
 };
 
 /* Nodes in the database around the timed calls of table 1, per state. */
 static uint64_t nodes_lo[2] = {UINT64_MAX, UINT64_MAX}, nodes_hi[2];
-static uint64_t check_model_pages, check_mappings, check_nodes;
+static uint64_t check_model_pages, boot_nodes;
+
+/* ---- timing ------------------------------------------------------------------------- */
+
+/*
+ * The timed loops of one row in one sample. The host may be shared: a
+ * loop the scheduler interrupted (a time slice is milliseconds, a loop tens
+ * of microseconds) is dropped when it took over DROP_FACTOR times the
+ * median loop of its row and sample, and counted in the report.
+ */
+#define MAX_LOOPS   1024
+#define DROP_FACTOR 10
+struct timing {
+	double per_call[MAX_LOOPS];
+	uint64_t ns[MAX_LOOPS], calls[MAX_LOOPS];
+	unsigned n;
+};
+static uint64_t loops_timed, loops_dropped;
+
+static void tm_add(struct timing *t, uint64_t ns, uint64_t calls)
+{
+	if (t->n == MAX_LOOPS)
+		die("timing", "too many timed loops in one sample");
+	t->ns[t->n] = ns;
+	t->calls[t->n] = calls;
+	t->per_call[t->n++] = (double)ns / (double)calls;
+}
+
+/* ns per call over the loops kept; resets t. */
+static double tm_result(struct timing *t)
+{
+	static double sorted[MAX_LOOPS];
+	uint64_t ns = 0, calls = 0;
+
+	memcpy(sorted, t->per_call, t->n * sizeof(*sorted));
+	qsort(sorted, t->n, sizeof(*sorted), cmp_double);
+	const double m = sorted[t->n / 2];
+	for (unsigned i = 0; i < t->n; i++) {
+		loops_timed++;
+		if (t->per_call[i] > DROP_FACTOR * m) {
+			loops_dropped++;
+			continue;
+		}
+		ns += t->ns[i];
+		calls += t->calls[i];
+	}
+	t->n = 0;
+	return (double)ns / (double)calls;
+}
 
 /* ---- small things ------------------------------------------------------------------- */
 
@@ -212,8 +290,8 @@ static void note_nodes(int state)
 		nodes_hi[state] = n;
 }
 
-static uint64_t map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
-                    unsigned rights, const char *what)
+static uint64_t map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
+                    const char *what)
 {
 	struct space_result r;
 
@@ -294,16 +372,40 @@ static void new_clients(void)
 
 /* ---- the machine -------------------------------------------------------------------- */
 
+/*
+ * Simulated RAM of which only what the core writes is backed: client
+ * frames (sigma0's, whatever derives from them) only ever go into entries,
+ * so faulting them in, as bench_ram does, would cost seconds for nothing.
+ * Every other frame (frame 0, the frame table, the pool, from which every
+ * table page, node page and check's model come) is faulted in after boot,
+ * before anything is timed, on 2 MiB pages where the host allows.
+ */
 static void boot(uint64_t ram_bytes, uint64_t pool, uint64_t *huge)
 {
 	const struct frame_range layout[] = {
 	    {.base = 0, .pages = 1, .owner = FRAME_MONITOR},
 	    {.base = PAGE_SIZE, .pages = ram_bytes / PAGE_SIZE - 1, .owner = FRAME_FREE},
 	};
+	const struct space_extent *ext;
 
-	ram = bench_ram(ram_bytes, huge);
+	ram = host_ram(ram_bytes);
+#ifdef MADV_HUGEPAGE
+	uintptr_t lo = ((uintptr_t)ram + PAGE_SIZE - 1) & ~(uintptr_t)(PAGE_SIZE - 1);
+	uintptr_t hi = ((uintptr_t)ram + ram_bytes) & ~(uintptr_t)(PAGE_SIZE - 1);
+	(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint; failure is fine */
+#endif
 	must(frame_init(layout, ARRAY_SIZE(layout)), "frame_init");
 	must(space_boot(pool, true), "space_boot");
+	const size_t n = space_extents(&ext); /* sorted by base */
+	uint64_t pa = 0;
+	for (size_t i = 0; i <= n; i++) {
+		const uint64_t end = i < n ? ext[i].base : ram_bytes;
+		for (; pa < end; pa += PAGE_SIZE)
+			((volatile unsigned char *)ram)[pa] = ((volatile unsigned char *)ram)[pa];
+		if (i < n)
+			pa = ext[i].base + ext[i].pages * PAGE_SIZE;
+	}
+	*huge = anon_huge_kib();
 }
 
 /* ---- first maps from large sigma0 nodes -------------------------------------------------- */
@@ -312,21 +414,23 @@ static void run_first(unsigned r)
 {
 	const char *what = "first 4K map";
 	const unsigned reps = quick ? FIRST_REPS / 2 : FIRST_REPS;
-	uint64_t t1g = 0, t2m = 0;
+	static struct timing t1g, t2m;
 
 	for (unsigned i = 0; i < reps; i++) {
 		must(space_reset(), "space_reset");
 		new_clients();
 		const uint64_t g = find_1g(0, RAM_BYTES);
-		const uint64_t src1 = g + 5 * 2 * MIB + 3 * PAGE_SIZE, dst1 = VA_MEAS + 3 * PAGE_SIZE;
-		const uint64_t src2 = g + 7 * 2 * MIB + 9 * PAGE_SIZE, dst2 = VA_MEAS + 9 * PAGE_SIZE;
+		const uint64_t src1 = g + 5 * 2 * MIB + 3 * PAGE_SIZE,
+		               dst1 = VA_MEAS + 3 * PAGE_SIZE;
+		const uint64_t src2 = g + 7 * 2 * MIB + 9 * PAGE_SIZE,
+		               dst2 = VA_MEAS + 9 * PAGE_SIZE;
 		struct space_result res;
 		uint64_t n0 = db_nodes(), t0, t1;
 
 		t0 = now_ns();
 		must(space_map(0, src1, sp[0], dst1, PAGE_SIZE, 7, &res), what);
 		t1 = now_ns();
-		t1g += t1 - t0;
+		tm_add(&t1g, t1 - t0, 1);
 		/* 511 2M pieces, 511 4K pieces, the new node */
 		if (res.pages != 1 || db_nodes() != n0 + 511 + 511 + 1)
 			die(what, "the 1G node did not split into the expected nodes");
@@ -336,13 +440,17 @@ static void run_first(unsigned r)
 		t0 = now_ns();
 		must(space_map(0, src2, sp[0], dst2, PAGE_SIZE, 7, &res), what);
 		t1 = now_ns();
-		t2m += t1 - t0;
+		tm_add(&t2m, t1 - t0, 1);
 		if (res.pages != 1 || db_nodes() != n0 + 511 + 1)
 			die(what, "the 2M node did not split into the expected nodes");
 		expect_hit(sp[0], dst2, src2, 7, 0, what);
 	}
-	rows[ROW_FIRST_1G].s.v[r] = (double)t1g / reps;
-	rows[ROW_FIRST_2M].s.v[r] = (double)t2m / reps;
+	rows[ROW_FIRST_1G].s.v[r] = tm_result(&t1g);
+	rows[ROW_FIRST_2M].s.v[r] = tm_result(&t2m);
+	snprintf(rows[ROW_FIRST_1G].notes, sizeof(rows[ROW_FIRST_1G].notes),
+	         "1G -> 512 2M, one -> 512 4K: +1023 nodes; fresh database");
+	snprintf(rows[ROW_FIRST_2M].notes, sizeof(rows[ROW_FIRST_2M].notes),
+	         "then another 2M of it: +512 nodes");
 }
 
 /* ---- the states -------------------------------------------------------------------------- */
@@ -364,6 +472,7 @@ static void build_small(void)
 	const char *what = "10^3 state";
 
 	must(space_reset(), "space_reset");
+	boot_nodes = db_nodes();
 	new_clients();
 	G = find_1g(0, RAM_BYTES);
 	G1 = find_1g(G, RAM_BYTES);
@@ -528,12 +637,14 @@ static uint64_t batch_flush(unsigned b, unsigned k, int state)
 	return t1 - t0;
 }
 
-/* ns per lookup over `calls` lookups of the 448 pages of space 1. */
+/* ns per lookup over `calls` lookups of the 448 pages of space 1, timed
+ * by rounds of 448. */
 static double run_lookup(uint64_t calls, int state)
 {
 	const char *what = "lookup";
 	const uint64_t rounds = (calls + NMEAS - 1) / NMEAS;
-	uint64_t sum = 0, want = 0, t = 0;
+	static struct timing t;
+	uint64_t sum = 0, want = 0;
 	bool ok = true;
 
 	map(0, meas_src(0), sp[0], meas_va(0), NMEAS * PAGE_SIZE, 7, what);
@@ -548,31 +659,49 @@ static double run_lookup(uint64_t calls, int state)
 			ok &= space_lookup(sp[0], meas_va(i * 97 % NMEAS), &h);
 			sum += pa_addr(h.pa) + h.level;
 		}
-		t += now_ns() - t0;
+		tm_add(&t, now_ns() - t0, NMEAS);
 	}
 	if (!ok || sum != want * rounds)
 		die(what, "lookups missed or gave the wrong frame or level");
 	sink += sum;
 	flush(sp[0], meas_va(0), NMEAS * PAGE_SIZE, what);
-	return (double)t / (double)(rounds * NMEAS);
+	return tm_result(&t);
 }
 
+static uint64_t batch_op(unsigned op, unsigned b, int state)
+{
+	switch (op) {
+	case OP_MAP:
+		return batch_map(b, state);
+	case OP_GRANT:
+		return batch_grant(b, state);
+	case OP_UNMAP1:
+		return batch_unmap(b, 1, state);
+	case OP_UNMAP8:
+		return batch_unmap(b, 8, state);
+	case OP_FLUSH1:
+		return batch_flush(b, 1, state);
+	default:
+		return batch_flush(b, 8, state);
+	}
+}
+
+/* One sample of every operation, each on its own: a pass over the batches
+ * untimed (the steady state: what the operation touches is in the caches
+ * as far as they hold it; the cold rows show the rest), then all its
+ * timed loops, then the next operation's. */
 static void run_ops(unsigned r, int state)
 {
 	const uint64_t calls = quick ? OPS_QUICK : OPS, batches = calls / BATCH;
-	uint64_t t[NOPS] = {0};
+	static struct timing t;
 
-	for (uint64_t j = 0; j < batches; j++) {
-		const unsigned b = (unsigned)(j % NBATCH);
-		t[OP_MAP] += batch_map(b, state);
-		t[OP_GRANT] += batch_grant(b, state);
-		t[OP_UNMAP1] += batch_unmap(b, 1, state);
-		t[OP_UNMAP8] += batch_unmap(b, 8, state);
-		t[OP_FLUSH1] += batch_flush(b, 1, state);
-		t[OP_FLUSH8] += batch_flush(b, 8, state);
+	for (unsigned op = 0; op < OP_LOOKUP; op++) {
+		for (unsigned b = 0; b < NBATCH; b++)
+			(void)batch_op(op, b, state);
+		for (uint64_t j = 0; j < batches; j++)
+			tm_add(&t, batch_op(op, (unsigned)(j % NBATCH), state), BATCH);
+		ops[op].s[state].v[r] = tm_result(&t);
 	}
-	for (unsigned op = 0; op < OP_LOOKUP; op++)
-		ops[op].s[state].v[r] = (double)t[op] / (double)(batches * BATCH);
 	ops[OP_LOOKUP].s[state].v[r] = run_lookup(calls * 16, state);
 }
 
@@ -582,7 +711,7 @@ static void run_map_2m(unsigned r)
 {
 	const char *what = "map 2M";
 	const unsigned reps = quick ? 4 : 16;
-	uint64_t t = 0;
+	static struct timing t;
 
 	for (unsigned k = 0; k < reps; k++) {
 		const uint64_t n0 = db_nodes();
@@ -596,19 +725,20 @@ static void run_map_2m(unsigned r)
 			pages += res.pages;
 		}
 		t1 = now_ns();
-		t += t1 - t0;
+		tm_add(&t, t1 - t0, R2_CALLS);
 		if (pages != R2_CALLS * 512 || db_nodes() != n0 + R2_CALLS)
 			die(what, "the calls did not make one node each");
 		for (uint64_t j = 0; j < R2_CALLS; j++) {
 			const uint32_t x = space_node(sp[0], VA_R2 + j * 2 * MIB);
-			if (!x || mdb_level(mdb_at(x)) != 1 || mdb_va(mdb_at(x)) != VA_R2 + j * 2 * MIB)
+			if (!x || mdb_level(mdb_at(x)) != 1 ||
+			    mdb_va(mdb_at(x)) != VA_R2 + j * 2 * MIB)
 				die(what, "a destination is not one 2M node");
 			expect_hit(sp[0], VA_R2 + j * 2 * MIB + 5 * PAGE_SIZE,
 			           G + (R2_FIRST + j) * 2 * MIB + 5 * PAGE_SIZE, 7, 1, what);
 		}
 		flush(sp[0], VA_R2, R2_CALLS * 2 * MIB, what);
 	}
-	rows[ROW_MAP_2M].s.v[r] = (double)t / (reps * R2_CALLS);
+	rows[ROW_MAP_2M].s.v[r] = tm_result(&t);
 	snprintf(rows[ROW_MAP_2M].notes, sizeof(rows[ROW_MAP_2M].notes),
 	         "1 node and one 2M entry per call (checked)");
 }
@@ -617,7 +747,7 @@ static void run_map_1g(unsigned r)
 {
 	const char *what = "map 1G";
 	const unsigned reps = quick ? 4 : 16;
-	uint64_t t = 0;
+	static struct timing t;
 
 	for (unsigned k = 0; k < reps; k++) {
 		const uint64_t n0 = db_nodes();
@@ -630,7 +760,7 @@ static void run_map_1g(unsigned r)
 			else
 				pages += res.pages;
 		t1 = now_ns();
-		t += t1 - t0;
+		tm_add(&t, t1 - t0, G1_CALLS);
 		if (pages != G1_CALLS * (GIB / PAGE_SIZE) || db_nodes() != n0 + G1_CALLS)
 			die(what, "the calls did not make one node each");
 		for (uint64_t j = 0; j < G1_CALLS; j++) {
@@ -643,7 +773,7 @@ static void run_map_1g(unsigned r)
 		if (unmap(0, G1, GIB, what) != G1_CALLS * (GIB / PAGE_SIZE))
 			die(what, "unmap of the source did not remove every copy");
 	}
-	rows[ROW_MAP_1G].s.v[r] = (double)t / (reps * G1_CALLS);
+	rows[ROW_MAP_1G].s.v[r] = tm_result(&t);
 	snprintf(rows[ROW_MAP_1G].notes, sizeof(rows[ROW_MAP_1G].notes),
 	         "1 node and one 1G entry per call (checked)");
 }
@@ -652,7 +782,7 @@ static void run_map_2m_4k(unsigned r)
 {
 	const char *what = "map 2M from 4K nodes";
 	const unsigned reps = quick ? 2 : 8;
-	uint64_t t = 0;
+	static struct timing t;
 	struct space_hit h;
 
 	for (unsigned k = 0; k < reps; k++) {
@@ -667,20 +797,69 @@ static void run_map_2m_4k(unsigned r)
 			pages += res.pages;
 		}
 		t1 = now_ns();
-		t += t1 - t0;
+		tm_add(&t, t1 - t0, R4_CALLS);
 		if (pages != R4_CALLS * 512 || db_nodes() != n0 + R4_CALLS * 512)
 			die(what, "the calls did not make 512 nodes each");
 		for (uint64_t j = 0; j < R4_CALLS; j++)
 			for (uint64_t p = 0; p < 512; p++)
 				expect_hit(sp[0], VA_R4 + j * 2 * MIB + p * PAGE_SIZE,
-				           G + (R4_FIRST + j) * 2 * MIB + p * PAGE_SIZE, 7, -1, what);
+				           G + (R4_FIRST + j) * 2 * MIB + p * PAGE_SIZE, 7, -1,
+				           what);
 		if (!space_lookup(sp[0], VA_R4, &h))
 			die(what, "the destination is not mapped");
 		flush(sp[0], VA_R4, R4_CALLS * 2 * MIB, what);
 	}
-	rows[ROW_MAP_2M_4K].s.v[r] = (double)t / (reps * R4_CALLS);
+	rows[ROW_MAP_2M_4K].s.v[r] = tm_result(&t);
 	snprintf(rows[ROW_MAP_2M_4K].notes, sizeof(rows[ROW_MAP_2M_4K].notes),
 	         "512 nodes per call (checked); the entry: %s", h.level ? "one 2M" : "512 4K");
+}
+
+/* 64 distinct random pages of the background's sigma0 part. */
+static void pick_background(uint64_t *pick, uint64_t *rng)
+{
+	for (unsigned i = 0; i < BATCH; i++) {
+		bool fresh;
+		do {
+			pick[i] = xorshift(rng) % (bg_blocks * 512);
+			fresh = true;
+			for (unsigned j = 0; j < i; j++)
+				fresh &= pick[j] != pick[i];
+		} while (!fresh);
+	}
+}
+
+/* map of a random background page of sigma0 (which has 4 children and 4
+ * grandchildren) into space 9, at the measured addresses (pinned). */
+static void run_cold_map(unsigned r, uint64_t *rng)
+{
+	const char *what = "cold map";
+	const uint64_t calls = quick ? COLD_OPS / 4 : COLD_OPS;
+	const uint64_t src = G + BG_FIRST * 2 * MIB;
+	static struct timing t;
+	uint64_t pick[BATCH];
+
+	for (uint64_t done = 0; done < calls; done += BATCH) {
+		struct space_result res;
+		uint64_t pages = 0;
+		pick_background(pick, rng);
+		note_nodes(1);
+		const uint64_t t0 = now_ns();
+		for (unsigned i = 0; i < BATCH; i++) {
+			if (space_map(0, src + pick[i] * PAGE_SIZE, sp[8], meas_va(i), PAGE_SIZE, 7,
+			              &res))
+				die(what, "space_map refused");
+			pages += res.pages;
+		}
+		tm_add(&t, now_ns() - t0, BATCH);
+		if (pages != BATCH)
+			die(what, "the calls did not set one page each");
+		for (unsigned i = 0; i < BATCH; i++)
+			expect_hit(sp[8], meas_va(i), src + pick[i] * PAGE_SIZE, 7, 0, what);
+		flush(sp[8], meas_va(0), BATCH * PAGE_SIZE, what);
+	}
+	rows[ROW_COLD_MAP].s.v[r] = tm_result(&t);
+	snprintf(rows[ROW_COLD_MAP].notes, sizeof(rows[ROW_COLD_MAP].notes),
+	         "random background pages of sigma0 -> space 9; extra");
 }
 
 /* A background page of sigma0 with its 8 derived pages (spaces 1-4 from
@@ -688,22 +867,15 @@ static void run_map_2m_4k(unsigned r)
 static void run_cold(unsigned r, uint64_t *rng)
 {
 	const char *what = "cold unmap";
-	const uint64_t calls = quick ? COLD_OPS / 4 : COLD_OPS, pages = bg_blocks * 512;
+	const uint64_t calls = quick ? COLD_OPS / 4 : COLD_OPS;
 	const uint64_t src = G + BG_FIRST * 2 * MIB;
-	uint64_t pick[BATCH], t = 0;
+	static struct timing t;
+	uint64_t pick[BATCH];
 
 	for (uint64_t done = 0; done < calls; done += BATCH) {
 		struct space_result res;
 		uint64_t removed = 0;
-		for (unsigned i = 0; i < BATCH; i++) {
-			bool fresh;
-			do { /* distinct pages */
-				pick[i] = xorshift(rng) % pages;
-				fresh = true;
-				for (unsigned j = 0; j < i; j++)
-					fresh &= pick[j] != pick[i];
-			} while (!fresh);
-		}
+		pick_background(pick, rng);
 		note_nodes(1);
 		const uint64_t t0 = now_ns();
 		for (unsigned i = 0; i < BATCH; i++) {
@@ -711,7 +883,7 @@ static void run_cold(unsigned r, uint64_t *rng)
 				die(what, "space_unmap refused");
 			removed += res.pages;
 		}
-		t += now_ns() - t0;
+		tm_add(&t, now_ns() - t0, BATCH);
 		if (removed != BATCH * 8)
 			die(what, "the calls did not remove 8 pages each");
 		for (unsigned i = 0; i < BATCH; i++) {
@@ -725,9 +897,9 @@ static void run_cold(unsigned r, uint64_t *rng)
 			expect_hit(sp[7], VA_BG + off, src + off, 7, 0, what);
 		}
 	}
-	rows[ROW_COLD].s.v[r] = (double)t / (double)calls;
+	rows[ROW_COLD].s.v[r] = tm_result(&t);
 	snprintf(rows[ROW_COLD].notes, sizeof(rows[ROW_COLD].notes),
-	         "random background pages of sigma0, 10^6 state; extra");
+	         "random background pages of sigma0 (8 below each); extra");
 }
 
 static void measure_bytes(void)
@@ -774,7 +946,6 @@ static void build_check(void)
 	}
 	if (left)
 		die(what, "sigma0 has too few 2M blocks");
-	check_nodes = db_nodes();
 	audit(what);
 }
 
@@ -791,11 +962,14 @@ static void run_check(unsigned r)
 		die("check", buf);
 	must(e, "check");
 	check_model_pages = sum.pages;
-	check_mappings = sum.mappings;
+	snprintf(rows[ROW_CHECK].notes, sizeof(rows[ROW_CHECK].notes),
+	         "1 GiB machine, %llu nodes; the model held %llu pages",
+	         (unsigned long long)sum.mappings, (unsigned long long)sum.pages);
 	rows[ROW_CHECK].s.v[r] = (double)(t1 - t0) / 1e6;
 }
 
-/* ---- output ----------------------------------------------------------------------------------- */
+/* ---- output -----------------------------------------------------------------------------------
+ */
 
 static const char *met_op(const struct op_row *o)
 {
@@ -815,18 +989,22 @@ static const char *met_row(const struct row *w)
 
 static void print_tables(unsigned runs, uint64_t elapsed_ns)
 {
-	printf("memmon spaces: %llu MiB simulated RAM (%llu MiB on huge pages), pool %llu MiB, "
-	       "%u client spaces, 1G pages\n",
+	printf("memmon spaces: %llu MiB simulated RAM (client frames not backed; %llu MiB on huge "
+	       "pages), pool %llu MiB, %u client spaces, 1G pages\n",
 	       (unsigned long long)(RAM_BYTES / MIB), (unsigned long long)(huge_kib / 1024),
 	       (unsigned long long)(POOL_FRAMES * PAGE_SIZE / MIB), NCLIENTS);
 	print_conditions(runs);
 	printf("%.1f s\n", (double)elapsed_ns / 1e9);
+	printf("timed loops dropped as interrupted (over %ux the median loop of their row): %llu "
+	       "of %llu\n",
+	       DROP_FACTOR, (unsigned long long)loops_dropped, (unsigned long long)loops_timed);
 	printf("table 1: %u calls per sample, in loops of %u distinct pages (%u pages take turns), "
 	       "state set up and restored untimed; nodes in the database during the timed "
-	       "calls: %llu..%llu (10^3), %llu..%llu (10^6)\n",
+	       "calls: %llu..%llu (10^3: %llu after boot), %llu..%llu (10^6); each run builds both "
+	       "states, the ratio is the median of the runs' ratios\n",
 	       quick ? OPS_QUICK : OPS, BATCH, NMEAS, (unsigned long long)nodes_lo[0],
-	       (unsigned long long)nodes_hi[0], (unsigned long long)nodes_lo[1],
-	       (unsigned long long)nodes_hi[1]);
+	       (unsigned long long)nodes_hi[0], (unsigned long long)boot_nodes,
+	       (unsigned long long)nodes_lo[1], (unsigned long long)nodes_hi[1]);
 	printf("%-12s | %8s | %8s | %9s | %-11s | %-4s | %s\n", "operation", "10^3 ns", "10^6 ns",
 	       "10^6/10^3", "target", "met", "notes");
 	printf("-------------+----------+----------+-----------+-------------+------+"
@@ -844,9 +1022,9 @@ static void print_tables(unsigned runs, uint64_t elapsed_ns)
 		       o->s[1].med, o->ratio, target, met_op(o), o->notes);
 	}
 	printf("\ntable 2: region maps and the cold row with the 10^6 state present; check on a "
-	       "1 GiB machine (%llu MiB on huge pages): %llu nodes, the model held %llu pages\n",
-	       (unsigned long long)(check_huge_kib / 1024), (unsigned long long)check_mappings,
-	       (unsigned long long)check_model_pages);
+	       "1 GiB machine (pool %llu MiB; %llu MiB on huge pages)\n",
+	       (unsigned long long)(CHECK_POOL * PAGE_SIZE / MIB),
+	       (unsigned long long)(check_huge_kib / 1024));
 	printf("%-23s | %10s | %-7s | %7s | %-4s | %-21s | %s\n", "workload", "value", "unit",
 	       "target", "met", "min..max", "notes");
 	printf("------------------------+------------+---------+---------+------+-----------------"
@@ -859,16 +1037,18 @@ static void print_tables(unsigned runs, uint64_t elapsed_ns)
 		if (!w->target)
 			snprintf(target, sizeof(target), "-");
 		else
-			snprintf(target, sizeof(target), "%s%.0f", w->strict ? "<" : "<=", w->target);
+			snprintf(target, sizeof(target), "%s%.0f",
+			         w->strict ? "<" : "<=", w->target);
 		printf("%-23s | %10.*f | %-7s | %7s | %-4s | %-21s | %s\n", w->name,
-		       w->s.med < 100 ? 2 : 1, w->s.med, w->unit, target, met_row(w), range, w->notes);
+		       w->s.med < 100 ? 2 : 1, w->s.med, w->unit, target, met_row(w), range,
+		       w->notes);
 	}
 }
 
-static void json_series(FILE *f, const struct series *s, unsigned runs)
+static void json_series(FILE *f, const struct series *s)
 {
 	fprintf(f, "\"median\": %.4f, \"samples\": [", s->med);
-	for (unsigned r = 0; r < runs; r++)
+	for (unsigned r = 0; r < s->n; r++)
 		fprintf(f, "%s%.4f", r ? ", " : "", s->v[r]);
 	fprintf(f, "]");
 }
@@ -888,23 +1068,28 @@ static void write_json(const char *path, unsigned runs)
 	        flags_text());
 	for (unsigned i = 0; i < NOPS; i++) {
 		const struct op_row *o = &ops[i];
-		fprintf(f, "    {\"operation\": \"%s\", \"unit\": \"ns\", \"ratio\": %.4f, \"met\": \"%s\",\n",
+		fprintf(f,
+		        "    {\"operation\": \"%s\", \"unit\": \"ns\", \"ratio\": %.4f, \"met\": "
+		        "\"%s\",\n",
 		        o->name, o->ratio, met_op(o));
 		fprintf(f, "     \"small\": {");
-		json_series(f, &o->s[0], runs);
+		json_series(f, &o->s[0]);
 		fprintf(f, "},\n     \"big\": {");
-		json_series(f, &o->s[1], runs);
+		json_series(f, &o->s[1]);
 		fprintf(f, "}}%s\n", i + 1 < NOPS ? "," : "");
 	}
 	fprintf(f, "  ],\n  \"rows\": [\n");
 	for (unsigned i = 0; i < NROWS; i++) {
 		const struct row *w = &rows[i];
-		fprintf(f, "    {\"workload\": \"%s\", \"unit\": \"%s\", \"target\": %.4f, \"met\": \"%s\", ",
+		fprintf(f,
+		        "    {\"workload\": \"%s\", \"unit\": \"%s\", \"target\": %.4f, \"met\": "
+		        "\"%s\", ",
 		        w->name, w->unit, w->target, met_row(w));
-		json_series(f, &w->s, runs);
+		json_series(f, &w->s);
 		fprintf(f, "}%s\n", i + 1 < NROWS ? "," : "");
 	}
-	fprintf(f, "  ],\n  \"check_model_pages\": %llu\n}\n", (unsigned long long)check_model_pages);
+	fprintf(f, "  ],\n  \"check_model_pages\": %llu\n}\n",
+	        (unsigned long long)check_model_pages);
 	if (fclose(f))
 		die(path, "write failed");
 }
@@ -912,32 +1097,34 @@ static void write_json(const char *path, unsigned runs)
 int main(int argc, char **argv)
 {
 	struct bench_opts o =
-	    bench_options(argc, argv, "an eighth of the calls per sample, fewer region maps");
-	const unsigned runs = o.runs;
+	    bench_options(argc, argv,
+	                  "3 runs at most, an eighth of the calls per sample, fewer "
+	                  "region maps");
+	const unsigned runs = o.quick && o.runs > QUICK_RUNS ? QUICK_RUNS : o.runs;
 	const uint64_t start = now_ns();
 	uint64_t rng = SEED;
 
 	quick = o.quick;
 	boot(RAM_BYTES, POOL_FRAMES, &huge_kib);
-	for (unsigned r = 0; r < runs; r++)
-		run_first(r);
-
-	build_small();
-	for (unsigned r = 0; r < runs; r++)
-		run_ops(r, 0);
-	audit("10^3 state, after");
-
-	build_big();
-	for (unsigned r = 0; r < runs; r++)
-		run_ops(r, 1);
-	measure_bytes();
+	/* Each run builds both states afresh, so that the two samples of a
+	 * ratio are taken close together: the host's speed drifts over
+	 * seconds. */
 	for (unsigned r = 0; r < runs; r++) {
+		run_first(r);
+		build_small();
+		run_ops(r, 0);
+		audit("10^3 state, after");
+		build_big();
+		run_ops(r, 1);
+		if (r == 0)
+			measure_bytes();
 		run_map_2m(r);
 		run_map_1g(r);
 		run_map_2m_4k(r);
+		run_cold_map(r, &rng);
 		run_cold(r, &rng);
+		audit("10^6 state, after");
 	}
-	audit("10^6 state, after");
 	space_shutdown();
 
 	build_check();
@@ -946,13 +1133,17 @@ int main(int argc, char **argv)
 	space_shutdown();
 
 	for (unsigned i = 0; i < NOPS; i++) {
+		double ratio[MAX_RUNS];
 		for (unsigned s = 0; s < 2; s++)
-			summarise(ops[i].s[s].v, runs, &ops[i].s[s].med, &ops[i].s[s].min,
-			          &ops[i].s[s].max);
-		ops[i].ratio = ops[i].s[1].med / ops[i].s[0].med;
+			summarise(ops[i].s[s].v, ops[i].s[s].n = runs, &ops[i].s[s].med,
+			          &ops[i].s[s].min, &ops[i].s[s].max);
+		for (unsigned r = 0; r < runs; r++)
+			ratio[r] = ops[i].s[1].v[r] / ops[i].s[0].v[r];
+		ops[i].ratio = median(ratio, runs);
 	}
 	for (unsigned i = 0; i < NROWS; i++)
-		summarise(rows[i].s.v, runs, &rows[i].s.med, &rows[i].s.min, &rows[i].s.max);
+		summarise(rows[i].s.v, rows[i].s.n = runs, &rows[i].s.med, &rows[i].s.min,
+		          &rows[i].s.max);
 
 	print_tables(runs, now_ns() - start);
 	if (o.json)
