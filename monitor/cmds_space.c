@@ -70,11 +70,12 @@ static err_t arg_rights(struct con *c, const char *cmd, const char *s, unsigned 
 	return e ? con_fail(c, "%s: %s: '%.40s'", cmd, e, s) : NULL;
 }
 
-/* A token that can only be rights: letters only. */
+/* A token that can only be rights: letters only (either case: the rights
+ * parser then says what is wrong with it). */
 static bool looks_like_rights(const char *s)
 {
 	for (; *s; s++)
-		if (*s < 'a' || *s > 'z')
+		if ((*s < 'a' || *s > 'z') && (*s < 'A' || *s > 'Z'))
 			return false;
 	return true;
 }

@@ -208,6 +208,8 @@ mdb_id mdb_new(unsigned space, uint64_t va, unsigned level, unsigned rights)
 
 	CHECK(i != MDB_NIL && level < 3 && space < MDB_MAX_SPACES &&
 	      !(va & (mdb_level_size(level) - 1)));
+	/* one mapping per space and page: never two nodes of one block */
+	CHECK(!chain_find(hkey(space, va, level)));
 	struct mdb_node *x = slot(i);
 	M.freelist = x->next;
 	M.nfree--;

@@ -40,6 +40,8 @@ const char space_err_nomem[] = "the pool is exhausted";
 const char space_err_sigma0[] = "sigma0 cannot be deleted";
 const char space_err_full[] = "every space number is in use";
 const char space_err_busy[] = "sigma0 has too few frames from which nothing is derived";
+const char space_err_occupied[] =
+    "sigma0 maps pages where the frames would go (granted there): flush them first";
 const char space_err_extents[] = "client memory is too fragmented (extent table full)";
 
 #define EXTENTS_MAX 4096
@@ -65,10 +67,9 @@ static struct {
 	uint64_t roots;  /* pages of root nodes: frames some space reaches */
 	paddr_t stash;   /* table pages held ready, linked through their first word */
 	uint64_t nstash;
-	unsigned deleting; /* a space whose tables are about to go: no entry changes */
 	struct plat_rsv rsv[PLAT_RSV_MAX];
 	size_t nrsv;
-} S = {.deleting = NO_SPACE};
+} S;
 
 /* ---- the stash: table pages for every space ---------------------------- */
 
@@ -228,8 +229,6 @@ static mdb_id find_node(unsigned n, uint64_t v)
 {
 	struct pt_hit h;
 
-	if (n == S.deleting) /* its tables no longer follow its nodes */
-		return mdb_find(n, v);
 	if (!pt_lookup(&SP[n].pt, va_init(v), &h))
 		return MDB_NIL;
 	return mdb_find(n, v);
@@ -334,40 +333,81 @@ static err_t split_above(unsigned n, uint64_t v, uint64_t len, unsigned level)
 	}
 }
 
-/* Table pages removing node y (or changing its entries) can add: the
- * leaf that maps its first page is split down to y's size. Removals
- * only split and free, never merge, so counts taken before a command
- * bound what it needs. */
+/*
+ * Table pages removing node y (or changing its entries) can add: the leaf
+ * that maps its first page is split down to y's size, which makes the
+ * tables of y's path below the leaf. Nodes that share a leaf share those
+ * tables, so a table already counted by this command is not counted again
+ * (the last table counted per space and level: a command counts nodes in
+ * address order, and each space's nodes come in that order too). Removals
+ * only split and free, never merge, so counts taken before a command bound
+ * what it needs.
+ */
+static struct {
+	uint64_t gen; /* bumped per command */
+	struct {
+		uint64_t gen, table;
+	} last[SPACE_MAX][PT_LEVELS - 1];
+} counted;
+
+static void need_begin(void)
+{
+	counted.gen++;
+}
+
 static unsigned split_need(mdb_id y)
 {
 	const struct mdb_node *x = N(y);
+	const unsigned n = mdb_space(x);
 	struct pt_walk w;
+	unsigned t = 0;
 
-	if (mdb_space(x) == S.deleting)
-		return 0;
-	pt_walk(&SP[mdb_space(x)].pt, va_init(mdb_va(x)), &w);
+	pt_walk(&SP[n].pt, va_init(mdb_va(x)), &w);
 	const unsigned leaf = PT_LEVELS - w.depth;
-	return leaf > mdb_level(x) ? leaf - mdb_level(x) : 0;
+	for (unsigned k = mdb_level(x); k < leaf; k++) {
+		/* the table at level k on the path: it serves va >> (21 + 9k) */
+		const uint64_t table = mdb_va(x) >> (21 + 9 * k);
+		if (counted.last[n][k].gen == counted.gen && counted.last[n][k].table == table)
+			continue;
+		counted.last[n][k].gen = counted.gen;
+		counted.last[n][k].table = table;
+		t++;
+	}
+	return t;
 }
 
-/* What removing (or, per_node tables each, protecting) everything
- * strictly below top can add in table pages. */
-static uint64_t below_need(mdb_id top, unsigned per_node)
+/* What removing everything strictly below top can add in table pages. */
+static uint64_t below_need(mdb_id top)
 {
 	uint64_t t = 0;
 
 	for (mdb_id y = mdb_next_in(top, top); y; y = mdb_next_in(top, y))
-		t += per_node ? per_node : split_need(y);
+		t += split_need(y);
+	return t;
+}
+
+/* What protecting top and everything below it to `rights` can add: each
+ * node whose rights change splits the leaf over it down to its size (a
+ * node whose rights stay has a subtree whose rights stay too: they are
+ * within its own). A merge on the way frees a table before any later
+ * split can need one again: a leaf that merged and splits again gives back
+ * at least what its split takes. */
+static uint64_t protect_need(mdb_id top, unsigned rights)
+{
+	uint64_t t = 0;
+
+	for (mdb_id y = top; y; y = mdb_next_in(top, y))
+		if (mdb_rights(N(y)) & ~rights)
+			t += split_need(y);
 	return t;
 }
 
 /*
  * What a command on every node of [v, v + len) of space n can add in table
- * pages: per node, removing it (`self`: the split of its leaf) and
- * everything below it; or, with per_node set, per_node for it and for each
- * node below (protect, whose changes may merge and split again).
+ * pages: per node, removing everything below it and (`self`) the node
+ * itself; or, for protect (rights set), protecting it and its subtree.
  */
-static uint64_t region_need(unsigned n, uint64_t v, uint64_t len, bool self, unsigned per_node)
+static uint64_t region_need(unsigned n, uint64_t v, uint64_t len, bool self, unsigned rights)
 {
 	uint64_t t = 0;
 
@@ -375,7 +415,10 @@ static uint64_t region_need(unsigned n, uint64_t v, uint64_t len, bool self, uns
 		mdb_id x = node_from(n, &pos, end);
 		if (!x)
 			return t;
-		t += below_need(x, per_node) + (per_node ? per_node : self ? split_need(x) : 0);
+		if (rights)
+			t += protect_need(x, rights);
+		else
+			t += below_need(x) + (self ? split_need(x) : 0);
 		pos = node_end(x);
 	}
 }
@@ -418,8 +461,7 @@ static uint64_t drop_node(mdb_id x)
 	const unsigned s = mdb_space(n);
 	const uint64_t size = mdb_size(n), pages = size / PAGE_SIZE;
 
-	if (s != S.deleting)
-		CHECK(!pt_unmap(&SP[s].pt, va_init(mdb_va(n)), size));
+	CHECK(!pt_unmap(&SP[s].pt, va_init(mdb_va(n)), size));
 	SP[s].pages -= pages;
 	if (!n->parent)
 		S.roots -= pages;
@@ -574,6 +616,7 @@ static void page_step(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned
 static bool page_fast(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned rights, bool grant,
                       struct space_result *r, err_t *e)
 {
+	need_begin();
 	const mdb_id s = find_node(n, v);
 
 	if (!s) {
@@ -597,6 +640,7 @@ static bool page_fast(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned
 static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
                           unsigned rights, bool grant, struct space_result *r)
 {
+	need_begin();
 	err_t e = check_space(n);
 	bool dep;
 	uint64_t nodes;
@@ -707,6 +751,7 @@ static uint64_t protect_tree(mdb_id top, unsigned rights)
 static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, unsigned rights,
                       struct space_result *r)
 {
+	need_begin();
 	static const enum cut_need need[] = {
 	    [OP_UNMAP] = CUT_IF_CHILDREN, [OP_FLUSH] = CUT_ALWAYS, [OP_PROTECT] = CUT_IF_RIGHTS};
 	err_t e = check_space(n);
@@ -725,7 +770,7 @@ static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, un
 		if (op == OP_UNMAP && !N(x)->child)
 			return NULL;
 		if (!mdb_level(N(x))) {
-			e = reserve(0, below_need(x, 0) + (op == OP_FLUSH ? split_need(x) : 0));
+			e = reserve(0, below_need(x) + (op == OP_FLUSH ? split_need(x) : 0));
 			if (e)
 				return e;
 			r->pages = op == OP_FLUSH ? remove_tree(x) : remove_children(x);
@@ -739,7 +784,8 @@ static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, un
 		return e;
 	/* A node the region still cuts needs nothing (see must_cut). */
 	const uint64_t tables =
-	    region_need(n, v, len, op == OP_FLUSH, op == OP_PROTECT ? NODE_TABLES : 0);
+	    region_need(n, v, len, op == OP_FLUSH, op == OP_PROTECT ? rights : 0) +
+	    (op == OP_PROTECT ? NODE_TABLES : 0);
 	e = reserve(0, tables);
 	if (e)
 		return e;
@@ -835,6 +881,7 @@ err_t space_new(unsigned *out)
 
 err_t space_del(unsigned n, uint64_t *flushed)
 {
+	need_begin();
 	err_t e = check_space(n);
 
 	*flushed = 0;
@@ -842,14 +889,10 @@ err_t space_del(unsigned n, uint64_t *flushed)
 		return e;
 	if (n == 0)
 		return space_err_sigma0;
-	S.deleting = n; /* its own nodes need no table pages to go */
-	e = reserve(0, region_need(n, 0, SPACE_USER_TOP, false, 0));
-	if (e) {
-		S.deleting = NO_SPACE;
+	e = reserve(0, region_need(n, 0, SPACE_USER_TOP, true, 0));
+	if (e)
 		return e;
-	}
 	*flushed = flush_nodes(n, 0, SPACE_USER_TOP);
-	S.deleting = NO_SPACE;
 	CHECK(SP[n].pages == 0);
 	drop_space(n);
 	stash_trim(STASH_KEEP);
@@ -973,7 +1016,6 @@ err_t space_boot(uint64_t pool, bool gib_pages)
 	mdb_init();
 	__builtin_memset(SP, 0, sizeof(SP));
 	__builtin_memset(&S, 0, sizeof(S));
-	S.deleting = NO_SPACE;
 	S.gib = gib_pages;
 	S.nrsv = plat_reserved(S.rsv, PLAT_RSV_MAX);
 	frame_stats(&fs);
@@ -1071,7 +1113,20 @@ err_t space_pool_shrink(uint64_t count)
 	if (!count)
 		return space_err_align;
 	err_t e = take_client_runs(count, runs, &nruns);
-	return e ? e : adopt_runs(runs, nruns);
+	if (e)
+		return e;
+	/* sigma0 maps frames at v == r; a page granted to it at such a v since
+	 * would be replaced: refuse rather than change the model */
+	for (size_t i = 0; i < nruns; i++) {
+		uint64_t pos = runs[i].base;
+		if (node_from(0, &pos, runs[i].base + runs[i].pages * PAGE_SIZE)) {
+			for (size_t k = 0; k < nruns; k++)
+				CHECK(!frame_free(pa_init(runs[k].base), runs[k].pages,
+				                  FRAME_CLIENT));
+			return space_err_occupied;
+		}
+	}
+	return adopt_runs(runs, nruns);
 }
 
 /* sigma0's frames from which nothing is derived, mapped at v == r: up to

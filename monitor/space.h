@@ -148,5 +148,6 @@ extern const char space_err_sigma0[];   /* sigma0 cannot be deleted */
 extern const char space_err_full[];     /* every space number is in use */
 extern const char space_err_busy[];     /* pool grow: not enough frames free of derivations */
 extern const char space_err_extents[];  /* pool: too many client extents */
+extern const char space_err_occupied[]; /* pool shrink: sigma0 maps something at v == r there */
 
 #endif
