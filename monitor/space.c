@@ -402,6 +402,13 @@ static uint64_t protect_need(mdb_id top, unsigned rights)
 	return t;
 }
 
+/* Whether node x is a mapping of space n with a page in [a, a + len). */
+static bool overlaps(mdb_id x, unsigned n, uint64_t a, uint64_t len)
+{
+	const struct mdb_node *p = N(x);
+	return mdb_space(p) == n && mdb_va(p) < a + len && a < mdb_va(p) + mdb_size(p);
+}
+
 /*
  * What a command on every node of [v, v + len) of space n can add in table
  * pages: per node, removing everything below it and (`self`) the node
@@ -415,6 +422,13 @@ static uint64_t region_need(unsigned n, uint64_t v, uint64_t len, bool self, uns
 		mdb_id x = node_from(n, &pos, end);
 		if (!x)
 			return t;
+		/* a node derived from another node of the region is in that
+		 * node's subtree, counted already (chains stay linear) */
+		const mdb_id p = N(x)->parent;
+		if (p && overlaps(p, n, v, len)) {
+			pos = node_end(x);
+			continue;
+		}
 		if (rights)
 			t += protect_need(x, rights);
 		else
@@ -538,12 +552,6 @@ static void note(struct space_result *r, mdb_id d)
 
 /* ---- map and grant ----------------------------------------------------------- */
 
-static bool overlaps(mdb_id x, unsigned n, uint64_t a, uint64_t len)
-{
-	const struct mdb_node *p = N(x);
-	return mdb_space(p) == n && mdb_va(p) < a + len && a < mdb_va(p) + mdb_size(p);
-}
-
 /*
  * The precondition of map and grant: every page of the source holds a
  * mapping. Also whether the command is dependent: a source page derives
@@ -553,15 +561,47 @@ static bool overlaps(mdb_id x, unsigned n, uint64_t a, uint64_t len)
 static err_t survey(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, bool grant,
                     bool *dependent, uint64_t *nodes)
 {
+	err_t e = NULL;
+
 	*dependent = n == n2 && v < v2 + len && v2 < v + len;
 	*nodes = 0;
+	/* Each ancestor is looked at once: it is marked when looked at, and a
+	 * walk stops at a marked one (whose own ancestors were looked at when
+	 * it was). Chains of derivations inside the region stay linear. */
+	for (uint64_t pos = v, end = v + len; pos < end && !*dependent;) {
+		mdb_id x = find_node(n, pos);
+		if (!x) {
+			e = space_err_invalid;
+			break;
+		}
+		for (mdb_id p = N(x)->parent; p && !(N(p)->key & MDB_KEY_MARK); p = N(p)->parent) {
+			N(p)->key |= MDB_KEY_MARK;
+			*dependent = overlaps(p, n2, v2, len) || (grant && overlaps(p, n, v, len));
+			if (*dependent)
+				break;
+		}
+		(*nodes)++;
+		pos = node_end(x);
+	}
+	/* the marks go: every marked node lies on a marked path upward from a
+	 * source node of the region */
 	for (uint64_t pos = v, end = v + len; pos < end;) {
+		mdb_id x = find_node(n, pos);
+		if (!x) {
+			pos += PAGE_SIZE;
+			continue;
+		}
+		for (mdb_id p = N(x)->parent; p && (N(p)->key & MDB_KEY_MARK); p = N(p)->parent)
+			N(p)->key &= ~MDB_KEY_MARK;
+		pos = node_end(x);
+	}
+	if (e)
+		return e;
+	/* a dependent command stopped early: the whole source must be valid */
+	for (uint64_t pos = v, end = v + len; *dependent && pos < end;) {
 		mdb_id x = find_node(n, pos);
 		if (!x)
 			return space_err_invalid;
-		for (mdb_id p = N(x)->parent; p && !*dependent; p = N(p)->parent)
-			*dependent = overlaps(p, n2, v2, len) || (grant && overlaps(p, n, v, len));
-		(*nodes)++;
 		pos = node_end(x);
 	}
 	return NULL;
