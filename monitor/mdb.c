@@ -153,6 +153,23 @@ static err_t add_page(void)
 	return NULL;
 }
 
+/* Give back the last node page, and its directory page if it was the
+ * directory's first. */
+static void free_last_page(void)
+{
+	const uint32_t p = M.npages - 1;
+	uintptr_t page = (uintptr_t)M.top[p / DIR_SPAN][p % DIR_SPAN];
+
+	CHECK(!kfree(pa_init(page - plat_ram_base), FRAME_MDB));
+	M.npages--;
+	if (p % DIR_SPAN == 0) {
+		uintptr_t dir = (uintptr_t)M.top[p / DIR_SPAN];
+		CHECK(!kfree(pa_init(dir - plat_ram_base), FRAME_MDB));
+		M.top[p / DIR_SPAN] = NULL;
+		M.ndirs--;
+	}
+}
+
 /* Give back node page p (the last), all of whose slots are free and at the
  * head of the free list, and its directory page if it empties. */
 static void drop_last_page(void)
@@ -167,15 +184,7 @@ static void drop_last_page(void)
 		M.freelist = slot(i)->next;
 		M.nfree--;
 	}
-	uintptr_t page = (uintptr_t)M.top[p / DIR_SPAN][p % DIR_SPAN];
-	CHECK(!kfree(pa_init(page - plat_ram_base), FRAME_MDB));
-	M.npages--;
-	if (p % DIR_SPAN == 0) {
-		uintptr_t dir = (uintptr_t)M.top[p / DIR_SPAN];
-		CHECK(!kfree(pa_init(dir - plat_ram_base), FRAME_MDB));
-		M.top[p / DIR_SPAN] = NULL;
-		M.ndirs--;
-	}
+	free_last_page();
 }
 
 err_t mdb_reserve(uint64_t n)
@@ -423,18 +432,8 @@ err_t mdb_audit(mdb_id *bad)
 
 void mdb_clear(void)
 {
-	while (M.npages) {
-		const uint32_t p = M.npages - 1;
-		uintptr_t page = (uintptr_t)M.top[p / DIR_SPAN][p % DIR_SPAN];
-		CHECK(!kfree(pa_init(page - plat_ram_base), FRAME_MDB));
-		M.npages--;
-		if (p % DIR_SPAN == 0) {
-			uintptr_t dir = (uintptr_t)M.top[p / DIR_SPAN];
-			CHECK(!kfree(pa_init(dir - plat_ram_base), FRAME_MDB));
-			M.top[p / DIR_SPAN] = NULL;
-			M.ndirs--;
-		}
-	}
+	while (M.npages)
+		free_last_page();
 	M.freelist = MDB_NIL;
 	M.nfree = M.nused = 0;
 	M.hbits = 0;

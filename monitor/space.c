@@ -939,17 +939,24 @@ err_t space_del(unsigned n, uint64_t *flushed)
 	return NULL;
 }
 
-/* Number of maximal aligned blocks (1G, 2M, 4K) of [pa, pa + pages). */
+/* The level of the largest block (1G, 2M, 4K) aligned at pos that fits
+ * before end. */
+static unsigned block_level(uint64_t pos, uint64_t end)
+{
+	unsigned level = 2;
+
+	while (level && (pos % mdb_level_size(level) || end - pos < mdb_level_size(level)))
+		level--;
+	return level;
+}
+
+/* Number of maximal aligned blocks of [pa, pa + pages). */
 static uint64_t blocks(uint64_t pa, uint64_t pages)
 {
 	uint64_t c = 0;
 
-	for (uint64_t pos = pa, end = pa + pages * PAGE_SIZE; pos < end; c++) {
-		unsigned level = 2;
-		while (level && (pos % mdb_level_size(level) || end - pos < mdb_level_size(level)))
-			level--;
-		pos += mdb_level_size(level);
-	}
+	for (uint64_t pos = pa, end = pa + pages * PAGE_SIZE; pos < end; c++)
+		pos += mdb_level_size(block_level(pos, end));
 	return c;
 }
 
@@ -958,9 +965,7 @@ static uint64_t blocks(uint64_t pa, uint64_t pages)
 static void give_sigma0(uint64_t pa, uint64_t pages)
 {
 	for (uint64_t pos = pa, end = pa + pages * PAGE_SIZE; pos < end;) {
-		unsigned level = 2;
-		while (level && (pos % mdb_level_size(level) || end - pos < mdb_level_size(level)))
-			level--;
+		const unsigned level = block_level(pos, end);
 		add_node(0, pos, level, 7, MDB_NIL, pa_init(pos));
 		pos += mdb_level_size(level);
 	}
@@ -1089,12 +1094,19 @@ err_t space_boot(uint64_t pool, bool gib_pages)
 	return e;
 }
 
-void space_shutdown(void)
+/* Every node and every space gone, their pages back in the pool. */
+static void drop_all(void)
 {
 	mdb_clear();
 	for (unsigned n = 0; n < SPACE_MAX; n++)
 		if (SP[n].used)
 			drop_space(n);
+	S.roots = 0;
+}
+
+void space_shutdown(void)
+{
+	drop_all();
 	for (size_t i = 0; i < S.next; i++)
 		CHECK(!frame_free(pa_init(S.ext[i].base), S.ext[i].pages, FRAME_CLIENT));
 	stash_trim(0);
@@ -1121,11 +1133,7 @@ err_t space_reset(void)
 		        cover(S.ext[i].base, S.ext[i].pages * PAGE_SIZE);
 	if (fs.free + held + ms.pages < need)
 		return space_err_nomem;
-	mdb_clear();
-	for (unsigned n = 0; n < SPACE_MAX; n++)
-		if (SP[n].used)
-			drop_space(n);
-	S.roots = 0;
+	drop_all();
 	CHECK(!make_space(0));
 	uint64_t nodes = 0, tables = 0;
 	for (size_t i = 0; i < S.next; i++) {
