@@ -95,8 +95,11 @@ $(B)/host/memmon-host: $(HOST_OBJ) $(B)/host-obj/test/host/main_host.o
 	$(CC) $(SAN) $^ -o $@
 
 # ---- running -----------------------------------------------------------
+# SCRIPT=FILE: memmon runs FILE as startup.mon at its first prompt.
+SCRIPT ?=
 run: all
-	scripts/qemu.sh --mem $(MEM) --esp $(B)/esp || [ $$? -eq 33 ]  # 33: memmon's halt
+	scripts/qemu.sh --mem $(MEM) --esp $(B)/esp $(if $(SCRIPT),--script $(SCRIPT)) \
+	  || [ $$? -eq 33 ]  # 33: memmon's halt
 
 # QEMU stops before the first instruction and waits for gdb on :1234.
 debug: all

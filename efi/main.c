@@ -1,7 +1,8 @@
 /*
  * efi_main: the only code that talks to UEFI boot services.
  *
- * Order: disable the watchdog; find memmon's image; allocate everything
+ * Order: disable the watchdog; find memmon's image; read startup.mon from
+ * its volume; allocate everything
  * memmon will need (memory-map buffer with headroom, region list, stacks,
  * the trampoline's reserved pages);
  * take the final map and ExitBootServices, retrying on a stale key; from
@@ -16,6 +17,8 @@
 #include "idmap.h"
 #include "memmap.h"
 #include "monitor.h"
+#include "platform_x86.h"
+#include "script.h"
 #include "tramp.h"
 #include "uart.h"
 #include "x86.h"
@@ -25,7 +28,8 @@
 #define GUARD_PAGES      1  /* below each stack, never mapped */
 #define MAP_HEADROOM     32 /* descriptors the map may grow by before exit */
 #define EBS_TRIES        8
-#define IDMAP_LIMIT      (1ull << 47) /* identity addresses must be canonical */
+#define IDMAP_LIMIT      (1ull << 47)  /* identity addresses must be canonical */
+#define SCRIPT_MAX       (256u * 1024) /* the largest startup.mon read */
 
 /* Bounds of memmon's sections, page-aligned by efi/memmon.lds. Hidden, so
  * the compiler addresses them relative to RIP: they are run-time addresses
@@ -157,6 +161,66 @@ static void keep_stack(void *base, UINTN pages)
 	seg(guard, (uint64_t)(uintptr_t)base, MM_SEG_GUARD);
 }
 
+/* The startup script as read: its text and the pages that hold it. */
+struct script {
+	char *text; /* pages from alloc_pages, or NULL */
+	UINTN len;
+	UINTN pages;
+};
+
+/*
+ * Read startup.mon from the root of the volume memmon was loaded from (the
+ * loaded image's DeviceHandle, through its simple file system), into pages
+ * memmon keeps. No file system or no file: no script. A file larger than
+ * SCRIPT_MAX or one that cannot be read is announced and left out.
+ */
+static struct script read_script(EFI_LOADED_IMAGE *li)
+{
+	struct script sc = {NULL, 0, 0};
+	EFI_GUID sfs_guid = SIMPLE_FILE_SYSTEM_PROTOCOL;
+	EFI_GUID info_guid = EFI_FILE_INFO_ID;
+	EFI_FILE_IO_INTERFACE *fs = NULL;
+	EFI_FILE_HANDLE root = NULL, file = NULL;
+	union {
+		EFI_FILE_INFO info;
+		char raw[sizeof(EFI_FILE_INFO) + 64 * sizeof(CHAR16)];
+	} info;
+	UINTN info_size = sizeof(info);
+	EFI_STATUS s;
+
+	s = uefi_call_wrapper(bs()->HandleProtocol, 3, li->DeviceHandle, &sfs_guid, (void **)&fs);
+	if (EFI_ERROR(s) || !fs)
+		return sc;
+	s = uefi_call_wrapper(fs->OpenVolume, 2, fs, &root);
+	if (EFI_ERROR(s))
+		return sc;
+	s = uefi_call_wrapper(root->Open, 5, root, &file, (CHAR16 *)L"\\" SCRIPT_NAME,
+	                      EFI_FILE_MODE_READ, 0);
+	if (EFI_ERROR(s)) {
+		uefi_call_wrapper(root->Close, 1, root);
+		return sc;
+	}
+	s = uefi_call_wrapper(file->GetInfo, 4, file, &info_guid, &info_size, &info);
+	if (EFI_ERROR(s) || info.info.FileSize > SCRIPT_MAX) {
+		uart_puts("memmon: " SCRIPT_NAME
+		          " is unreadable or larger than 256 KiB; not run\n");
+	} else {
+		sc.len = info.info.FileSize;
+		sc.pages = sc.len / 4096 + 1;
+		sc.text = alloc_pages(sc.pages);
+		s = uefi_call_wrapper(file->Read, 3, file, &sc.len, sc.text);
+		if (EFI_ERROR(s)) {
+			uart_puts("memmon: " SCRIPT_NAME " could not be read; not run\n");
+			uefi_call_wrapper(bs()->FreePages, 2,
+			                  (EFI_PHYSICAL_ADDRESS)(uintptr_t)sc.text, sc.pages);
+			sc = (struct script){NULL, 0, 0};
+		}
+	}
+	uefi_call_wrapper(file->Close, 1, file);
+	uefi_call_wrapper(root->Close, 1, root);
+	return sc;
+}
+
 struct takeover {
 	void *main_stack, *ist1, *ist2;
 };
@@ -197,6 +261,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		CHAR16 ch = st->FirmwareVendor[i];
 		boot.fw_vendor[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
 	}
+
+	const struct script sc = read_script(li);
 
 	/* Probe the map's size, then allocate with headroom for what follows. */
 	UINTN map_size = 0, key = 0, desc_size = 0;
@@ -267,6 +333,10 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	keep_stack(take.ist2, IST_STACK_PAGES);
 	keep((uint64_t)(uintptr_t)idmap, idmap_n * 4096);
 	keep((uint64_t)(uintptr_t)rsv, TRAMP_FRAMES * 4096);
+	if (sc.text) {
+		keep((uint64_t)(uintptr_t)sc.text, sc.pages * 4096);
+		efi_script_set(sc.text, sc.len);
+	}
 
 	/* Leave the firmware's page tables: they are boot-services memory. */
 	idmap_load(idmap, top);

@@ -6,6 +6,7 @@
 #include "platform.h"
 
 #include "cpu.h"
+#include "platform_x86.h"
 #include "tramp.h"
 #include "trapguard.h"
 #include "uart.h"
@@ -38,6 +39,21 @@ void plat_invlpg(vaddr_t va)
 void plat_flush_tlb(void)
 {
 	tlb_flush_all();
+}
+
+static const char *efi_script;
+static size_t efi_script_len;
+
+void efi_script_set(const char *text, size_t len)
+{
+	efi_script = text;
+	efi_script_len = text ? len : 0;
+}
+
+const char *plat_script(size_t *len)
+{
+	*len = efi_script_len;
+	return efi_script;
 }
 
 /* Physical memory is identity-mapped in every table memmon runs on. */

@@ -3,6 +3,7 @@
 #include "frame.h"
 #include "platform.h"
 #include "pt.h"
+#include "script.h"
 #include "space.h"
 
 const struct boot_info *mon_boot;
@@ -138,7 +139,12 @@ void monitor_init(struct con *c, struct boot_info *bi)
 	con_printf("memmon: sigma0 maps 0x%lx frames; the pool keeps 0x%lx (1/%u of RAM)\n",
 	           ss.sigma0, ss.pool, SPACE_POOL_SHARE);
 	con_puts("memmon: type 'help' for commands\n");
-	con_prompt(c);
+	size_t script_len;
+	const char *script = plat_script(&script_len);
+	if (script)
+		script_run(c, script, script_len);
+	else
+		con_prompt(c);
 }
 
 void monitor_run(struct con *c)

@@ -20,7 +20,8 @@ extern const struct boot_info *mon_boot;
 extern struct pt mon_pt;
 
 /* Take over: sort and remember `bi` (the monitor owns it from now on),
- * greet, and set up the console `c`. */
+ * greet, set up the console `c`, and run the machine's startup script if
+ * it has one (plat_script, monitor/script.h); then the console is live. */
 void monitor_init(struct con *c, struct boot_info *bi);
 
 /* Serve the console forever (returns only after `halt` on the host). */

@@ -119,6 +119,17 @@ bool plat_access(paddr_t root, vaddr_t va, bool write, uint64_t *value, struct p
  * pieces. */
 void plat_park(paddr_t root);
 
+/*
+ * The startup script: the text of `startup.mon` that the machine found
+ * before the core started (on the real machine, read from the root of the
+ * volume memmon was loaded from, before ExitBootServices, into memory
+ * memmon keeps), or NULL with *len 0 when there is none. The text stays
+ * valid and unchanged for memmon's lifetime; it is not NUL-terminated and
+ * may hold any bytes (the core's script runner judges them). monitor_init
+ * runs it at the first prompt (monitor/script.h).
+ */
+const char *plat_script(size_t *len);
+
 /* Stop for good after a fatal error (a failed CHECK): the real machine
  * halts with interrupts off; the host aborts, so tests see the failure. */
 void plat_halt(void) __attribute__((noreturn));

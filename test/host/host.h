@@ -18,6 +18,9 @@ size_t host_output_len(void);
 void host_output_reset(void);
 /* Also copy output to stdout (the interactive host build). */
 void host_output_to_stdout(int on);
+/* The startup script plat_script reports from now on (NULL: none, the
+ * default). The caller keeps `text` alive; monitor_init runs it. */
+void host_script(const char *text, size_t len);
 /* How many times plat_poweroff was called. */
 unsigned host_poweroffs(void);
 

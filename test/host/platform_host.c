@@ -283,6 +283,21 @@ void plat_poweroff(void)
 	host.poweroffs++;
 }
 
+static const char *host_script_text;
+static size_t host_script_len;
+
+void host_script(const char *text, size_t len)
+{
+	host_script_text = text;
+	host_script_len = text ? len : 0;
+}
+
+const char *plat_script(size_t *len)
+{
+	*len = host_script_len;
+	return host_script_text;
+}
+
 void *host_ram(uint64_t bytes)
 {
 	free(host.ram);
