@@ -58,7 +58,7 @@ $(B)/build_id.h: FORCE
 	@echo '#define MEMMON_BUILD "$(BUILD_ID)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
-.PHONY: FORCE all run debug test unit fuzz fuzz-smoke integration bench bench-frames bench-pt bench-space bench-boot deps format check-format \
+.PHONY: FORCE all run image run-image debug test unit fuzz fuzz-smoke integration bench bench-frames bench-pt bench-space bench-boot deps format check-format \
 	analyze clean help
 .DEFAULT_GOAL := all
 
@@ -100,6 +100,15 @@ SCRIPT ?=
 run: all
 	scripts/qemu.sh --mem $(MEM) --esp $(B)/esp $(if $(SCRIPT),--script $(SCRIPT)) \
 	  || [ $$? -eq 33 ]  # 33: memmon's halt
+
+# A raw GPT disk image with one EFI system partition (scripts/mkimage.sh),
+# rebuilt each time so that SCRIPT= is always what it holds.
+IMAGE := $(B)/memmon.img
+image: $(B)/memmon.efi
+	scripts/mkimage.sh $(IMAGE) $(B)/memmon.efi $(SCRIPT)
+
+run-image: image
+	scripts/qemu.sh --mem $(MEM) --image $(IMAGE) || [ $$? -eq 33 ]
 
 # QEMU stops before the first instruction and waits for gdb on :1234.
 debug: all
