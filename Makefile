@@ -110,13 +110,11 @@ image: $(B)/memmon.efi
 run-image: image
 	scripts/qemu.sh --mem $(MEM) --image $(IMAGE) || [ $$? -eq 33 ]
 
-# QEMU stops before the first instruction and waits for gdb on :1234.
+# QEMU with its gdb stub on :$(GDB_PORT), and gdb with memmon's symbols
+# loaded at the image base memmon prints at boot (scripts/memmon.gdb).
+GDB_PORT ?= 1234
 debug: all
-	@echo "memmon prints its image base at boot ('memmon: image at 0x...'). In gdb:"
-	@echo "  target remote :1234"
-	@echo "  add-symbol-file $(B)/memmon.so -o <image base>"
-	@echo "  continue"
-	scripts/qemu.sh --mem $(MEM) --esp $(B)/esp --gdb
+	scripts/debug.sh --mem $(MEM) --port $(GDB_PORT)
 
 # ---- tests ---------------------------------------------------------------
 UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/host/%,$(sort $(wildcard test/unit/test_*.c)))
@@ -193,7 +191,10 @@ help:
 	@echo "make [all]      build build/memmon.efi, the ESP folder build/esp, the tools"
 	@echo "make deps       install the Debian packages memmon needs (apt-get)"
 	@echo "make run        boot memmon in QEMU/OVMF, console on this terminal (MEM=$(MEM))"
-	@echo "make debug      the same, QEMU waiting for gdb on :1234"
+	@echo "make run SCRIPT=FILE   the same, FILE run as startup.mon at the first prompt"
+	@echo "make image [SCRIPT=FILE]   build/memmon.img: a GPT disk image with an EFI system partition"
+	@echo "make run-image  boot build/memmon.img in QEMU as a disk"
+	@echo "make debug      boot with QEMU's gdb stub; gdb with memmon's symbols at its image base"
 	@echo "make test       format check, unit tests, fuzz smoke run, QEMU integration tests"
 	@echo "make unit | fuzz | integration   one part of it (fuzz: FUZZ_SECONDS=60)"
 	@echo "make bench      benchmarks: the frame allocator's table (bench-frames), the page-table"

@@ -12,6 +12,9 @@ packages=(
 	libcmocka-dev                   # unit tests
 	clang libclang-rt-14-dev        # libFuzzer and the sanitizers
 	clang-format cppcheck           # make check-format, make analyze
+	gdisk                           # make image (sgdisk; mtools is above)
+	graphviz                        # memmon.py draw (dot)
+	gdb                             # make debug
 )
 
 missing=()

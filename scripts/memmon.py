@@ -340,7 +340,7 @@ class Memmon:
     arguments), script (a file put on the ESP as startup.mon; the boot waits for
     its closing line, and .startup holds its transcript), image (a raw disk image
     from make image, booted instead of the ESP folder), esp, serial_log (a file
-    that QEMU copies COM1's output to), gdbstub (QEMU's gdb stub on :1234).
+    that QEMU copies COM1's output to), gdbstub (a port for QEMU's gdb stub).
 
     cmd() returns a command's output lines as they are; run() raises MemmonError
     on an error line; the typed methods (lookup, pt, mem, ...) return values."""
@@ -355,7 +355,7 @@ class Memmon:
             self.sock = _connect(attach, None, time.monotonic() + 10)
             self.con = Stream(self.sock, boot_timeout)
             self.send(b"\x15\r")  # Ctrl-U: whatever was typed goes; then an empty line
-            self.prompt(30)
+            self.prompt(boot_timeout)
             return
         self.serial_path = os.path.join(self.dir, "serial.sock")
         args = [QEMU_SH, "--mem", mem, "--workdir", os.path.join(self.dir, "w"),
@@ -366,7 +366,7 @@ class Memmon:
         if serial_log:
             args += ["--serial-log", serial_log]
         if gdbstub:
-            args.append("--gdbstub")
+            args += ["--gdbstub", str(gdbstub)]
         if not exit_device:
             args.append("--no-exit-device")
         if extra:

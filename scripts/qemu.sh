@@ -5,7 +5,7 @@
 #
 #   scripts/qemu.sh [--mem SIZE] [--esp DIR | --image FILE] [--script FILE] [--workdir DIR]
 #                   [--serial stdio|unix:PATH] [--serial-log FILE] [--monitor PATH]
-#                   [--no-exit-device] [--gdb | --gdbstub] [-- extra QEMU args]
+#                   [--no-exit-device] [--gdb | --gdbstub PORT] [-- extra QEMU args]
 #
 # --mem       guest RAM, e.g. 1G, 64G, 256G (default 1G); above 16 GiB the RAM
 #             comes from a memory backend with reserve=off, so the host only
@@ -29,7 +29,7 @@
 #             (default: WORKDIR/qemu-monitor.sock)
 # --no-exit-device  leave out isa-debug-exit (to test halt's fallbacks)
 # --gdb       stop before the first instruction, gdb stub on tcp::1234
-# --gdbstub   gdb stub on tcp::1234, the guest runs at once (make debug)
+# --gdbstub PORT  gdb stub on tcp::PORT, the guest runs at once (make debug)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +43,7 @@ serial=stdio
 monitor=
 exit_device=1
 gdb=0
+gdb_port=
 extra=()
 
 while [ $# -gt 0 ]; do
@@ -57,7 +58,7 @@ while [ $# -gt 0 ]; do
 	--monitor) monitor=$2; shift 2 ;;
 	--no-exit-device) exit_device=0; shift ;;
 	--gdb) gdb=1; shift ;;
-	--gdbstub) gdb=2; shift ;;
+	--gdbstub) gdb=2; gdb_port=$2; shift 2 ;;
 	--) shift; extra=("$@"); break ;;
 	*) echo "qemu.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -117,6 +118,6 @@ unix:*) args+=(-chardev socket,id=ser0,path="${serial#unix:}",server=on,wait=on$
 *) echo "qemu.sh: --serial stdio or unix:PATH" >&2; exit 2 ;;
 esac
 [ "$gdb" = 1 ] && args+=(-s -S)
-[ "$gdb" = 2 ] && args+=(-s)
+[ "$gdb" = 2 ] && args+=(-gdb tcp:127.0.0.1:"$gdb_port")
 
 exec qemu-system-x86_64 "${args[@]}" "${extra[@]}"

@@ -3,6 +3,8 @@
 import random
 import re
 
+from memmon_qemu import parse_memmap as client_parse_memmap
+
 COMMANDS = ["help", "version", "memmap", "mem", "alloc", "free", "pt", "walk", "space", "map", "grant",
             "unmap", "flush", "protect", "lookup", "mdb", "check", "peek", "poke", "park", "pool",
             "reset", "echo", "trap", "halt"]
@@ -54,16 +56,14 @@ TAKEN = ("conventional", "loader-code", "loader-data", "boot-code", "boot-data")
 
 def parse_memmap(lines):
     """The descriptor lines as (start, end, kind, pages, use, kept pages), and the summary."""
-    regions = []
     for line in lines[:-2]:
-        m = MEMMAP_LINE.fullmatch(line)
-        assert m, line
-        start, end, pages = int(m[1], 16), int(m[2], 16), int(m[4], 16)
-        kept = pages if m[5] == "kept" else int(m[6] or "0", 16)
-        assert m[6] is None or 0 < kept < pages, line
-        regions.append((start, end, m[3], pages, m[5], kept))
-    summary = dict(re.findall(r"(\w+) 0x([0-9a-f]+)", lines[-2]))
-    return regions, {k: int(v, 16) for k, v in summary.items()}
+        assert MEMMAP_LINE.fullmatch(line), line
+    got, summary = client_parse_memmap(lines)
+    assert len(got) == len(lines) - 2 and lines[-2].startswith("memmap: descriptors"), lines
+    regions = [(r.start, r.end, r.kind, r.pages, r.use, r.kept) for r in got]
+    for r, line in zip(got, lines):
+        assert r.use == "kept" or r.kept == 0 or 0 < r.kept < r.pages, line
+    return regions, summary
 
 
 def check_memmap_totals(lines, mem_pages):

@@ -2,6 +2,7 @@
 
 import re
 
+from memmon_qemu import parse_mem as client_parse_mem
 from test_console import RAM_1G_PAGES, assert_alive, check_memmap_totals, single_error
 
 OWNERS = ("monitor", "ptables", "mdb", "clients", "console")
@@ -9,31 +10,10 @@ HEX = r"0x([0-9a-f]+)"
 
 
 def parse_mem(lines):
-    """mem's six lines as a dict of numbers."""
+    """mem's six lines as a dict of numbers (the client's parse_mem)."""
     assert len(lines) == 6, lines
-    m = re.fullmatch(rf"frames total {HEX} free {HEX} used {HEX}", lines[0])
-    assert m, lines[0]
-    r = {"total": int(m[1], 16), "free": int(m[2], 16), "used": int(m[3], 16)}
-    owners = re.fullmatch("used by" + "".join(rf" {o} {HEX}" for o in OWNERS), lines[1])
-    assert owners, lines[1]
-    r["owners"] = {o: int(owners[i + 1], 16) for i, o in enumerate(OWNERS)}
-    m = re.fullmatch(rf"firmware keeps {HEX} frames outside the total", lines[2])
-    assert m, lines[2]
-    r["firmware"] = int(m[1], 16)
-    m = re.fullmatch(rf"largest free block {HEX} frames(?: at {HEX} \(the most alloc can take\))?", lines[3])
-    assert m, lines[3]
-    r["largest"] = int(m[1], 16)
-    r["largest_at"] = int(m[2], 16) if m[2] else None
-    m = re.fullmatch(rf"frame table {HEX} pages at {HEX}, {HEX} written; {HEX} frames referenced",
-                     lines[4])
-    assert m, lines[4]
-    r["table_pages"], r["table_at"], r["touched"], r["referenced"] = (int(x, 16) for x in m.groups())
-    m = re.fullmatch(rf"spaces {HEX}: pool {HEX} \(used {HEX} free {HEX}\) clients {HEX} sigma0 {HEX} "
-                     rf"reachable {HEX} orphaned {HEX} mappings {HEX}", lines[5])
-    assert m, lines[5]
-    keys = ("spaces", "pool", "pool_used", "pool_free", "clients", "sigma0", "reachable", "orphaned",
-            "mappings")
-    r["space"] = {k: int(x, 16) for k, x in zip(keys, m.groups())}
+    r = client_parse_mem(lines)
+    assert "space" in r, lines[5]
     # the pool is the allocator's free frames and the frames memmon's
     # tables, database and console took; every client frame is reachable
     # or orphaned

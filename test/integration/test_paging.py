@@ -3,6 +3,7 @@
 import random
 import re
 
+from memmon_qemu import parse_pt as client_parse_pt
 from test_console import NOT_RAM, assert_alive, parse_memmap, single_error
 from test_frames import parse_mem
 
@@ -21,14 +22,9 @@ RSV_PIECES = [(RSV_BASE, RSV_BASE + 0x1000, "r-x"), (RSV_BASE + 0x1000, RSV_BASE
 
 def parse_pt(lines):
     """pt's runs as (start, end, pa, rights, size) and its summary numbers."""
-    runs = []
-    for line in lines[:-1]:
-        m = RUN.fullmatch(line)
-        assert m, line
-        runs.append((int(m[1], 16), int(m[2], 16), int(m[3], 16), m[4], m[5]))
-    m = SUMMARY.fullmatch(lines[-1])
-    assert m, lines[-1]
-    return runs, [int(x, 16) for x in m.groups()]
+    assert SUMMARY.fullmatch(lines[-1]), lines[-1]
+    dump = client_parse_pt(lines)
+    return [tuple(r) for r in dump.runs], [dump.count, dump.pages, dump.ptpages]
 
 
 def check_runs(runs, summary):

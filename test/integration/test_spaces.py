@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from memmon_qemu import ESP, PROMPT, Memmon
+from memmon_qemu import ESP, PROMPT, Memmon, parse_check, parse_lookup, parse_mdb
+from memmon_qemu import parse_pt as client_parse_pt
 from test_console import single_error
 
 HEX = r"0x([0-9a-f]+)"
@@ -98,26 +99,22 @@ def one(m, line):
 
 def batch(m, lines, timeout=120):
     """Send many command lines at once; return each one's output lines."""
-    m.send("".join(line + "\r" for line in lines))
-    outs = []
-    for _ in lines:
-        m.con.expect(PROMPT, timeout=timeout)
-        outs.append(m._text(m.con.before).split("\r\n")[1:])
-    return outs
+    return m.batch(lines, timeout)
 
 
 def check_ok(m):
     out = m.cmd("check")
     assert len(out) == 1 and CHECK_OK.fullmatch(out[0]), out
-    return [int(x, 16) for x in CHECK_OK.fullmatch(out[0]).groups()]
+    got = parse_check(out[0])
+    assert got.ok, out
+    return [got.fields[k] for k in ("spaces", "mappings", "pages", "frames", "orphaned")]
 
 
 def lookup(m, n, v):
     """lookup n v as (pa, rights, size), or None."""
-    line = one(m, f"lookup {n} {h(v)}")
-    mt = LOOKUP.fullmatch(line)
-    assert mt and int(mt[1]) == n and int(mt[2], 16) == v, line
-    return None if mt[3] is None else (int(mt[3], 16), mt[4], mt[5])
+    got_n, got_v, hit = parse_lookup(one(m, f"lookup {n} {h(v)}"))
+    assert (got_n, got_v) == (n, v), (n, v, got_n, got_v)
+    return None if hit is None else tuple(hit)
 
 
 def spaces_line(m):
@@ -139,14 +136,10 @@ def new_space(m):
 
 def parse_pt(lines, n):
     """pt N: runs (start, end, pa, rights, size) and the summary (runs, pages, ptpages)."""
-    runs = []
-    for line in lines[:-1]:
-        mt = RUN.fullmatch(line)
-        assert mt, line
-        runs.append((int(mt[1], 16), int(mt[2], 16), int(mt[3], 16), mt[4], mt[5]))
-    mt = re.fullmatch(rf"pt {n}: runs {HEX} pages {HEX} ptpages {HEX}", lines[-1])
-    assert mt, lines[-1]
-    summary = [int(x, 16) for x in mt.groups()]
+    dump = client_parse_pt(lines)
+    assert dump.name == n, lines[-1]
+    runs = [tuple(r) for r in dump.runs]
+    summary = [dump.count, dump.pages, dump.ptpages]
     assert summary[0] == len(runs) and summary[1] == sum((b - a) >> 12 for a, b, *_ in runs)
     return runs, summary
 
@@ -161,14 +154,9 @@ def mdb(m, n, v):
     assert out and not out[0].startswith("error:"), out
     if out == [f"{n}:{h(v)}: no mapping"]:
         return None, []
-    assert re.fullmatch(rf"mdb {n}:{h(v)}: frames {HEX}-{HEX}, a tree of {HEX} mappings of (4K|2M|1G)",
-                        out[0]), out
-    tree = []
-    for line in out[1:]:
-        mt = re.fullmatch(rf"((?:  )*)(\d+):{HEX} (r[w-][x-]) (4K|2M|1G)( Real)?( <-)?", line)
-        assert mt, line
-        tree.append((len(mt[1]) // 2, int(mt[2]), int(mt[3], 16), mt[4], bool(mt[6]), bool(mt[7])))
-    return out[0], tree
+    got = parse_mdb(out)
+    assert got and (got.space, got.va) == (n, v), out
+    return out[0], [(t.depth, t.space, t.va, t.rights, t.real, t.marked) for t in got.nodes]
 
 
 def chain(tree):
