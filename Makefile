@@ -58,7 +58,7 @@ $(B)/build_id.h: FORCE
 	@echo '#define MEMMON_BUILD "$(BUILD_ID)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
-.PHONY: FORCE all run image run-image debug test unit fuzz fuzz-smoke integration bench bench-frames bench-pt bench-space bench-boot deps format check-format \
+.PHONY: FORCE all run image run-image debug test check-layers unit fuzz fuzz-smoke integration bench bench-frames bench-pt bench-space bench-boot deps format check-format \
 	analyze clean help
 .DEFAULT_GOAL := all
 
@@ -148,7 +148,13 @@ fuzz-smoke:
 integration: all
 	$(PYTHON) -m pytest -v test/integration
 
-test: check-format unit fuzz-smoke integration
+# The layer order (console -> spaces -> paging -> frames -> seam), checked on
+# the includes, on the hosted objects' symbols (nm) and on the console's
+# doors: scripts/check_layers.py says what it holds.
+check-layers: $(HOST_OBJ)
+	$(PYTHON) scripts/check_layers.py $(B)/host-obj
+
+test: check-format check-layers unit fuzz-smoke integration
 
 # Benchmarks: the core built as it runs (-O2, no sanitizers, no junk fill).
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(CORE_INC) -Itest/host $(DEFS) -DFRAME_JUNK=0
@@ -195,7 +201,8 @@ help:
 	@echo "make image [SCRIPT=FILE]   build/memmon.img: a GPT disk image with an EFI system partition"
 	@echo "make run-image  boot build/memmon.img in QEMU as a disk"
 	@echo "make debug      boot with QEMU's gdb stub; gdb with memmon's symbols at its image base"
-	@echo "make test       format check, unit tests, fuzz smoke run, QEMU integration tests"
+	@echo "make test       format check, layer check, unit tests, fuzz smoke run, QEMU integration tests"
+	@echo "make check-layers   fail on an upward include or call, or a console that skips a layer"
 	@echo "make unit | fuzz | integration   one part of it (fuzz: FUZZ_SECONDS=60)"
 	@echo "make bench      benchmarks: the frame allocator's table (bench-frames), the page-table"
 	@echo "                driver (bench-pt), the spaces layer (bench-space), then boot time at"

@@ -168,7 +168,7 @@ static bool run_in(void *arg, const struct pt_run *r)
 	if (!(r->attr & PT_USER))
 		return fail(c, "5 (refinement): %u:0x%lx is a client page without the user bit", n,
 		            va);
-	const unsigned rights = 4u | (r->attr & PT_W ? 2u : 0) | (r->attr & PT_X ? 1u : 0);
+	const unsigned rights = rights_of_attr(r->attr);
 	/* Run and node are both linear: compare where each node starts in the run. */
 	for (uint64_t v = va, end = va + r->len; v < end;) {
 		const mdb_id i = mdb_find(n, v);

@@ -58,12 +58,41 @@ static err_t parse_pa(struct con *c, const char *cmd, const char *s, uint64_t *p
 	return NULL;
 }
 
+/* One firmware descriptor: range, type, pages, attributes, and what memmon
+ * did with it. */
+static void print_region(const struct mm_region *r)
+{
+	char kept[32] = "";
+
+	if (r->kept && r->kept != r->pages)
+		fmt_format(kept, sizeof(kept), " (0x%lx kept)", r->kept);
+	con_printf("0x%lx-0x%lx %-12s 0x%lx pages attr 0x%lx %s%s\n", r->base,
+	           r->base + r->pages * PAGE_SIZE, mm_kind_name(r->kind), r->pages, r->attr,
+	           mm_use_name(mm_region_use(mon_boot, r)), kept);
+}
+
+/* Every descriptor, then the summary in pages. */
+static void print_memmap(void)
+{
+	const struct mm_totals t = mon_boot->totals;
+	const uint64_t managed = t.pages[MM_RECLAIMED] + t.pages[MM_KEPT];
+
+	for (size_t i = 0; i < mon_boot->nregions; i++)
+		print_region(&mon_boot->regions[i]);
+	con_printf(
+	    "memmap: descriptors 0x%zx ram 0x%lx reclaimed 0x%lx kept 0x%lx reserved 0x%lx\n",
+	    mon_boot->nregions, t.ram_pages, t.pages[MM_RECLAIMED], t.pages[MM_KEPT],
+	    t.pages[MM_RESERVED]);
+	con_printf("memmap: memmon manages 0x%lx MiB of 0x%lx MiB ram\n", managed >> 8,
+	           t.ram_pages >> 8);
+}
+
 static err_t cmd_memmap(struct con *c, int argc, char **argv)
 {
 	uint64_t pa;
 
 	if (argc == 1) {
-		mm_print(mon_boot);
+		print_memmap();
 		return NULL;
 	}
 	err_t e = parse_pa(c, "memmap", argv[1], &pa);
@@ -71,7 +100,7 @@ static err_t cmd_memmap(struct con *c, int argc, char **argv)
 		return e;
 	const struct mm_region *r = mm_find(mon_boot, pa);
 	if (r)
-		mm_print_region(mon_boot, r);
+		print_region(r);
 	else
 		con_printf("0x%lx: in no firmware descriptor\n", pa);
 	return NULL;
@@ -183,30 +212,19 @@ static err_t cmd_free(struct con *c, int argc, char **argv)
 
 /* ---- page tables ---------------------------------------------------------- */
 
-static const char *const size_name[] = {"4K", "2M", "1G"};
+const char *const cmds_size_name[3] = {"4K", "2M", "1G"};
 static const char *const level_name[PT_LEVELS] = {"pt", "pd", "pdpt", "pml4"};
 
-/* Rights as SPEC prints them: "rw-", "r-x", "r--". */
+/* The rights of attributes `a` as SPEC prints them: "rw-", "r-x", "r--". */
 static const char *rights_str(pt_attr_t a, char buf[4])
 {
-	buf[0] = 'r';
-	buf[1] = a & PT_W ? 'w' : '-';
-	buf[2] = a & PT_X ? 'x' : '-';
-	buf[3] = '\0';
-	return buf;
+	return rights_format(rights_of_attr(a), buf);
 }
 
 /* pt's lines join what SPEC calls one run: the same size and rights,
  * consecutive pages, consecutive frames. (pt_runs also splits where the
  * cache type or the user bit changes, which pt does not print.) */
-struct pt_dump {
-	uint64_t runs, pages;
-	uint64_t limit; /* print runs starting below this */
-	bool open;
-	struct pt_run cur;
-};
-
-static void print_pending(struct pt_dump *d)
+static void print_pending(struct cmds_runs *d)
 {
 	char rights[4];
 
@@ -214,19 +232,17 @@ static void print_pending(struct pt_dump *d)
 		return;
 	con_printf("0x%lx-0x%lx -> 0x%lx %s %s\n", va_addr(d->cur.start),
 	           va_addr(d->cur.start) + d->cur.len, pa_addr(d->cur.pa),
-	           rights_str(d->cur.attr, rights), size_name[d->cur.level]);
+	           rights_str(d->cur.attr, rights), cmds_size_name[d->cur.level]);
 	d->runs++;
 	d->pages += d->cur.len / PAGE_SIZE;
 	d->open = false;
 }
 
-static bool print_run(void *ctx, const struct pt_run *r)
+bool cmds_run(void *ctx, const struct pt_run *r)
 {
-	struct pt_dump *d = ctx;
+	struct cmds_runs *d = ctx;
 	struct pt_run *c = &d->cur;
 
-	if (va_addr(r->start) >= d->limit)
-		return false;
 	if (d->open && c->level == r->level && !((c->attr ^ r->attr) & PT_RIGHTS) &&
 	    va_addr(c->start) + c->len == va_addr(r->start) &&
 	    pa_addr(c->pa) + c->len == pa_addr(r->pa)) {
@@ -239,49 +255,43 @@ static bool print_run(void *ctx, const struct pt_run *r)
 	return true;
 }
 
-void cmds_runs_print(const struct pt *pt, uint64_t limit, struct cmds_runs *out)
+void cmds_runs_end(struct cmds_runs *d)
 {
-	struct pt_dump d = {.open = false, .limit = limit};
-
-	pt_runs(pt, print_run, &d);
-	print_pending(&d);
-	*out = (struct cmds_runs){.runs = d.runs, .pages = d.pages};
+	print_pending(d);
 }
 
 static err_t cmd_pt(struct con *c, int argc, char **argv)
 {
-	struct cmds_runs d;
+	struct cmds_runs d = {.open = false};
 
 	if (argc > 1)
 		return cmds_pt_space(c, argc, argv);
-	cmds_runs_print(&mon_pt, UINT64_MAX, &d);
+	pt_runs(&mon_pt, cmds_run, &d);
+	cmds_runs_end(&d);
 	con_printf("pt monitor: runs 0x%lx pages 0x%lx ptpages 0x%lx\n", d.runs, d.pages,
-	           mon_pt.tables);
+	           pt_tables(&mon_pt));
 	return NULL;
 }
 
-void cmds_print_walk(const struct pt *pt, uint64_t v)
+void cmds_print_walk(const struct pt_walk *w)
 {
-	struct pt_walk w;
 	char rights[4];
 
-	pt_walk(pt, va_init(v), &w);
-	for (unsigned k = 0; k < w.depth; k++) {
-		const unsigned level = PT_LEVELS - 1 - k;
-		const pte_t en = w.step[k].entry;
+	for (unsigned k = 0; k < w->depth; k++) {
+		const unsigned level = w->step[k].level;
 		con_printf("  %-4s 0x%lx [0x%x] = 0x%016lx ", level_name[level],
-		           pa_addr(w.step[k].table), w.step[k].index, en);
-		switch (w.step[k].kind) {
+		           pa_addr(w->step[k].table), w->step[k].index, w->step[k].entry);
+		switch (w->step[k].kind) {
 		case PTE_ABSENT:
 			con_puts("absent\n");
 			break;
 		case PTE_TABLE:
-			con_printf("table 0x%lx, 0x%x entries present\n", pa_addr(pte_next(en)),
-			           pte_count(en));
+			con_printf("table 0x%lx, 0x%x entries present\n", pa_addr(w->step[k].next),
+			           w->step[k].count);
 			break;
 		case PTE_LEAF:
-			con_printf("leaf %s 0x%lx %s\n", size_name[level], pte_frame(en, level),
-			           rights_str(pte_attr(en, level), rights));
+			con_printf("leaf %s 0x%lx %s\n", cmds_size_name[level],
+			           pa_addr(w->step[k].frame), rights_str(w->step[k].attr, rights));
 			break;
 		}
 	}
@@ -291,6 +301,7 @@ static err_t cmd_walk(struct con *c, int argc, char **argv)
 {
 	uint64_t v;
 	char rights[4];
+	struct pt_walk w;
 	(void)argc;
 
 	err_t e = con_parse_number(argv[1], &v);
@@ -298,12 +309,13 @@ static err_t cmd_walk(struct con *c, int argc, char **argv)
 		return con_fail(c, "walk: %s: '%.40s'", e, argv[1]);
 	if (v >> 47 && v >> 47 != 0x1ffff)
 		return con_fail(c, "walk: 0x%lx is not canonical", v);
-	con_printf("walk 0x%lx in memmon's tables, root 0x%lx\n", v, pa_addr(mon_pt.root));
-	cmds_print_walk(&mon_pt, v);
+	con_printf("walk 0x%lx in memmon's tables, root 0x%lx\n", v, pa_addr(pt_root(&mon_pt)));
+	pt_walk(&mon_pt, va_init(v), &w);
+	cmds_print_walk(&w);
 	struct pt_hit h;
 	if (pt_lookup(&mon_pt, va_init(v), &h))
 		con_printf("0x%lx -> 0x%lx %s %s\n", v, pa_addr(h.pa), rights_str(h.attr, rights),
-		           size_name[h.level]);
+		           cmds_size_name[h.level]);
 	else
 		con_printf("0x%lx -> none\n", v);
 	return NULL;

@@ -7,15 +7,24 @@
 
 #include "console.h"
 #include "pt.h"
+#include "rights.h"
 
-/* Print each level of the walk of v in `pt` (the lines `walk` prints). */
-void cmds_print_walk(const struct pt *pt, uint64_t v);
+/* Page and entry sizes by level, as SPEC prints them: 4K, 2M, 1G. */
+extern const char *const cmds_size_name[3];
 
-/* Print pt's runs below `limit` in SPEC's form; count them. */
+/* Print each level of a walk (the lines `walk` and `pt N V` print). */
+void cmds_print_walk(const struct pt_walk *w);
+
+/* Print runs in SPEC's form, joining what SPEC calls one run, and count
+ * the lines: feed cmds_run to pt_runs or space_runs with a zeroed struct
+ * cmds_runs, then call cmds_runs_end. */
 struct cmds_runs {
 	uint64_t runs, pages;
+	bool open; /* cur is a run not printed yet */
+	struct pt_run cur;
 };
-void cmds_runs_print(const struct pt *pt, uint64_t limit, struct cmds_runs *out);
+bool cmds_run(void *ctx, const struct pt_run *r);
+void cmds_runs_end(struct cmds_runs *d);
 
 /* `pt N [V]`, and the spaces line of `mem`. */
 err_t cmds_pt_space(struct con *c, int argc, char **argv);

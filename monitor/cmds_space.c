@@ -7,9 +7,7 @@
 #include "cmds.h"
 
 #include "frame.h"
-#include "mdb.h"
 #include "monitor.h"
-#include "platform.h"
 #include "space.h"
 
 static bool streq(const char *a, const char *b)
@@ -18,8 +16,6 @@ static bool streq(const char *a, const char *b)
 		a++, b++;
 	return *a == *b;
 }
-
-static const char *const size_name[] = {"4K", "2M", "1G"};
 
 /* A space number that exists. */
 static err_t arg_space(struct con *c, const char *cmd, const char *s, unsigned *n)
@@ -65,7 +61,7 @@ static err_t arg_size(struct con *c, const char *cmd, const char *s, uint64_t *l
 
 static err_t arg_rights(struct con *c, const char *cmd, const char *s, unsigned *r)
 {
-	err_t e = con_parse_rights(s, r);
+	err_t e = rights_parse(s, r);
 
 	return e ? con_fail(c, "%s: %s: '%.40s'", cmd, e, s) : NULL;
 }
@@ -87,7 +83,7 @@ static err_t layer_fail(struct con *c, const char *cmd, err_t e)
 
 static void print_rights(unsigned r, char buf[4])
 {
-	con_format_rights(r, buf);
+	rights_format(r, buf);
 }
 
 /* ---- space ----------------------------------------------------------------- */
@@ -127,7 +123,7 @@ err_t cmd_space(struct con *c, int argc, char **argv)
 				continue;
 			count++;
 			con_printf("space %u%s pages 0x%lx ptpages 0x%lx\n", n,
-			           n ? "" : " (sigma0)", space_pages(n), space_pt(n)->tables);
+			           n ? "" : " (sigma0)", space_pages(n), space_tables(n));
 		}
 		con_printf("spaces 0x%x\n", count);
 		return NULL;
@@ -140,7 +136,7 @@ err_t cmd_space(struct con *c, int argc, char **argv)
 static err_t map_like(struct con *c, int argc, char **argv, bool grant)
 {
 	const char *cmd = argv[0];
-	unsigned n, n2, rights = 7;
+	unsigned n, n2, rights = RIGHTS_RWX;
 	uint64_t v, v2, len = PAGE_SIZE;
 	err_t e = arg_space(c, cmd, argv[1], &n);
 
@@ -200,7 +196,7 @@ err_t cmd_region(struct con *c, int argc, char **argv)
 {
 	const char *cmd = argv[0];
 	const bool protect = streq(cmd, "protect");
-	unsigned n, rights = 7;
+	unsigned n, rights = RIGHTS_RWX;
 	uint64_t v, len = PAGE_SIZE;
 	err_t e = arg_space(c, cmd, argv[1], &n);
 
@@ -227,6 +223,20 @@ err_t cmd_region(struct con *c, int argc, char **argv)
 
 /* ---- lookup, pt N, mdb ---------------------------------------------------------------- */
 
+/* lookup's line for n:v: 'N:0xV -> 0xPA RIGHTS SIZE' or 'N:0xV -> none'. */
+static void print_lookup(unsigned n, uint64_t v)
+{
+	struct space_hit h;
+	char r[4];
+
+	if (!space_lookup(n, v, &h)) {
+		con_printf("%u:0x%lx -> none\n", n, v);
+		return;
+	}
+	print_rights(h.rights, r);
+	con_printf("%u:0x%lx -> 0x%lx %s %s\n", n, v, pa_addr(h.pa), r, cmds_size_name[h.level]);
+}
+
 err_t cmd_lookup(struct con *c, int argc, char **argv)
 {
 	unsigned n;
@@ -238,14 +248,7 @@ err_t cmd_lookup(struct con *c, int argc, char **argv)
 		e = arg_va(c, "lookup", argv[2], 1, &v);
 	if (e)
 		return e;
-	struct space_hit h;
-	char r[4];
-	if (!space_lookup(n, v, &h)) {
-		con_printf("%u:0x%lx -> none\n", n, v);
-		return NULL;
-	}
-	print_rights(h.rights, r);
-	con_printf("%u:0x%lx -> 0x%lx %s %s\n", n, v, pa_addr(h.pa), r, size_name[h.level]);
+	print_lookup(n, v);
 	return NULL;
 }
 
@@ -258,40 +261,35 @@ err_t cmds_pt_space(struct con *c, int argc, char **argv)
 		return e;
 	if (argc == 3) {
 		uint64_t v;
+		struct pt_walk w;
 		e = arg_va(c, "pt", argv[2], 1, &v);
 		if (e)
 			return e;
 		con_printf("walk 0x%lx in space %u's tables, root 0x%lx\n", v, n,
-		           pa_addr(space_pt(n)->root));
-		cmds_print_walk(space_pt(n), v);
-		struct space_hit h;
-		char r[4];
-		if (space_lookup(n, v, &h)) {
-			print_rights(h.rights, r);
-			con_printf("%u:0x%lx -> 0x%lx %s %s\n", n, v, pa_addr(h.pa), r,
-			           size_name[h.level]);
-		} else {
-			con_printf("%u:0x%lx -> none\n", n, v);
-		}
+		           pa_addr(space_root(n)));
+		space_walk(n, v, &w);
+		cmds_print_walk(&w);
+		print_lookup(n, v);
 		return NULL;
 	}
-	struct cmds_runs d;
-	cmds_runs_print(space_pt(n), SPACE_USER_TOP, &d);
+	struct cmds_runs d = {.open = false};
+	space_runs(n, cmds_run, &d);
+	cmds_runs_end(&d);
 	con_printf("pt %u: runs 0x%lx pages 0x%lx ptpages 0x%lx\n", n, d.runs, d.pages,
-	           space_pt(n)->tables);
+	           space_tables(n));
 	return NULL;
 }
 
-static void mdb_line(mdb_id x, unsigned depth, mdb_id mark)
+/* One mapping of a tree, indented by its depth (at most 32 steps). */
+static void print_tree_line(const struct space_tree_entry *x)
 {
-	const struct mdb_node *p = mdb_at(x);
 	char r[4];
 
-	print_rights(mdb_rights(p), r);
-	for (unsigned k = 0; k < depth && k < 32; k++)
+	print_rights(x->rights, r);
+	for (unsigned k = 0; k < x->depth && k < 32; k++)
 		con_puts("  ");
-	con_printf("%u:0x%lx %s %s%s%s\n", mdb_space(p), mdb_va(p), r, size_name[mdb_level(p)],
-	           p->parent ? "" : " Real", x == mark ? " <-" : "");
+	con_printf("%u:0x%lx %s %s%s%s\n", x->space, x->va, r, cmds_size_name[x->level],
+	           x->real ? " Real" : "", x->mark ? " <-" : "");
 }
 
 #define MDB_PRINT_MAX 4096
@@ -307,26 +305,21 @@ err_t cmd_mdb(struct con *c, int argc, char **argv)
 		e = arg_va(c, "mdb", argv[2], 1, &v);
 	if (e)
 		return e;
-	const mdb_id x = space_node(n, v);
-	if (!x) {
+	struct space_tree t;
+	if (!space_tree_open(n, v, &t)) {
 		con_printf("%u:0x%lx: no mapping\n", n, v);
 		return NULL;
 	}
-	const mdb_id root = mdb_root(x);
-	const uint64_t size = mdb_size(mdb_at(root));
-	const uint64_t frame = pa_addr(space_node_frame(root));
+	const uint64_t frame = pa_addr(t.frame);
 	con_printf("mdb %u:0x%lx: frames 0x%lx-0x%lx, a tree of 0x%lx mappings of %s\n", n, v,
-	           frame, frame + size, mdb_subtree_size(root), size_name[mdb_level(mdb_at(root))]);
-	uint64_t printed = 0;
-	for (mdb_id i = root; i; i = mdb_next_in(root, i)) {
-		unsigned depth = 0;
-		for (mdb_id p = i; p != root; p = mdb_at(p)->parent)
-			depth++;
-		if (printed++ == MDB_PRINT_MAX) {
+	           frame, frame + t.size, t.nodes, cmds_size_name[t.level]);
+	struct space_tree_entry x;
+	for (uint64_t printed = 0; space_tree_next(&t, &x); printed++) {
+		if (printed == MDB_PRINT_MAX) {
 			con_puts("... (more not shown)\n");
 			break;
 		}
-		mdb_line(i, depth, x);
+		print_tree_line(&x);
 	}
 	return NULL;
 }
@@ -339,7 +332,7 @@ err_t cmd_check(struct con *c, int argc, char **argv)
 	struct space_check s;
 	(void)argc, (void)argv;
 
-	err_t e = space_check(mon_pt.tables, why, sizeof(why), &s);
+	err_t e = space_check(pt_tables(&mon_pt), why, sizeof(why), &s);
 	if (e == space_check_failed) {
 		con_printf("check: FAIL %s\n", why);
 		return NULL;
@@ -354,12 +347,12 @@ err_t cmd_check(struct con *c, int argc, char **argv)
 
 /* ---- peek, poke, park ----------------------------------------------------------------------- */
 
-static void print_fault(unsigned n, uint64_t v, const struct plat_fault *f)
+static void print_fault(unsigned n, uint64_t v, const struct space_fault *f)
 {
-	if (f->vector == 14)
+	if (f->page_fault)
 		con_printf("fault: #PF %u:0x%lx %s %s\n", n, f->addr,
-		           f->code & 1 ? "protection" : "not-present",
-		           f->code & 2 ? "write" : "read");
+		           f->protection ? "protection" : "not-present",
+		           f->write ? "write" : "read");
 	else
 		con_printf("fault: vector %u %u:0x%lx code 0x%lx\n", f->vector, n, v, f->code);
 }
@@ -387,8 +380,8 @@ err_t cmd_peek(struct con *c, int argc, char **argv)
 		return con_fail(c, "peek: 0x%lx words from 0x%lx leave the lower half", count, v);
 	for (uint64_t k = 0; k < count; k++) {
 		uint64_t value;
-		struct plat_fault f;
-		if (!plat_access(space_pt(n)->root, va_init(v + 8 * k), false, &value, &f)) {
+		struct space_fault f;
+		if (!space_access(n, v + 8 * k, false, &value, &f)) {
 			print_fault(n, v + 8 * k, &f);
 			return NULL;
 		}
@@ -411,8 +404,8 @@ err_t cmd_poke(struct con *c, int argc, char **argv)
 	e = con_parse_number(argv[3], &x);
 	if (e)
 		return con_fail(c, "poke: value: %s: '%.40s'", e, argv[3]);
-	struct plat_fault f;
-	if (!plat_access(space_pt(n)->root, va_init(v), true, &x, &f)) {
+	struct space_fault f;
+	if (!space_access(n, v, true, &x, &f)) {
 		print_fault(n, v, &f);
 		return NULL;
 	}
@@ -428,8 +421,8 @@ err_t cmd_park(struct con *c, int argc, char **argv)
 
 	if (e)
 		return e;
-	con_printf("parked %u cr3 0x%lx\n", n, pa_addr(space_pt(n)->root));
-	plat_park(space_pt(n)->root);
+	con_printf("parked %u cr3 0x%lx\n", n, pa_addr(space_root(n)));
+	space_park(n);
 	con_puts("unparked\n");
 	return NULL;
 }

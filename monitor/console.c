@@ -140,34 +140,6 @@ err_t con_parse_addr(const char *s, uint64_t *out)
 	return NULL;
 }
 
-err_t con_parse_rights(const char *s, unsigned *rights)
-{
-	unsigned r = 0;
-
-	if (!*s)
-		return "empty rights";
-	for (; *s; s++) {
-		unsigned bit = *s == 'r' ? RIGHT_R : *s == 'w' ? RIGHT_W : *s == 'x' ? RIGHT_X : 0;
-		if (!bit)
-			return "rights are letters of rwx";
-		if (r & bit)
-			return "rights name a letter twice";
-		r |= bit;
-	}
-	if (!(r & RIGHT_R))
-		return "rights must include r (x86-64 has no write-only or execute-only pages)";
-	*rights = r;
-	return NULL;
-}
-
-void con_format_rights(unsigned rights, char out[4])
-{
-	out[0] = (rights & RIGHT_R) ? 'r' : '-';
-	out[1] = (rights & RIGHT_W) ? 'w' : '-';
-	out[2] = (rights & RIGHT_X) ? 'x' : '-';
-	out[3] = '\0';
-}
-
 /* ---- dispatch ---------------------------------------------------------- */
 
 const struct con_cmd *con_find(const char *name)

@@ -75,14 +75,6 @@ err_t con_parse_number(const char *s, uint64_t *out);
 /* An address: a number that is also canonical (bits 63..47 all equal). */
 err_t con_parse_addr(const char *s, uint64_t *out);
 
-/* Rights: letters of "rwx" in any order, each at most once, always with r. */
-#define RIGHT_R 4u
-#define RIGHT_W 2u
-#define RIGHT_X 1u
-err_t con_parse_rights(const char *s, unsigned *rights);
-/* Print rights as three characters, '-' for a missing one: out[4]. */
-void con_format_rights(unsigned rights, char out[4]);
-
 /* The command table (cmds.c). */
 struct con_cmd {
 	const char *name;

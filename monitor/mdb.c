@@ -251,7 +251,7 @@ void mdb_set_rights(mdb_id i, unsigned rights)
 {
 	struct mdb_node *x = slot(i);
 
-	x->key = (x->key & ~MDB_KEY_RIGHTS(7)) | MDB_KEY_RIGHTS(rights);
+	x->key = (x->key & ~MDB_KEY_RIGHTS(RIGHTS_RWX)) | MDB_KEY_RIGHTS(rights);
 }
 
 void mdb_link(mdb_id parent, mdb_id child)
@@ -393,7 +393,7 @@ err_t mdb_audit(mdb_id *bad)
 			return "a node is not where the hash says";
 		if (x->key & MDB_KEY_MARK)
 			return "a node kept a traversal mark";
-		if (mdb_rights(x) < 4)
+		if (!rights_valid(mdb_rights(x)))
 			return "a node's rights lack r";
 		if (x->parent) {
 			const struct mdb_node *p = slot(x->parent);

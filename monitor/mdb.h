@@ -22,6 +22,7 @@
 #ifndef MEMMON_MDB_H
 #define MEMMON_MDB_H
 
+#include "rights.h"
 #include "types.h"
 
 typedef uint32_t mdb_id;
@@ -33,7 +34,7 @@ typedef uint32_t mdb_id;
  *   46:12  the block's first page (lower half: bit 47 is 0)
  *   11     free (the node is on the free list)
  *   5      mark (scratch for traversals; clear between operations)
- *   4:2    rights (4 r, 2 w, 1 x)
+ *   4:2    rights (rights.h's RIGHTS_R, RIGHTS_W, RIGHTS_X)
  *   1:0    level: 0 4K, 1 2M, 2 1G
  */
 struct mdb_node {
@@ -68,7 +69,7 @@ static inline unsigned mdb_level(const struct mdb_node *x)
 }
 static inline unsigned mdb_rights(const struct mdb_node *x)
 {
-	return (unsigned)(x->key >> 2) & 7;
+	return (unsigned)(x->key >> 2) & RIGHTS_RWX;
 }
 static inline uint64_t mdb_level_size(unsigned level)
 {

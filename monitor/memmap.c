@@ -1,6 +1,5 @@
 #include "memmap.h"
 
-#include "fmt.h"
 #include "frame.h"
 
 const char *mm_kind_name(enum fw_kind k)
@@ -184,31 +183,9 @@ const struct mm_region *mm_find(const struct boot_info *bi, uint64_t pa)
 	return NULL;
 }
 
-void mm_print_region(const struct boot_info *bi, const struct mm_region *r)
+enum mm_use mm_region_use(const struct boot_info *bi, const struct mm_region *r)
 {
-	enum mm_use use = mm_disposition(r->kind, bi->keep_boot);
-	char kept[32] = "";
-
 	if (r->kept == r->pages && r->pages)
-		use = MM_KEPT;
-	else if (r->kept)
-		fmt_format(kept, sizeof(kept), " (0x%lx kept)", r->kept);
-	con_printf("0x%lx-0x%lx %-12s 0x%lx pages attr 0x%lx %s%s\n", r->base,
-	           r->base + r->pages * PAGE_SIZE, mm_kind_name(r->kind), r->pages, r->attr,
-	           mm_use_name(use), kept);
-}
-
-void mm_print(const struct boot_info *bi)
-{
-	const struct mm_totals t = bi->totals;
-
-	for (size_t i = 0; i < bi->nregions; i++)
-		mm_print_region(bi, &bi->regions[i]);
-	uint64_t managed = t.pages[MM_RECLAIMED] + t.pages[MM_KEPT];
-	con_printf(
-	    "memmap: descriptors 0x%zx ram 0x%lx reclaimed 0x%lx kept 0x%lx reserved 0x%lx\n",
-	    bi->nregions, t.ram_pages, t.pages[MM_RECLAIMED], t.pages[MM_KEPT],
-	    t.pages[MM_RESERVED]);
-	con_printf("memmap: memmon manages 0x%lx MiB of 0x%lx MiB ram\n", managed >> 8,
-	           t.ram_pages >> 8);
+		return MM_KEPT;
+	return mm_disposition(r->kind, bi->keep_boot);
 }

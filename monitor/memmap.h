@@ -8,7 +8,6 @@
 #ifndef MEMMON_MEMMAP_H
 #define MEMMON_MEMMAP_H
 
-#include "console.h"
 #include "types.h"
 
 enum fw_kind {
@@ -132,9 +131,9 @@ bool mm_is_ram(enum fw_kind k);
 
 /* The region holding physical address pa, or NULL. */
 const struct mm_region *mm_find(const struct boot_info *bi, uint64_t pa);
-void mm_print_region(const struct boot_info *bi, const struct mm_region *r);
-
-/* The `memmap` command's body: one line per region, then the summary. */
-void mm_print(const struct boot_info *bi);
+/* What memmon did with region r as a whole: MM_KEPT when it kept every
+ * page, else its kind's disposition (r->kept says how many pages of it
+ * memmon kept). */
+enum mm_use mm_region_use(const struct boot_info *bi, const struct mm_region *r);
 
 #endif

@@ -41,12 +41,11 @@ const char model_err_noreal[] = "a mapping does not reach a frame";
 const char model_err_notfn[] = "lookup is not a function";
 const char model_err_rights[] = "a mapping has rights its source lacks";
 
-#define NIL      UINT32_MAX /* a link to no entry (no key has this space) */
-#define NO_PAGE  UINT64_MAX /* a link to no page of a space (pages are aligned) */
-#define NOSLOT   SIZE_MAX
-#define RIGHTS_R 4u
-#define RWX      7u
-#define MIN_CAP  16
+#define NIL     UINT32_MAX /* a link to no entry (no key has this space) */
+#define NO_PAGE UINT64_MAX /* a link to no page of a space (pages are aligned) */
+#define NOSLOT  SIZE_MAX
+#define RWX     RIGHTS_RWX
+#define MIN_CAP 16
 
 enum slot { SLOT_EMPTY, SLOT_DEAD, SLOT_LIVE, SLOT_HEAD };
 
@@ -59,7 +58,7 @@ struct model_entry {
 	uint32_t src_space;               /* MODEL_REAL: Real */
 	uint32_t child_n, next_n, prev_n; /* NIL: none */
 	uint8_t state;                    /* enum slot; the door's zeroed memory is empty */
-	uint8_t rights; /* 4 r, 2 w, 1 x (model_set keeps more than 0xff as 0xff) */
+	uint8_t rights; /* rights.h's bits (model_set keeps more than 0xff as 0xff) */
 };
 _Static_assert(sizeof(struct model_entry) == 80, "an entry is 80 bytes");
 

@@ -4,7 +4,7 @@
  *
  * State: for each existing space n and page v, nothing or one mapping,
  * which is `Virtual n' v'` (derived from page v' of space n') or `Real r`
- * (frame r), with rights (RIGHT_R 4 | RIGHT_W 2 | RIGHT_X 1, always with R).
+ * (frame r), with rights (rights.h: RIGHTS_R | RIGHTS_W | RIGHTS_X, always with R).
  * Every operation works on one page and follows the definitions of
  * SPEC section 1 word for word; a region is the same operation page by
  * page in increasing address order. Nothing here knows page tables, page
@@ -25,6 +25,7 @@
 #ifndef MEMMON_MODEL_H
 #define MEMMON_MODEL_H
 
+#include "rights.h"
 #include "types.h"
 
 #define MODEL_REAL UINT32_MAX /* src_space of a Real mapping */
@@ -32,7 +33,7 @@
 struct model_map {
 	uint32_t src_space; /* the space it derives from, or MODEL_REAL */
 	uint64_t src;       /* that space's page address, or the frame's address */
-	unsigned rights;    /* 4 r, 2 w, 1 x; always with r */
+	unsigned rights;    /* rights.h's bits; always with RIGHTS_R */
 };
 
 struct model_mem {

@@ -9,12 +9,6 @@
 const struct boot_info *mon_boot;
 struct pt mon_pt;
 
-void mon_panic(const char *file, int line, const char *what)
-{
-	con_printf("\npanic: %s:%d: CHECK(%s) failed\n", file, line, what);
-	plat_halt();
-}
-
 /* The takeover list: descriptors of one owner that touch are joined, so a
  * few dozen pieces are usual. */
 #define TAKEOVER_MAX 1024
@@ -133,7 +127,8 @@ void monitor_init(struct con *c, struct boot_info *bi)
 	con_printf("memmon: 0x%lx MiB free in the frame allocator, 0x%lx MiB used; image at 0x%lx, "
 	           "0x%lx bytes\n",
 	           fs.free >> 8, fs.used >> 8, bi->image_base, bi->image_size);
-	con_printf("memmon: running on its own page tables: 0x%lx table pages\n", mon_pt.tables);
+	con_printf("memmon: running on its own page tables: 0x%lx table pages\n",
+	           pt_tables(&mon_pt));
 	struct space_stats ss;
 	space_stats(&ss);
 	con_printf("memmon: sigma0 maps 0x%lx frames; the pool keeps 0x%lx (1/%u of RAM)\n",

@@ -137,12 +137,12 @@ static inline uint64_t min64(uint64_t a, uint64_t b)
 
 static pt_attr_t attr_of(unsigned rights)
 {
-	return PT_R | PT_USER | (rights & 2 ? PT_W : 0) | (rights & 1 ? PT_X : 0);
+	return PT_USER | rights; /* rights are the attributes' rights bits (rights.h) */
 }
 
 static unsigned rights_of(pt_attr_t a)
 {
-	return 4u | (a & PT_W ? 2u : 0) | (a & PT_X ? 1u : 0);
+	return rights_of_attr(a);
 }
 
 /* Table pages that any sequence of entry changes inside [a, a + len) of
@@ -216,7 +216,7 @@ static err_t check_region(uint64_t v, uint64_t len)
 
 static err_t check_rights(unsigned rights)
 {
-	return rights <= 7 && rights & 4 ? NULL : space_err_rights;
+	return rights_valid(rights) ? NULL : space_err_rights;
 }
 
 /*
@@ -685,7 +685,7 @@ static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint
 	bool dep;
 	uint64_t nodes;
 
-	*r = (struct space_result){.rights_and = 7};
+	*r = (struct space_result){.rights_and = RIGHTS_RWX};
 	if (!e)
 		e = check_space(n2);
 	if (!e)
@@ -855,12 +855,12 @@ static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, un
 
 err_t space_unmap(unsigned n, uint64_t v, uint64_t len, struct space_result *r)
 {
-	return range_op(OP_UNMAP, n, v, len, 7, r);
+	return range_op(OP_UNMAP, n, v, len, RIGHTS_RWX, r);
 }
 
 err_t space_flush(unsigned n, uint64_t v, uint64_t len, struct space_result *r)
 {
-	return range_op(OP_FLUSH, n, v, len, 7, r);
+	return range_op(OP_FLUSH, n, v, len, RIGHTS_RWX, r);
 }
 
 err_t space_protect(unsigned n, uint64_t v, uint64_t len, unsigned rights, struct space_result *r)
@@ -966,7 +966,7 @@ static void give_sigma0(uint64_t pa, uint64_t pages)
 {
 	for (uint64_t pos = pa, end = pa + pages * PAGE_SIZE; pos < end;) {
 		const unsigned level = block_level(pos, end);
-		add_node(0, pos, level, 7, MDB_NIL, pa_init(pos));
+		add_node(0, pos, level, RIGHTS_RWX, MDB_NIL, pa_init(pos));
 		pos += mdb_level_size(level);
 	}
 }

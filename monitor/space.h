@@ -22,7 +22,7 @@
  * needs, it returns space_err_nomem and the model is as before (the
  * database may keep a finer representation of the same state).
  *
- * Rights are 4 r, 2 w, 1 x (as the console's RIGHT_*), always with r.
+ * Rights are rights.h's RIGHTS_R | RIGHTS_W | RIGHTS_X, always with r.
  * Addresses: page-aligned, canonical, in the lower half; lengths a
  * non-zero multiple of 4K.
  */
@@ -30,6 +30,7 @@
 #define MEMMON_SPACE_H
 
 #include "pt.h"
+#include "rights.h"
 #include "types.h"
 
 #define SPACE_MAX        256u                  /* spaces 0 .. SPACE_MAX - 1 */
@@ -135,6 +136,72 @@ struct space_check {
 };
 err_t space_check(uint64_t own_tables, char *buf, size_t cap, struct space_check *summary);
 extern const char space_check_failed[];
+
+/*
+ * ---- Through a space (space_view.c) ----------------------------------------
+ * What the console reads and does with a space: it reaches a space's page
+ * tables, the mapping database and the machine's access entries only
+ * through these. n must exist (space_exists) unless said otherwise.
+ */
+
+/* Table pages space n holds, its root and the tables of the reserved
+ * upper half included; 0 when space n does not exist. */
+uint64_t space_tables(unsigned n);
+
+/* Space n's root table: what CR3 holds while space n is loaded. */
+paddr_t space_root(unsigned n);
+
+/* Each maximal run of space n's client half (below SPACE_USER_TOP), in
+ * address order, as pt_runs gives them; stops early when fn returns false.
+ * O(entries of the client half's tables). */
+void space_runs(unsigned n, bool (*fn)(void *ctx, const struct pt_run *r), void *ctx);
+
+/* The 4-level walk of v (any address) in space n's tables, decoded. */
+void space_walk(unsigned n, uint64_t v, struct pt_walk *w);
+
+/* What the CPU reported when an access through a space faulted. */
+struct space_fault {
+	bool page_fault; /* #PF; otherwise only vector and code say what */
+	bool protection; /* #PF: the page is present, its rights forbid the access */
+	bool write;      /* #PF: the access was a write (else a read) */
+	uint64_t addr;   /* #PF: the address that faulted (CR2) */
+	unsigned vector;
+	uint64_t code; /* the CPU's error code, raw */
+};
+
+/* Read (write false) or write (write true) the 8-byte word at n:v (8-byte
+ * aligned) through the MMU with space n's tables loaded, so that exactly
+ * what the tables say is obeyed. True on success (*value read or written);
+ * false when the access faulted, *f saying how, nothing changed. */
+bool space_access(unsigned n, uint64_t v, bool write, uint64_t *value, struct space_fault *f);
+
+/* Load space n's tables and idle until a byte arrives on the serial line
+ * (which is consumed); then memmon's tables are back. */
+void space_park(unsigned n);
+
+/* The derivation tree holding one page, for `mdb`: space_tree_open finds
+ * it (false: n:v holds no mapping, or space n does not exist), then each
+ * space_tree_next gives one mapping of it in pre-order, the root (Real)
+ * first, until it returns false. Nothing may change the spaces in between.
+ * O(depth) per mapping. */
+struct space_tree {
+	paddr_t frame;           /* the first frame the root maps */
+	uint64_t size;           /* bytes each mapping of the tree covers */
+	unsigned level;          /* their entry level: 0 4K, 1 2M, 2 1G */
+	uint64_t nodes;          /* mappings in the tree */
+	uint32_t root, at, mark; /* the walk's own state */
+};
+struct space_tree_entry {
+	unsigned space;
+	uint64_t va; /* the first page of the mapping's block */
+	unsigned rights;
+	unsigned level;
+	unsigned depth; /* links from the root: 0 for the root */
+	bool real;      /* the root: it maps its frames Real */
+	bool mark;      /* the mapping that holds the page the tree was opened at */
+};
+bool space_tree_open(unsigned n, uint64_t v, struct space_tree *t);
+bool space_tree_next(struct space_tree *t, struct space_tree_entry *out);
 
 /* Failures, compared by identity. */
 extern const char space_err_nospace[];  /* no such space */

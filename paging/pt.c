@@ -726,10 +726,17 @@ void pt_walk(const struct pt *pt, vaddr_t va, struct pt_walk *w)
 		const unsigned i = pt_index(v, level);
 		const pte_t e = table_at(table)[i];
 		const enum pte_kind kind = pte_kind(e, level);
-		w->step[w->depth].table = table;
-		w->step[w->depth].index = i;
-		w->step[w->depth].entry = e;
-		w->step[w->depth].kind = kind;
+		w->step[w->depth] = (typeof(w->step[0])){
+		    .table = table,
+		    .index = i,
+		    .level = level,
+		    .entry = e,
+		    .kind = kind,
+		    .next = kind == PTE_TABLE ? pte_next(e) : pa_init(0),
+		    .count = kind == PTE_TABLE ? pte_count(e) : 0,
+		    .frame = pa_init(kind == PTE_LEAF ? pte_frame(e, level) : 0),
+		    .attr = kind == PTE_LEAF ? pte_attr(e, level) : 0,
+		};
 		w->depth++;
 		if (kind != PTE_TABLE)
 			return;

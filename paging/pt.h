@@ -100,15 +100,21 @@ struct pt_hit {
 bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit);
 
 /* The walk of one address, for `walk`: the entry read at each level from
- * the root down, until a leaf or an absent entry. */
+ * the root down, until a leaf or an absent entry, raw and decoded (so that
+ * no caller decodes an entry itself). */
 struct pt_walk {
 	unsigned depth; /* entries read (1..4); 0: va not canonical */
 	struct {
 		paddr_t table; /* the table read */
 		unsigned index;
-		pte_t entry;
+		unsigned level; /* what one entry of this table covers: 3 (root) .. 0 */
+		pte_t entry;    /* the raw entry, as the MMU reads it */
 		enum pte_kind kind;
-	} step[PT_LEVELS]; /* step[0] is the root (level 3) */
+		paddr_t next;   /* PTE_TABLE: the table it points to */
+		unsigned count; /* PTE_TABLE: present entries in that table */
+		paddr_t frame;  /* PTE_LEAF: the first frame it maps */
+		pt_attr_t attr; /* PTE_LEAF: its attributes */
+	} step[PT_LEVELS];      /* step[0] is the root (level 3) */
 };
 void pt_walk(const struct pt *pt, vaddr_t va, struct pt_walk *w);
 
@@ -134,6 +140,17 @@ struct pt_census {
 	uint64_t pages; /* 4K pages mapped */
 };
 void pt_census(const struct pt *pt, struct pt_census *c);
+
+/* The tree's root (the PML4, what CR3 holds when it is live) and the
+ * table pages it holds, the root included. */
+static inline paddr_t pt_root(const struct pt *pt)
+{
+	return pt->root;
+}
+static inline uint64_t pt_tables(const struct pt *pt)
+{
+	return pt->tables;
+}
 
 /* Make this tree the live one: load its root into CR3. It stays the live
  * one (operations on it keep the TLB clean, pt_destroy refuses it) until

@@ -139,7 +139,7 @@
 #define VA_BG   (((uint64_t)64 << 30) + PAGE_SIZE) /* the background, 4K off 2M */
 #define VA_CHK  (((uint64_t)64 << 30) + PAGE_SIZE) /* check: the clients' pages */
 #define PIN     (511 * PAGE_SIZE)                  /* the pin's place in a 2M region */
-#define PIN_R   4u                                 /* read-only: never merges with rwx neighbours */
+#define PIN_R   RIGHTS_R                           /* read-only: never merges with rwx neighbours */
 
 static unsigned char *ram;
 static uint64_t huge_kib, check_huge_kib;
@@ -428,22 +428,22 @@ static void run_first(unsigned r)
 		uint64_t n0 = db_nodes(), t0, t1;
 
 		t0 = now_ns();
-		must(space_map(0, src1, sp[0], dst1, PAGE_SIZE, 7, &res), what);
+		must(space_map(0, src1, sp[0], dst1, PAGE_SIZE, RIGHTS_RWX, &res), what);
 		t1 = now_ns();
 		tm_add(&t1g, t1 - t0, 1);
 		/* 511 2M pieces, 511 4K pieces, the new node */
 		if (res.pages != 1 || db_nodes() != n0 + 511 + 511 + 1)
 			die(what, "the 1G node did not split into the expected nodes");
-		expect_hit(sp[0], dst1, src1, 7, 0, what);
+		expect_hit(sp[0], dst1, src1, RIGHTS_RWX, 0, what);
 
 		n0 = db_nodes();
 		t0 = now_ns();
-		must(space_map(0, src2, sp[0], dst2, PAGE_SIZE, 7, &res), what);
+		must(space_map(0, src2, sp[0], dst2, PAGE_SIZE, RIGHTS_RWX, &res), what);
 		t1 = now_ns();
 		tm_add(&t2m, t1 - t0, 1);
 		if (res.pages != 1 || db_nodes() != n0 + 511 + 1)
 			die(what, "the 2M node did not split into the expected nodes");
-		expect_hit(sp[0], dst2, src2, 7, 0, what);
+		expect_hit(sp[0], dst2, src2, RIGHTS_RWX, 0, what);
 	}
 	rows[ROW_FIRST_1G].s.v[r] = tm_result(&t1g);
 	rows[ROW_FIRST_2M].s.v[r] = tm_result(&t2m);
@@ -499,7 +499,8 @@ static void build_big(void)
 
 	for (unsigned j = 0; j < R4_CALLS; j++) {
 		const uint64_t b = G + (R4_FIRST + j) * 2 * MIB;
-		map(0, b + PAGE_SIZE, sp[0], VA_MEAS + 480 * PAGE_SIZE, PAGE_SIZE, 7, what);
+		map(0, b + PAGE_SIZE, sp[0], VA_MEAS + 480 * PAGE_SIZE, PAGE_SIZE, RIGHTS_RWX,
+		    what);
 		flush(sp[0], VA_MEAS + 480 * PAGE_SIZE, PAGE_SIZE, what);
 		if (!sigma0_node_is(b, 0))
 			die(what, "a 2M-from-4K source did not split");
@@ -510,14 +511,14 @@ static void build_big(void)
 		die(what, "the background does not fit in G");
 	const uint64_t src = G + BG_FIRST * 2 * MIB, len = bg_blocks * 2 * MIB;
 	for (unsigned s = 0; s < 4; s++)
-		if (map(0, src, sp[s], VA_BG, len, 7, what) != len / PAGE_SIZE)
+		if (map(0, src, sp[s], VA_BG, len, RIGHTS_RWX, what) != len / PAGE_SIZE)
 			die(what, "the background map set the wrong number of pages");
 	for (unsigned s = 4; s < 8; s++)
-		if (map(sp[s - 4], VA_BG, sp[s], VA_BG, len, 7, what) != len / PAGE_SIZE)
+		if (map(sp[s - 4], VA_BG, sp[s], VA_BG, len, RIGHTS_RWX, what) != len / PAGE_SIZE)
 			die(what, "the background map set the wrong number of pages");
 	for (uint64_t off = 0; off < len; off += 97 * PAGE_SIZE)
 		for (unsigned s = 0; s < 8; s++)
-			expect_hit(sp[s], VA_BG + off, src + off, 7, 0, what);
+			expect_hit(sp[s], VA_BG + off, src + off, RIGHTS_RWX, 0, what);
 	audit(what);
 }
 
@@ -529,9 +530,9 @@ static void set_up_tree(unsigned b, unsigned k, const char *what)
 {
 	const uint64_t i0 = (uint64_t)b * BATCH, len = BATCH * PAGE_SIZE;
 
-	map(0, meas_src(i0), sp[0], meas_va(i0), len, 7, what);
+	map(0, meas_src(i0), sp[0], meas_va(i0), len, RIGHTS_RWX, what);
 	for (unsigned j = 1; j <= k; j++)
-		map(sp[0], meas_va(i0), sp[j], meas_va(i0), len, 7, what);
+		map(sp[0], meas_va(i0), sp[j], meas_va(i0), len, RIGHTS_RWX, what);
 }
 
 static uint64_t batch_map(unsigned b, int state)
@@ -544,7 +545,7 @@ static uint64_t batch_map(unsigned b, int state)
 	note_nodes(state);
 	t0 = now_ns();
 	for (uint64_t i = i0; i < i0 + BATCH; i++) {
-		if (space_map(0, meas_src(i), sp[0], meas_va(i), PAGE_SIZE, 7, &r))
+		if (space_map(0, meas_src(i), sp[0], meas_va(i), PAGE_SIZE, RIGHTS_RWX, &r))
 			die(what, "space_map refused");
 		pages += r.pages;
 	}
@@ -552,7 +553,7 @@ static uint64_t batch_map(unsigned b, int state)
 	if (pages != BATCH)
 		die(what, "the calls did not set one page each");
 	for (uint64_t i = i0; i < i0 + BATCH; i++)
-		expect_hit(sp[0], meas_va(i), meas_src(i), 7, 0, what);
+		expect_hit(sp[0], meas_va(i), meas_src(i), RIGHTS_RWX, 0, what);
 	flush(sp[0], meas_va(i0), BATCH * PAGE_SIZE, what);
 	return t1 - t0;
 }
@@ -568,7 +569,7 @@ static uint64_t batch_grant(unsigned b, int state)
 	note_nodes(state);
 	t0 = now_ns();
 	for (uint64_t i = i0; i < i0 + BATCH; i++) {
-		if (space_grant(sp[0], meas_va(i), sp[9], meas_va(i), PAGE_SIZE, 7, &r))
+		if (space_grant(sp[0], meas_va(i), sp[9], meas_va(i), PAGE_SIZE, RIGHTS_RWX, &r))
 			die(what, "space_grant refused");
 		pages += r.pages;
 	}
@@ -576,7 +577,7 @@ static uint64_t batch_grant(unsigned b, int state)
 	if (pages != BATCH)
 		die(what, "the calls did not set one page each");
 	for (uint64_t i = i0; i < i0 + BATCH; i++) {
-		expect_hit(sp[9], meas_va(i), meas_src(i), 7, 0, what);
+		expect_hit(sp[9], meas_va(i), meas_src(i), RIGHTS_RWX, 0, what);
 		expect_miss(sp[0], meas_va(i), what);
 		const uint32_t x = space_node(sp[9], meas_va(i));
 		if (!x || mdb_at(x)->parent != space_node(0, meas_src(i)))
@@ -605,7 +606,7 @@ static uint64_t batch_unmap(unsigned b, unsigned k, int state)
 	if (pages != (uint64_t)BATCH * k)
 		die(what, "the calls did not remove k pages each");
 	for (uint64_t i = i0; i < i0 + BATCH; i++) {
-		expect_hit(sp[0], meas_va(i), meas_src(i), 7, 0, what);
+		expect_hit(sp[0], meas_va(i), meas_src(i), RIGHTS_RWX, 0, what);
 		for (unsigned j = 1; j <= k; j++)
 			expect_miss(sp[j], meas_va(i), what);
 	}
@@ -647,7 +648,7 @@ static double run_lookup(uint64_t calls, int state)
 	uint64_t sum = 0, want = 0;
 	bool ok = true;
 
-	map(0, meas_src(0), sp[0], meas_va(0), NMEAS * PAGE_SIZE, 7, what);
+	map(0, meas_src(0), sp[0], meas_va(0), NMEAS * PAGE_SIZE, RIGHTS_RWX, what);
 	for (uint64_t i = 0; i < NMEAS; i++)
 		want += meas_src(i);
 	note_nodes(state);
@@ -720,7 +721,7 @@ static void run_map_2m(unsigned r)
 		t0 = now_ns();
 		for (uint64_t j = 0; j < R2_CALLS; j++) {
 			if (space_map(0, G + (R2_FIRST + j) * 2 * MIB, sp[0], VA_R2 + j * 2 * MIB,
-			              2 * MIB, 7, &res))
+			              2 * MIB, RIGHTS_RWX, &res))
 				die(what, "space_map refused");
 			pages += res.pages;
 		}
@@ -734,7 +735,8 @@ static void run_map_2m(unsigned r)
 			    mdb_va(mdb_at(x)) != VA_R2 + j * 2 * MIB)
 				die(what, "a destination is not one 2M node");
 			expect_hit(sp[0], VA_R2 + j * 2 * MIB + 5 * PAGE_SIZE,
-			           G + (R2_FIRST + j) * 2 * MIB + 5 * PAGE_SIZE, 7, 1, what);
+			           G + (R2_FIRST + j) * 2 * MIB + 5 * PAGE_SIZE, RIGHTS_RWX, 1,
+			           what);
 		}
 		flush(sp[0], VA_R2, R2_CALLS * 2 * MIB, what);
 	}
@@ -755,7 +757,7 @@ static void run_map_1g(unsigned r)
 		struct space_result res;
 		t0 = now_ns();
 		for (uint64_t j = 0; j < G1_CALLS; j++)
-			if (space_map(0, G1, sp[j % 8], VA_1G + j / 8 * GIB, GIB, 7, &res))
+			if (space_map(0, G1, sp[j % 8], VA_1G + j / 8 * GIB, GIB, RIGHTS_RWX, &res))
 				die(what, "space_map refused");
 			else
 				pages += res.pages;
@@ -768,7 +770,7 @@ static void run_map_1g(unsigned r)
 			const uint32_t x = space_node(sp[j % 8], v);
 			if (!x || mdb_level(mdb_at(x)) != 2 || mdb_va(mdb_at(x)) != v)
 				die(what, "a destination is not one 1G node");
-			expect_hit(sp[j % 8], v + 3 * MIB, G1 + 3 * MIB, 7, 2, what);
+			expect_hit(sp[j % 8], v + 3 * MIB, G1 + 3 * MIB, RIGHTS_RWX, 2, what);
 		}
 		if (unmap(0, G1, GIB, what) != G1_CALLS * (GIB / PAGE_SIZE))
 			die(what, "unmap of the source did not remove every copy");
@@ -792,7 +794,7 @@ static void run_map_2m_4k(unsigned r)
 		t0 = now_ns();
 		for (uint64_t j = 0; j < R4_CALLS; j++) {
 			if (space_map(0, G + (R4_FIRST + j) * 2 * MIB, sp[0], VA_R4 + j * 2 * MIB,
-			              2 * MIB, 7, &res))
+			              2 * MIB, RIGHTS_RWX, &res))
 				die(what, "space_map refused");
 			pages += res.pages;
 		}
@@ -803,8 +805,8 @@ static void run_map_2m_4k(unsigned r)
 		for (uint64_t j = 0; j < R4_CALLS; j++)
 			for (uint64_t p = 0; p < 512; p++)
 				expect_hit(sp[0], VA_R4 + j * 2 * MIB + p * PAGE_SIZE,
-				           G + (R4_FIRST + j) * 2 * MIB + p * PAGE_SIZE, 7, -1,
-				           what);
+				           G + (R4_FIRST + j) * 2 * MIB + p * PAGE_SIZE, RIGHTS_RWX,
+				           -1, what);
 		if (!space_lookup(sp[0], VA_R4, &h))
 			die(what, "the destination is not mapped");
 		flush(sp[0], VA_R4, R4_CALLS * 2 * MIB, what);
@@ -845,8 +847,8 @@ static void run_cold_map(unsigned r, uint64_t *rng)
 		note_nodes(1);
 		const uint64_t t0 = now_ns();
 		for (unsigned i = 0; i < BATCH; i++) {
-			if (space_map(0, src + pick[i] * PAGE_SIZE, sp[8], meas_va(i), PAGE_SIZE, 7,
-			              &res))
+			if (space_map(0, src + pick[i] * PAGE_SIZE, sp[8], meas_va(i), PAGE_SIZE,
+			              RIGHTS_RWX, &res))
 				die(what, "space_map refused");
 			pages += res.pages;
 		}
@@ -854,7 +856,8 @@ static void run_cold_map(unsigned r, uint64_t *rng)
 		if (pages != BATCH)
 			die(what, "the calls did not set one page each");
 		for (unsigned i = 0; i < BATCH; i++)
-			expect_hit(sp[8], meas_va(i), src + pick[i] * PAGE_SIZE, 7, 0, what);
+			expect_hit(sp[8], meas_va(i), src + pick[i] * PAGE_SIZE, RIGHTS_RWX, 0,
+			           what);
 		flush(sp[8], meas_va(0), BATCH * PAGE_SIZE, what);
 	}
 	rows[ROW_COLD_MAP].s.v[r] = tm_result(&t);
@@ -891,10 +894,11 @@ static void run_cold(unsigned r, uint64_t *rng)
 			for (unsigned s = 0; s < 8; s++)
 				expect_miss(sp[s], VA_BG + off, what);
 			for (unsigned s = 0; s < 4; s++)
-				map(0, src + off, sp[s], VA_BG + off, PAGE_SIZE, 7, what);
+				map(0, src + off, sp[s], VA_BG + off, PAGE_SIZE, RIGHTS_RWX, what);
 			for (unsigned s = 4; s < 8; s++)
-				map(sp[s - 4], VA_BG + off, sp[s], VA_BG + off, PAGE_SIZE, 7, what);
-			expect_hit(sp[7], VA_BG + off, src + off, 7, 0, what);
+				map(sp[s - 4], VA_BG + off, sp[s], VA_BG + off, PAGE_SIZE,
+				    RIGHTS_RWX, what);
+			expect_hit(sp[7], VA_BG + off, src + off, RIGHTS_RWX, 0, what);
 		}
 	}
 	rows[ROW_COLD].s.v[r] = tm_result(&t);
@@ -939,7 +943,7 @@ static void build_check(void)
 		if (!x || mdb_level(mdb_at(x)) == 0)
 			continue;
 		const uint64_t pages = left < 512 ? left : 512;
-		map(0, b, sp[s], VA_CHK + next[s], pages * PAGE_SIZE, 7, what);
+		map(0, b, sp[s], VA_CHK + next[s], pages * PAGE_SIZE, RIGHTS_RWX, what);
 		next[s] += pages * PAGE_SIZE;
 		left -= pages;
 		s = (s + 1) % 8;

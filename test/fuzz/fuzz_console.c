@@ -18,6 +18,7 @@
 #include "frame.h"
 #include "host.h"
 #include "monitor.h"
+#include "rights.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -156,7 +157,8 @@ static void fuzz_rights(const char *s)
 	unsigned r = 0xdead, want = 0;
 	bool ok = *s != '\0';
 
-	static const char letters_by_bit[] = "xwr"; /* RIGHT_X, RIGHT_W, RIGHT_R */
+	static const char letters_by_bit[] = "rwx"; /* RIGHTS_R, RIGHTS_W, RIGHTS_X */
+	_Static_assert(RIGHTS_R == 1 && RIGHTS_W == 2 && RIGHTS_X == 4, "bit k is letter k");
 
 	for (const char *p = s; *p && ok; p++) {
 		const char *at = strchr(letters_by_bit, *p);
@@ -166,9 +168,9 @@ static void fuzz_rights(const char *s)
 		else
 			want |= bit;
 	}
-	ok = ok && (want & RIGHT_R);
+	ok = ok && (want & RIGHTS_R);
 
-	err_t e = con_parse_rights(s, &r);
+	err_t e = rights_parse(s, &r);
 	REQUIRE((e == NULL) == ok);
 	if (e) {
 		REQUIRE(r == 0xdead);
@@ -179,13 +181,13 @@ static void fuzz_rights(const char *s)
 	char f[4], letters[4];
 	size_t n = 0;
 	unsigned back = 0;
-	con_format_rights(r, f);
+	rights_format(r, f);
 	REQUIRE(strlen(f) == 3);
 	for (int i = 0; i < 3; i++)
 		if (f[i] != '-')
 			letters[n++] = f[i];
 	letters[n] = '\0';
-	REQUIRE(con_parse_rights(letters, &back) == NULL && back == r);
+	REQUIRE(rights_parse(letters, &back) == NULL && back == r);
 }
 
 static void fuzz_tokenize(const char *s)

@@ -273,8 +273,8 @@ static const struct {
 	const char *text;
 	unsigned v; /* 0: refused */
 } rights[] = {
-    {"r", 4},  {"rw", 6}, {"rx", 5}, {"rwx", 7}, {"xr", 5},
-    {"wr", 6}, {"w", 0},  {"wx", 0}, {"rr", 0},  {"rwxq", 0},
+    {"r", RIGHTS_R},   {"rw", RIGHTS_RW}, {"rx", RIGHTS_RX}, {"rwx", RIGHTS_RWX}, {"xr", RIGHTS_RX},
+    {"wr", RIGHTS_RW}, {"w", 0},          {"wx", 0},         {"rr", 0},           {"rwxq", 0},
 };
 
 static struct tok tok_rights(void)
@@ -547,7 +547,7 @@ static void cmd_lookup(void)
 	}
 	char want[64];
 	char rs[4];
-	con_format_rights(r, rs);
+	rights_format(r, rs);
 	snprintf(want, sizeof(want), "-> 0x%lx %s ", (unsigned long)(pa + v.v - page), rs);
 	REQUIRE(said(want));
 }

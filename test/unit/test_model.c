@@ -27,10 +27,10 @@
 #define BASE    ((uint64_t)0x100000) /* sigma0's boot frames start here */
 #define NBOOT   64                   /* ... and are this many */
 #define PG(i)   (BASE + (uint64_t)(i)*PAGE_SIZE)
-#define R       4u
-#define RW      6u
-#define RX      5u
-#define RWX     7u
+#define R       RIGHTS_R
+#define RW      RIGHTS_RW
+#define RX      RIGHTS_RX
+#define RWX     RIGHTS_RWX
 
 /* ---- the door --------------------------------------------------------------- */
 
@@ -694,7 +694,7 @@ static void test_check_rights(void **state)
 	check_says(NULL, "");
 	set(1, 0x1000, 0, PG(0), RW);
 	check_says(model_err_rights, "1:0x1000");
-	set(1, 0x1000, 0, PG(0), 1);
+	set(1, 0x1000, 0, PG(0), RIGHTS_X);
 	check_says(model_err_notfn, "1:0x1000");
 	set(1, 0x1000, 0, PG(0), R | 8);
 	check_says(model_err_notfn, "1:0x1000");
@@ -1094,7 +1094,7 @@ static void random_run(unsigned seed, unsigned long ops, unsigned fail_percent)
 	for (unsigned long i = 0; i < ops; i++) {
 		const uint32_t op = rnd(1000), pages = 1 + (rnd(4) == 0 ? rnd(8) : 0);
 		const uint32_t p2 = rnd(RP - pages + 1);
-		const unsigned rights = R | rnd(4);
+		const unsigned rights = (const unsigned[]){R, RW, RX, RWX}[rnd(4)];
 		uint64_t count = 0;
 		uint32_t n = rnd_space(), p = rnd(RP - pages + 1), n2 = rnd_space();
 

@@ -62,10 +62,10 @@
 #define MB2      ((uint64_t)1 << 21)
 #define GIB      ((uint64_t)1 << 30)
 #define TOP      SPACE_USER_TOP
-#define R        4u
-#define RW       6u
-#define RX       5u
-#define RWX      7u
+#define R        RIGHTS_R
+#define RW       RIGHTS_RW
+#define RX       RIGHTS_RX
+#define RWX      RIGHTS_RWX
 #define RSV_BASE KB4 /* frames 1 .. 4 */
 
 /* ---- the machines ------------------------------------------------------------ */
@@ -1956,12 +1956,12 @@ static void test_bad_input(void **state)
 	    {op_unmap(s1, KB4, ~(uint64_t)0xfff), space_err_range},
 	    {op_protect(s1, TOP - MB2, (uint64_t)1 << 63, R), space_err_range},
 	    {op_map(s1, 0x1000, s1, 0x5000, KB4, 0), space_err_rights},
-	    {op_map(s1, 0x1000, s1, 0x5000, KB4, 2), space_err_rights},
-	    {op_grant(s1, 0x1000, s1, 0x5000, KB4, 3), space_err_rights},
-	    {op_map(s1, 0x1000, s1, 0x5000, KB4, 1), space_err_rights},
-	    {op_map(s1, 0x1000, s1, 0x5000, KB4, 0xc), space_err_rights},
-	    {op_protect(s1, 0x1000, KB4, 2), space_err_rights},
-	    {op_protect(s1, 0x1000, KB4, 0x14), space_err_rights},
+	    {op_map(s1, 0x1000, s1, 0x5000, KB4, RIGHTS_W), space_err_rights},
+	    {op_grant(s1, 0x1000, s1, 0x5000, KB4, RIGHTS_W | RIGHTS_X), space_err_rights},
+	    {op_map(s1, 0x1000, s1, 0x5000, KB4, RIGHTS_X), space_err_rights},
+	    {op_map(s1, 0x1000, s1, 0x5000, KB4, RIGHTS_R | 0x8), space_err_rights},
+	    {op_protect(s1, 0x1000, KB4, RIGHTS_W), space_err_rights},
+	    {op_protect(s1, 0x1000, KB4, RIGHTS_R | 0x10), space_err_rights},
 	    {op_protect(s1, 0x1000, KB4, 0), space_err_rights},
 	    {op_map(s1, 0x1000, s1, 0x9000, 5 * KB4, RWX), space_err_invalid},
 	    {op_grant(s1, 0x4000, 0, 0x9000, 2 * KB4, RWX), space_err_invalid},
