@@ -65,10 +65,11 @@ PREFIX_LAYER = [
 
 # The machine seam's entries the console may call: console byte I/O and
 # idling, fault containment, the deliberate traps, halt and power-off, and
-# what boot needs (turning protection on, the reserved pieces to map).
+# what boot needs (turning protection on, the reserved pieces to map, the
+# startup script the platform found).
 CONSOLE_SEAM = {
     "plat_putc", "plat_getc", "plat_idle", "plat_guarded_call", "plat_raise",
-    "plat_poweroff", "plat_halt", "plat_protect_on", "plat_reserved",
+    "plat_poweroff", "plat_halt", "plat_protect_on", "plat_reserved", "plat_script",
 }
 
 # In console files: no raw entry decoding, no tables but through the views,
