@@ -19,6 +19,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 README = os.path.join(ROOT, "README.md")
+CONSOLE_MD = os.path.join(ROOT, "docs", "CONSOLE.md")
 MARKER = "<!-- replayed by test/integration/test_readme.py -->"
 HEX = re.compile(r"0x[0-9a-f]+")
 STAMP = re.compile(r"^(memmon \d+\.\d+\.\d+ )\([^)]*\)")
@@ -151,3 +152,14 @@ def test_readme_sessions_replay(fresh):
     learnt = Learnt()
     for i, block in enumerate(blocks):
         replay(mon, block, learnt, first=i == 0)
+
+
+def test_console_md_covers_every_command(mon):
+    """docs/CONSOLE.md has a section for every command `help` lists, and README links it."""
+    names = [line.split()[0] for line in mon.cmd("help") if line.startswith("  ")]
+    assert len(names) >= 20
+    doc = open(CONSOLE_MD).read()
+    missing = [n for n in names if f"\n## {n}\n" not in doc]
+    assert not missing, f"docs/CONSOLE.md has no section for {missing}"
+    readme = open(README).read()
+    assert "(docs/CONSOLE.md)" in readme and "../shared" not in readme
