@@ -27,10 +27,19 @@
  * run's first frame. Blocks of the takeover (memmon's own, the firmware's)
  * carry neither and are never freed.
  *
- * The quick list. Single frames freed by kfree wait on a LIFO of up to
- * QUICK_MAX frames before they are merged into the buddy lists, so that a
- * kalloc/kfree pair costs a few stores and not a split and a merge up to
- * the largest order. A quick frame is an order-0 block in state FS_QUICK.
+ * The quick stack. Single frames go through a bounded LIFO of frame numbers
+ * (F.stack, at most QUICK_MAX) in front of the buddy lists. kalloc pops it;
+ * when it is empty, one block of up to QUICK_BLOCK frames is taken from the
+ * lists (one split chain) and all its frames are pushed. kfree pushes; when
+ * it is full, the bottom half goes back to the lists, every QUICK_BLOCK
+ * entries that make up one aligned block as one block (one merge chain),
+ * the others one by one. So a burst of single allocations splits a block
+ * once per QUICK_BLOCK frames, a burst of frees merges once, and a
+ * kalloc/kfree pair is a few stores. A frame on the stack is an order-0
+ * block in state FS_QUICK, so every check made of a free frame (double
+ * free, references, queries) sees it free; frames on the stack are
+ * distinct (only an FS_USED frame is pushed, and pushing makes it
+ * FS_QUICK). The fast path is plain arrays and fields: no unions, no casts.
  */
 #include "frame.h"
 
@@ -43,7 +52,7 @@
 enum frame_state {
 	FS_NONE,  /* not a block head: interior, or not managed */
 	FS_FREE,  /* head of a free block, in list F.head[order] */
-	FS_QUICK, /* a free single frame on the quick list */
+	FS_QUICK, /* a free single frame on the quick stack */
 	FS_USED,  /* head of a used block */
 };
 
@@ -53,34 +62,27 @@ enum frame_flags {
 };
 
 struct frame {
-	union {
-		struct {
-			uint32_t
-			    next; /* FS_FREE, FS_QUICK: next in list; FS_USED: see frame_flags */
-			uint32_t prev; /* FS_FREE: previous in list; FF_RUN: frames with refs > 0 */
-		};
-		uint64_t link; /* both, for the single-frame fast paths */
-	};
-	union {
-		struct {
-			uint32_t refs; /* references to this frame (any entry, head or interior) */
-			uint8_t order; /* heads: the block's order */
-			uint8_t state; /* enum frame_state */
-			uint8_t owner; /* heads: enum frame_owner */
-			uint8_t flags; /* FS_USED heads: enum frame_flags */
-		};
-		uint64_t word; /* all of them, for the single-frame fast paths */
-	};
+	uint32_t next; /* FS_FREE: next in list; FS_USED: see frame_flags */
+	uint32_t prev; /* FS_FREE: previous in list; FF_RUN: frames with refs > 0 */
+	uint32_t refs; /* references to this frame (any entry, head or interior) */
+	uint8_t order; /* heads: the block's order */
+	uint8_t state; /* enum frame_state */
+	uint8_t owner; /* heads: enum frame_owner */
+	uint8_t flags; /* FS_USED heads: enum frame_flags */
 };
 _Static_assert(sizeof(struct frame) == 16, "the issue allows 16 bytes of metadata per frame");
 
 #define NIL           UINT32_MAX
 #define PER_PAGE      (PAGE_SIZE / sizeof(struct frame)) /* 256 entries per table page */
-#define QUICK_MAX     64
+#define QUICK_ORDER   FRAME_QUICK_ORDER /* refill blocks: up to 2^QUICK_ORDER frames */
+#define QUICK_BLOCK   FRAME_QUICK_BLOCK
+#define QUICK_MAX     FRAME_QUICK_MAX  /* the stack's capacity */
+#define QUICK_KEEP    FRAME_QUICK_KEEP /* at most this many stay after a drain */
 #define ORDER_BIT(o)  ((uint64_t)1 << (o))
 #define FRAMES(order) ((uint64_t)1 << (order))
 _Static_assert(FRAME_MAX_ORDER < 32, "frame numbers are 32 bits");
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "WORD_FIELD packs fields little-endian");
+_Static_assert(QUICK_BLOCK <= QUICK_KEEP && QUICK_ORDER <= 8,
+               "a refill fits an empty stack, and a refill block lies in one table page");
 
 const char frame_err_nomem[] = "no free aligned block that large";
 const char frame_err_count[] = "count must be 1 to 2^31 frames";
@@ -102,33 +104,21 @@ static struct {
 	                    * kfree's fast path tests it in two instructions) */
 	uint32_t nframes;  /* frames 0 .. nframes-1 have entries */
 	uint32_t head[FRAME_MAX_ORDER + 1];
-	uint64_t avail;      /* bit o: list o is not empty */
-	uint32_t quick;      /* head of the quick list */
-	uint64_t quick_room; /* QUICK_MAX less its length (a countdown: one
-	                      * instruction both counts and tests) */
+	uint64_t avail;            /* bit o: list o is not empty */
+	uint32_t depth;            /* frames on the quick stack */
+	uint32_t stack[QUICK_MAX]; /* the quick stack: free single frames, top last */
 	uint64_t total, firmware, referenced, touched;
 	/* used frames by owner; free = total less their sum (free_count),
 	 * so that a single-frame kalloc or kfree updates one counter */
 	uint64_t owned[FRAME_OWNERS];
 	paddr_t table;
 	uint64_t table_pages, table_span;
-} F = {.head = {[0 ... FRAME_MAX_ORDER] = NIL}, .quick = NIL, .quick_room = QUICK_MAX};
+} F = {.head = {[0 ... FRAME_MAX_ORDER] = NIL}};
 
 static const struct frame zero_entry;
 
-/* The `word` of a single-frame run of each owner with no references: what
- * kfree expects and kalloc writes. The `link` of such a run is SINGLE_LINK
- * (next = its length 1, prev = no frame referenced). */
-#define WORD_FIELD(field, v)                                                                       \
-	((uint64_t)(v) << 8 * (offsetof(struct frame, field) - offsetof(struct frame, word)))
-#define SINGLE_WORD(o)                                                                             \
-	(WORD_FIELD(state, FS_USED) | WORD_FIELD(owner, o) | WORD_FIELD(flags, FF_RUN))
-static const uint64_t single_word[FRAME_OWNERS] = {
-    [FRAME_MONITOR] = SINGLE_WORD(FRAME_MONITOR), [FRAME_PTABLE] = SINGLE_WORD(FRAME_PTABLE),
-    [FRAME_MDB] = SINGLE_WORD(FRAME_MDB),         [FRAME_CLIENT] = SINGLE_WORD(FRAME_CLIENT),
-    [FRAME_CONSOLE] = SINGLE_WORD(FRAME_CONSOLE),
-};
-#define SINGLE_LINK ((struct frame){.next = 1}.link)
+/* The entry of a free frame on the quick stack. */
+static const struct frame quick_entry = {.state = FS_QUICK};
 
 const char *frame_owner_name(enum frame_owner o)
 {
@@ -273,22 +263,85 @@ static uint32_t block_take(unsigned k)
 	return i;
 }
 
-static inline uint64_t quick_len(void)
+/* ---- the quick stack ------------------------------------------------------------ */
+
+/* Refill the empty quick stack with one free block, the smallest there is,
+ * split down to QUICK_ORDER if it is larger (one split chain for up to
+ * QUICK_BLOCK kallocs). Its frames are pushed highest first, so they are
+ * handed out in address order, the first being the frame a buddy
+ * allocation of one frame would take. False when no frame is free. */
+static __attribute__((noinline)) bool quick_refill(void)
 {
-	return QUICK_MAX - F.quick_room;
+	CHECK(F.depth == 0);
+	if (!F.avail)
+		return false;
+	unsigned o = (unsigned)__builtin_ctzll(F.avail);
+	if (o > QUICK_ORDER)
+		o = QUICK_ORDER;
+	uint32_t i = block_take(o);
+	for (uint32_t f = (uint32_t)FRAMES(o); f-- > 0;) {
+		*at(i + f) = quick_entry;
+		F.stack[F.depth++] = i + f;
+	}
+	return true;
 }
 
-/* Merge up to n frames of the quick list into the buddy lists. Out of line,
- * so that the single-frame fast paths need no saved registers. */
-static __attribute__((noinline, cold)) void quick_drain(uint64_t n)
+/* Whether the QUICK_BLOCK stack entries from position p are all in one
+ * aligned block of QUICK_ORDER; the entries being distinct frames, they are
+ * then the whole block. */
+static bool quick_whole(uint32_t p)
 {
-	while (n-- && F.quick != NIL) {
-		uint32_t i = F.quick;
-		F.quick = F.tab[i].next;
-		F.quick_room++;
-		F.tab[i] = zero_entry;
-		block_free(i, 0);
+	uint32_t b = F.stack[p] >> QUICK_ORDER;
+
+	if (F.stack[p + QUICK_BLOCK - 1] >> QUICK_ORDER != b)
+		return false;
+	for (uint32_t j = 1; j < QUICK_BLOCK - 1; j++)
+		if (F.stack[p + j] >> QUICK_ORDER != b)
+			return false;
+	return true;
+}
+
+/* Give frames from the bottom of the quick stack back to the buddy lists
+ * until at least n have gone or the stack is empty: every QUICK_BLOCK
+ * entries in a row that make one aligned block as that block, each other
+ * frame alone; the frames left move down. Out of line, so that the
+ * single-frame paths need no saved registers. */
+static __attribute__((noinline, cold)) void quick_drain(uint32_t n)
+{
+	uint32_t p = 0;
+
+	while (p < n && p < F.depth) {
+		if (p + QUICK_BLOCK <= F.depth && quick_whole(p)) {
+			uint32_t b = F.stack[p] & ~(QUICK_BLOCK - 1);
+			for (uint32_t f = 0; f < QUICK_BLOCK; f++)
+				F.tab[b + f] = zero_entry;
+			block_free(b, QUICK_ORDER);
+			p += QUICK_BLOCK;
+		} else {
+			uint32_t i = F.stack[p];
+			F.tab[i] = zero_entry;
+			block_free(i, 0);
+			p++;
+		}
 	}
+	for (uint32_t j = p; j < F.depth; j++)
+		F.stack[j - p] = F.stack[j];
+	F.depth -= p;
+}
+
+/* Put single frame i (a one-frame run, its references all gone, its owner
+ * count already dropped) on the quick stack. */
+static inline void quick_push(uint32_t i)
+{
+	F.tab[i] = quick_entry;
+	F.stack[F.depth++] = i;
+	if (__builtin_expect(F.depth == QUICK_MAX, 0))
+		quick_drain(QUICK_MAX - QUICK_KEEP);
+}
+
+uint64_t frame_quick(void)
+{
+	return F.depth;
 }
 
 /* The head of the block holding frame i, or NIL if i is in no block. */
@@ -400,7 +453,7 @@ err_t frame_init(const struct frame_range *r, size_t n)
 	if (!found)
 		return frame_err_nomem;
 
-	F = (typeof(F)){.nframes = (uint32_t)nframes, .quick = NIL, .quick_room = QUICK_MAX};
+	F = (typeof(F)){.nframes = (uint32_t)nframes};
 	for (unsigned o = 0; o <= FRAME_MAX_ORDER; o++)
 		F.head[o] = NIL;
 	F.table = frame_pa((uint32_t)tbase);
@@ -470,21 +523,50 @@ static inline __attribute__((always_inline)) void mark_run(uint32_t i, uint64_t 
 	}
 }
 
-err_t kalloc(enum frame_owner owner, paddr_t *out)
+/* The entry of a one-frame run of `owner`, unreferenced: what kalloc writes
+ * and kfree's fast path expects. */
+static inline struct frame single_entry(enum frame_owner owner)
 {
-	uint32_t i = F.quick;
+	return (struct frame){
+	    .next = 1, .state = FS_USED, .owner = (uint8_t)owner, .flags = FF_RUN};
+}
 
-	if (__builtin_expect(i == NIL || !can_own(owner), 0))
-		return frame_alloc(1, owner, out);
-	struct frame *e = &F.tab[i];
-	F.quick = e->next;
-	F.quick_room++;
-	e->link = SINGLE_LINK;
-	e->word = single_word[owner];
+/* Whether entry e is exactly single_entry(owner), field by field. */
+static inline bool is_single(const struct frame *e, enum frame_owner owner)
+{
+	return e->next == 1 && e->prev == 0 && e->refs == 0 && e->order == 0 &&
+	       e->state == FS_USED && e->owner == owner && e->flags == FF_RUN;
+}
+
+/* Hand out the frame on top of the (non-empty) quick stack to `owner`. */
+static inline err_t quick_pop(enum frame_owner owner, paddr_t *out)
+{
+	uint32_t i = F.stack[--F.depth];
+
+	F.tab[i] = single_entry(owner);
 	F.owned[owner]++;
 	junk(i, 1, FRAME_JUNK_ALLOC);
 	*out = frame_pa(i);
 	return NULL;
+}
+
+/* kalloc with the quick stack empty: refill it, then pop. */
+static __attribute__((noinline)) err_t kalloc_refill(enum frame_owner owner, paddr_t *out)
+{
+	if (!quick_refill())
+		return frame_err_nomem;
+	return quick_pop(owner, out);
+}
+
+/* The order-0 fast path: pop the quick stack (refilled with one block when
+ * empty) and write the frame's entry. */
+err_t kalloc(enum frame_owner owner, paddr_t *out)
+{
+	if (__builtin_expect(!can_own(owner), 0))
+		return frame_err_owner;
+	if (__builtin_expect(F.depth == 0, 0))
+		return kalloc_refill(owner, out);
+	return quick_pop(owner, out);
 }
 
 err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out)
@@ -493,13 +575,13 @@ err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out)
 		return frame_err_count;
 	if (!can_own(owner))
 		return frame_err_owner;
-	if (count == 1 && F.quick != NIL)
+	if (count == 1)
 		return kalloc(owner, out);
 
 	unsigned k = ceil_log2(count);
 	uint32_t i = block_take(k);
-	if (i == NIL && quick_len()) {
-		quick_drain(quick_len());
+	if (i == NIL && F.depth) {
+		quick_drain(F.depth);
 		i = block_take(k);
 	}
 	if (i == NIL)
@@ -515,16 +597,6 @@ err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out)
 	junk(i, count, FRAME_JUNK_ALLOC);
 	*out = frame_pa(i);
 	return NULL;
-}
-
-/* Put single frame i (entry e, its references all gone) on the quick list. */
-static inline void quick_push(struct frame *e, uint32_t i)
-{
-	e->link = F.quick; /* next = the old head, prev = 0 */
-	e->word = (struct frame){.state = FS_QUICK}.word;
-	F.quick = i;
-	if (__builtin_expect(--F.quick_room == 0, 0))
-		quick_drain(QUICK_MAX / 2);
 }
 
 /* Frame number of a page-aligned managed address, or an error. */
@@ -593,7 +665,7 @@ err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
 	F.owned[owner] -= count;
 	junk(i, count, FRAME_JUNK_FREE);
 	if (count == 1) {
-		quick_push(e, i);
+		quick_push(i);
 		return NULL;
 	}
 	uint32_t pos = i;
@@ -642,22 +714,20 @@ err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner)
 	return NULL;
 }
 
-/* kfree's fast path checks the whole entry with two compares: a single-frame
- * run of `owner`, unreferenced. Anything else takes frame_free's path, which
- * says what is wrong. */
+/* kfree's fast path checks the whole entry: a single-frame run of `owner`,
+ * unreferenced. Anything else takes frame_free's path, which says what is
+ * wrong. */
 err_t kfree(paddr_t pa, enum frame_owner owner)
 {
 	uint64_t a = pa_addr(pa), i = a >> PAGE_SHIFT;
 
-	if (__builtin_expect(a % PAGE_SIZE == 0 && i < F.nframes &&
-	                         (unsigned)owner < FRAME_OWNERS && page_zeroed((uint32_t)i),
+	if (__builtin_expect(a % PAGE_SIZE == 0 && i < F.nframes && can_own(owner) &&
+	                         page_zeroed((uint32_t)i),
 	                     1)) {
-		struct frame *e = &F.tab[i];
-		/* single_word[] is 0 for the owners that cannot hold frames */
-		if (__builtin_expect(e->link == SINGLE_LINK && e->word == single_word[owner], 1)) {
+		if (__builtin_expect(is_single(&F.tab[i], owner), 1)) {
 			F.owned[owner]--;
 			junk((uint32_t)i, 1, FRAME_JUNK_FREE);
-			quick_push(e, (uint32_t)i);
+			quick_push((uint32_t)i);
 			return NULL;
 		}
 	}
@@ -766,7 +836,7 @@ static uint64_t free_count(void)
 
 void frame_stats(struct frame_stats *s)
 {
-	quick_drain(quick_len());
+	quick_drain(F.depth);
 	*s = (struct frame_stats){
 	    .total = F.total,
 	    .free = free_count(),
@@ -905,12 +975,20 @@ err_t frame_audit(void)
 		if (seen != blocks[o] || !!(F.avail & ORDER_BIT(o)) != (seen != 0))
 			return "free list does not hold every free block of its order";
 	}
-	uint64_t qseen = 0;
-	for (uint32_t q = F.quick; q != NIL; q = F.tab[q].next)
-		if (q >= F.nframes || F.tab[q].state != FS_QUICK || ++qseen > quick)
-			return "quick list broken";
-	if (qseen != quick || quick != quick_len())
-		return "quick list count is wrong";
+	/* the quick stack: distinct quick frames, and every quick frame on it */
+	if (F.depth >= QUICK_MAX)
+		return "quick stack overfull";
+	for (uint32_t p = 0; p < F.depth; p++) {
+		uint32_t q = F.stack[p];
+		if (q >= F.nframes || !page_zeroed(q) || F.tab[q].state != FS_QUICK ||
+		    F.tab[q].next || F.tab[q].prev)
+			return "quick stack holds a frame that is not a quick frame";
+		for (uint32_t r = 0; r < p; r++)
+			if (F.stack[r] == q)
+				return "quick stack holds a frame twice";
+	}
+	if (F.depth != quick)
+		return "quick stack count is wrong";
 
 	owned[FRAME_FREE] = nfree;
 	for (unsigned o = FRAME_FREE + 1; o < FRAME_OWNERS; o++)

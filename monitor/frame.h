@@ -71,14 +71,36 @@ uint64_t frame_table_pages(void);
 uint64_t frame_table_span(void);
 
 /*
+ * The quick stack: free single frames waiting in front of the buddy lists,
+ * at most FRAME_QUICK_MAX - 1 between calls. kalloc takes the top one; on
+ * an empty stack it first pushes every frame of one free block of at most
+ * FRAME_QUICK_BLOCK frames (the smallest free block, split down to that),
+ * which it then hands out in address order. A single frame freed goes on
+ * top; when the stack reaches FRAME_QUICK_MAX, frames from its bottom go
+ * back to the buddy lists until at most FRAME_QUICK_KEEP remain, every
+ * FRAME_QUICK_BLOCK of them in a row that make up one aligned block as that
+ * block. Frames on it are free to every check and count (frame_query says
+ * FRAME_FREE, order 0; a second free is frame_err_double); a larger
+ * allocation that finds no block, and frame_stats, merge them first.
+ */
+#define FRAME_QUICK_ORDER 5
+#define FRAME_QUICK_BLOCK (1u << FRAME_QUICK_ORDER)
+#define FRAME_QUICK_MAX   (4 * FRAME_QUICK_BLOCK)
+#define FRAME_QUICK_KEEP  (FRAME_QUICK_MAX / 2)
+
+/* Frames on the quick stack now. O(1); for tests. */
+uint64_t frame_quick(void);
+
+/*
  * Allocate one frame for `owner` (not FRAME_FREE or FRAME_FIRMWARE). On
  * success *out is a frame no one else holds, with no references; its
- * contents are undefined (junk in debug builds). On failure returns
- * frame_err_nomem and changes nothing.
+ * contents are undefined (junk in debug builds). Refused, changing nothing
+ * and leaving *out alone: frame_err_owner, frame_err_nomem (no frame free).
  */
 err_t kalloc(enum frame_owner owner, paddr_t *out);
 
-/* Take back a frame kalloc handed to `owner`: exactly frame_free(pa, 1, owner). */
+/* Take back a frame kalloc handed to `owner`: exactly frame_free(pa, 1, owner)
+ * (the frame goes on the quick stack). */
 err_t kfree(paddr_t pa, enum frame_owner owner);
 
 /*
@@ -129,7 +151,7 @@ err_t frame_query(paddr_t pa, struct frame_info *out);
 
 struct frame_stats {
 	uint64_t total;               /* frames the allocator manages: free + used */
-	uint64_t free;                /* free, in buddy lists or the quick list */
+	uint64_t free;                /* free, in buddy lists or on the quick stack */
 	uint64_t used;                /* total - free */
 	uint64_t owned[FRAME_OWNERS]; /* by owner; owned[FRAME_FREE] == free and
 	                               * owned[FRAME_FIRMWARE] == firmware */
@@ -139,8 +161,8 @@ struct frame_stats {
 	uint64_t referenced;          /* frames with refs > 0 */
 	uint64_t table_pages_touched; /* frame-table pages written so far */
 };
-/* The counters, and the largest free block (merging the quick list first,
- * which changes no count). O(FRAME_MAX_ORDER). */
+/* The counters, and the largest free block (merging the quick stack first,
+ * which changes no count). O(FRAME_MAX_ORDER + FRAME_QUICK_MAX). */
 void frame_stats(struct frame_stats *s);
 
 /*

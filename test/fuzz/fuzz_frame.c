@@ -27,7 +27,7 @@
  *   byte-for-byte the same, so are frame_stats before and after (strict
  *   mode), *out is untouched.
  * - An allocation succeeds exactly when the model has an aligned block of
- *   2^ceil(log2 count) free frames (with the quick list merged, a buddy
+ *   2^ceil(log2 count) free frames (with the quick stack merged, a buddy
  *   system must find one); it returns such a block, entirely free in the
  *   model, filled with FRAME_JUNK_ALLOC. A free fills the run with
  *   FRAME_JUNK_FREE. Each allocated frame carries a tag written by this
@@ -49,8 +49,8 @@
  *   must bring the free count and the largest block back to their values
  *   just after frame_init.
  *
- * frame_stats merges the quick list, so calling it around every operation
- * would hide the quick list from the other operations: strict mode (flag
+ * frame_stats merges the quick stack, so calling it around every operation
+ * would hide the quick stack from the other operations: strict mode (flag
  * bit 0) does, the default mode calls it only when the input says so.
  *
  * Input format (reads past the end give 0):
@@ -68,8 +68,8 @@
  *   basic        one free range at 1 MiB with a monitor and a firmware range
  *                above it; kalloc, alloc 3, ref, free while referenced, unref,
  *                free, double free, query, stats, audit
- *   quick        kalloc 100 frames, kfree them all (past the quick list's 64),
- *                double-free a frame on the quick list, kalloc again
+ *   quick        kalloc 100 frames, kfree them all (the quick stack holds them all),
+ *                double-free a frame on the quick stack, kalloc again
  *   runs         odd free ranges around holes; allocations of 0, 1, 5, 7, 8,
  *                33, 2^31, 2^32 and 2^64-1 frames, frees of middles, wrong
  *                counts and owners
@@ -465,7 +465,7 @@ static void counts_unchanged(void)
 
 NO_COVERAGE static void snapshot(void)
 {
-	counts_before(); /* first: it merges the quick list */
+	counts_before(); /* first: it merges the quick stack */
 	memcpy(snap, frame_ptr(M.table), (size_t)M.table_pages * PAGE_SIZE);
 }
 
@@ -726,7 +726,7 @@ static void op_alloc(uint64_t count, int owner, bool via_kalloc)
 	REQUIRE_ERR(got, want);
 	if (want) {
 		REQUIRE(pa_addr(out) == SENTINEL); /* *out untouched */
-		/* nomem may merge the quick list: the table changes, no count does */
+		/* nomem may merge the quick stack: the table changes, no count does */
 		if (want == frame_err_nomem)
 			counts_unchanged();
 		else

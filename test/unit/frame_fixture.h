@@ -8,7 +8,7 @@
 /* The allocator is as the test found it (*init: frame_stats right after
  * frame_init): sound, every frame back with the owner it had, none still
  * referenced, and the free frames merged back into blocks as large as before.
- * frame_stats drains the quick list, so the allocator is audited both before
+ * frame_stats drains the quick stack, so the allocator is audited both before
  * and after that. */
 static inline void assert_frames_back(const struct frame_stats *init)
 {

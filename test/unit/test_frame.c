@@ -410,7 +410,7 @@ static void test_reinit_starts_over(void **state)
 	}
 	paddr_t q;
 	assert_null(kalloc(FRAME_MDB, &q));
-	assert_null(kfree(q, FRAME_MDB)); /* on the quick list */
+	assert_null(kfree(q, FRAME_MDB)); /* on the quick stack */
 	assert_null(frame_init(ranges64, ARRAY_SIZE(ranges64)));
 	frame_stats(&s);
 	assert_stats_equal(&s, &fx.init);
@@ -512,7 +512,7 @@ static void test_init_frame0_free(void **state)
 	assert_int_equal(query(pf(0)).owner, FRAME_CLIENT);
 	refuse_free(pf(0), 2, FRAME_CLIENT, frame_err_size);
 	give_all(got, n);
-	frame_stats(&s); /* merges the quick list */
+	frame_stats(&s); /* merges the quick stack */
 	fi = query(pf(0));
 	assert_int_equal(fi.owner, FRAME_FREE);
 	assert_int_equal(pa_addr(fi.block), 0);
@@ -751,7 +751,7 @@ static void test_run_tail_free(void **state)
 /* ---- refusals ----------------------------------------------------------------- */
 
 /* Freeing a run twice is refused with frame_err_double and changes nothing:
- * a single frame still on the quick list, one merged back since, and a
+ * a single frame still on the quick stack, one merged back since, and a
  * multi-frame run (its first frame and a later one). */
 static void test_refuse_double_free(void **state)
 {
@@ -1009,7 +1009,7 @@ static void test_refuse_owner(void **state)
 
 	(void)state;
 	assert_null(kalloc(FRAME_CLIENT, &a));
-	assert_null(kfree(a, FRAME_CLIENT)); /* a on the quick list */
+	assert_null(kfree(a, FRAME_CLIENT)); /* a on the quick stack */
 	for (size_t k = 0; k < ARRAY_SIZE(bad); k++) {
 		x = pa_init(SENTINEL);
 		assert_err(kalloc(bad[k], &x), frame_err_owner);
@@ -1026,7 +1026,7 @@ static void test_refuse_owner(void **state)
 }
 
 /* frame_unref of an unreferenced frame is refused with frame_err_notref;
- * frame_ref and frame_unref of a free frame (on the quick list, the head or
+ * frame_ref and frame_unref of a free frame (on the quick stack, the head or
  * the inside of a free block) with frame_err_free; of a firmware frame with
  * frame_err_unmanaged. */
 static void test_refuse_refs(void **state)
@@ -1044,7 +1044,7 @@ static void test_refuse_refs(void **state)
 	assert_null(frame_free(r, 3, FRAME_CLIENT));
 
 	assert_null(kalloc(FRAME_CLIENT, &a));
-	assert_null(kfree(a, FRAME_CLIENT)); /* on the quick list: no frame_stats */
+	assert_null(kfree(a, FRAME_CLIENT)); /* on the quick stack: no frame_stats */
 	struct frame_info before = query(a);
 	assert_err(frame_ref(a), frame_err_free);
 	assert_err(frame_unref(a), frame_err_free);
@@ -1195,7 +1195,7 @@ static void test_exhaust_runs(void **state)
 /* ---- junk ------------------------------------------------------------------------ */
 
 /* With FRAME_JUNK on, kfree fills a frame with FRAME_JUNK_FREE and kalloc
- * (fresh or from the quick list) with FRAME_JUNK_ALLOC; runs up to
+ * (fresh or from the quick stack) with FRAME_JUNK_ALLOC; runs up to
  * FRAME_JUNK_MAX frames are filled whole both ways, longer ones not at all,
  * and frames around them are left alone. */
 static void test_junk(void **state)
@@ -1208,7 +1208,7 @@ static void test_junk(void **state)
 	memset(bytes(fr(a)), 0x11, PAGE_SIZE);
 	assert_null(kfree(a, FRAME_CLIENT));
 	assert_true(all_bytes(bytes(fr(a)), PAGE_SIZE, FRAME_JUNK_FREE));
-	assert_null(kalloc(FRAME_CLIENT, &b)); /* from the quick list */
+	assert_null(kalloc(FRAME_CLIENT, &b)); /* from the quick stack */
 	assert_true(all_bytes(bytes(fr(b)), PAGE_SIZE, FRAME_JUNK_ALLOC));
 	memset(bytes(fr(b)), 0x22, PAGE_SIZE);
 	assert_null(kalloc(FRAME_CLIENT, &x));
@@ -1947,7 +1947,7 @@ static void free_run_at(uint64_t s, uint64_t len, enum frame_owner owner, int li
 
 /* frame_carve(pa, count, owner) is refused with `want` and changes nothing:
  * the whole frame table is byte for byte the same (after frame_stats has
- * merged the quick list), and so are the counters and pa's frame. */
+ * merged the quick stack), and so are the counters and pa's frame. */
 static void refuse_carve_at(paddr_t pa, uint64_t count, enum frame_owner owner, err_t want,
                             int line)
 {
@@ -2043,7 +2043,7 @@ static void test_carve_whole(void **state)
 	(void)state;
 	uint64_t s = fr(must_alloc(13, FRAME_CONSOLE));
 	assert_null(kalloc(FRAME_CONSOLE, &a));
-	frame_stats(&s0); /* merges the quick list before the snapshot */
+	frame_stats(&s0); /* merges the quick stack before the snapshot */
 	memcpy(table, plat_pa_to_ptr(frame_table_base()), n);
 	carve_ok(s, 13, FRAME_CONSOLE);
 	carve_ok(fr(a), 1, FRAME_CONSOLE);
@@ -2153,7 +2153,7 @@ static void test_refuse_carve(void **state)
 	refuse_carve(pf(4096), 1, FRAME_PTABLE, frame_err_double);
 	refuse_carve(pf(5000), 3, FRAME_PTABLE, frame_err_double);
 	assert_null(kalloc(FRAME_PTABLE, &a));
-	assert_null(kfree(a, FRAME_PTABLE)); /* on the quick list: no frame_stats */
+	assert_null(kfree(a, FRAME_PTABLE)); /* on the quick stack: no frame_stats */
 	struct frame_info before = query(a), after;
 	assert_err(frame_carve(a, 1, FRAME_PTABLE), frame_err_double);
 	after = query(a);
@@ -2457,6 +2457,300 @@ static void test_takeover_keep_boot(void **state)
 	assert_int_equal(r[2].kept, 0x100);
 }
 
+/* ---- the quick stack --------------------------------------------------------------- */
+
+/* Frames on the quick stack are free to every reader: frame_query says
+ * FRAME_FREE in an order-0 block, and the audit passes. */
+static void assert_quick_frame(paddr_t pa)
+{
+	struct frame_info fi = query(pa);
+
+	assert_int_equal(fi.owner, FRAME_FREE);
+	assert_true(fi.managed);
+	assert_int_equal(pa_addr(fi.block), pa_addr(pa));
+	assert_int_equal(fi.order, 0);
+	assert_int_equal(fi.refs, 0);
+}
+
+/* A burst of single allocations: each refill of the empty stack pushes one
+ * whole aligned block (never more than FRAME_QUICK_BLOCK frames), handed out
+ * in address order, its frames still on the stack reading as free. So a
+ * burst splits one block per FRAME_QUICK_BLOCK frames. The smallest free
+ * blocks go first (the machine's lone frames, then pairs, ...), as a buddy
+ * allocation of one frame would take them. */
+static void test_quick_burst(void **state)
+{
+	enum { N = 20 * FRAME_QUICK_BLOCK };
+	static paddr_t got[N];
+	unsigned refills = 0, big = 0;
+	uint64_t left = 0, next = 0, last_size = 0, small_frames = 0;
+
+	(void)state;
+	assert_int_equal(frame_quick(), 0);
+	for (unsigned i = 0; i < N; i++) {
+		assert_int_equal(frame_quick(), left);
+		assert_null(kalloc(FRAME_CLIENT, &got[i]));
+		uint64_t f = fr(got[i]);
+		if (left == 0) { /* a refill: a whole aligned block */
+			uint64_t size = frame_quick() + 1;
+			refills++;
+			assert_true(size <= FRAME_QUICK_BLOCK);
+			assert_int_equal(size & (size - 1), 0);
+			assert_int_equal(f % size, 0);
+			assert_true(size >= last_size);        /* the smallest block first */
+			assert_true(refills > 1 || size == 1); /* the machine has lone frames */
+			last_size = size;
+			big += size == FRAME_QUICK_BLOCK;
+			small_frames += size < FRAME_QUICK_BLOCK ? size : 0;
+			for (uint64_t j = f + 1; j < f + size; j++)
+				assert_quick_frame(pf(j));
+		} else {
+			assert_int_equal(f, next); /* address order inside the block */
+		}
+		assert_int_equal(query(got[i]).owner, FRAME_CLIENT);
+		left = frame_quick();
+		next = f + 1;
+		if (i % 61 == 0)
+			assert_null(frame_audit());
+	}
+	/* past the small blocks, one refill (one split chain) per full block */
+	assert_true(big > 0 && small_frames < N / 2);
+	assert_true((uint64_t)big * FRAME_QUICK_BLOCK + small_frames >= N);
+	assert_true((uint64_t)big * FRAME_QUICK_BLOCK + small_frames < N + FRAME_QUICK_BLOCK);
+	assert_null(frame_audit());
+	for (unsigned i = 0; i < N; i++)
+		assert_null(kfree(got[i], FRAME_CLIENT));
+	assert_taken(0, FRAME_FREE);
+}
+
+/* A burst of frees: the stack grows by one a free up to FRAME_QUICK_MAX - 1;
+ * the free that fills it sends frames from its bottom back to the buddy
+ * lists, leaving at most FRAME_QUICK_KEEP (and no fewer than
+ * FRAME_QUICK_KEEP - FRAME_QUICK_BLOCK + 1). Frames freed in whole aligned
+ * blocks go back as those blocks, merged at once with their buddies. */
+static void test_quick_drain(void **state)
+{
+	enum { N = 8 * FRAME_QUICK_MAX };
+	static paddr_t got[N];
+	unsigned drains = 0;
+
+	(void)state;
+	for (unsigned i = 0; i < N; i++)
+		assert_null(kalloc(FRAME_MDB, &got[i]));
+	uint64_t q = frame_quick();
+	assert_true(q < FRAME_QUICK_BLOCK);
+	/* give back in reverse: the last block's frames first, so the stack's
+	 * bottom holds whole aligned blocks once the first drain is past */
+	for (unsigned i = N; i-- > 0;) {
+		assert_null(kfree(got[i], FRAME_MDB));
+		uint64_t now = frame_quick();
+		if (q + 1 < FRAME_QUICK_MAX) {
+			assert_int_equal(now, q + 1);
+			assert_quick_frame(got[i]);
+		} else {
+			drains++;
+			assert_true(now <= FRAME_QUICK_KEEP);
+			assert_true(now > FRAME_QUICK_KEEP - FRAME_QUICK_BLOCK);
+			assert_null(frame_audit());
+		}
+		q = now;
+	}
+	assert_true(drains >= N / (FRAME_QUICK_MAX - FRAME_QUICK_KEEP + FRAME_QUICK_BLOCK));
+	/* the frames freed first (got[N-1] down) went back as merged blocks */
+	struct frame_info fi = query(got[N - 1]);
+	assert_int_equal(fi.owner, FRAME_FREE);
+	assert_true(fi.order >= FRAME_QUICK_ORDER);
+	assert_null(frame_audit());
+	assert_taken(0, FRAME_FREE);
+}
+
+/* kfree, then kalloc, gets the same frame back (the stack is LIFO), and
+ * interleaved pairs never refill or drain. */
+static void test_quick_lifo(void **state)
+{
+	paddr_t a, b, c;
+
+	(void)state;
+	assert_null(kalloc(FRAME_PTABLE, &a));
+	assert_null(kalloc(FRAME_PTABLE, &b));
+	uint64_t q = frame_quick();
+	for (unsigned i = 0; i < 3 * FRAME_QUICK_MAX; i++) {
+		assert_null(kfree(a, FRAME_PTABLE));
+		assert_int_equal(frame_quick(), q + 1);
+		assert_null(kalloc(FRAME_PTABLE, &c));
+		assert_int_equal(pa_addr(c), pa_addr(a));
+		assert_int_equal(frame_quick(), q);
+	}
+	assert_null(kfree(a, FRAME_PTABLE));
+	assert_null(kfree(b, FRAME_PTABLE));
+	assert_taken(0, FRAME_FREE);
+}
+
+/* A frame sitting on the quick stack is free: a second kfree or frame_free
+ * is frame_err_double, frame_ref and frame_unref say it is free, carving it
+ * is refused; none of them changes the stack or the counts. */
+static void test_quick_double_free(void **state)
+{
+	paddr_t a, b;
+	struct frame_info before;
+
+	(void)state;
+	assert_null(kalloc(FRAME_CLIENT, &a));
+	assert_null(kalloc(FRAME_CLIENT, &b));
+	assert_null(kfree(a, FRAME_CLIENT));
+	uint64_t q = frame_quick();
+	before = query(a);
+	assert_quick_frame(a);
+	assert_err(kfree(a, FRAME_CLIENT), frame_err_double);
+	assert_err(kfree(a, FRAME_MDB), frame_err_double);
+	assert_err(frame_free(a, 1, FRAME_CLIENT), frame_err_double);
+	assert_err(frame_free(a, 2, FRAME_CLIENT), frame_err_double);
+	assert_err(frame_ref(a), frame_err_free);
+	assert_err(frame_unref(a), frame_err_free);
+	assert_err(frame_carve(a, 1, FRAME_CLIENT), frame_err_double);
+	assert_int_equal(frame_quick(), q);
+	struct frame_info after = query(a);
+	assert_info_equal(&after, &before);
+	assert_null(frame_audit());
+	/* the frames under it on the stack, from the refill, too */
+	if (q > 1) {
+		assert_err(kfree(pa_init(pa_addr(b) + PAGE_SIZE), FRAME_CLIENT), frame_err_double);
+		assert_int_equal(frame_quick(), q);
+	}
+	/* it is handed out again, once */
+	paddr_t c;
+	assert_null(kalloc(FRAME_CLIENT, &c));
+	assert_int_equal(pa_addr(c), pa_addr(a));
+	assert_null(kfree(c, FRAME_CLIENT));
+	assert_null(kfree(b, FRAME_CLIENT));
+	assert_err(kfree(b, FRAME_CLIENT), frame_err_double);
+	assert_taken(0, FRAME_FREE);
+}
+
+/* kfree of another owner's frame, or with an owner that cannot hold frames,
+ * is frame_err_foreign and pushes nothing; the frame stays its owner's. */
+static void test_quick_foreign(void **state)
+{
+	paddr_t a;
+
+	(void)state;
+	assert_null(kalloc(FRAME_CLIENT, &a));
+	uint64_t q = frame_quick();
+	assert_err(kfree(a, FRAME_MDB), frame_err_foreign);
+	assert_err(kfree(a, FRAME_PTABLE), frame_err_foreign);
+	assert_err(kfree(a, FRAME_FREE), frame_err_foreign);
+	assert_err(kfree(a, FRAME_FIRMWARE), frame_err_foreign);
+	assert_err(kfree(a, (enum frame_owner)99), frame_err_foreign);
+	assert_int_equal(frame_quick(), q);
+	assert_int_equal(query(a).owner, FRAME_CLIENT);
+	assert_null(frame_audit());
+	/* referenced: busy, not pushed */
+	assert_null(frame_ref(a));
+	assert_err(kfree(a, FRAME_CLIENT), frame_err_busy);
+	assert_int_equal(frame_quick(), q);
+	assert_null(frame_unref(a));
+	/* a run of two is no single frame */
+	paddr_t r = must_alloc(2, FRAME_CLIENT);
+	assert_err(kfree(r, FRAME_CLIENT), frame_err_size);
+	assert_int_equal(frame_quick(), q);
+	assert_null(frame_free(r, 2, FRAME_CLIENT));
+	assert_null(kfree(a, FRAME_CLIENT));
+	assert_int_equal(frame_quick(), q + 1);
+	assert_taken(0, FRAME_FREE);
+}
+
+/* With frames on the quick stack the audit passes and the counts hold them
+ * as free: every frame of the machine taken but the ones on the stack, the
+ * free count is exactly the stack's depth, and frame_stats (merging them)
+ * changes no count. */
+static void test_quick_counted(void **state)
+{
+	static paddr_t got[NF];
+	uint64_t n = 0;
+	struct frame_stats s;
+
+	(void)state;
+	while (kalloc(FRAME_CONSOLE, &got[n]) == NULL)
+		n++;
+	assert_int_equal(n, FREE64);
+	for (uint64_t i = 0; i < 40; i++)
+		assert_null(kfree(got[n - 1 - i], FRAME_CONSOLE));
+	assert_int_equal(frame_quick(), 40);
+	assert_null(frame_audit());
+	frame_stats(&s);
+	assert_int_equal(frame_quick(), 0);
+	assert_int_equal(s.free, 40);
+	assert_int_equal(s.owned[FRAME_CONSOLE], fx.init.owned[FRAME_CONSOLE] + n - 40);
+	assert_null(frame_audit());
+	for (uint64_t i = 40; i < n; i++)
+		assert_null(kfree(got[n - 1 - i], FRAME_CONSOLE));
+	assert_taken(0, FRAME_FREE);
+}
+
+/* Allocation failures around the stack: an owner that cannot take frames is
+ * refused with frames on the stack, touching none; with memory exhausted,
+ * kalloc is frame_err_nomem on an empty stack and succeeds while one frame
+ * is on it; a run of two finds two buddies sitting on the stack (merging it
+ * first) and a run of four, which does not exist, is refused with no count
+ * changed. */
+static void test_quick_failures(void **state)
+{
+	static paddr_t got[NF];
+	uint64_t n = 0;
+
+	(void)state;
+	paddr_t a;
+	assert_null(kalloc(FRAME_CLIENT, &a));
+	assert_null(kfree(a, FRAME_CLIENT));
+	uint64_t q = frame_quick();
+	paddr_t pa = pa_init(SENTINEL);
+	assert_err(kalloc(FRAME_FREE, &pa), frame_err_owner);
+	assert_err(kalloc(FRAME_FIRMWARE, &pa), frame_err_owner);
+	assert_err(kalloc((enum frame_owner)99, &pa), frame_err_owner);
+	assert_err(frame_alloc(1, FRAME_FREE, &pa), frame_err_owner);
+	assert_int_equal(pa_addr(pa), SENTINEL);
+	assert_int_equal(frame_quick(), q);
+
+	while (kalloc(FRAME_CLIENT, &got[n]) == NULL)
+		n++;
+	assert_int_equal(n, FREE64);
+	assert_int_equal(frame_quick(), 0);
+	assert_err(kalloc(FRAME_CLIENT, &pa), frame_err_nomem);
+	assert_int_equal(pa_addr(pa), SENTINEL);
+	refuse_kalloc(FRAME_CLIENT, frame_err_nomem);
+
+	/* find two frames handed out that are buddies, both even-odd */
+	uint64_t k = 0;
+	while (!(fr(got[k]) % 2 == 0 && k + 1 < n && fr(got[k + 1]) == fr(got[k]) + 1))
+		k++;
+	assert_null(kfree(got[k + 1], FRAME_CLIENT));
+	assert_null(kfree(got[k], FRAME_CLIENT));
+	assert_int_equal(frame_quick(), 2);
+	struct frame_stats s0, s1;
+	/* kalloc takes one from the stack, and frees it again */
+	assert_null(kalloc(FRAME_CLIENT, &pa));
+	assert_int_equal(pa_addr(pa), pa_addr(got[k]));
+	assert_null(kfree(pa, FRAME_CLIENT));
+	/* four: nowhere, even merged; the counts stay */
+	pa = pa_init(SENTINEL);
+	assert_err(frame_alloc(4, FRAME_CLIENT, &pa), frame_err_nomem);
+	assert_int_equal(pa_addr(pa), SENTINEL);
+	frame_stats(&s0);
+	assert_int_equal(s0.free, 2);
+	assert_int_equal(s0.largest_frames, 2);
+	assert_null(frame_audit());
+	/* two: the pair, merged back */
+	assert_null(frame_alloc(2, FRAME_CLIENT, &pa));
+	assert_int_equal(pa_addr(pa), pa_addr(got[k]));
+	frame_stats(&s1);
+	assert_int_equal(s1.free, 0);
+	assert_null(frame_free(pa, 2, FRAME_CLIENT));
+	for (uint64_t i = 0; i < n; i++)
+		if (i != k && i != k + 1)
+			assert_null(kfree(got[i], FRAME_CLIENT));
+	assert_taken(0, FRAME_FREE);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -2502,6 +2796,13 @@ int main(void)
 	    T(test_carve_carved),
 	    T(test_refuse_carve),
 	    T(test_random_carve),
+	    T(test_quick_burst),
+	    T(test_quick_drain),
+	    T(test_quick_lifo),
+	    T(test_quick_double_free),
+	    T(test_quick_foreign),
+	    T(test_quick_counted),
+	    T(test_quick_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
