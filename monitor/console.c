@@ -304,29 +304,28 @@ static bool is_blank_line(const char *s)
 	return !*s;
 }
 
-/* The first unprintable byte of the line, or -1. */
-static int first_unprintable(const struct con *c)
+err_t con_refuse_line(struct con *c, const char *line, size_t len, size_t typed)
 {
-	for (size_t i = 0; i < c->len; i++)
-		if (!is_printable((uint8_t)c->line[i]))
-			return (uint8_t)c->line[i];
-	return -1;
+	if (typed > CON_LINE_MAX)
+		return con_fail(c, "line too long (%zu characters; the limit is %u)", typed,
+		                CON_LINE_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (!is_printable((uint8_t)line[i]))
+			return con_fail(c, "line holds an unprintable byte 0x%x; nothing was run",
+			                (unsigned)(uint8_t)line[i]);
+	return NULL;
 }
 
 static void end_line(struct con *c)
 {
-	int bad;
+	err_t e;
 
 	con_puts("\n");
-	if (c->typed > CON_LINE_MAX) {
-		con_printf("error: line too long (%zu characters; the limit is %u)\n", c->typed,
-		           CON_LINE_MAX);
-	} else if (c->damaged) {
+	if (c->typed <= CON_LINE_MAX && c->damaged) {
 		con_puts("error: line damaged on the serial line (overrun, parity, framing or "
 		         "break); nothing was run\n");
-	} else if ((bad = first_unprintable(c)) >= 0) {
-		con_printf("error: line holds an unprintable byte 0x%x; nothing was run\n",
-		           (unsigned)bad);
+	} else if ((e = con_refuse_line(c, c->line, c->len, c->typed)) != NULL) {
+		con_printf("error: %s\n", e);
 	} else if (!is_blank_line(c->line)) {
 		hist_add(c, c->line);
 		con_exec(c, c->line);

@@ -53,6 +53,12 @@ void con_rx_error(struct con *c);
  * output or its single error line. Returns the command's error, if any. */
 err_t con_exec(struct con *c, const char *line);
 
+/* Whether a complete line of `len` characters may run, as the line editor
+ * judges a typed one: NULL, or why not (more than CON_LINE_MAX characters,
+ * `typed` counting those not stored too; an unprintable byte). Prints
+ * nothing. The startup script runner (script.c) holds its lines to it. */
+err_t con_refuse_line(struct con *c, const char *line, size_t len, size_t typed);
+
 /* Output: '\n' becomes "\r\n" here and only here. */
 void con_putc(char ch);
 void con_puts(const char *s);

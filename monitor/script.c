@@ -39,36 +39,22 @@ static bool script_directive(const char *line, enum script_onerror *mode)
 	return true;
 }
 
-/* Refuse a line as the line editor refuses a typed one: one error line. */
-static err_t script_refuse(struct con *c, const char *line, size_t typed)
+/* Echo and run one line of n characters (its blanks at the front trimmed,
+ * `typed` the characters it had); returns its error, NULL on success. */
+static err_t script_line(struct con *c, const char *line, size_t n, size_t typed,
+                         enum script_onerror *mode)
 {
-	err_t e = NULL;
-
-	if (typed > CON_LINE_MAX)
-		e = con_fail(c, "line too long (%zu characters; the limit is %u)", typed,
-		             CON_LINE_MAX);
-	for (size_t i = 0; !e && line[i]; i++)
-		if ((uint8_t)line[i] < 0x20 || (uint8_t)line[i] > 0x7e)
-			e = con_fail(c, "line holds an unprintable byte 0x%x; nothing was run",
-			             (unsigned)(uint8_t)line[i]);
-	if (e)
+	if (c->echo) /* an unprintable byte shows as '?', as the line editor echoes it */
+		for (size_t i = 0; i < n; i++)
+			con_putc(line[i] >= 0x20 && line[i] <= 0x7e ? line[i] : '?');
+	con_puts("\n"); /* with echo off too, as end_line does */
+	err_t e = con_refuse_line(c, line, n, typed);
+	if (e) {
 		con_printf("error: %s\n", e);
-	return e;
-}
-
-/* Echo and run one line (its blanks at the front trimmed, `typed` the
- * characters it had); returns its error, NULL on success. */
-static err_t script_line(struct con *c, const char *line, size_t typed, enum script_onerror *mode)
-{
-	if (c->echo) {
-		con_puts(line);
-		con_puts("\n");
-	} else {
-		con_puts("\n"); /* as end_line does with echo off */
-	}
-	err_t e = script_refuse(c, line, typed);
-	if (e || script_directive(line, mode))
 		return e;
+	}
+	if (script_directive(line, mode))
+		return NULL;
 	return con_exec(c, line);
 }
 
@@ -102,7 +88,7 @@ void script_run(struct con *c, const char *text, size_t len)
 		if (n == 0 || line[0] == '#')
 			continue;
 		con_prompt(c);
-		const err_t e = script_line(c, line, typed, &mode);
+		const err_t e = script_line(c, line, n, typed, &mode);
 		if (c->halted)
 			return;
 		if (e && mode == SCRIPT_STOP) {

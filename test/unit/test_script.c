@@ -178,6 +178,8 @@ static void test_refused_lines(void **state)
 
 	host_output_reset();
 	run(c, "space \x01new\nspace new\n");
+	assert_non_null(strstr(host_output(), "mon> space ?new\r\nerror: line holds an unprintable "
+	                                      "byte 0x1; nothing was run\r\n"));
 	assert_int_equal(count(host_output(), "error: line holds an unprintable byte 0x1"), 1);
 	assert_null(strstr(host_output(), "space 1"));
 	assert_true(ends_with("startup.mon: stopped at line 0x1 after an error\r\nmon> "));
