@@ -24,22 +24,27 @@ typedef struct {
 	uint64_t va;
 } vaddr_t;
 
+/*@ assigns \nothing; ensures \result.pa == a; */
 static inline paddr_t pa_init(uint64_t a)
 {
 	return (paddr_t){a};
 }
+/*@ assigns \nothing; ensures \result == p.pa; */
 static inline uint64_t pa_addr(paddr_t p)
 {
 	return p.pa;
 }
+/*@ requires p.pa + n <= UINT64_MAX; assigns \nothing; ensures \result.pa == p.pa + n; */
 static inline paddr_t pa_add(paddr_t p, uint64_t n)
 {
 	return (paddr_t){p.pa + n};
 }
+/*@ assigns \nothing; ensures \result.va == a; */
 static inline vaddr_t va_init(uint64_t a)
 {
 	return (vaddr_t){a};
 }
+/*@ assigns \nothing; ensures \result == v.va; */
 static inline uint64_t va_addr(vaddr_t v)
 {
 	return v.va;

@@ -78,18 +78,58 @@ enum pte_kind { PTE_ABSENT, PTE_TABLE, PTE_LEAF };
 #define PTE_XD    ((pte_t)1 << 63)
 #define PTE_ADDR  ((pte_t)0x000ffffffffff000)
 
+/*
+ * The contracts below are ACSL, proved by `make prove` (Frama-C's WP with
+ * z3 and cvc4, see docs/ARCHITECTURE.md). The logic functions name what an
+ * entry holds, as the prover reads it, so that callers' contracts can say
+ * what an entry means without testing raw bits either.
+ */
+/*@ logic integer pt_size_of(integer level) = 1 << (12 + 9 * level);
+    logic integer pte_addr_of(integer e) = e & 0x000ffffffffff000;
+    logic integer pte_count_of(integer e) = (e >> 52) & 0x3ff;
+    logic integer pte_frame_of(integer e, integer level) =
+      e & 0x000ffffffffff000 & (uint64_t)~(pt_size_of(level) - 1);
+    predicate pte_present(integer e) = (e & 1) != 0;
+    predicate pte_is_leaf(integer e, integer level) =
+      pte_present(e) && (level == 0 || (e & 0x80) != 0);
+    predicate pte_is_table(integer e, integer level) =
+      pte_present(e) && level != 0 && (e & 0x80) == 0;
+    logic integer pte_attr_of(integer e, integer level) =
+      (uint32_t)(1 | (e & 2) | ((e & 4) << 1) | (((uint64_t)~e & (1 << 63)) >> 61) |
+                 ((e & 0x100) >> 4) | ((e & 0x18) << 2) |
+                 (level != 0 ? (e & 0x1000) >> 5 : e & 0x80));
+*/
+
 /* Bytes one entry at `level` covers: 4K, 2M, 1G, 512G. */
+/*@ requires level < PT_LEVELS;
+    assigns \nothing;
+    ensures \result == pt_size_of(level);
+    ensures level == 0 ==> \result == 0x1000;
+    ensures level == 1 ==> \result == 0x200000;
+    ensures level == 2 ==> \result == 0x40000000;
+    ensures level == 3 ==> \result == 0x8000000000;
+*/
 static inline uint64_t pt_level_size(unsigned level)
 {
 	return (uint64_t)1 << (PAGE_SHIFT + 9 * level);
 }
 
 /* Index of address `va` (48-bit) in the table at `level`. */
+/*@ requires level < PT_LEVELS;
+    assigns \nothing;
+    ensures \result < PT_ENTRIES;
+    ensures index_value: \result == (va / pt_size_of(level)) % PT_ENTRIES;
+*/
 static inline unsigned pt_index(uint64_t va, unsigned level)
 {
 	return (unsigned)(va >> (PAGE_SHIFT + 9 * level)) & (PT_ENTRIES - 1);
 }
 
+/*@ assigns \nothing;
+    ensures \result == PTE_ABSENT <==> !pte_present(e);
+    ensures \result == PTE_LEAF <==> pte_is_leaf(e, level);
+    ensures \result == PTE_TABLE <==> pte_is_table(e, level);
+*/
 static inline enum pte_kind pte_kind(pte_t e, unsigned level)
 {
 	if (!(e & PTE_P))
@@ -104,27 +144,54 @@ static inline enum pte_kind pte_kind(pte_t e, unsigned level)
 
 /* A table entry pointing at the table at `table`, which has `count`
  * present entries. */
+/*@ requires count <= PT_ENTRIES;
+    assigns \nothing;
+    ensures table_kind: \forall integer level; 0 < level ==> pte_is_table(\result, level);
+    ensures table_addr: pte_addr_of(\result) == pte_addr_of(table.pa);
+    ensures table_count: pte_count_of(\result) == count;
+    ensures table_no_xd: (\result & PTE_XD) == 0;
+*/
 static inline pte_t pte_table(paddr_t table, unsigned count)
 {
 	return (pa_addr(table) & PTE_ADDR) | PTE_P | PTE_RW | PTE_US | PTE_A |
 	       ((pte_t)count << PTE_COUNT_SHIFT);
 }
 
+/*@ assigns \nothing;
+    ensures \result == pte_count_of(table_entry);
+    ensures \result <= 0x3ff;
+*/
 static inline unsigned pte_count(pte_t table_entry)
 {
 	return (unsigned)(table_entry >> PTE_COUNT_SHIFT) & 0x3ff;
 }
 
+/*@ requires count <= PT_ENTRIES;
+    assigns \nothing;
+    ensures with_count_kind: \forall integer level; 0 < level ==> pte_is_table(\result, level);
+    ensures with_count_addr: pte_addr_of(\result) == pte_addr_of(table_entry);
+    ensures pte_count_of(\result) == count;
+*/
 static inline pte_t pte_with_count(pte_t table_entry, unsigned count)
 {
 	return pte_table(pa_init(table_entry & PTE_ADDR), count);
 }
 
 /* The same table entry with one more / one fewer present entry below. */
+/*@ requires pte_count_of(table_entry) < PT_ENTRIES;
+    assigns \nothing;
+    ensures pte_count_of(\result) == pte_count_of(table_entry) + 1;
+    ensures count_inc_rest: (\result & 0xc00fffffffffffff) == (table_entry & 0xc00fffffffffffff);
+*/
 static inline pte_t pte_count_inc(pte_t table_entry)
 {
 	return table_entry + PTE_COUNT_ONE;
 }
+/*@ requires pte_count_of(table_entry) > 0;
+    assigns \nothing;
+    ensures pte_count_of(\result) == pte_count_of(table_entry) - 1;
+    ensures count_dec_rest: (\result & 0xc00fffffffffffff) == (table_entry & 0xc00fffffffffffff);
+*/
 static inline pte_t pte_count_dec(pte_t table_entry)
 {
 	return table_entry - PTE_COUNT_ONE;
@@ -133,6 +200,14 @@ static inline pte_t pte_count_dec(pte_t table_entry)
 /* A leaf at `level` mapping the frame(s) at `pa` (aligned to the level's
  * size) with attributes `a`. Branch-free: pt_attr_t's bits are laid out so
  * that each lands on its entry bit with one shift. */
+/*@ requires level < PT_LEVELS - 1;
+    requires pa % pt_size_of(level) == 0 && pa < (1 << 52);
+    requires (a & ~PT_ATTR_MASK) == 0;
+    assigns \nothing;
+    ensures leaf_kind: pte_is_leaf(\result, level);
+    ensures leaf_frame: pte_frame_of(\result, level) == pa;
+    ensures leaf_attr: pte_attr_of(\result, level) == (a | PT_R);
+*/
 static inline pte_t pte_leaf(unsigned level, uint64_t pa, pt_attr_t a)
 {
 	const pte_t x = a;
@@ -145,23 +220,44 @@ static inline pte_t pte_leaf(unsigned level, uint64_t pa, pt_attr_t a)
 
 /* The leaf `n` pages of its own size past leaf e at `level`: the same
  * attributes, the frame address advanced (it must stay below 2^52). */
+/*@ requires level < PT_LEVELS - 1;
+    requires pte_is_leaf(e, level);
+    requires pte_frame_of(e, level) + n * pt_size_of(level) < (1 << 52);
+    assigns \nothing;
+    ensures next_kind: pte_is_leaf(\result, level);
+    ensures next_frame:
+      pte_frame_of(\result, level) == pte_frame_of(e, level) + n * pt_size_of(level);
+    ensures next_attr: pte_attr_of(\result, level) == pte_attr_of(e, level);
+*/
 static inline pte_t pte_leaf_next(pte_t e, unsigned level, uint64_t n)
 {
 	return e + n * pt_level_size(level);
 }
 
 /* The next table of a table entry. */
+/*@ assigns \nothing;
+    ensures \result.pa == pte_addr_of(e);
+*/
 static inline paddr_t pte_next(pte_t e)
 {
 	return pa_init(e & PTE_ADDR);
 }
 
 /* The frame a leaf at `level` maps (its first byte). */
+/*@ requires level < PT_LEVELS;
+    assigns \nothing;
+    ensures \result == pte_frame_of(e, level);
+    ensures frame_aligned: \result % pt_size_of(level) == 0 && \result < (1 << 52);
+*/
 static inline uint64_t pte_frame(pte_t e, unsigned level)
 {
 	return e & PTE_ADDR & ~(pt_level_size(level) - 1);
 }
 
+/*@ assigns \nothing;
+    ensures attr_value: \result == pte_attr_of(e, level);
+    ensures attr_range: (\result & ~PT_ATTR_MASK) == 0 && (\result & PT_R) != 0;
+*/
 static inline pt_attr_t pte_attr(pte_t e, unsigned level)
 {
 	return (pt_attr_t)(PT_R | (e & PTE_RW) | ((e & PTE_US) << 1) | ((~e & PTE_XD) >> 61) |

@@ -15,6 +15,8 @@ packages=(
 	gdisk                           # make image (sgdisk; mtools is above)
 	graphviz                        # memmon.py draw (dot)
 	gdb                             # make debug
+	clang-tools                     # make analyze (scan-build)
+	frama-c-base why3 z3 cvc4       # make prove (Frama-C's WP and its provers)
 )
 
 missing=()

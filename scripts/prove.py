@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""make prove: Frama-C's WP with RTE over memmon's contracts, z3 and cvc4.
+
+Each unit is one Frama-C run over one translation unit, proving the
+contracts and the run-time-error guards (-wp-rte: no overflow, no shift out
+of range, no out-of-bounds index, no invalid pointer) of the functions it
+names. A goal that no prover closes fails the run unless its property is on
+proof/known-unproved.txt, which gives a reason for each; those properties
+are left out of the default run (they would only cost their timeout) and are
+reported as known. `--all` tries them too and fails if one is now proved,
+so that the list can only shrink.
+
+Prints, per unit and per function, goals proved/total and the provers' time.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build", "proof")
+KNOWN = os.path.join(ROOT, "proof", "known-unproved.txt")
+
+# Functions defined in the headers every unit includes; each unit but pte
+# skips them (the pte unit proves them once).
+HEADER_FUNCS = [
+    "pa_init", "pa_addr", "pa_add", "va_init", "va_addr", "plat_pa_to_ptr",
+    "pt_level_size", "pt_index", "pte_kind", "pte_table", "pte_count",
+    "pte_with_count", "pte_count_inc", "pte_count_dec", "pte_leaf",
+    "pte_leaf_next", "pte_next", "pte_frame", "pte_attr",
+]
+
+# name: (source, functions to prove (None: all but HEADER_FUNCS), extra options)
+UNITS = {
+    # The entry format and index helpers, and the shift/mask facts.
+    "pte": ("proof/pte.c", [], []),
+    # The page-table driver: RTE on every function, with the machine seam
+    # and the door to the frame allocator as stub contracts (proof/seam.h).
+    "pt": ("paging/pt.c", None, []),
+    # The frame table's helpers, its lists, and kalloc/kfree's order-0 path.
+    "frame": ("monitor/frame.c", "FRAME", []),
+}
+
+# What `make prove` runs.
+DEFAULT = ["pte"]
+
+FRAME_FUNCS = [
+    "page_zeroed", "peek", "frame_pa", "run_next_order", "ceil_log2",
+    "frame_index", "list_push", "list_remove", "block_of", "can_own",
+    "kalloc", "kfree", "quick_push",
+]
+
+
+def load_known():
+    known = {}
+    with open(KNOWN) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split(None, 3)
+            if len(parts) < 4 or len(parts[3]) < 10:
+                sys.exit(f"prove: {KNOWN}:{n}: want 'unit function property reason'")
+            unit, fct, prop, reason = parts
+            known.setdefault(unit, []).append((fct, prop, reason))
+    return known
+
+
+def frama_c(unit, src, fcts, extra, exclude, timeout, par):
+    cpp = ["-Iproof", "-Imonitor", "-Ipaging", "-Itest/host", "-include", "build/build_id.h",
+           "-include", "proof/prover.h"]
+    cmd = ["frama-c", "-c11", "-machdep", "gcc_x86_64"]
+    cmd += [f"-cpp-extra-args={a}" for a in cpp]
+    cmd += [src, "-wp", "-wp-rte", "-wp-prover", "z3,cvc4", "-wp-par", str(par),
+            "-wp-timeout", str(timeout), "-wp-msg-key", "shell"]
+    if unit != "pte":
+        cmd += ["-wp-prop=-@lemma"]  # the lemmas are proved once, in pte
+    if fcts:
+        cmd += ["-wp-fct", ",".join(fcts)]
+    elif fcts is None:
+        cmd += ["-wp-skip-fct", ",".join(HEADER_FUNCS)]
+    if exclude:
+        cmd += ["-wp-prop=" + ",".join("-" + p for p in exclude)]
+    cmd += extra
+    env = dict(os.environ, WHY3CONFIG=os.path.join(BUILD, "why3.conf"))
+    t0 = time.time()
+    p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    return p.returncode, p.stdout, time.time() - t0
+
+
+GOAL = re.compile(r"^\[wp\] \[([^\]]+)\] Goal (\S+)(?: : (\w+))?(.*)$")
+TIME = re.compile(r"\((\d+(?:\.\d+)?)(ms|s)\)")
+
+
+def parse(out):
+    """goal -> (proved, seconds)"""
+    goals = {}
+    for line in out.splitlines():
+        m = GOAL.match(line)
+        if not m:
+            continue
+        who, goal, status, rest = m.groups()
+        ok = who not in ("Failed", "Unknown", "Timeout") and status == "Valid"
+        secs = 0.0
+        for v, u in TIME.findall(rest or ""):
+            secs = float(v) / (1000 if u == "ms" else 1)
+        goals[goal] = (ok, secs)
+    return goals
+
+
+def owner(goal, fcts):
+    """The function (or lemma) a goal belongs to: typed_<function>_<what>."""
+    g = goal[len("typed_"):] if goal.startswith("typed_") else goal
+    if g.startswith("lemma_"):
+        return "(lemma " + g[len("lemma_"):] + ")"
+    best = ""
+    for f in fcts:
+        if g.startswith(f + "_") and len(f) > len(best):
+            best = f
+    return best or g
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("units", nargs="*", default=DEFAULT)
+    ap.add_argument("--all", action="store_true",
+                    help="also try the known-unproved properties")
+    ap.add_argument("--timeout", type=int, default=10)
+    ap.add_argument("--par", type=int, default=2)
+    args = ap.parse_args()
+
+    known = load_known()
+    bad = []
+    t_all = time.time()
+    total_ok = total = 0
+    for unit in args.units:
+        src, fcts, extra = UNITS[unit]
+        if fcts == "FRAME":
+            fcts = FRAME_FUNCS
+        props = known.get(unit, [])
+        exclude = [] if args.all else [p for _, p, _ in props]
+        rc, out, secs = frama_c(unit, src, fcts, extra, exclude, args.timeout, args.par)
+        os.makedirs(BUILD, exist_ok=True)
+        with open(os.path.join(BUILD, unit + ".log"), "w") as f:
+            f.write(out)
+        goals = parse(out)
+        if rc != 0 or not goals:
+            sys.stdout.write(out[-4000:])
+            sys.exit(f"prove: {unit}: frama-c failed (exit {rc}, {len(goals)} goals); "
+                     f"log in build/proof/{unit}.log")
+        names = set(HEADER_FUNCS) | set(fcts or [])
+        names |= set(re.findall(r"^\w[\w \t\*]*?\b(\w+)\(", open(os.path.join(ROOT, src)).read(),
+                                re.M))
+        per = {}
+        for g, (ok, t) in goals.items():
+            f = owner(g, names)
+            n_ok, n, tt = per.get(f, (0, 0, 0.0))
+            per[f] = (n_ok + ok, n + 1, tt + t)
+        ok_n = sum(ok for ok, _ in goals.values())
+        total_ok += ok_n
+        total += len(goals)
+        print(f"prove: {unit} ({src}): {ok_n}/{len(goals)} goals proved in {secs:.1f} s"
+              + (f", {len(props)} known-unproved properties left out" if exclude else ""))
+        for f in sorted(per):
+            n_ok, n, tt = per[f]
+            mark = "" if n_ok == n else "   <- unproved"
+            print(f"  {f:32} {n_ok:4}/{n:<4} {tt:7.2f} s{mark}")
+        knownprops = {p for _, p, _ in props}
+        for g, (ok, _) in sorted(goals.items()):
+            hit = [p for p in knownprops if re.search(r"_" + re.escape(p) + r"(_|$)", g)]
+            if not ok and not hit:
+                bad.append(f"{unit}: {g}")
+        if args.all:
+            for fct, p, _ in props:
+                gs = [ok for g, (ok, _) in goals.items()
+                      if re.search(r"_" + re.escape(p) + r"(_|$)", g)]
+                if gs and all(gs):
+                    bad.append(f"{unit}: {fct} {p} is proved now: take it off "
+                               "proof/known-unproved.txt")
+        for fct, p, reason in props:
+            print(f"  known unproved: {fct} {p}: {reason}")
+    print(f"prove: {total_ok}/{total} goals proved, {sum(len(v) for v in known.values())} "
+          f"known-unproved properties, {time.time() - t_all:.1f} s")
+    if bad:
+        print("prove: FAILED, unproved and not on proof/known-unproved.txt:")
+        for b in bad:
+            print("  " + b)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
