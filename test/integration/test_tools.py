@@ -3,21 +3,20 @@
 - make image: the disk image's layout (GPT, one EFI system partition with
   EFI/BOOT/BOOTX64.EFI and startup.mon), then one boot of it as QEMU's disk
   (what make run-image does) running scripts/examples/superpages.mon, whose
-  memmon then serves the client's typed calls;
+  memmon then serves the client's typed calls and its command line attached;
 - startup scripts and the client's command line: `memmon.py run` on
   scripts/examples/paper.mon (the ESP's startup.mon, what make run SCRIPT=
   does), its transcript held against the paper's scenarios;
 - pictures: `memmon.py draw` on scripts/examples/picture.mon, the SVG's runs
   and derivation edges;
-- make debug's gdb script, in batch mode against QEMU's gdb stub: a
-  breakpoint in a command, hit by typing the command.
+- make debug (scripts/debug.sh with gdb's commands from a pipe): a
+  breakpoint in a command, hit by typing the command from gdb.
 """
 
 import os
 import re
 import socket
 import subprocess
-import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -74,8 +73,8 @@ def all_checks_ok(transcript):
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("image") / "memmon.img")
-    subprocess.run([os.path.join(ROOT, "scripts", "mkimage.sh"), path, EFI,
-                    example("superpages.mon")], check=True, capture_output=True)
+    subprocess.run(["make", "-s", "image", f"SCRIPT={example('superpages.mon')}", f"IMAGE={path}"],
+                   cwd=ROOT, check=True, capture_output=True)
     return path
 
 
@@ -167,6 +166,28 @@ def test_client_values(imon):
     m.reset()
 
 
+# The command line attaches to a running memmon's serial socket (the image's
+# boot, released by its client: QEMU takes one at a time): `shell` types
+# its input's lines; `run --attach` types a script as the runner would,
+# comments skipped, stopping at its first error (exit status 1).
+def test_cli_attaches(imon, tmp_path):
+    imon.sock.close()
+    r = subprocess.run([PY, CLIENT, "shell", "--attach", imon.serial_path],
+                       input="space new\nlookup 1 0x1000\nbogus\n", capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "space 1\n" in r.stdout and "1:0x1000 -> none\n" in r.stdout, r.stdout
+    assert "error: unknown command 'bogus' (try help)" in r.stdout, r.stdout
+    script = tmp_path / "attached.mon"
+    script.write_text("# a comment\nspace new\nlookup 2 0x2000\nbogus\nspace new\n")
+    r = subprocess.run([PY, CLIENT, "run", "--attach", imon.serial_path, str(script)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.split("\n") == ["mon> space new", "space 2", "mon> lookup 2 0x2000",
+                                     "2:0x2000 -> none", "mon> bogus",
+                                     "error: unknown command 'bogus' (try help)", ""], r.stdout
+
+
 # ---- startup scripts and the command line -----------------------------------------------
 
 
@@ -243,33 +264,30 @@ def free_port():
         return s.getsockname()[1]
 
 
-# memmon.gdb loads the symbols at the image base memmon printed and
-# attaches: a breakpoint in cmd_lookup stops the typed command there, and
-# memmon answers it once gdb lets go.
-def test_gdb_breakpoint_in_a_command(tmp_path):
-    log, port = str(tmp_path / "serial.log"), free_port()
-    m = Memmon(serial_log=log, gdbstub=port)
-    try:
-        env = dict(os.environ, MEMMON_SERIAL_LOG=log, MEMMON_GDB_PORT=str(port))
-        env.pop("MEMMON_SERIAL", None)
-        gdb = subprocess.Popen(["gdb", "-batch", "-nx", "-x", "scripts/memmon.gdb",
-                                "-ex", "break cmd_lookup", "-ex", "continue", "-ex", "bt 2",
-                                "-ex", "print argc", "-ex", "detach"],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
-        # type the command once gdb holds the CPU with the breakpoint set: it
-        # waits in the UART until gdb's `continue`
-        lines = []
-        watch = threading.Timer(120, gdb.kill)
-        watch.start()
-        for line in gdb.stdout:
-            lines.append(line)
-            if line.startswith("Breakpoint 1 at "):
-                m.send("lookup 0 0x10000000\r")
-        gdb.wait()
-        watch.cancel()
-        out = "".join(lines)
-        answer = m.prompt(30)
-        assert re.fullmatch(r"0:0x10000000 -> 0x10000000 rwx (4K|2M|1G)", answer[-1]), answer
-    finally:
-        m.close()
+# make debug (scripts/debug.sh, gdb fed from a pipe): memmon.gdb loads the
+# symbols at the image base memmon printed and attaches; `memmon LINE` types
+# a command whose breakpoint then stops it in cmd_lookup with its arguments;
+# once gdb lets go, memmon answers it on the console gdb holds.
+def test_make_debug_breakpoint_in_a_command(tmp_path):
+    commands = "\n".join([
+        "break cmd_lookup",
+        "memmon lookup 0 0x10000000",
+        "continue",
+        "bt 2",
+        "print argc",
+        "print argv[2]",
+        "delete",
+        "detach",
+        "shell sleep 3",
+        "quit",
+    ]) + "\n"
+    r = subprocess.run([os.path.join(ROOT, "scripts", "debug.sh"), "--port", str(free_port()),
+                        "--dir", str(tmp_path)], input=commands, capture_output=True, text=True,
+                       timeout=300, cwd=ROOT)
+    out = r.stdout + r.stderr
+    base = re.search(r"image at (0x[0-9a-f]+), 0x[0-9a-f]+ bytes", out)
+    assert base and f"memmon: image at {base[1]}; symbols from build/memmon.so" in out, out
+    assert re.search(r"Breakpoint 1, (0x[0-9a-f]+ in )?cmd_lookup \(", out), out
+    assert re.search(r"#1 .* in (con_exec|run_guarded)", out), out
+    assert "$1 = 3" in out and '$2 = 0x' in out and '"0x10000000"' in out, out
+    assert re.search(r"0:0x10000000 -> 0x10000000 rwx (4K|2M|1G)", out), out
