@@ -1,50 +1,67 @@
 /*
- * check: the seven invariants of SPEC section 1 over the whole state.
+ * check: the seven invariants of SPEC section 1 over the whole state, in
+ * place. It reads the mapping database and every space's tables as they
+ * are and builds no copy of them: the only memory it uses is a bitmap of
+ * one bit per frame (Real frames seen), taken out of the allocator at boot
+ * (space_check_boot), so it runs in every state the monitor can reach, the
+ * pool exhausted included, and cannot fail for want of memory.
  *
- * The database is turned into the naive model (model.h) with memory the
- * pool lends for the check. A node is a block whose every page derives
- * from the page at the same offset of its parent's block (that is what a
- * node is; mdb_audit checks that parent and child have one size), so the
- * derivation of page k of a node is the derivation of its first page,
- * shifted by k pages: the model holds each node's first page, and the
- * tables are checked at every page against the first page's answer plus
- * the offset. Then:
- *   1-4  model_check on that model (loops, Real reached, lookup a
- *        function, rights within the source's);
- *   5    every leaf of every space's lower half lies in a node and
- *        translates as model_lookup says for it (frame, rights, user); the
- *        tables map as many pages as the nodes hold; the upper half holds
- *        exactly the reserved pieces;
- *   6    every frame a leaf reaches belongs to clients;
- *   7    client frames are the extents, each an allocator run; Real frames
- *        are distinct and counted; the allocator's counters for page
- *        tables and the database agree with the spaces', and its own
- *        audit passes.
- * The database's own structure (mdb_audit) is checked first, and each
- * node against the tables.
+ * What a node means: every page of a node derives from the page at the same
+ * offset of its parent's block (mdb_audit checks that parent and child have
+ * one size), so every node of a derivation tree maps, at its page k, frame
+ * F + k pages, where F is the Real frame of the tree's root: the frame its
+ * first page maps in its space's tables. The passes, each naming the first
+ * violation it meets:
+ *   0    the allocator's audit (7) and the database's (mdb_audit: hash
+ *        chains, links, sibling rings, sizes, counts);
+ *   1    every node in use lies in the tree of some root: pre-order walks
+ *        from the roots reach them all. A node they miss has a parent chain
+ *        that never ends at a root: a loop;
+ *   3, 4 each node: its space exists, it lies in the lower half, no larger
+ *        node of its space holds any of its pages (a smaller node inside a
+ *        larger one is found from the smaller one), its rights lie within
+ *        its parent's;
+ *   2, 6, 7, 5  each tree: its root's first page is in the tables (its Real
+ *        frame), the root's frames are client memory and no frame is Real
+ *        in two roots (the bitmap); every table entry over every node of
+ *        the tree maps F plus the node's offset, with the node's rights and
+ *        the user bit;
+ *   5, 6 every run of every space's tables: each page of the lower half
+ *        lies in a node of that space (nothing else is present), the run's
+ *        frames belong to clients; the upper half holds exactly the
+ *        reserved pieces;
+ *   7    the counts: pages per space, Real pages, client extents (each an
+ *        allocator run), table pages and database pages against the
+ *        allocator's counters.
+ * Cost O(slots and chains of the database + nodes + runs + the
+ * allocator's blocks), no memory taken; it changes nothing (traversal
+ * marks, used only to name a loop, are cleared before it returns).
  */
 #include "fmt.h"
 #include "frame.h"
 #include "mdb.h"
-#include "model.h"
 #include "platform.h"
 #include "space.h"
 
 const char space_check_failed[] = "check failed";
 
+/* Real frames seen: a bit per frame below frame_limit(), taken at boot. */
+static struct {
+	uint64_t *bits;
+	uint64_t words;  /* of bits */
+	uint64_t frames; /* the allocation */
+} seen_real;
+
 struct ctx {
 	char *buf;
 	size_t cap;
-	struct model m;
-	err_t e; /* an error that stops the check (memory) */
 	bool failed;
+	uint64_t nodes;   /* in use */
+	uint64_t reached; /* nodes the walks from the roots met */
 	uint64_t pages[SPACE_MAX];
-	uint64_t roots;
-	/* the frames seen Real: a bit per frame of [lo, hi) */
-	uint8_t *real;
-	uint64_t lo, hi, nreal;
+	uint64_t roots; /* pages of roots: Real pages */
 	unsigned space;
-	uint64_t seen; /* lower-half pages of the current space */
+	uint64_t seen; /* lower-half pages of the current space's tables */
 	size_t rsv_pages;
 	struct plat_rsv rsv[PLAT_RSV_MAX];
 	size_t nrsv;
@@ -62,76 +79,221 @@ static bool fail(struct ctx *c, const char *fmt, ...)
 	return false;
 }
 
-/* The model's memory: frames from the pool, given back after the check. */
-static void *pool_alloc(void *ctx, size_t bytes)
+err_t space_check_boot(void)
 {
 	paddr_t pa;
-	(void)ctx;
 
-	if (frame_alloc((bytes + PAGE_SIZE - 1) / PAGE_SIZE, FRAME_MONITOR, &pa))
+	seen_real.words = (frame_limit() + 63) / 64;
+	seen_real.frames = (seen_real.words * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+	seen_real.bits = NULL;
+	if (!seen_real.frames)
 		return NULL;
-	void *p = plat_pa_to_ptr(pa);
-	__builtin_memset(p, 0, bytes);
-	return p;
+	if (frame_alloc(seen_real.frames, FRAME_MONITOR, &pa))
+		return space_err_nomem;
+	seen_real.bits = plat_pa_to_ptr(pa);
+	return NULL;
 }
 
-static void pool_free(void *ctx, void *p, size_t bytes)
+void space_check_shutdown(void)
 {
-	(void)ctx;
-	CHECK(!frame_free(pa_init((uint64_t)(uintptr_t)p - plat_ram_base),
-	                  (bytes + PAGE_SIZE - 1) / PAGE_SIZE, FRAME_MONITOR));
+	if (seen_real.bits)
+		CHECK(!frame_free(pa_init((uint64_t)(uintptr_t)seen_real.bits - plat_ram_base),
+		                  seen_real.frames, FRAME_MONITOR));
+	seen_real.bits = NULL;
+	seen_real.frames = seen_real.words = 0;
 }
 
-static const struct model_mem pool_mem = {.alloc = pool_alloc, .free = pool_free, .ctx = NULL};
+/* Mark frames [f, f + k) (frame numbers below the bitmap's end) Real; false,
+ * marking nothing, if one of them is marked already. */
+static bool mark_real(uint64_t f, uint64_t k)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (uint64_t i = f, end = f + k; i < end;) {
+			const unsigned bit = (unsigned)(i % 64);
+			const uint64_t n = end - i < 64 - bit ? end - i : 64 - bit;
+			const uint64_t m = (n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1))
+			                   << bit;
+			if (pass == 0 && (seen_real.bits[i / 64] & m))
+				return false;
+			if (pass == 1)
+				seen_real.bits[i / 64] |= m;
+			i += n;
+		}
+	return true;
+}
+
+/* The first frame of [pa, pa + len) that is not a client's (*fi: what the
+ * allocator says of it), or pa + len. One query per allocator run. */
+static uint64_t first_foreign(uint64_t pa, uint64_t len, struct frame_info *fi)
+{
+	const uint64_t end = pa + len;
+
+	while (pa < end) {
+		if (frame_query(pa_init(pa), fi) || fi->owner != FRAME_CLIENT)
+			return pa;
+		const uint64_t next = fi->run_frames
+		                          ? pa_addr(fi->run) + fi->run_frames * PAGE_SIZE
+		                          : pa_addr(fi->block) + (PAGE_SIZE << fi->order);
+		pa = next > pa ? next : pa + PAGE_SIZE;
+	}
+	return end;
+}
 
 static const char *const level_size[] = {"4K", "2M", "1G"};
 
-/* One node: its first page into the model; its Real frames counted. */
-static bool node_in(void *arg, mdb_id i)
+/* Invariant 1: walk every root's tree, counting the nodes met (a node is
+ * met once: rings and parents agree, mdb_audit). Marks the nodes met when
+ * `mark`, to find the ones missed. */
+struct reach {
+	struct ctx *c;
+	bool mark;
+};
+
+static bool tree_reach(void *arg, mdb_id root)
+{
+	struct reach *r = arg;
+
+	if (mdb_at(root)->parent)
+		return true;
+	for (mdb_id i = root; i; i = mdb_next_in(root, i)) {
+		if (++r->c->reached > r->c->nodes)
+			return fail(r->c, "database: the derivation trees meet a node twice");
+		if (r->mark)
+			mdb_at(i)->key |= MDB_KEY_MARK;
+	}
+	return true;
+}
+
+static bool first_unmarked(void *arg, mdb_id i)
+{
+	mdb_id *out = arg;
+
+	if (mdb_at(i)->key & MDB_KEY_MARK)
+		return true;
+	*out = i;
+	return false;
+}
+
+static bool unmark(void *arg, mdb_id i)
+{
+	(void)arg;
+	mdb_at(i)->key &= ~MDB_KEY_MARK;
+	return true;
+}
+
+/* Some node lies in no root's tree: name it. Its parent chain either loops
+ * (then, after as many steps as there are nodes, it is on the loop) or
+ * reaches a root through a node its parent does not list. O(nodes). */
+static void name_unreached(struct ctx *c)
+{
+	struct reach r = {.c = c, .mark = true};
+	mdb_id x = MDB_NIL;
+
+	c->reached = 0;
+	mdb_each(tree_reach, &r);
+	mdb_each(first_unmarked, &x);
+	mdb_each(unmark, NULL);
+	if (c->failed || !x)
+		return;
+	mdb_id p = x;
+	for (uint64_t k = 0; k < c->nodes && mdb_at(p)->parent; k++)
+		p = mdb_at(p)->parent;
+	if (mdb_at(p)->parent)
+		fail(c, "1 (no loops) at %u:0x%lx", mdb_space(mdb_at(p)), mdb_va(mdb_at(p)));
+	else
+		fail(c, "database: %u:0x%lx derives from a node that does not list it",
+		     mdb_space(mdb_at(x)), mdb_va(mdb_at(x)));
+}
+
+/* Invariants 3 and 4 (and the node's place) for one node. */
+static bool node_ok(void *arg, mdb_id i)
 {
 	struct ctx *c = arg;
 	const struct mdb_node *x = mdb_at(i);
-	const unsigned n = mdb_space(x);
-	const uint64_t va = mdb_va(x), pages = mdb_size(x) / PAGE_SIZE;
-	struct space_hit h;
+	const unsigned n = mdb_space(x), level = mdb_level(x);
+	const uint64_t va = mdb_va(x);
 
 	if (!space_exists(n))
 		return fail(c, "database: a node of space %u, which does not exist", n);
 	if (va + mdb_size(x) > SPACE_USER_TOP)
 		return fail(c, "5 (refinement): node %u:0x%lx leaves the lower half", n, va);
-	if (!space_lookup(n, va, &h))
-		return fail(c, "5 (refinement): %u:0x%lx (a %s mapping) is not in the tables", n,
-		            va, level_size[mdb_level(x)]);
-	const struct mdb_node *p = x->parent ? mdb_at(x->parent) : NULL;
-	struct model_map mp = {.rights = mdb_rights(x)};
-	c->pages[n] += pages;
-	if (p) {
-		mp.src_space = mdb_space(p);
-		mp.src = mdb_va(p);
-	} else {
-		mp.src_space = MODEL_REAL;
-		mp.src = pa_addr(h.pa);
-		c->roots += pages;
-		for (uint64_t k = 0; k < pages; k++) {
-			const uint64_t pa = mp.src + k * PAGE_SIZE;
-			if (pa < c->lo || pa >= c->hi)
-				return fail(
-				    c,
-				    "6 (isolation): %u:0x%lx maps frame 0x%lx Real, outside "
-				    "client memory",
-				    n, va + k * PAGE_SIZE, pa);
-			const uint64_t f = (pa - c->lo) / PAGE_SIZE;
-			if (c->real[f / 8] & (1u << f % 8))
-				return fail(c,
-				            "7 (accounting): frame 0x%lx is Real in two mappings "
-				            "(one is %u:0x%lx)",
-				            pa, n, va + k * PAGE_SIZE);
-			c->real[f / 8] |= (uint8_t)(1u << f % 8);
-			c->nreal++;
-		}
+	for (unsigned up = level + 1; up < 3; up++) {
+		const mdb_id y = mdb_find_level(n, va, up);
+		if (y)
+			return fail(c,
+			            "3 (lookup is a function) at %u:0x%lx: in a %s mapping and in "
+			            "the %s mapping at 0x%lx",
+			            n, va, level_size[level], level_size[up], mdb_va(mdb_at(y)));
 	}
-	c->e = model_set(&c->m, n, va, &mp);
-	return !c->e;
+	if (x->parent && (mdb_rights(x) & ~mdb_rights(mdb_at(x->parent))))
+		return fail(c, "4 (rights within the source's) at %u:0x%lx", n, va);
+	c->pages[n] += mdb_size(x) / PAGE_SIZE;
+	return true;
+}
+
+/* Invariant 5 for node x of a tree whose root's first page maps frame f:
+ * every entry over x's block maps f plus the offset, with x's rights and
+ * the user bit. One lookup per entry over the block. */
+static bool node_tables(struct ctx *c, const struct mdb_node *x, uint64_t f)
+{
+	const unsigned n = mdb_space(x);
+	const uint64_t va = mdb_va(x), end = va + mdb_size(x);
+	struct pt *pt = space_pt(n);
+
+	for (uint64_t v = va; v < end;) {
+		struct pt_hit h;
+		if (!pt_lookup(pt, va_init(v), &h))
+			return fail(c,
+			            "5 (refinement): %u:0x%lx (a %s mapping) is not in the tables",
+			            n, v, level_size[mdb_level(x)]);
+		if (!(h.attr & PT_USER))
+			return fail(
+			    c, "5 (refinement): %u:0x%lx is a client page without the user bit", n,
+			    v);
+		const unsigned r = rights_of_attr(h.attr);
+		if (pa_addr(h.pa) != f + (v - va) || r != mdb_rights(x))
+			return fail(c,
+			            "5 (refinement): %u:0x%lx: the tables say 0x%lx %x, the model "
+			            "0x%lx %x",
+			            n, v, pa_addr(h.pa), r, f + (v - va), mdb_rights(x));
+		const uint64_t entry = pt_level_size(h.level);
+		v = (v & ~(entry - 1)) + entry;
+	}
+	return true;
+}
+
+/* Invariants 2, 6, 7 (Real frames) and 5 for the tree of one root. */
+static bool tree_ok(void *arg, mdb_id root)
+{
+	struct ctx *c = arg;
+	const struct mdb_node *r = mdb_at(root);
+
+	if (r->parent)
+		return true;
+	const unsigned n = mdb_space(r);
+	const uint64_t va = mdb_va(r), pages = mdb_size(r) / PAGE_SIZE;
+	struct pt_hit h;
+	if (!pt_lookup(space_pt(n), va_init(va), &h))
+		return fail(c,
+		            "2 (every mapping reaches Real) at %u:0x%lx: a root whose frame is "
+		            "not in the tables",
+		            n, va);
+	const uint64_t f = pa_addr(h.pa);
+	struct frame_info fi;
+	const uint64_t bad = first_foreign(f, pages * PAGE_SIZE, &fi);
+	if (bad != f + pages * PAGE_SIZE || f / PAGE_SIZE + pages > seen_real.words * 64)
+		return fail(c,
+		            "6 (isolation): %u:0x%lx maps frame 0x%lx Real, outside client memory",
+		            n, va + (bad - f), bad);
+	if (!mark_real(f / PAGE_SIZE, pages))
+		return fail(c,
+		            "7 (accounting): frame 0x%lx is Real in two mappings (one is %u:0x%lx)",
+		            f, n, va);
+	c->roots += pages;
+	for (mdb_id i = root; i; i = mdb_next_in(root, i))
+		if (!node_tables(c, mdb_at(i), f))
+			return false;
+	return true;
 }
 
 /* Invariants 5 and 6 for one run of space c->space's tables. */
@@ -168,8 +330,8 @@ static bool run_in(void *arg, const struct pt_run *r)
 	if (!(r->attr & PT_USER))
 		return fail(c, "5 (refinement): %u:0x%lx is a client page without the user bit", n,
 		            va);
-	const unsigned rights = rights_of_attr(r->attr);
-	/* Run and node are both linear: compare where each node starts in the run. */
+	/* Every page lies in a node (whose translation the tree pass checked):
+	 * one probe per node the run crosses. */
 	for (uint64_t v = va, end = va + r->len; v < end;) {
 		const mdb_id i = mdb_find(n, v);
 		if (!i)
@@ -178,85 +340,72 @@ static bool run_in(void *arg, const struct pt_run *r)
 			    "5 (refinement): %u:0x%lx is in the tables, the model maps nothing "
 			    "there",
 			    n, v);
-		const struct mdb_node *x = mdb_at(i);
-		uint64_t pa;
-		unsigned mr;
-		if (!model_lookup(&c->m, n, mdb_va(x), &pa, &mr))
-			return fail(c, "2 (every mapping reaches Real) at %u:0x%lx", n, mdb_va(x));
-		pa += v - mdb_va(x);
-		if (pa != pa_addr(r->pa) + (v - va) || mr != rights)
-			return fail(
-			    c,
-			    "5 (refinement): %u:0x%lx: the tables say 0x%lx %x, the model 0x%lx "
-			    "%x",
-			    n, v, pa_addr(r->pa) + (v - va), rights, pa, mr);
-		const uint64_t xend = mdb_va(x) + mdb_size(x);
+		const uint64_t xend = mdb_va(mdb_at(i)) + mdb_size(mdb_at(i));
 		v = xend < end ? xend : end;
 	}
 	c->seen += r->len / PAGE_SIZE;
 	/* 6: every frame of the run is a client's */
-	for (uint64_t pa = pa_addr(r->pa), end = pa + r->len; pa < end;) {
-		struct frame_info fi;
-		if (frame_query(pa_init(pa), &fi) || fi.owner != FRAME_CLIENT)
-			return fail(
-			    c, "6 (isolation): %u:0x%lx reaches frame 0x%lx, which belongs to %s",
-			    n, va + (pa - pa_addr(r->pa)), pa,
-			    fi.managed || fi.owner == FRAME_FIRMWARE
-			        ? frame_owner_name(fi.owner)
-			        : "no one (not RAM memmon manages)");
-		const uint64_t next = fi.run_frames ? pa_addr(fi.run) + fi.run_frames * PAGE_SIZE
-		                                    : pa_addr(fi.block) + (PAGE_SIZE << fi.order);
-		pa = next > pa ? next : pa + PAGE_SIZE;
-	}
+	struct frame_info fi;
+	const uint64_t bad = first_foreign(pa_addr(r->pa), r->len, &fi);
+	if (bad != pa_addr(r->pa) + r->len)
+		return fail(c, "6 (isolation): %u:0x%lx reaches frame 0x%lx, which belongs to %s",
+		            n, va + (bad - pa_addr(r->pa)), bad,
+		            fi.managed || fi.owner == FRAME_FIRMWARE
+		                ? frame_owner_name(fi.owner)
+		                : "no one (not RAM memmon manages)");
 	return true;
 }
 
-static err_t check_all(struct ctx *c, uint64_t own_tables, struct space_check *sum)
+/* The passes over the database: 1, then 3 and 4, then 2, 5, 6 and 7 per
+ * tree; and the counts they give against the spaces'. */
+static bool check_nodes(struct ctx *c, const struct space_stats *st)
 {
-	mdb_id bad;
-	err_t e = frame_audit();
+	struct reach r = {.c = c, .mark = false};
 
-	if (e)
-		return fail(c, "7 (accounting): the allocator: %s", e), NULL;
-	e = mdb_audit(&bad);
-	if (e) {
-		if (bad)
-			fail(c, "database: %s (node %u:0x%lx)", e, mdb_space(mdb_at(bad)),
-			     mdb_va(mdb_at(bad)));
-		else
-			fail(c, "database: %s", e);
-		return NULL;
+	mdb_each(tree_reach, &r);
+	if (c->failed)
+		return false;
+	if (c->reached != c->nodes) {
+		name_unreached(c);
+		return false;
 	}
-	mdb_each(node_in, c);
-	if (c->failed || c->e)
-		return c->e;
-
-	struct space_stats st;
-	space_stats(&st);
+	mdb_each(node_ok, c);
+	if (c->failed)
+		return false;
+	/* Clear the bitmap where client frames lie: the extents' span. */
+	const struct space_extent *ext;
+	const size_t next = space_extents(&ext);
+	if (next) {
+		const uint64_t lo = ext[0].base / PAGE_SIZE / 64,
+		               hi =
+		                   (ext[next - 1].base / PAGE_SIZE + ext[next - 1].pages + 63) / 64;
+		if (hi <= seen_real.words)
+			__builtin_memset(seen_real.bits + lo, 0, (hi - lo) * 8);
+		else if (seen_real.words)
+			__builtin_memset(seen_real.bits, 0, seen_real.words * 8);
+	}
+	mdb_each(tree_ok, c);
+	if (c->failed)
+		return false;
 	for (unsigned n = 0; n < SPACE_MAX; n++)
 		if (space_exists(n) && c->pages[n] != space_pages(n))
 			return fail(c,
 			            "7 (accounting): space %u's nodes hold 0x%lx pages, its count "
 			            "says 0x%lx",
-			            n, c->pages[n], space_pages(n)),
-			       NULL;
-	if (c->roots != st.reachable)
+			            n, c->pages[n], space_pages(n));
+	if (c->roots != st->reachable)
 		return fail(c, "7 (accounting): 0x%lx pages are Real, the count says 0x%lx",
-		            c->roots, st.reachable),
-		       NULL;
+		            c->roots, st->reachable);
+	return true;
+}
 
-	char where[48] = "";
-	e = model_check(&c->m, where, sizeof(where));
-	if (e) {
-		const char *inv = e == model_err_loop     ? "1 (no loops)"
-		                  : e == model_err_noreal ? "2 (every mapping reaches Real)"
-		                  : e == model_err_notfn  ? "3 (lookup is a function)"
-		                  : e == model_err_rights ? "4 (rights within the source's)"
-		                                          : e;
-		return fail(c, "%s at %s", inv, where), NULL;
-	}
+/* Every space's tables, run by run; *tables gets their table pages. */
+static bool check_tables(struct ctx *c, uint64_t *tables)
+{
+	size_t want = 0;
 
-	uint64_t tables = st.stash;
+	for (size_t k = 0; k < c->nrsv; k++)
+		want += c->rsv[k].pages;
 	for (unsigned n = 0; n < SPACE_MAX; n++) {
 		if (!space_exists(n))
 			continue;
@@ -265,30 +414,30 @@ static err_t check_all(struct ctx *c, uint64_t own_tables, struct space_check *s
 		c->rsv_pages = 0;
 		pt_runs(space_pt(n), run_in, c);
 		if (c->failed)
-			return NULL;
+			return false;
 		if (c->seen != c->pages[n])
 			return fail(c,
 			            "5 (refinement): space %u's tables map 0x%lx pages, the model "
 			            "0x%lx",
-			            n, c->seen, c->pages[n]),
-			       NULL;
-		size_t want = 0;
-		for (size_t k = 0; k < c->nrsv; k++)
-			want += c->rsv[k].pages;
+			            n, c->seen, c->pages[n]);
 		if (c->rsv_pages != want)
 			return fail(c,
 			            "5 (refinement): space %u maps 0x%lx reserved pages, not 0x%lx",
-			            n, (uint64_t)c->rsv_pages, (uint64_t)want),
-			       NULL;
-		tables += space_pt(n)->tables;
+			            n, (uint64_t)c->rsv_pages, (uint64_t)want);
+		*tables += space_pt(n)->tables;
 	}
+	return true;
+}
 
-	/* 7: the frames */
+/* Invariant 7 for the frames: extents, clients, table and database pages. */
+static bool check_frames(struct ctx *c, const struct space_stats *st, uint64_t tables)
+{
 	struct frame_stats fs;
 	struct mdb_stats ms;
 	const struct space_extent *ext;
-	size_t next = space_extents(&ext);
+	const size_t next = space_extents(&ext);
 	uint64_t client = 0;
+
 	frame_stats(&fs);
 	mdb_stats(&ms);
 	for (size_t i = 0; i < next; i++) {
@@ -299,70 +448,64 @@ static err_t check_all(struct ctx *c, uint64_t own_tables, struct space_check *s
 			return fail(c,
 			            "7 (accounting): client extent 0x%lx (0x%lx frames) is not one "
 			            "client run of the allocator",
-			            ext[i].base, ext[i].pages),
-			       NULL;
+			            ext[i].base, ext[i].pages);
 		client += ext[i].pages;
 	}
-	if (client != fs.owned[FRAME_CLIENT] || client != st.client)
+	if (client != fs.owned[FRAME_CLIENT] || client != st->client)
 		return fail(c,
 		            "7 (accounting): clients hold 0x%lx frames, the allocator says 0x%lx",
-		            client, fs.owned[FRAME_CLIENT]),
-		       NULL;
-	if (c->nreal != c->roots || c->roots > client)
-		return fail(c, "7 (accounting): 0x%lx Real frames for 0x%lx Real pages of 0x%lx",
-		            c->nreal, c->roots, client),
-		       NULL;
-	if (fs.owned[FRAME_PTABLE] != tables + own_tables)
+		            client, fs.owned[FRAME_CLIENT]);
+	if (c->roots > client)
+		return fail(c, "7 (accounting): 0x%lx Real pages for 0x%lx client frames", c->roots,
+		            client);
+	if (fs.owned[FRAME_PTABLE] != tables)
 		return fail(
-		           c,
-		           "7 (accounting): the allocator counts 0x%lx table pages, the spaces and "
-		           "memmon hold 0x%lx",
-		           fs.owned[FRAME_PTABLE], tables + own_tables),
-		       NULL;
+		    c,
+		    "7 (accounting): the allocator counts 0x%lx table pages, the spaces and "
+		    "memmon hold 0x%lx",
+		    fs.owned[FRAME_PTABLE], tables);
 	if (fs.owned[FRAME_MDB] != ms.pages)
 		return fail(c,
 		            "7 (accounting): the allocator counts 0x%lx database pages, the "
-		            "database "
-		            "0x%lx",
-		            fs.owned[FRAME_MDB], ms.pages),
-		       NULL;
-	*sum = (struct space_check){.spaces = st.spaces,
-	                            .mappings = ms.nodes,
-	                            .pages = st.pages,
-	                            .frames = client,
-	                            .orphaned = client - c->roots};
-	return NULL;
+		            "database 0x%lx",
+		            fs.owned[FRAME_MDB], ms.pages);
+	return true;
 }
 
 err_t space_check(uint64_t own_tables, char *buf, size_t cap, struct space_check *sum)
 {
 	static struct ctx c; /* large (a count per space): not on memmon's stack */
-	err_t e;
+	struct space_stats st;
+	struct mdb_stats ms;
+	mdb_id bad;
 
 	c = (struct ctx){.buf = buf, .cap = cap};
 	c.nrsv = plat_reserved(c.rsv, PLAT_RSV_MAX);
 	buf[0] = '\0';
-	const struct space_extent *ext;
-	const size_t next = space_extents(&ext);
-	c.lo = next ? ext[0].base : 0;
-	c.hi = next ? ext[next - 1].base + ext[next - 1].pages * PAGE_SIZE : 0;
-	const size_t bitmap = (c.hi - c.lo) / PAGE_SIZE / 8 + 1;
-	c.real = pool_alloc(NULL, bitmap);
-	if (!c.real)
-		return space_err_nomem;
-	e = model_init(&c.m, &pool_mem, SPACE_MAX);
+	space_stats(&st);
+	mdb_stats(&ms);
+	c.nodes = ms.nodes;
+	err_t e = frame_audit();
 	if (e) {
-		pool_free(NULL, c.real, bitmap);
-		return space_err_nomem;
+		fail(&c, "7 (accounting): the allocator: %s", e);
+		return space_check_failed;
 	}
-	for (unsigned n = 1; !e && n < SPACE_MAX; n++)
-		if (space_exists(n))
-			e = model_space_create(&c.m, n);
-	if (!e)
-		e = check_all(&c, own_tables, sum);
-	model_destroy(&c.m);
-	pool_free(NULL, c.real, bitmap);
-	if (e)
-		return e == model_err_nomem ? space_err_nomem : e;
-	return c.failed ? space_check_failed : NULL;
+	e = mdb_audit(&bad);
+	if (e) {
+		if (bad)
+			fail(&c, "database: %s (node %u:0x%lx)", e, mdb_space(mdb_at(bad)),
+			     mdb_va(mdb_at(bad)));
+		else
+			fail(&c, "database: %s", e);
+		return space_check_failed;
+	}
+	uint64_t tables = st.stash + own_tables;
+	if (!check_nodes(&c, &st) || !check_tables(&c, &tables) || !check_frames(&c, &st, tables))
+		return space_check_failed;
+	*sum = (struct space_check){.spaces = st.spaces,
+	                            .mappings = ms.nodes,
+	                            .pages = st.pages,
+	                            .frames = st.client,
+	                            .orphaned = st.client - c.roots};
+	return NULL;
 }

@@ -496,6 +496,11 @@ uint64_t frame_table_span(void)
 	return F.table_span;
 }
 
+uint64_t frame_limit(void)
+{
+	return F.nframes;
+}
+
 /* ---- allocation --------------------------------------------------------------- */
 
 static bool can_own(enum frame_owner owner)

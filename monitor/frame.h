@@ -70,6 +70,10 @@ paddr_t frame_table_base(void);
 uint64_t frame_table_pages(void);
 uint64_t frame_table_span(void);
 
+/* Frames 0 .. frame_limit() - 1 have entries: every frame the allocator
+ * manages lies below it (holes included), for per-frame bitmaps. */
+uint64_t frame_limit(void);
+
 /*
  * The quick stack: free single frames waiting in front of the buddy lists,
  * at most FRAME_QUICK_MAX - 1 between calls. kalloc takes the top one; on

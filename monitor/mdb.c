@@ -62,15 +62,17 @@ static mdb_id chain_find(uint64_t key)
 	return MDB_NIL;
 }
 
+mdb_id mdb_find_level(unsigned space, uint64_t va, unsigned level)
+{
+	if (!M.hbits || space >= MDB_MAX_SPACES || level > 2 || !M.count[space][level])
+		return MDB_NIL;
+	return chain_find(hkey(space, va & ~(mdb_level_size(level) - 1), level));
+}
+
 mdb_id mdb_find(unsigned space, uint64_t va)
 {
-	if (!M.hbits || space >= MDB_MAX_SPACES)
-		return MDB_NIL;
 	for (unsigned level = 0; level < 3; level++) {
-		if (!M.count[space][level])
-			continue;
-		uint64_t block = va & ~(mdb_level_size(level) - 1);
-		mdb_id i = chain_find(hkey(space, block, level));
+		const mdb_id i = mdb_find_level(space, va, level);
 		if (i)
 			return i;
 	}

@@ -87,6 +87,10 @@ struct mdb_node *mdb_at(mdb_id i);
  * the sizes from 4K up, skipping sizes of which the space has no node. */
 mdb_id mdb_find(unsigned space, uint64_t va);
 
+/* The node of `space` of exactly `level` whose block holds page `va`, or
+ * MDB_NIL (check: a page in two nodes of one space). One probe. */
+mdb_id mdb_find_level(unsigned space, uint64_t va, unsigned level);
+
 /* Make at least n free nodes available. On failure (mdb_err_nomem, or
  * mdb_err_full past the index space) nothing changed. */
 err_t mdb_reserve(uint64_t n);

@@ -1079,6 +1079,8 @@ err_t space_boot(uint64_t pool, bool gib_pages)
 	struct space_extent kept[PIECES_MAX];
 	size_t nkept;
 	e = take_client_runs(pool, kept, &nkept);
+	if (!e)
+		e = space_check_boot();
 	for (; !e;) {
 		frame_stats(&fs);
 		if (fs.free <= PIECES_MAX)
@@ -1112,6 +1114,7 @@ void space_shutdown(void)
 	stash_trim(0);
 	S.next = 0;
 	S.client = S.roots = 0;
+	space_check_shutdown();
 }
 
 err_t space_reset(void)

@@ -122,19 +122,26 @@ size_t space_extents(const struct space_extent **out);
 
 /*
  * check: every invariant of SPEC section 1 over the whole state (check.c),
- * walking every node and every entry of every space's tables and holding
- * them against a naive model (model.h) built from the database, with
- * memory lent by the pool. own_tables: table pages held outside the
+ * in place: it walks every derivation tree of the database, holding each
+ * node against its space's tables, and every run of every space's tables,
+ * with no memory but a bitmap taken at boot (space_check_boot), so it runs
+ * in every state, the pool exhausted included. O(nodes + runs + database
+ * slots + allocator blocks). own_tables: table pages held outside the
  * spaces (memmon's own tables), for the accounting. NULL when all hold;
- * space_check_failed with the first violation written into buf (cap
- * bytes); or another error when the check could not run (no memory for
- * the model). *summary gets the counts.
+ * otherwise space_check_failed with the first violation written into buf
+ * (cap bytes): "<invariant> at N:0xV ...", "database: ..." for the
+ * database's own structure. *summary gets the counts. Changes nothing.
  */
 struct space_check {
 	unsigned spaces;
 	uint64_t mappings, pages, frames, orphaned;
 };
 err_t space_check(uint64_t own_tables, char *buf, size_t cap, struct space_check *summary);
+/* check's memory: a bit per frame below frame_limit(), owner monitor.
+ * space_boot takes it before sigma0 gets its frames (space_err_nomem if it
+ * cannot); space_shutdown gives it back. */
+err_t space_check_boot(void);
+void space_check_shutdown(void);
 extern const char space_check_failed[];
 
 /*

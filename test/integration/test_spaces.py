@@ -1335,6 +1335,72 @@ def test_pool_grow_and_shrink(mon):
     assert state(mon) == before and pool(mon)[0] == p0[0]
 
 
+# ---- check at pool exhaustion ---------------------------------------------------------------------
+
+
+def exhaust_pool(m, n, src, dst):
+    """Map sigma0's [src, src + 256M) into space n at dst, 4K off 2M (a node
+    and a 4K entry per page), 256M at a time, then 16M, then 2M, each until
+    the pool refuses; returns the maps made."""
+    maps = 0
+    for size in (0x10000000, 0x1000000, 0x200000):
+        while True:
+            out = m.cmd(f"map 0 {h(src)} {n} {h(dst)} {h(size)} rw", timeout=600)
+            assert len(out) == 1, out
+            if out[0].startswith("error:"):
+                assert "pool" in out[0], out
+                break
+            dst += size + K4
+            maps += 1
+    return maps
+
+
+def check_at_exhaustion(m, src):
+    """Reproduction 1 of issue 11: one 256M map of 4K nodes, check; then the
+    pool driven to exhaustion, check again (it needs no memory)."""
+    n = new_space(m)
+    assert one(m, f"map 0 {h(src)} {n} 0x1000 0x10000000 rw") == \
+        f"map 0:{h(src)} -> {n}:0x1000: 0x10000 pages, rights rw-"
+    check_ok(m)
+    t = time.monotonic()
+    maps = exhaust_pool(m, n, src, 0x1000 + 0x10000000 + K4)
+    free = pool(m)[2]
+    t_check = time.monotonic()
+    out = m.cmd("check", timeout=600)
+    assert len(out) == 1 and CHECK_OK.fullmatch(out[0]), out
+    c = [int(x, 16) for x in CHECK_OK.fullmatch(out[0]).groups()]
+    print(f"{maps} more maps in {t_check - t:.1f} s, pool free {h(free)}; "
+          f"check over {h(c[1])} mappings in {time.monotonic() - t_check:.1f} s")
+    assert c[0] == 2 and c[1] == spaces_fields(spaces_line(m))["mappings"]
+    t = time.monotonic()
+    out = m.cmd("reset", timeout=600)  # a long one: not in the next test's fixture
+    assert len(out) == 1 and out[0].startswith("reset: sigma0 maps"), out
+    print(f"reset in {time.monotonic() - t:.1f} s")
+
+
+# check runs at every state, the pool exhausted included (1 GiB: the
+# reproduction's own addresses).
+def test_check_at_pool_exhaustion(mon):
+    check_at_exhaustion(mon, 0x10000000)
+
+
+# The same at 4 GiB, from the first 256M of sigma0 that is 2M-aligned. The
+# pool (256M) is first shrunk to 0x4000 free frames, as at 1 GiB, so that
+# filling it takes seconds, not minutes (filled whole: 0x6661c0 mappings,
+# check 50 s under TCG); then grown back.
+def test_check_at_pool_exhaustion_4g(bigmon):
+    src = next(a for a, b, *_ in sigma0_runs(bigmon)
+               for a in [-(-a // M2) * M2] if a + 0x10000000 <= b)
+    p0 = pool(bigmon)
+    extra = p0[2] - 0x4000
+    assert extra > 0
+    assert POOL.fullmatch(one(bigmon, f"pool shrink {h(extra)}"))
+    check_at_exhaustion(bigmon, src)
+    assert POOL.fullmatch(one(bigmon, f"pool grow {h(extra)}"))
+    assert pool(bigmon)[0] == p0[0]
+    check_ok(bigmon)
+
+
 # ---- the pool at its limits (last: these leave sigma0's frames moved) -----------------------------
 
 

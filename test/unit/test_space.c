@@ -2014,7 +2014,7 @@ static void counts_add_up(void)
 	                 fs.owned[FRAME_PTABLE] + fs.owned[FRAME_MDB] + fs.owned[FRAME_CONSOLE]);
 	assert_int_equal(st.pool, st.pool_free + st.pool_used);
 	assert_int_equal(fs.total, st.client + st.pool + fs.owned[FRAME_MONITOR]);
-	assert_int_equal(fs.owned[FRAME_MONITOR], fx.init.owned[FRAME_MONITOR]);
+	assert_int_equal(fs.owned[FRAME_MONITOR], fx.boot.owned[FRAME_MONITOR]);
 	assert_int_equal(st.orphaned + st.reachable, st.client);
 }
 
