@@ -251,11 +251,14 @@ static bool node_tables(struct ctx *c, const struct mdb_node *x, uint64_t f)
 			    c, "5 (refinement): %u:0x%lx is a client page without the user bit", n,
 			    v);
 		const unsigned r = rights_of_attr(h.attr);
-		if (pa_addr(h.pa) != f + (v - va) || r != mdb_rights(x))
+		if (pa_addr(h.pa) != f + (v - va) || r != mdb_rights(x)) {
+			char rt[4], rm[4];
 			return fail(c,
-			            "5 (refinement): %u:0x%lx: the tables say 0x%lx %x, the model "
-			            "0x%lx %x",
-			            n, v, pa_addr(h.pa), r, f + (v - va), mdb_rights(x));
+			            "5 (refinement): %u:0x%lx: the tables say 0x%lx %s, the model "
+			            "0x%lx %s",
+			            n, v, pa_addr(h.pa), rights_format(r, rt), f + (v - va),
+			            rights_format(mdb_rights(x), rm));
+		}
 		const uint64_t entry = pt_level_size(h.level);
 		v = (v & ~(entry - 1)) + entry;
 	}
