@@ -1072,10 +1072,10 @@ err_t space_boot(uint64_t pool, bool gib_pages)
 	err_t e = make_space(0);
 	if (e)
 		return e;
-	/* The pool is set aside first, as the largest free blocks, so that it
-	 * can lend large contiguous pieces (check's model); sigma0 gets the
-	 * rest: runs of the largest blocks left, each reserving its nodes and
-	 * tables out of what stays free. */
+	/* The pool is set aside first, as the largest free blocks; then
+	 * check's bitmap (memmon's, out of what would be sigma0's); sigma0
+	 * gets the rest: runs of the largest blocks left, each reserving its
+	 * nodes and tables out of what stays free. */
 	struct space_extent kept[PIECES_MAX];
 	size_t nkept;
 	e = take_client_runs(pool, kept, &nkept);
