@@ -119,9 +119,13 @@ debug: all
 # ---- tests ---------------------------------------------------------------
 UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/host/%,$(sort $(wildcard test/unit/test_*.c)))
 
-$(B)/host/test_%: test/unit/test_%.c $(HOST_OBJ) $(wildcard test/unit/*.h)
+# The test library (test/lib/): helpers every host test shares.
+TESTLIB_SRC := test/lib/testlib.c
+UNITLIB_SRC := $(TESTLIB_SRC) test/lib/unit.c
+
+$(B)/host/test_%: test/unit/test_%.c $(HOST_OBJ) $(UNITLIB_SRC) $(wildcard test/unit/*.h test/lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(SAN) $(filter-out %.h,$^) -lcmocka -o $@
+	$(CC) $(HOST_CFLAGS) -Itest/lib $(SAN) $(filter-out %.h,$^) -lcmocka -o $@
 
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
@@ -130,9 +134,9 @@ FUZZ_FLAGS := -std=gnu11 -O1 -g $(CORE_INC) -Itest/host $(DEFS) -fsanitize=fuzze
 	-fno-sanitize-recover=all
 FUZZ_TARGETS := $(patsubst test/fuzz/%.c,$(B)/fuzz/%,$(sort $(wildcard test/fuzz/fuzz_*.c)))
 
-$(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(wildcard monitor/*.h paging/*.h test/host/*.h) $(B)/build_id.h
+$(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(TESTLIB_SRC) $(wildcard monitor/*.h paging/*.h test/host/*.h test/lib/*.h) $(B)/build_id.h
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_FLAGS) $(WARN) $(filter %.c,$^) -o $@
+	$(CLANG) $(FUZZ_FLAGS) -Itest/lib $(WARN) $(filter %.c,$^) -o $@
 
 FUZZ_SECONDS ?= 60
 # A long run of every fuzz target (make fuzz FUZZ_SECONDS=600).

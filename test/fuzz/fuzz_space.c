@@ -36,6 +36,7 @@
 #include "monitor.h"
 #include "platform.h"
 #include "space.h"
+#include "testlib.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -73,20 +74,6 @@ static void dump_history(void)
 
 /* ---- the oracle ------------------------------------------------------------- */
 
-static void *heap_alloc(void *ctx, size_t bytes)
-{
-	(void)ctx;
-	return calloc(1, bytes);
-}
-
-static void heap_free(void *ctx, void *p, size_t bytes)
-{
-	(void)ctx, (void)bytes;
-	free(p);
-}
-
-static const struct model_mem heap = {.alloc = heap_alloc, .free = heap_free, .ctx = NULL};
-
 static struct model M;
 
 /* The oracle as the layer's boot state (or reset state): sigma0 maps every
@@ -97,7 +84,7 @@ static void oracle_boot(void)
 	const size_t n = space_extents(&ext);
 
 	model_destroy(&M);
-	REQUIRE(model_init(&M, &heap, SPACE_MAX) == NULL);
+	REQUIRE(model_init(&M, &test_heap, SPACE_MAX) == NULL);
 	for (size_t i = 0; i < n; i++)
 		REQUIRE(model_sigma0(&M, ext[i].base, ext[i].pages) == NULL);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "console.h"
+#include "unit.h"
 #include "fmt.h"
 #include "frame.h"
 #include "host.h"
@@ -123,27 +124,6 @@ static int group_setup(void **state)
 
 	(void)state;
 	monitor_init(&boot_con, host_boot_info(64));
-	host_output_reset();
-	return 0;
-}
-
-static int setup(void **state)
-{
-	struct con *c = malloc(sizeof(*c));
-
-	if (!c)
-		return -1;
-	con_init(c);
-	while (plat_getc() >= 0)
-		; /* drop input a previous test left queued */
-	host_output_reset();
-	*state = c;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	free(*state);
 	host_output_reset();
 	return 0;
 }
@@ -1230,7 +1210,7 @@ static void test_fmt_truncation(void **state)
 
 /* ---- main ---------------------------------------------------------------- */
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, test_con_setup, test_con_teardown)
 
 /* ---- frame commands (mem, alloc, free) ------------------------------------ */
 

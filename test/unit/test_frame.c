@@ -24,7 +24,7 @@
 #include "memmap.h"
 #include "platform.h"
 
-#include "frame_fixture.h"
+#include "unit.h"
 
 #define SENTINEL  ((uint64_t)0x5a5a5a5a5a5a5a5a)
 #define GARBAGE   0x5c /* what RAM holds before takeover */
@@ -1333,21 +1333,6 @@ static struct model {
 	uint64_t nfree, referenced, owned[FRAME_OWNERS];
 } * M;
 
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * (uint64_t)0x2545f4914f6cdd1d;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return rnd() % n;
-}
-
 static void model_init(void)
 {
 	memset(M, 0, sizeof(*M));
@@ -1473,20 +1458,20 @@ static struct {
 
 static void rand_alloc(void)
 {
-	uint64_t r = below(1000), count;
-	enum frame_owner owner = owners[below(ARRAY_SIZE(owners))];
+	uint64_t r = test_below(1000), count;
+	enum frame_owner owner = owners[test_below(ARRAY_SIZE(owners))];
 	paddr_t pa = pa_init(SENTINEL);
 	err_t e;
 
 	if (r < 800)
 		count = 1;
 	else if (r < 950)
-		count = 2 + below(15);
+		count = 2 + test_below(15);
 	else if (r < 998)
-		count = 17 + below(48);
+		count = 17 + test_below(48);
 	else
-		count = 65 + below(960);
-	if (count == 1 && below(2))
+		count = 65 + test_below(960);
+	if (count == 1 && test_below(2))
 		e = kalloc(owner, &pa);
 	else
 		e = frame_alloc(count, owner, &pa);
@@ -1529,7 +1514,7 @@ static void rand_free(void)
 {
 	if (!M->nlive)
 		return;
-	uint32_t f = M->live[below(M->nlive)];
+	uint32_t f = M->live[test_below(M->nlive)];
 	uint64_t count = M->len[f];
 	enum frame_owner owner = M->owner[f];
 	err_t want = model_free_expect(f, count, owner);
@@ -1539,7 +1524,8 @@ static void rand_free(void)
 			fail_msg("op %lu: live frame 0x%lx of run 0x%x was overwritten",
 			         (unsigned long)R.ops, (unsigned long)j, f);
 	}
-	err_t e = count == 1 && below(2) ? kfree(pf(f), owner) : frame_free(pf(f), count, owner);
+	err_t e =
+	    count == 1 && test_below(2) ? kfree(pf(f), owner) : frame_free(pf(f), count, owner);
 	assert_err(e, want);
 	if (e) {
 		R.refusals++;
@@ -1564,8 +1550,8 @@ static void rand_ref(void)
 {
 	if (!M->nlive)
 		return;
-	uint32_t f = M->live[below(M->nlive)];
-	uint32_t j = f + (uint32_t)below(M->len[f]);
+	uint32_t f = M->live[test_below(M->nlive)];
+	uint32_t j = f + (uint32_t)test_below(M->len[f]);
 	assert_err(frame_ref(pf(j)), NULL);
 	if (M->refs[j]++ == 0) {
 		M->refd[f]++;
@@ -1579,11 +1565,11 @@ static void rand_unref(void)
 {
 	uint32_t j;
 
-	if (M->nrf && below(5)) {
-		j = M->rf[below(M->nrf)];
+	if (M->nrf && test_below(5)) {
+		j = M->rf[test_below(M->nrf)];
 	} else if (M->nlive) {
-		uint32_t f = M->live[below(M->nlive)];
-		j = f + (uint32_t)below(M->len[f]);
+		uint32_t f = M->live[test_below(M->nlive)];
+		j = f + (uint32_t)test_below(M->len[f]);
 	} else {
 		return;
 	}
@@ -1604,16 +1590,16 @@ static void rand_unref(void)
 /* A call that must be refused; the model does not change. */
 static void rand_bad(void)
 {
-	enum frame_owner owner = owners[below(ARRAY_SIZE(owners))];
+	enum frame_owner owner = owners[test_below(ARRAY_SIZE(owners))];
 	uint64_t f, count;
 	paddr_t pa = pa_init(SENTINEL);
 
-	switch (below(8)) {
+	switch (test_below(8)) {
 	case 0: /* a free frame: double free */
 		for (int t = 0; t < 8; t++) {
-			f = below(NF);
+			f = test_below(NF);
 			if (M->kind[f] == K_FREE) {
-				assert_err(frame_free(pf(f), 1 + below(64), owner),
+				assert_err(frame_free(pf(f), 1 + test_below(64), owner),
 				           frame_err_double);
 				break;
 			}
@@ -1621,33 +1607,33 @@ static void rand_bad(void)
 		break;
 	case 1: /* inside a live run */
 		if (M->nlive) {
-			f = M->live[below(M->nlive)];
+			f = M->live[test_below(M->nlive)];
 			if (M->len[f] > 1)
-				assert_err(frame_free(pf(f + 1 + below(M->len[f] - 1)),
-				                      1 + below(3), M->owner[f]),
+				assert_err(frame_free(pf(f + 1 + test_below(M->len[f] - 1)),
+				                      1 + test_below(3), M->owner[f]),
 				           frame_err_notrun);
 		}
 		break;
 	case 2: /* a live run, the wrong count */
 		if (M->nlive) {
-			f = M->live[below(M->nlive)];
-			count =
-			    below(2) && M->len[f] > 1 ? M->len[f] - 1 : M->len[f] + 1 + below(64);
+			f = M->live[test_below(M->nlive)];
+			count = test_below(2) && M->len[f] > 1 ? M->len[f] - 1
+			                                       : M->len[f] + 1 + test_below(64);
 			assert_err(frame_free(pf(f), count, M->owner[f]), frame_err_size);
 		}
 		break;
 	case 3: /* a live run, the wrong owner */
 		if (M->nlive) {
-			f = M->live[below(M->nlive)];
+			f = M->live[test_below(M->nlive)];
 			while (owner == M->owner[f])
-				owner = owners[below(ARRAY_SIZE(owners))];
+				owner = owners[test_below(ARRAY_SIZE(owners))];
 			assert_err(frame_free(pf(f), M->len[f], owner), frame_err_foreign);
 		}
 		break;
 	case 4: { /* unaligned */
-		paddr_t u = pa_init(below(NF) * PAGE_SIZE + 1 + below(PAGE_SIZE - 1));
+		paddr_t u = pa_init(test_below(NF) * PAGE_SIZE + 1 + test_below(PAGE_SIZE - 1));
 		struct frame_info fi;
-		switch (below(4)) {
+		switch (test_below(4)) {
 		case 0:
 			assert_err(frame_free(u, 1, owner), frame_err_align);
 			break;
@@ -1663,12 +1649,12 @@ static void rand_bad(void)
 		break;
 	}
 	case 5: { /* anywhere, by the model's rules */
-		f = below(NF + 64);
-		count = 1 + below(64);
+		f = test_below(NF + 64);
+		count = 1 + test_below(64);
 		err_t want = model_free_expect(f, count, owner);
 		if (!want) {
 			while (owner == M->owner[f])
-				owner = owners[below(ARRAY_SIZE(owners))];
+				owner = owners[test_below(ARRAY_SIZE(owners))];
 			want = frame_err_foreign;
 		}
 		assert_err(frame_free(pf(f), count, owner), want);
@@ -1676,9 +1662,9 @@ static void rand_bad(void)
 	}
 	case 6: /* a reference to a free frame, a hole or beyond RAM */
 		for (int t = 0; t < 8; t++) {
-			f = below(NF + 64);
+			f = test_below(NF + 64);
 			if (f >= NF || M->kind[f] == K_FREE || M->kind[f] == K_HOLE) {
-				bool unref = below(2);
+				bool unref = test_below(2);
 				err_t want = model_ref_expect(f, unref);
 				assert_err(unref ? frame_unref(pf(f)) : frame_ref(pf(f)), want);
 				break;
@@ -1686,14 +1672,17 @@ static void rand_bad(void)
 		}
 		break;
 	default: /* a bad count or owner */
-		if (below(2)) {
-			count = below(2) ? 0 : ((uint64_t)1 << FRAME_MAX_ORDER) + 1 + below(1000);
+		if (test_below(2)) {
+			count = test_below(2)
+			            ? 0
+			            : ((uint64_t)1 << FRAME_MAX_ORDER) + 1 + test_below(1000);
 			assert_err(frame_alloc(count, owner, &pa), frame_err_count);
 		} else {
 			static const enum frame_owner bad[] = {FRAME_FREE, FRAME_FIRMWARE,
 			                                       FRAME_OWNERS};
-			enum frame_owner b = bad[below(ARRAY_SIZE(bad))];
-			assert_err(below(2) ? kalloc(b, &pa) : frame_alloc(1 + below(64), b, &pa),
+			enum frame_owner b = bad[test_below(ARRAY_SIZE(bad))];
+			assert_err(test_below(2) ? kalloc(b, &pa)
+			                         : frame_alloc(1 + test_below(64), b, &pa),
 			           frame_err_owner);
 		}
 		assert_int_equal(pa_addr(pa), SENTINEL);
@@ -1784,16 +1773,16 @@ static void test_random_ops(void **state)
 	M = malloc(sizeof(*M));
 	assert_non_null(M);
 	model_init();
-	rng = 0x9e3779b97f4a7c15;
+	test_rng_set(0x9e3779b97f4a7c15);
 	memset(&R, 0, sizeof(R));
 	for (R.ops = 0; R.ops < OPS; R.ops++) {
 		uint64_t used = fx.init.free - M->nfree;
 		uint64_t want = fx.init.free * target[R.ops / PHASE % ARRAY_SIZE(target)] / 100;
-		uint64_t r = below(100);
+		uint64_t r = test_below(100);
 		if (r < (used < want ? 60u : 35u)) {
 			rand_alloc();
 		} else {
-			r = below(100);
+			r = test_below(100);
 			if (r < 70)
 				rand_free();
 			else if (r < 80)
@@ -1803,7 +1792,7 @@ static void test_random_ops(void **state)
 			else
 				rand_bad();
 		}
-		model_check_query(below(NF + 16));
+		model_check_query(test_below(NF + 16));
 		if (R.ops % 4096 == 4095)
 			model_check_stats();
 		if (R.ops % 50000 == 49999) {
@@ -2227,7 +2216,7 @@ static void check_run_sampled(uint64_t s, uint64_t len, enum frame_owner owner)
 	for (uint64_t k = 0; k < 16; k++) {
 		assert_run_frame(s, len, owner, s + k);
 		assert_run_frame(s, len, owner, s + len - 1 - k);
-		assert_run_frame(s, len, owner, s + below(len));
+		assert_run_frame(s, len, owner, s + test_below(len));
 	}
 }
 
@@ -2251,12 +2240,12 @@ static void test_random_carve(void **state)
 	(void)state;
 	CM = calloc(1, sizeof(*CM));
 	assert_non_null(CM);
-	rng = 0x2545f4914f6cdd1d;
+	test_rng_set(0x2545f4914f6cdd1d);
 	for (unsigned op = 0; op < OPS; op++) {
-		uint64_t r = below(100);
-		enum frame_owner owner = owners[below(ARRAY_SIZE(owners))];
+		uint64_t r = test_below(100);
+		enum frame_owner owner = owners[test_below(ARRAY_SIZE(owners))];
 		if (r < (CM->nlive < 40 ? 30u : 10u)) {
-			uint64_t count = below(4) ? 1 + below(64) : 1 + below(2048);
+			uint64_t count = test_below(4) ? 1 + test_below(64) : 1 + test_below(2048);
 			paddr_t pa = pa_init(SENTINEL);
 			err_t e = frame_alloc(count, owner, &pa);
 			if (e) {
@@ -2267,12 +2256,13 @@ static void test_random_carve(void **state)
 			cm_add(fr(pa), count, owner);
 			CM->taken += count;
 		} else if (CM->nlive && r < 75) {
-			uint32_t s = CM->live[below(CM->nlive)];
-			uint64_t len = CM->len[s], off = below(len), count = 1 + below(len - off);
+			uint32_t s = CM->live[test_below(CM->nlive)];
+			uint64_t len = CM->len[s], off = test_below(len),
+			         count = 1 + test_below(len - off);
 			owner = CM->owner[s];
-			switch (below(16)) {
+			switch (test_below(16)) {
 			case 0: {
-				enum frame_owner o = owners[below(ARRAY_SIZE(owners))];
+				enum frame_owner o = owners[test_below(ARRAY_SIZE(owners))];
 				if (o != owner) {
 					refuse_carve(pf(s + off), count, o, frame_err_foreign);
 					refusals++;
@@ -2280,7 +2270,7 @@ static void test_random_carve(void **state)
 				continue;
 			}
 			case 1: {
-				uint64_t j = s + below(len);
+				uint64_t j = s + test_below(len);
 				assert_null(frame_ref(pf(j)));
 				refuse_carve(pf(s + off), count, owner, frame_err_busy);
 				assert_null(frame_unref(pf(j)));
@@ -2288,7 +2278,7 @@ static void test_random_carve(void **state)
 				continue;
 			}
 			case 2:
-				refuse_carve(pf(s + off), len - off + 1 + below(3), owner,
+				refuse_carve(pf(s + off), len - off + 1 + test_below(3), owner,
 				             frame_err_size);
 				refusals++;
 				continue;
@@ -2309,10 +2299,10 @@ static void test_random_carve(void **state)
 			if (off + count < len)
 				check_run_sampled(s + off + count, len - off - count, owner);
 		} else if (CM->nlive) {
-			uint32_t s = CM->live[below(CM->nlive)];
+			uint32_t s = CM->live[test_below(CM->nlive)];
 			uint64_t len = CM->len[s];
 			assert_stamped(s, len);
-			if (len == 1 && below(2))
+			if (len == 1 && test_below(2))
 				assert_null(kfree(pf(s), CM->owner[s]));
 			else
 				assert_null(frame_free(pf(s), len, CM->owner[s]));

@@ -34,7 +34,7 @@
 #include "platform.h"
 #include "pt.h"
 
-#include "frame_fixture.h"
+#include "unit.h"
 
 #define U(x) ((unsigned long long)(x))
 
@@ -92,48 +92,13 @@ static uint64_t free_frames(void)
 	return s.free;
 }
 
-/* What the current check is about, for failure messages. */
-static char where[256];
-
-static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void failf(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fail_msg("%s: %s", where, buf);
-}
-
 static void check_err(err_t got, err_t want, int line)
 {
 	if (got != want)
-		fail_msg("%s: line %d: got \"%s\", want \"%s\"", where, line, got ? got : "success",
-		         want ? want : "success");
+		fail_msg("%s: line %d: got \"%s\", want \"%s\"", test_where, line,
+		         got ? got : "success", want ? want : "success");
 }
 #define assert_err(got, want) check_err((got), (want), __LINE__)
-
-/* ---- random numbers --------------------------------------------------------- */
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * (uint64_t)0x2545f4914f6cdd1d;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
 
 /* ---- addresses -------------------------------------------------------------- */
 
@@ -274,7 +239,7 @@ static bool is_table(uint64_t e, unsigned level)
 static const uint64_t *table_at(uint64_t pa)
 {
 	if (pa % PAGE_SIZE || pa + PAGE_SIZE > plat_ram_limit) {
-		failf("a table at %#llx, not a page of RAM", U(pa));
+		test_failf("a table at %#llx, not a page of RAM", U(pa));
 		return NULL;
 	}
 	return plat_pa_to_ptr(pa_init(pa));
@@ -289,34 +254,36 @@ static void check_entry(uint64_t e, unsigned level, uint64_t l)
 {
 	if (!(e & X_P)) {
 		if (e)
-			failf("va %#llx level %u: absent entry %#llx not zero", U(canon(l)), level,
-			      U(e));
+			test_failf("va %#llx level %u: absent entry %#llx not zero", U(canon(l)),
+			           level, U(e));
 		return;
 	}
 	if (level == 3 && (e & X_PS))
-		failf("va %#llx: PS set in a PML4 entry %#llx", U(canon(l)), U(e));
+		test_failf("va %#llx: PS set in a PML4 entry %#llx", U(canon(l)), U(e));
 	if (is_table(e, level)) {
 		if ((e & ~(X_ADDR | X_COUNT)) != (X_P | X_RW | X_US | X_A))
-			failf("va %#llx level %u: table entry %#llx is not P|RW|US|A and a count",
-			      U(canon(l)), level, U(e));
+			test_failf(
+			    "va %#llx level %u: table entry %#llx is not P|RW|US|A and a count",
+			    U(canon(l)), level, U(e));
 		if ((e & X_ADDR) + PAGE_SIZE > plat_ram_limit)
-			failf("va %#llx level %u: table entry %#llx points outside RAM",
-			      U(canon(l)), level, U(e));
+			test_failf("va %#llx level %u: table entry %#llx points outside RAM",
+			           U(canon(l)), level, U(e));
 		return;
 	}
 	if (level == 2 && !cur_gib)
-		failf("va %#llx: a 1G page %#llx without 1 GiB pages", U(canon(l)), U(e));
+		test_failf("va %#llx: a 1G page %#llx without 1 GiB pages", U(canon(l)), U(e));
 	if (!(e & X_A) || !(e & X_D))
-		failf("va %#llx level %u: leaf %#llx without A and D", U(canon(l)), level, U(e));
+		test_failf("va %#llx level %u: leaf %#llx without A and D", U(canon(l)), level,
+		           U(e));
 	if (e & X_AVL)
-		failf("va %#llx level %u: leaf %#llx with ignored bits 11:9 set", U(canon(l)),
-		      level, U(e));
+		test_failf("va %#llx level %u: leaf %#llx with ignored bits 11:9 set", U(canon(l)),
+		           level, U(e));
 	if (e & X_AVH)
-		failf("va %#llx level %u: leaf %#llx with bits 62:52 set", U(canon(l)), level,
-		      U(e));
+		test_failf("va %#llx level %u: leaf %#llx with bits 62:52 set", U(canon(l)), level,
+		           U(e));
 	if (level > 0 && (e & (span(level) - 1) & ~(X_PATLG | (PAGE_SIZE - 1))))
-		failf("va %#llx level %u: large leaf %#llx not aligned (reserved bits set)",
-		      U(canon(l)), level, U(e));
+		test_failf("va %#llx level %u: large leaf %#llx not aligned (reserved bits set)",
+		           U(canon(l)), level, U(e));
 }
 
 static pt_attr_t leaf_attr(uint64_t e, unsigned level, unsigned rw, unsigned us, unsigned nx)
@@ -437,24 +404,24 @@ static void snap_same(const struct snap *s, const struct pt *pt)
 
 	if (pa_addr(pt->root) != pa_addr(s->pt.root) || pt->tables != s->pt.tables ||
 	    pt->root_count != s->pt.root_count || pt->top_leaf != s->pt.top_leaf)
-		failf("struct pt changed: tables %llu -> %llu, root_count %u -> %u",
-		      U(s->pt.tables), U(pt->tables), s->pt.root_count, pt->root_count);
+		test_failf("struct pt changed: tables %llu -> %llu, root_count %u -> %u",
+		           U(s->pt.tables), U(pt->tables), s->pt.root_count, pt->root_count);
 	snap_take(&now, pt);
 	if (now.free != s->free)
-		failf("free frames %llu -> %llu", U(s->free), U(now.free));
+		test_failf("free frames %llu -> %llu", U(s->free), U(now.free));
 	if (now.n != s->n)
-		failf("%zu table pages -> %zu", s->n, now.n);
+		test_failf("%zu table pages -> %zu", s->n, now.n);
 	for (size_t i = 0; i < s->n; i++) {
 		if (now.pa[i] != s->pa[i])
-			failf("table %zu at %#llx -> %#llx", i, U(s->pa[i]), U(now.pa[i]));
+			test_failf("table %zu at %#llx -> %#llx", i, U(s->pa[i]), U(now.pa[i]));
 		if (memcmp(now.bytes + i * PAGE_SIZE, s->bytes + i * PAGE_SIZE, PAGE_SIZE)) {
 			const uint64_t *a = (const uint64_t *)(s->bytes + i * PAGE_SIZE);
 			const uint64_t *b = (const uint64_t *)(now.bytes + i * PAGE_SIZE);
 			unsigned k = 0;
 			while (a[k] == b[k])
 				k++;
-			failf("table at %#llx changed: entry %u %#llx -> %#llx", U(s->pa[i]), k,
-			      U(a[k]), U(b[k]));
+			test_failf("table at %#llx changed: entry %u %#llx -> %#llx", U(s->pa[i]),
+			           k, U(a[k]), U(b[k]));
 		}
 	}
 	snap_free(&now);
@@ -488,7 +455,7 @@ static void door_put(void *ctx, paddr_t pa)
 	err_t e = kfree(pa, FRAME_PTABLE);
 
 	if (e)
-		failf("pt gave back %#llx: %s", U(pa_addr(pa)), e);
+		test_failf("pt gave back %#llx: %s", U(pa_addr(pa)), e);
 	d->puts++;
 }
 
@@ -618,7 +585,7 @@ static const char *const op_names[] = {"map", "unmap", "protect"};
 
 static void describe(const struct op *o)
 {
-	snprintf(where, sizeof(where),
+	snprintf(test_where, sizeof(test_where),
 	         "op %llu: %s va %#llx len %#llx pa %#llx attr %#x clear %#x set %#x%s", U(m.ops),
 	         op_names[o->kind], U(o->va), U(o->len), U(o->pa), o->a, o->clear, o->set,
 	         m.gib ? "" : " (no 1G pages)");
@@ -631,7 +598,7 @@ static uint64_t page_of_op(const struct op *o)
 	int w = win_of_lin(l);
 
 	if (w < 0 || o->len == 0 || o->len > win[w].end - l)
-		failf("the range is not inside one window");
+		test_failf("the range is not inside one window");
 	return win[w].first + (l - win[w].lin) / KB4;
 }
 
@@ -671,7 +638,7 @@ static void model_start(bool gib, bool own_door)
 {
 	windows_init();
 	memset(&m, 0, sizeof(m));
-	rng_state = 0x243f6a8885a308d3; /* tests that want another seed set it after */
+	test_rng_set(0x243f6a8885a308d3); /* tests that want another seed set it after */
 	m.gib = cur_gib = gib;
 	m.own_door = own_door;
 	m.door.fail_at = NEVER;
@@ -680,7 +647,7 @@ static void model_start(bool gib, bool own_door)
 		scan1(g);
 		blk_count(g, 1);
 	}
-	snprintf(where, sizeof(where), "pt_init%s", gib ? "" : " (no 1G pages)");
+	snprintf(test_where, sizeof(test_where), "pt_init%s", gib ? "" : " (no 1G pages)");
 	assert_null(pt_init(&m.pt, own_door ? &m.mem : &pt_mem_frames, gib));
 	assert_int_equal(m.pt.tables, 1);
 	assert_int_equal(m.pt.top_leaf, gib ? 2 : 1);
@@ -694,8 +661,8 @@ static uint64_t mmu_root(void)
 {
 	if (m.live) {
 		if ((plat_read_cr3() & X_ADDR) != pa_addr(m.pt.root))
-			failf("CR3 %#llx is not the live tree's root %#llx", U(plat_read_cr3()),
-			      U(pa_addr(m.pt.root)));
+			test_failf("CR3 %#llx is not the live tree's root %#llx",
+			           U(plat_read_cr3()), U(pa_addr(m.pt.root)));
 		return plat_read_cr3() & X_ADDR;
 	}
 	return pa_addr(m.pt.root);
@@ -716,7 +683,7 @@ static void ref_absent(uint64_t a, uint64_t b)
 				continue;
 			}
 			if (m.ref[p])
-				failf(
+				test_failf(
 				    "va %#llx: the tree maps nothing, the reference pa %#llx attr "
 				    "%#llx",
 				    U(va_of_page(p)), U(m.ref[p] & ~(KB4 - 1)),
@@ -733,21 +700,21 @@ static void ref_leaf(uint64_t a, uint64_t b, uint64_t pa, pt_attr_t at, unsigned
 	int w = win_of_lin(a);
 
 	if (w < 0 || b > win[w].end) {
-		failf("a level-%u leaf maps va %#llx (pa %#llx), outside the windows", level,
-		      U(canon(a)), U(pa));
+		test_failf("a level-%u leaf maps va %#llx (pa %#llx), outside the windows", level,
+		           U(canon(a)), U(pa));
 		return;
 	}
 	uint64_t p = win[w].first + (a - win[w].lin) / KB4, n = (b - a) / KB4;
 	uint64_t v = pa | at;
 	for (uint64_t k = 0; k < n; k++)
 		if (m.ref[p + k] != v + k * KB4)
-			failf("va %#llx: the tree maps pa %#llx attr %#x (level %u), the "
-			      "reference %#llx attr %#llx",
-			      U(va_of_page(p + k)), U(pa + k * KB4), at, level,
-			      U(m.ref[p + k] & ~(KB4 - 1)), U(m.ref[p + k] & (KB4 - 1)));
+			test_failf("va %#llx: the tree maps pa %#llx attr %#x (level %u), the "
+			           "reference %#llx attr %#llx",
+			           U(va_of_page(p + k)), U(pa + k * KB4), at, level,
+			           U(m.ref[p + k] & ~(KB4 - 1)), U(m.ref[p + k] & (KB4 - 1)));
 	if (want_level(p) != level)
-		failf("va %#llx: a level-%u leaf where the fewest entries have a level-%u one",
-		      U(va_of_page(p)), level, want_level(p));
+		test_failf("va %#llx: a level-%u leaf where the fewest entries have a level-%u one",
+		           U(va_of_page(p)), level, want_level(p));
 }
 
 /* A page table (at level 0) for the 2M block at linear address l with
@@ -757,16 +724,16 @@ static void ref_shallow(uint64_t l, unsigned count)
 	int w = win_of_lin(l);
 
 	if (w < 0) {
-		failf("a page table for va %#llx, outside the windows", U(canon(l)));
+		test_failf("a page table for va %#llx, outside the windows", U(canon(l)));
 		return;
 	}
 	uint64_t p = win[w].first + (l - win[w].lin) / KB4;
 	if (m.cnt2[p >> 9] != count)
-		failf("va %#llx: a page table with %u entries, the reference maps %u pages",
-		      U(canon(l)), count, m.cnt2[p >> 9]);
+		test_failf("va %#llx: a page table with %u entries, the reference maps %u pages",
+		           U(canon(l)), count, m.cnt2[p >> 9]);
 	if (want_level(p) != 0)
-		failf("va %#llx: a page table where the fewest entries have a level-%u leaf",
-		      U(canon(l)), want_level(p));
+		test_failf("va %#llx: a page table where the fewest entries have a level-%u leaf",
+		           U(canon(l)), want_level(p));
 }
 
 /* A walk of the raw tree over the linear range [lo, hi). */
@@ -786,10 +753,10 @@ static void mark_table(uint64_t table)
 	uint64_t f = table / PAGE_SIZE;
 
 	if (seen[f])
-		failf("table page %#llx is reached twice", U(table));
+		test_failf("table page %#llx is reached twice", U(table));
 	seen[f] = 1;
 	if (frame_query(pa_init(table), &fi) || fi.owner != FRAME_PTABLE)
-		failf("table page %#llx is not a FRAME_PTABLE frame", U(table));
+		test_failf("table page %#llx is not a FRAME_PTABLE frame", U(table));
 }
 
 static void walk_table(struct walk *w, uint64_t table, unsigned level, uint64_t base, unsigned rw,
@@ -818,8 +785,8 @@ static void walk_table(struct walk *w, uint64_t table, unsigned level, uint64_t 
 			uint64_t child = e & X_ADDR;
 			unsigned count = raw_count(e);
 			if (count == 0 || count > PT_ENTRIES)
-				failf("va %#llx level %u: a table entry counting %u entries",
-				      U(canon(elo)), level, count);
+				test_failf("va %#llx level %u: a table entry counting %u entries",
+				           U(canon(elo)), level, count);
 			w->tables++;
 			if (w->full)
 				mark_table(child);
@@ -829,9 +796,10 @@ static void walk_table(struct walk *w, uint64_t table, unsigned level, uint64_t 
 				continue;
 			}
 			if (present_in(child) != count)
-				failf("va %#llx level %u: the table entry counts %u entries, the "
-				      "table holds %u",
-				      U(canon(elo)), level, count, present_in(child));
+				test_failf(
+				    "va %#llx level %u: the table entry counts %u entries, the "
+				    "table holds %u",
+				    U(canon(elo)), level, count, present_in(child));
 			walk_table(w, child, level - 1, elo, rw2, us2, nx2);
 		} else {
 			pt_attr_t at = leaf_attr(e, level, rw2, us2, nx2);
@@ -868,25 +836,26 @@ static void check_page(uint64_t p, uint64_t off)
 	bool got = pt_lookup(&m.pt, va_init(va), &h);
 	if (!v) {
 		if (hit)
-			failf("va %#llx: the MMU finds pa %#llx, the reference nothing", U(va),
-			      U(x.pa));
+			test_failf("va %#llx: the MMU finds pa %#llx, the reference nothing", U(va),
+			           U(x.pa));
 		if (got)
-			failf("va %#llx: pt_lookup finds pa %#llx, the reference nothing", U(va),
-			      U(pa_addr(h.pa)));
+			test_failf("va %#llx: pt_lookup finds pa %#llx, the reference nothing",
+			           U(va), U(pa_addr(h.pa)));
 		return;
 	}
 	uint64_t pa = (v & ~(KB4 - 1)) + off;
 	pt_attr_t at = (pt_attr_t)(v & (KB4 - 1));
 	unsigned level = want_level(p);
 	if (!hit || x.pa != pa || x.attr != at || x.level != level)
-		failf("va %#llx: the MMU finds %s pa %#llx attr %#x level %u, want pa %#llx attr "
-		      "%#x level %u",
-		      U(va), hit ? "" : "nothing:", U(x.pa), x.attr, x.level, U(pa), at, level);
+		test_failf(
+		    "va %#llx: the MMU finds %s pa %#llx attr %#x level %u, want pa %#llx attr "
+		    "%#x level %u",
+		    U(va), hit ? "" : "nothing:", U(x.pa), x.attr, x.level, U(pa), at, level);
 	if (!got || pa_addr(h.pa) != pa || h.attr != at || h.level != level)
-		failf("va %#llx: pt_lookup finds %s pa %#llx attr %#x level %u, want pa %#llx "
-		      "attr %#x level %u",
-		      U(va), got ? "" : "nothing:", U(pa_addr(h.pa)), h.attr, h.level, U(pa), at,
-		      level);
+		test_failf("va %#llx: pt_lookup finds %s pa %#llx attr %#x level %u, want pa %#llx "
+		           "attr %#x level %u",
+		           U(va), got ? "" : "nothing:", U(pa_addr(h.pa)), h.attr, h.level, U(pa),
+		           at, level);
 }
 
 /* pt_walk of va reports the entries the MMU reads. */
@@ -900,7 +869,7 @@ static void check_walk(uint64_t va)
 	pt_walk(&m.pt, va_init(va), &w);
 	if (!canonical(va)) {
 		if (w.depth != 0)
-			failf("pt_walk of non-canonical %#llx: depth %u", U(va), w.depth);
+			test_failf("pt_walk of non-canonical %#llx: depth %u", U(va), w.depth);
 		return;
 	}
 	for (unsigned level = PT_LEVELS; level-- > 0;) {
@@ -910,11 +879,11 @@ static void check_walk(uint64_t va)
 		                     : is_table(e, level) ? PTE_TABLE
 		                                          : PTE_LEAF;
 		if (depth >= w.depth)
-			failf("pt_walk of %#llx: depth %u, but level %u is read", U(va), w.depth,
-			      level);
+			test_failf("pt_walk of %#llx: depth %u, but level %u is read", U(va),
+			           w.depth, level);
 		if (pa_addr(w.step[depth].table) != table || w.step[depth].index != i ||
 		    w.step[depth].entry != e || w.step[depth].kind != kind)
-			failf(
+			test_failf(
 			    "pt_walk of %#llx, step %u: table %#llx index %u entry %#llx kind %d, "
 			    "want %#llx %u %#llx %d",
 			    U(va), depth, U(pa_addr(w.step[depth].table)), w.step[depth].index,
@@ -925,7 +894,7 @@ static void check_walk(uint64_t va)
 		table = e & X_ADDR;
 	}
 	if (w.depth != depth)
-		failf("pt_walk of %#llx: depth %u, want %u", U(va), w.depth, depth);
+		test_failf("pt_walk of %#llx: depth %u, want %u", U(va), w.depth, depth);
 }
 
 /* pt->tables, the door and the root's count, and pt_census (which reads
@@ -937,24 +906,25 @@ static void check_counts(bool census)
 	uint64_t want = want_tables();
 
 	if (m.pt.tables != want)
-		failf("%llu table pages, the fewest are %llu", U(m.pt.tables), U(want));
+		test_failf("%llu table pages, the fewest are %llu", U(m.pt.tables), U(want));
 	if (m.own_door && m.door.gets - m.door.puts != m.pt.tables)
-		failf("the door handed out %llu pages net, pt holds %llu",
-		      U(m.door.gets - m.door.puts), U(m.pt.tables));
+		test_failf("the door handed out %llu pages net, pt holds %llu",
+		           U(m.door.gets - m.door.puts), U(m.pt.tables));
 	if (present_in(mmu_root()) != m.pt.root_count)
-		failf("root_count %u, the root holds %u", m.pt.root_count, present_in(mmu_root()));
+		test_failf("root_count %u, the root holds %u", m.pt.root_count,
+		           present_in(mmu_root()));
 	if (!census && m.pt.tables > 64 && m.ops % 64 != 0)
 		return;
 	memset(&c, 0x5a, sizeof(c));
 	pt_census(&m.pt, &c);
 	if (c.tables != want)
-		failf("census: %llu table pages, the fewest are %llu", U(c.tables), U(want));
+		test_failf("census: %llu table pages, the fewest are %llu", U(c.tables), U(want));
 	for (unsigned l = 0; l < 3; l++)
 		if (c.leaves[l] != m.leaves[l])
-			failf("census: %llu level-%u leaves, the fewest are %llu", U(c.leaves[l]),
-			      l, U(m.leaves[l]));
+			test_failf("census: %llu level-%u leaves, the fewest are %llu",
+			           U(c.leaves[l]), l, U(m.leaves[l]));
 	if (c.pages != m.pages)
-		failf("census: %llu pages, the reference maps %llu", U(c.pages), U(m.pages));
+		test_failf("census: %llu pages, the reference maps %llu", U(c.pages), U(m.pages));
 }
 
 /* The runs the reference makes with the fewest entries, one by one. */
@@ -996,14 +966,16 @@ static bool runs_cb(void *ctx, const struct pt_run *r)
 	struct pt_run want;
 
 	if (!next_ref_run(&c->p, &want))
-		failf("pt_runs: an extra run at %#llx len %#llx", U(va_addr(r->start)), U(r->len));
+		test_failf("pt_runs: an extra run at %#llx len %#llx", U(va_addr(r->start)),
+		           U(r->len));
 	if (va_addr(r->start) != va_addr(want.start) || r->len != want.len ||
 	    pa_addr(r->pa) != pa_addr(want.pa) || r->attr != want.attr || r->level != want.level)
-		failf("pt_runs, run %llu: va %#llx len %#llx pa %#llx attr %#x level %u; want va "
-		      "%#llx len %#llx pa %#llx attr %#x level %u",
-		      U(c->n), U(va_addr(r->start)), U(r->len), U(pa_addr(r->pa)), r->attr,
-		      r->level, U(va_addr(want.start)), U(want.len), U(pa_addr(want.pa)), want.attr,
-		      want.level);
+		test_failf(
+		    "pt_runs, run %llu: va %#llx len %#llx pa %#llx attr %#x level %u; want va "
+		    "%#llx len %#llx pa %#llx attr %#x level %u",
+		    U(c->n), U(va_addr(r->start)), U(r->len), U(pa_addr(r->pa)), r->attr, r->level,
+		    U(va_addr(want.start)), U(want.len), U(pa_addr(want.pa)), want.attr,
+		    want.level);
 	c->n++;
 	return c->n != c->stop;
 }
@@ -1015,8 +987,8 @@ static uint64_t check_runs(void)
 
 	pt_runs(&m.pt, runs_cb, &c);
 	if (next_ref_run(&c.p, &extra))
-		failf("pt_runs misses the run at %#llx len %#llx", U(va_addr(extra.start)),
-		      U(extra.len));
+		test_failf("pt_runs misses the run at %#llx len %#llx", U(va_addr(extra.start)),
+		           U(extra.len));
 	return c.n;
 }
 
@@ -1028,12 +1000,12 @@ static void check_full(void)
 
 	walk_tree(&w, mmu_root());
 	if (w.tables != want_tables())
-		failf("the walk finds %llu table pages, the fewest are %llu", U(w.tables),
-		      U(want_tables()));
+		test_failf("the walk finds %llu table pages, the fewest are %llu", U(w.tables),
+		           U(want_tables()));
 	for (unsigned l = 0; l < 3; l++)
 		if (w.leaves[l] != m.leaves[l])
-			failf("the walk finds %llu level-%u leaves, the fewest are %llu",
-			      U(w.leaves[l]), l, U(m.leaves[l]));
+			test_failf("the walk finds %llu level-%u leaves, the fewest are %llu",
+			           U(w.leaves[l]), l, U(m.leaves[l]));
 	check_counts(true);
 	check_runs();
 }
@@ -1053,14 +1025,14 @@ static void check_op(const struct op *o)
 	int wi = win_of_page(p0);
 
 	walk_tree(&w, mmu_root());
-	check_page(p0, below(KB4));
+	check_page(p0, test_below(KB4));
 	check_page(p1 - 1, KB4 - 1);
 	if (p0 > win[wi].first)
 		check_page(p0 - 1, 0);
 	if (p1 < win[wi].first + win[wi].pages)
-		check_page(p1, below(KB4));
+		check_page(p1, test_below(KB4));
 	for (unsigned k = 0; k < 6; k++)
-		check_page(below(NP), below(KB4) & ~7);
+		check_page(test_below(NP), test_below(KB4) & ~7);
 	check_counts(false);
 }
 
@@ -1083,7 +1055,7 @@ static void run_op(const struct op *o)
 	describe(o);
 	err_t e = op_call(o);
 	if (e)
-		failf("failed: %s", e);
+		test_failf("failed: %s", e);
 	model_apply(o);
 	check_op(o);
 	m.ops++;
@@ -1128,13 +1100,13 @@ static uint64_t run_op_failing(const struct op *o, uint64_t from)
 		if (!e)
 			break;
 		if (e != pt_err_nomem)
-			failf("failing get %llu: \"%s\", want pt_err_nomem", U(n), e);
+			test_failf("failing get %llu: \"%s\", want pt_err_nomem", U(n), e);
 		if (m.door.attempts <= n)
-			failf("failing get %llu: pt failed after %llu gets", U(n),
-			      U(m.door.attempts));
+			test_failf("failing get %llu: pt failed after %llu gets", U(n),
+			           U(m.door.attempts));
 		if (m.door.gets - m.door.puts != gets - puts)
-			failf("failing get %llu: %llu pages kept", U(n),
-			      U((m.door.gets - m.door.puts) - (gets - puts)));
+			test_failf("failing get %llu: %llu pages kept", U(n),
+			           U((m.door.gets - m.door.puts) - (gets - puts)));
 		snap_same(&s, &m.pt);
 	}
 	snap_free(&s);
@@ -1152,14 +1124,14 @@ static void model_clear(void)
 	for (int w = 0; w < NWIN; w++) {
 		uint64_t p = 0;
 		while (p < win[w].pages) {
-			uint64_t n = 1 + below(below(2) ? 1024 : win[w].pages / 3);
+			uint64_t n = 1 + test_below(test_below(2) ? 1024 : win[w].pages / 3);
 			if (n > win[w].pages - p)
 				n = win[w].pages - p;
 			do_unmap(canon(win[w].lin + p * KB4), n * KB4);
 			p += n;
 		}
 	}
-	snprintf(where, sizeof(where), "after unmapping everything");
+	snprintf(test_where, sizeof(test_where), "after unmapping everything");
 	check_full();
 	assert_int_equal(m.pages, 0);
 	assert_int_equal(m.pt.tables, 1);
@@ -1167,7 +1139,7 @@ static void model_clear(void)
 	const uint64_t *root = table_at(pa_addr(m.pt.root));
 	for (unsigned i = 0; i < PT_ENTRIES; i++)
 		if (root[i])
-			failf("root entry %u is %#llx", i, U(root[i]));
+			test_failf("root entry %u is %#llx", i, U(root[i]));
 	pt_census(&m.pt, &c);
 	assert_int_equal(c.tables, 1);
 	assert_int_equal(c.pages, 0);
@@ -1211,7 +1183,7 @@ static void model_end(void)
 
 static pt_attr_t random_attr(void)
 {
-	unsigned k = (unsigned)below(100);
+	unsigned k = (unsigned)test_below(100);
 
 	if (k < 50)
 		return STD;
@@ -1219,14 +1191,14 @@ static pt_attr_t random_attr(void)
 		return PT_R;
 	if (k < 65)
 		return PT_R | PT_X;
-	pt_attr_t a = PT_R | PT_CACHE(below(8));
-	if (below(2))
+	pt_attr_t a = PT_R | PT_CACHE(test_below(8));
+	if (test_below(2))
 		a |= PT_W;
-	if (below(2))
+	if (test_below(2))
 		a |= PT_X;
-	if (below(3) == 0)
+	if (test_below(3) == 0)
 		a |= PT_USER;
-	if (below(4) == 0)
+	if (test_below(4) == 0)
 		a |= PT_GLOBAL;
 	return a;
 }
@@ -1237,51 +1209,51 @@ static pt_attr_t random_attr(void)
 static void random_op(struct op *o, unsigned wins)
 {
 	uint64_t total = 0, w, P, s, n;
-	unsigned k = (unsigned)below(1000);
+	unsigned k = (unsigned)test_below(1000);
 
 	for (w = 0; w < wins; w++)
 		total += win[w].pages;
-	uint64_t pick = below(total);
+	uint64_t pick = test_below(total);
 	for (w = 0; pick >= win[w].pages; w++)
 		pick -= win[w].pages;
 	P = win[w].pages;
 	if (k < 330) { /* a few pages */
-		n = below(3) ? 1 + below(16) : 1;
-		s = below(P);
+		n = test_below(3) ? 1 + test_below(16) : 1;
+		s = test_below(P);
 	} else if (k < 480) { /* up to 8M anywhere */
-		n = 1 + below(2048);
-		s = below(P);
+		n = 1 + test_below(2048);
+		s = test_below(P);
 	} else if (k < 680) { /* 2M blocks, sometimes a little off */
-		s = below(P >> 9) << 9;
-		n = (1 + below(8)) << 9;
-		if (below(3) == 0) {
-			uint64_t d = below(3);
+		s = test_below(P >> 9) << 9;
+		n = (1 + test_below(8)) << 9;
+		if (test_below(3) == 0) {
+			uint64_t d = test_below(3);
 			s = s >= d ? s - d : 0;
-			n = n + d + below(3);
-			n = n > 2 ? n - below(3) : n;
+			n = n + d + test_below(3);
+			n = n > 2 ? n - test_below(3) : n;
 		}
 	} else if (k < 780) { /* from a 2M boundary */
-		s = below(P >> 9) << 9;
-		n = 1 + below(4096);
+		s = test_below(P >> 9) << 9;
+		n = 1 + test_below(4096);
 	} else if (k < 965) { /* across 2M boundaries by a page or two */
-		uint64_t d = below(3);
-		s = below(P >> 9) << 9;
+		uint64_t d = test_below(3);
+		s = test_below(P >> 9) << 9;
 		s = s >= d ? s - d : 0;
-		n = (below(5) << 9) + d + below(3);
+		n = (test_below(5) << 9) + d + test_below(3);
 		n = n ? n : 1;
 	} else if (k < 985) { /* 1G, or nearly */
 		static const int64_t adj[] = {0, 0, 0, -1, 1, -512, 512, 3};
-		int64_t a = adj[below(ARRAY_SIZE(adj))];
-		s = below(P >> 18) << 18;
+		int64_t a = adj[test_below(ARRAY_SIZE(adj))];
+		s = test_below(P >> 18) << 18;
 		n = (uint64_t)((int64_t)(1u << 18) + (a > 0 ? a : 0));
 		if (a < 0) {
-			if (below(2))
+			if (test_below(2))
 				s += (uint64_t)-a;
 			n -= (uint64_t)-a;
 		}
 	} else if (k < 995) { /* large, anywhere */
-		s = below(P);
-		n = 1 + below(300000);
+		s = test_below(P);
+		n = 1 + test_below(300000);
 	} else { /* the whole window */
 		s = 0;
 		n = P;
@@ -1294,41 +1266,41 @@ static void random_op(struct op *o, unsigned wins)
 	o->va = canon(win[w].lin + s * KB4);
 	o->len = n * KB4;
 
-	unsigned kind = (unsigned)below(100);
+	unsigned kind = (unsigned)test_below(100);
 	if (kind < 50) {
 		uint64_t l = win[w].lin + s * KB4;
-		unsigned pk = (unsigned)below(100);
+		unsigned pk = (unsigned)test_below(100);
 		o->kind = OP_MAP;
 		o->a = random_attr();
-		if (k >= 965 && below(2))
+		if (k >= 965 && test_below(2))
 			pk = 0, o->a = STD; /* big identity maps: merges */
 		if (pk < 45)                /* pa == va, or its linear address in the upper half */
 			o->pa = l;
 		else if (pk < 70)
-			o->pa = ((1 + below(1u << 14)) << 30) + l % GIB;
+			o->pa = ((1 + test_below(1u << 14)) << 30) + l % GIB;
 		else if (pk < 85)
-			o->pa = (below(1u << 23) << 21) + l % MB2;
+			o->pa = (test_below(1u << 23) << 21) + l % MB2;
 		else if (pk < 98)
-			o->pa = below((uint64_t)1 << 32) << 12;
+			o->pa = test_below((uint64_t)1 << 32) << 12;
 		else /* near the top of physical addresses */
 			o->pa = rdown(PA_END - 2 * GIB - o->len, GIB) + l % GIB;
 	} else if (kind < 72) {
 		o->kind = OP_UNMAP;
 	} else {
 		o->kind = OP_PROTECT;
-		unsigned pk = (unsigned)below(100);
+		unsigned pk = (unsigned)test_below(100);
 		const pt_attr_t bits[] = {PT_W, PT_X, PT_USER, PT_GLOBAL, PT_CACHE_MASK};
 		if (pk < 15) { /* no change */
-			o->set = below(2) ? PT_R : 0;
+			o->set = test_below(2) ? PT_R : 0;
 		} else if (pk < 40) { /* back to the common attributes */
 			o->clear = PT_ATTR_MASK & ~PT_R;
 			o->set = STD;
 		} else {
 			for (unsigned i = 0; i < ARRAY_SIZE(bits); i++) {
-				if (below(3) == 0)
+				if (test_below(3) == 0)
 					o->clear |= bits[i];
-				if (below(4) == 0)
-					o->set |= i == 4 ? PT_CACHE(below(8)) : bits[i];
+				if (test_below(4) == 0)
+					o->set |= i == 4 ? PT_CACHE(test_below(8)) : bits[i];
 			}
 		}
 	}
@@ -1341,7 +1313,7 @@ static void random_run(bool gib, unsigned nops, uint64_t seed)
 	uint64_t most_tables = 0, most[3] = {0}, merges = 0, failures = 0;
 
 	model_start(gib, true);
-	rng_state = seed;
+	test_rng_set(seed);
 	for (unsigned i = 0; i < nops; i++) {
 		struct op o;
 		uint64_t tables = m.pt.tables;
@@ -1352,7 +1324,7 @@ static void random_run(bool gib, unsigned nops, uint64_t seed)
 		}
 		random_op(&o, NWIN);
 		if (i % FULL_EVERY == FULL_EVERY / 2)
-			failures += run_op_failing(&o, below(3)); /* on a grown tree */
+			failures += run_op_failing(&o, test_below(3)); /* on a grown tree */
 		else
 			run_op(&o);
 		merges += o.kind != OP_UNMAP && m.pt.tables < tables;
@@ -1360,13 +1332,14 @@ static void random_run(bool gib, unsigned nops, uint64_t seed)
 		for (unsigned l = 0; l < 3; l++)
 			most[l] = m.leaves[l] > most[l] ? m.leaves[l] : most[l];
 		if (i % 97 == 0)
-			check_walk(va_of_page(below(NP)) + below(KB4));
+			check_walk(va_of_page(test_below(NP)) + test_below(KB4));
 		if (i % FULL_EVERY == 0) {
-			snprintf(where, sizeof(where), "full check after op %llu", U(m.ops));
+			snprintf(test_where, sizeof(test_where), "full check after op %llu",
+			         U(m.ops));
 			check_full();
 		}
 	}
-	snprintf(where, sizeof(where), "full check at the end");
+	snprintf(test_where, sizeof(test_where), "full check at the end");
 	check_full();
 	print_message("%u operations: up to %llu table pages, %llu 4K, %llu 2M, %llu 1G "
 	              "leaves; %llu maps or protects freed tables; %llu failed gets\n",
@@ -1461,12 +1434,12 @@ static void test_bad_input(void **state)
 	(void)state;
 	model_start(true, true);
 	small_tree();
-	snprintf(where, sizeof(where), "bad input");
+	snprintf(test_where, sizeof(test_where), "bad input");
 	snap_take(&s, pt);
 	uint64_t gets = m.door.gets;
 #define BAD(call, want)                                                                            \
 	do {                                                                                       \
-		snprintf(where, sizeof(where), "%s", #call);                                       \
+		snprintf(test_where, sizeof(test_where), "%s", #call);                             \
 		assert_err(call, want);                                                            \
 		snap_same(&s, pt);                                                                 \
 		assert_int_equal(m.door.gets, gets);                                               \
@@ -1519,7 +1492,7 @@ static void test_bad_input(void **state)
 #undef BAD
 	snap_free(&s);
 	/* lookups of non-canonical addresses */
-	snprintf(where, sizeof(where), "lookup");
+	snprintf(test_where, sizeof(test_where), "lookup");
 	assert_false(pt_lookup(pt, va_init(nc), &h));
 	assert_false(pt_lookup(pt, va_init(nc + GIB), &h)); /* would alias the 1G page */
 	assert_false(pt_lookup(pt, va_init(0xffff7fffffffffff), &h));
@@ -1555,7 +1528,7 @@ static void test_lookup_walk(void **state)
 	do_map(KB4, 0x12345000, KB4, a4);
 	do_map(2 * MB2, 7 * MB2, MB2, a2);
 	do_map(3 * GIB, 5 * GIB, GIB, a1);
-	snprintf(where, sizeof(where), "lookups");
+	snprintf(test_where, sizeof(test_where), "lookups");
 	assert_true(pt_lookup(&m.pt, va_init(KB4 + 0xabc), &h));
 	assert_int_equal(pa_addr(h.pa), 0x12345abc);
 	assert_int_equal(h.attr, a4);
@@ -1590,7 +1563,7 @@ static void test_lookup_walk(void **state)
 	    {0xfff0000000000000, 0, 0},
 	};
 	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
-		snprintf(where, sizeof(where), "walk of %#llx", U(cases[i].va));
+		snprintf(test_where, sizeof(test_where), "walk of %#llx", U(cases[i].va));
 		memset(&w, 0x5a, sizeof(w));
 		pt_walk(&m.pt, va_init(cases[i].va), &w);
 		assert_int_equal(w.depth, cases[i].depth);
@@ -1608,7 +1581,7 @@ static void test_lookup_walk(void **state)
 	/* without 1 GiB pages the 1G range is 512 2M pages */
 	model_start(false, true);
 	do_map(3 * GIB, 5 * GIB, GIB, a1);
-	snprintf(where, sizeof(where), "no 1G pages");
+	snprintf(test_where, sizeof(test_where), "no 1G pages");
 	assert_true(pt_lookup(&m.pt, va_init(3 * GIB + 0x2345678), &h));
 	assert_int_equal(h.level, 1);
 	assert_int_equal(h.attr, a1);
@@ -1684,7 +1657,7 @@ static void test_protect_no_change(void **state)
 		do_map(GIB, ID_BASE + GIB, GIB, STD);
 		do_map(2 * MB2, ID_BASE + 2 * MB2, MB2, PT_R | PT_CACHE(6));
 		do_map(8 * MB2, 0x40000000, 4 * KB4, PT_R | PT_X);
-		snprintf(where, sizeof(where), "protect without change");
+		snprintf(test_where, sizeof(test_where), "protect without change");
 		snap_take(&s, &m.pt);
 		do_protect(GIB + KB4, KB4, 0, 0);
 		do_protect(GIB + 3 * MB2 + KB4, 5 * MB2, 0, PT_R | PT_W);
@@ -1746,7 +1719,7 @@ static void test_small_flag(void **state)
 
 	(void)state;
 	model_start(true, true);
-	snprintf(where, sizeof(where), "PT_SMALL");
+	snprintf(test_where, sizeof(test_where), "PT_SMALL");
 	assert_null(pt_map(&m.pt, va_init(GIB), pa_init(ID_BASE), 2 * GIB, STD, PT_SMALL));
 	assert_null(pt_map(&m.pt, va_init(HIGH_START), pa_init(0), 4 * MB2, STD, PT_SMALL));
 	/* over what is mapped already, in the same way: still 4K */
@@ -1788,7 +1761,7 @@ static void test_upper_half(void **state)
 	do_map(LOW_END - KB4, 0x10000000, KB4, STD);
 	do_map(HIGH_START, 0x10001000, KB4, STD);
 	do_map(LOW_END - GIB, 0x10002000, KB4, STD);
-	snprintf(where, sizeof(where), "upper half");
+	snprintf(test_where, sizeof(test_where), "upper half");
 	assert_true(pt_lookup(&m.pt, va_init(0xffffffffffffffff), &h));
 	assert_int_equal(pa_addr(h.pa), 0x7fff);
 	assert_true(pt_lookup(&m.pt, va_init(HIGH_START + GIB + 0x3456789), &h));
@@ -1827,7 +1800,7 @@ static void test_runs(void **state)
 	do_map(5 * MB2 + 3 * KB4, 0x800000 + 6 * KB4, KB4, PT_R | PT_W); /* frame gap */
 	do_map(SLOT - MB2, 0x40000000, 2 * MB2, PT_R);                   /* across PML4 entries */
 	do_map(SLOT - GIB, 0x80000000, GIB - MB2, PT_R);                 /* 2M pages before that */
-	snprintf(where, sizeof(where), "runs");
+	snprintf(test_where, sizeof(test_where), "runs");
 	assert_int_equal(check_runs(), 7);
 	pt_runs(&m.pt, runs_cb, &c);
 	assert_int_equal(c.n, 3);
@@ -1903,11 +1876,11 @@ static void test_single_pages(void **state)
 		do_unmap(4 * MB2, MB2);
 		assert_int_equal(m.pt.tables, 1);
 		for (unsigned i = 0; i < 6000; i++) {
-			uint64_t p = below(4 * 512), va = 8 * MB2 + p * KB4;
-			unsigned k = (unsigned)below(100);
+			uint64_t p = test_below(4 * 512), va = 8 * MB2 + p * KB4;
+			unsigned k = (unsigned)test_below(100);
 			if (k < 55)
-				do_map(va, k < 45 ? ID_BASE + p * KB4 : below(1u << 20) << 12, KB4,
-				       k < 50 ? STD : PT_R);
+				do_map(va, k < 45 ? ID_BASE + p * KB4 : test_below(1u << 20) << 12,
+				       KB4, k < 50 ? STD : PT_R);
 			else if (k < 80)
 				do_unmap(va, KB4);
 			else
@@ -1924,7 +1897,7 @@ static void test_destroy(void **state)
 {
 	(void)state;
 	model_start(true, false);
-	rng_state = 99;
+	test_rng_set(99);
 	for (unsigned i = 0; i < 1500; i++) {
 		struct op o;
 		random_op(&o, NWIN);
@@ -2007,13 +1980,13 @@ static void test_nomem_random(void **state)
 	(void)state;
 	for (int gib = 1; gib >= 0; gib--) {
 		model_start(gib, true);
-		rng_state = 0x5eed0000u + (unsigned)gib;
+		test_rng_set(0x5eed0000u + (unsigned)gib);
 		for (unsigned i = 0; i < 400; i++) {
 			struct op o;
 			random_op(&o, 2);
 			failures += run_op_failing(&o, 0);
 		}
-		snprintf(where, sizeof(where), "full check");
+		snprintf(test_where, sizeof(test_where), "full check");
 		check_full();
 		model_clear();
 		model_end();
@@ -2034,7 +2007,7 @@ static void test_frames_exhausted(void **state)
 	small_tree();
 	while (kalloc(FRAME_CLIENT, &got[n]) == NULL)
 		n++;
-	snprintf(where, sizeof(where), "allocator empty");
+	snprintf(test_where, sizeof(test_where), "allocator empty");
 	snap_take(&s, &m.pt);
 	assert_err(pt_map(&m.pt, va_init(SLOT), pa_init(0), KB4, STD, 0), pt_err_nomem);
 	snap_same(&s, &m.pt);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "console.h"
+#include "unit.h"
 #include "host.h"
 #include "monitor.h"
 #include "platform.h"
@@ -34,18 +35,6 @@ static int group_setup(void **state)
 	host_script(NULL, 0);
 	con_exec(&boot_con, "reset");
 	host_output_reset();
-	return 0;
-}
-
-static int setup(void **state)
-{
-	struct con *c = malloc(sizeof(*c));
-
-	if (!c)
-		return -1;
-	con_init(c);
-	host_output_reset();
-	*state = c;
 	return 0;
 }
 
@@ -207,7 +196,7 @@ static void test_bad_directive_is_an_error(void **state)
 	assert_null(strstr(host_output(), "space 1"));
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, test_con_setup, teardown)
 
 int main(void)
 {

@@ -55,7 +55,7 @@
 #include "pt.h"
 #include "space.h"
 
-#include "frame_fixture.h"
+#include "unit.h"
 
 #define KB4      PAGE_SIZE
 #define MIB      ((uint64_t)1 << 20)
@@ -100,20 +100,6 @@ static const struct machine big_machine = {"big", 3 * GIB + 528 * MIB, big_range
 
 /* ---- the fixture ------------------------------------------------------------- */
 
-static void *heap_alloc(void *ctx, size_t bytes)
-{
-	(void)ctx;
-	return calloc(1, bytes);
-}
-
-static void heap_free(void *ctx, void *p, size_t bytes)
-{
-	(void)ctx, (void)bytes;
-	free(p);
-}
-
-static const struct model_mem heap = {.alloc = heap_alloc, .free = heap_free, .ctx = NULL};
-
 static struct {
 	const struct machine *mc;
 	struct frame_stats init; /* right after frame_init */
@@ -129,26 +115,11 @@ static struct {
 	unsigned ng1;
 } fx;
 
-/* What the current check is about, for failure messages. */
-static char where[512];
-
-static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void failf(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fail_msg("%s: %s", where, buf);
-}
-
 static void check_err(err_t got, err_t want, int line)
 {
 	if (got != want)
-		failf("line %d: got \"%s\", want \"%s\"", line, got ? got : "success",
-		      want ? want : "success");
+		test_failf("line %d: got \"%s\", want \"%s\"", line, got ? got : "success",
+		           want ? want : "success");
 }
 #define assert_err(got, want) check_err((got), (want), __LINE__)
 
@@ -197,7 +168,7 @@ static int boot(const struct machine *mc)
 	fx.mc = mc;
 	fx.check_each = true;
 	fx.steps = 0;
-	snprintf(where, sizeof(where), "%s machine", mc->name);
+	snprintf(test_where, sizeof(test_where), "%s machine", mc->name);
 	host_ram(mc->ram);
 	assert_null(frame_init(mc->ranges, mc->nranges));
 	frame_stats(&fx.init);
@@ -205,7 +176,7 @@ static int boot(const struct machine *mc)
 	assert_null(space_boot(mc->pool, true));
 	frame_stats(&fx.boot);
 	space_stats(&fx.boot_stats);
-	assert_null(model_init(&fx.m, &heap, SPACE_MAX));
+	assert_null(model_init(&fx.m, &test_heap, SPACE_MAX));
 	const size_t n = space_extents(&ext);
 	for (size_t i = 0; i < n; i++)
 		assert_null(model_sigma0(&fx.m, ext[i].base, ext[i].pages));
@@ -233,35 +204,6 @@ static int teardown(void **state)
 	host_rsv_base = 0;
 	assert_frames_back(&fx.init);
 	return 0;
-}
-
-/* ---- random numbers --------------------------------------------------------- */
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * (uint64_t)0x2545f4914f6cdd1d;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static void seed(uint64_t s)
-{
-	rng_state = s * 0x9e3779b97f4a7c15ull + 0x1234567;
-	if (!rng_state)
-		rng_state = 1;
-	for (int i = 0; i < 8; i++)
-		rnd();
 }
 
 /* ---- comparing the layer with the oracle -------------------------------------- */
@@ -311,17 +253,18 @@ static void compare_page(unsigned n, uint64_t v)
 	const bool hm = mex && model_lookup(&fx.m, n, v, &pa, &r);
 
 	if (hs != hm || (hs && (pa_addr(h.pa) != pa || h.rights != r)))
-		failf("lookup %u:0x%llx: the tables say %s 0x%llx rights %u, the model %s 0x%llx "
-		      "rights %u",
-		      n, U(v), hs ? "" : "none", U(hs ? pa_addr(h.pa) : 0), hs ? h.rights : 0,
-		      hm ? "" : "none", U(pa), r);
+		test_failf(
+		    "lookup %u:0x%llx: the tables say %s 0x%llx rights %u, the model %s 0x%llx "
+		    "rights %u",
+		    n, U(v), hs ? "" : "none", U(hs ? pa_addr(h.pa) : 0), hs ? h.rights : 0,
+		    hm ? "" : "none", U(pa), r);
 	const bool gs = space_get(n, v, &a), gm = mex && model_get(&fx.m, n, v, &b);
 	if (gs != gm ||
 	    (gs && (a.src_space != b.src_space || a.src != b.src || a.rights != b.rights))) {
 		char sa[80], sb[80];
 		map_str(sa, sizeof(sa), gs, &a);
 		map_str(sb, sizeof(sb), gm, &b);
-		failf("%u:0x%llx: the database says %s, the model %s", n, U(v), sa, sb);
+		test_failf("%u:0x%llx: the database says %s, the model %s", n, U(v), sa, sb);
 	}
 }
 
@@ -346,12 +289,12 @@ static void compare_region(unsigned n, uint64_t v, uint64_t len)
 	}
 	/* around 2M boundaries inside, a few of them */
 	uint64_t b = (v + MB2) & ~(MB2 - 1);
-	for (unsigned k = 0; k < 8 && b < v + len; k++, b += MB2 * (1 + below(64))) {
+	for (unsigned k = 0; k < 8 && b < v + len; k++, b += MB2 * (1 + test_below(64))) {
 		compare_page(n, b - KB4);
 		compare_page(n, b);
 	}
 	for (unsigned k = 0; k < 24; k++)
-		compare_page(n, v + below(pages) * KB4);
+		compare_page(n, v + test_below(pages) * KB4);
 }
 
 static void compare_counts(void)
@@ -359,11 +302,11 @@ static void compare_counts(void)
 	for (unsigned n = 0; n < SPACE_MAX; n++) {
 		const bool e = space_exists(n);
 		if (e != model_space_exists(&fx.m, n))
-			failf("space %u: exists %d in the layer, %d in the model", n, e,
-			      model_space_exists(&fx.m, n));
+			test_failf("space %u: exists %d in the layer, %d in the model", n, e,
+			           model_space_exists(&fx.m, n));
 		if (e && space_pages(n) != model_pages(&fx.m, n))
-			failf("space %u maps 0x%llx pages, the model 0x%llx", n, U(space_pages(n)),
-			      U(model_pages(&fx.m, n)));
+			test_failf("space %u maps 0x%llx pages, the model 0x%llx", n,
+			           U(space_pages(n)), U(model_pages(&fx.m, n)));
 	}
 }
 
@@ -383,7 +326,7 @@ static void compare_all(void)
 	compare_counts();
 	model_each(&fx.m, compare_one, NULL);
 	if (model_check(&fx.m, why, sizeof(why)))
-		failf("the oracle itself fails its check at %s", why);
+		test_failf("the oracle itself fails its check at %s", why);
 }
 
 static uint64_t own_tables(void)
@@ -400,14 +343,14 @@ static void check_ok(void)
 
 	err_t e = space_check(own_tables(), why, sizeof(why), &sum);
 	if (e)
-		failf("space_check: %s: %s", e, why);
+		test_failf("space_check: %s: %s", e, why);
 	space_stats(&st);
 	if (sum.spaces != st.spaces || sum.pages != st.pages || sum.frames != st.client ||
 	    sum.orphaned != st.orphaned || sum.mappings != st.mappings)
-		failf("space_check's summary differs from space_stats");
+		test_failf("space_check's summary differs from space_stats");
 	if (st.pool != st.pool_free + st.pool_used)
-		failf("pool 0x%llx is not free 0x%llx + used 0x%llx", U(st.pool), U(st.pool_free),
-		      U(st.pool_used));
+		test_failf("pool 0x%llx is not free 0x%llx + used 0x%llx", U(st.pool),
+		           U(st.pool_free), U(st.pool_used));
 }
 
 static void full_check(void)
@@ -547,10 +490,10 @@ static err_t run_space(const struct op *o, uint64_t *pages, unsigned *made)
 		/* the rights reported: every new mapping has the source's cut to R */
 		if (r.pages && ((r.rights_or & ~o->rights) || (r.rights_and & ~r.rights_or) ||
 		                !(r.rights_and & R)))
-			failf("map/grant reports rights and %u or %u for R %u", r.rights_and,
-			      r.rights_or, o->rights);
+			test_failf("map/grant reports rights and %u or %u for R %u", r.rights_and,
+			           r.rights_or, o->rights);
 		if (!r.pages && (r.rights_and || r.rights_or))
-			failf("no pages, but rights %u %u", r.rights_and, r.rights_or);
+			test_failf("no pages, but rights %u %u", r.rights_and, r.rights_or);
 	}
 	return e;
 }
@@ -597,8 +540,8 @@ static err_t run_model(const struct op *o, unsigned made, uint64_t *pages)
 		break;
 	case OP_NEW:
 		if (made != model_free_space())
-			failf("space new made %u, the lowest free number is %u", made,
-			      model_free_space());
+			test_failf("space new made %u, the lowest free number is %u", made,
+			           model_free_space());
 		e = model_space_create(&fx.m, made);
 		break;
 	case OP_DEL:
@@ -610,7 +553,7 @@ static err_t run_model(const struct op *o, unsigned made, uint64_t *pages)
 		e = model_reset(&fx.m);
 		break;
 	default:
-		failf("no model of %s", op_names[o->kind]);
+		test_failf("no model of %s", op_names[o->kind]);
 	}
 	*pages = done;
 	return e;
@@ -663,19 +606,20 @@ static err_t step_pages(const struct op *o, uint64_t *pages)
 
 	fx.steps++;
 	op_str(o, s, sizeof(s));
-	snprintf(where, sizeof(where), "%s machine, step %llu: %s", fx.mc->name, U(fx.steps), s);
+	snprintf(test_where, sizeof(test_where), "%s machine, step %llu: %s", fx.mc->name,
+	         U(fx.steps), s);
 	const err_t se = run_space(o, &sp, &made);
 	if (se == space_err_nomem)
-		failf("the pool ran out");
+		test_failf("the pool ran out");
 	const err_t me =
 	    (se && as_model(se) != model_err_nospace && as_model(se) != model_err_invalid)
 	        ? se /* an argument error the model does not check */
 	        : run_model(o, made, &mp);
 	if (as_model(se) != me)
-		failf("the layer says \"%s\", the model \"%s\"", se ? se : "success",
-		      me ? me : "success");
+		test_failf("the layer says \"%s\", the model \"%s\"", se ? se : "success",
+		           me ? me : "success");
 	if (!se && sp != mp)
-		failf("the layer counts 0x%llx pages, the model 0x%llx", U(sp), U(mp));
+		test_failf("the layer counts 0x%llx pages, the model 0x%llx", U(sp), U(mp));
 	compare_touched(o);
 	if (fx.check_each)
 		full_check();
@@ -688,7 +632,7 @@ static uint64_t step(struct op o)
 	uint64_t pages;
 	err_t e = step_pages(&o, &pages);
 	if (e)
-		failf("failed: %s", e);
+		test_failf("failed: %s", e);
 	return pages;
 }
 
@@ -730,10 +674,10 @@ static void expect(unsigned n, uint64_t v, uint64_t pa, unsigned rights, int lin
 	unsigned r;
 
 	if (!lookup(n, v, &got, &r, NULL))
-		failf("line %d: %u:0x%llx maps nothing, want 0x%llx", line, n, U(v), U(pa));
+		test_failf("line %d: %u:0x%llx maps nothing, want 0x%llx", line, n, U(v), U(pa));
 	if (got != pa || r != rights)
-		failf("line %d: %u:0x%llx -> 0x%llx rights %u, want 0x%llx rights %u", line, n,
-		      U(v), U(got), r, U(pa), rights);
+		test_failf("line %d: %u:0x%llx -> 0x%llx rights %u, want 0x%llx rights %u", line, n,
+		           U(v), U(got), r, U(pa), rights);
 }
 #define EXPECT(n, v, pa, rights) expect((n), (v), (pa), (rights), __LINE__)
 
@@ -742,7 +686,7 @@ static void expect_none(unsigned n, uint64_t v, int line)
 	uint64_t got;
 
 	if (lookup(n, v, &got, NULL, NULL))
-		failf("line %d: %u:0x%llx -> 0x%llx, want nothing", line, n, U(v), U(got));
+		test_failf("line %d: %u:0x%llx -> 0x%llx, want nothing", line, n, U(v), U(got));
 }
 #define EXPECT_NONE(n, v) expect_none((n), (v), __LINE__)
 
@@ -751,7 +695,7 @@ static unsigned level_of(unsigned n, uint64_t v)
 	unsigned level = 9;
 
 	if (!lookup(n, v, NULL, NULL, &level))
-		failf("%u:0x%llx maps nothing", n, U(v));
+		test_failf("%u:0x%llx maps nothing", n, U(v));
 	return level;
 }
 
@@ -791,9 +735,10 @@ static void expect_leaves(unsigned n, uint64_t l4, uint64_t l2, uint64_t l1, int
 
 	leaves(n, &a, &b, &c);
 	if (a != l4 || b != l2 || c != l1)
-		failf("line %d: space %u has 0x%llx 4K, 0x%llx 2M, 0x%llx 1G leaves; want 0x%llx, "
-		      "0x%llx, 0x%llx",
-		      line, n, U(a), U(b), U(c), U(l4), U(l2), U(l1));
+		test_failf(
+		    "line %d: space %u has 0x%llx 4K, 0x%llx 2M, 0x%llx 1G leaves; want 0x%llx, "
+		    "0x%llx, 0x%llx",
+		    line, n, U(a), U(b), U(c), U(l4), U(l2), U(l1));
 }
 #define EXPECT_LEAVES(n, l4, l2, l1) expect_leaves((n), (l4), (l2), (l1), __LINE__)
 
@@ -838,10 +783,10 @@ static void test_boot_state(void **state)
 			uint64_t pa;
 			unsigned r, level;
 			if (!lookup(0, a + 0x123, &pa, &r, &level) || pa != a + 0x123 || r != RWX)
-				failf("sigma0 does not map 0x%llx at v == r, rwx", U(a));
+				test_failf("sigma0 does not map 0x%llx at v == r, rwx", U(a));
 			if (level < want)
-				failf("sigma0 maps 0x%llx with a %u-level page, not %u", U(a),
-				      level, want);
+				test_failf("sigma0 maps 0x%llx with a %u-level page, not %u", U(a),
+				           level, want);
 		}
 	}
 	/* every frame that is not a client's is not in sigma0 */
@@ -849,8 +794,8 @@ static void test_boot_state(void **state)
 		struct frame_info fi;
 		const bool client = !frame_query(pa_init(a), &fi) && fi.owner == FRAME_CLIENT;
 		if (client != lookup(0, a, NULL, NULL, NULL))
-			failf("frame 0x%llx: client %d, mapped in sigma0 %d", U(a), client,
-			      !client);
+			test_failf("frame 0x%llx: client %d, mapped in sigma0 %d", U(a), client,
+			           !client);
 	}
 	/* the reserved pieces: in the upper half, supervisor-only */
 	struct plat_rsv rsv[PLAT_RSV_MAX];
@@ -1275,30 +1220,30 @@ static const uint64_t windows[] = {0, GIB, 3 * GIB, 514 * GIB, TOP - GIB};
 
 static uint64_t pick_len(bool gib)
 {
-	const uint64_t x = below(10000);
+	const uint64_t x = test_below(10000);
 
 	if (x < 6000)
 		return KB4;
 	if (x < 8000)
-		return (2 + below(15)) * KB4;
+		return (2 + test_below(15)) * KB4;
 	if (x < 9000)
-		return (17 + below(496)) * KB4;
+		return (17 + test_below(496)) * KB4;
 	if (x < 9600)
 		return MB2;
 	if (x < 9850)
-		return (2 + below(3)) * MB2;
+		return (2 + test_below(3)) * MB2;
 	if (x < 9950)
-		return MB2 + (1 + below(511)) * KB4;
+		return MB2 + (1 + test_below(511)) * KB4;
 	if (gib && x < 9980)
 		return GIB;
 	if (gib && x < 9990)
-		return GIB + (1 + below(4)) * (below(2) ? MB2 : KB4);
-	return (1 + below(8)) * KB4;
+		return GIB + (1 + test_below(4)) * (test_below(2) ? MB2 : KB4);
+	return (1 + test_below(8)) * KB4;
 }
 
 static uint64_t pick_align(uint64_t len)
 {
-	const uint64_t x = below(10);
+	const uint64_t x = test_below(10);
 
 	if (len >= GIB)
 		return x < 6 ? GIB : x < 9 ? MB2 : KB4;
@@ -1315,12 +1260,12 @@ static uint64_t place_in(uint64_t base, uint64_t span, uint64_t len, uint64_t al
 	uint64_t off;
 
 	if (align == GIB)
-		off = below(8) ? 0 : below(span / GIB + 1) * GIB;
+		off = test_below(8) ? 0 : test_below(span / GIB + 1) * GIB;
 	else if (align == MB2)
-		off = (below(8) ? below(4) : below(span / MB2 + 1)) * MB2;
+		off = (test_below(8) ? test_below(4) : test_below(span / MB2 + 1)) * MB2;
 	else
-		off = (below(8) ? below(4) : below(span / MB2 + 1)) * MB2 +
-		      (below(4) ? below(24) : below(512)) * KB4;
+		off = (test_below(8) ? test_below(4) : test_below(span / MB2 + 1)) * MB2 +
+		      (test_below(4) ? test_below(24) : test_below(512)) * KB4;
 	uint64_t a = start + off;
 	if (a + len > base + span)
 		a = base + span >= len ? (base + span - len) & ~(align - 1) : base;
@@ -1337,13 +1282,13 @@ static uint64_t pick_addr(unsigned n, uint64_t len)
 	const struct space_extent *ext;
 	const size_t next = space_extents(&ext);
 
-	if (below(10) < (n == 0 ? 8u : 3u)) {
-		const struct space_extent *e = &ext[below(next)];
-		for (unsigned k = 0; k < 16 && e->pages * KB4 < len && below(10); k++)
-			e = &ext[below(next)]; /* one that can hold the region, mostly */
+	if (test_below(10) < (n == 0 ? 8u : 3u)) {
+		const struct space_extent *e = &ext[test_below(next)];
+		for (unsigned k = 0; k < 16 && e->pages * KB4 < len && test_below(10); k++)
+			e = &ext[test_below(next)]; /* one that can hold the region, mostly */
 		return place_in(e->base, e->pages * KB4, len, align);
 	}
-	return place_in(windows[below(ARRAY_SIZE(windows))], GIB, len, align);
+	return place_in(windows[test_below(ARRAY_SIZE(windows))], GIB, len, align);
 }
 
 static const unsigned rights_set[] = {R, RW, RX, RWX};
@@ -1356,14 +1301,14 @@ static unsigned pick_client(void)
 	for (unsigned n = 1; n < MAX_SPACES; n++)
 		if (space_exists(n))
 			have[k++] = n;
-	return k ? have[below(k)] : 0;
+	return k ? have[test_below(k)] : 0;
 }
 
 static unsigned pick_space(unsigned sigma0_percent)
 {
-	if (below(100) == 0)
-		return MAX_SPACES + (unsigned)below(3); /* one that does not exist */
-	if (below(100) < sigma0_percent)
+	if (test_below(100) == 0)
+		return MAX_SPACES + (unsigned)test_below(3); /* one that does not exist */
+	if (test_below(100) < sigma0_percent)
 		return 0;
 	return pick_client();
 }
@@ -1394,15 +1339,15 @@ static void note_recent(unsigned n, uint64_t v, uint64_t len)
 /* A piece of a recent region (or of one near it): n, v and len. */
 static bool pick_recent(struct op *o)
 {
-	if (!nrecent || below(2))
+	if (!nrecent || test_below(2))
 		return false;
-	const unsigned k = (unsigned)below(nrecent < RECENT ? nrecent : RECENT);
+	const unsigned k = (unsigned)test_below(nrecent < RECENT ? nrecent : RECENT);
 	const uint64_t pages = recent[k].len / KB4;
-	const uint64_t first = below(4) ? below(pages) : 0;
+	const uint64_t first = test_below(4) ? test_below(pages) : 0;
 	o->n = recent[k].n;
 	o->v = recent[k].v + first * KB4;
-	if (below(4))
-		o->len = (below(4) ? 1 + below(pages - first) : pages - first) * KB4;
+	if (test_below(4))
+		o->len = (test_below(4) ? 1 + test_below(pages - first) : pages - first) * KB4;
 	if (o->v >= TOP || o->len > TOP - o->v)
 		o->len = KB4;
 	return true;
@@ -1421,16 +1366,16 @@ static bool source_holes(const struct op *o)
 
 static struct op random_op(bool gib, uint64_t reset_every)
 {
-	const uint64_t x = below(1000);
-	struct op o = {.rights = rights_set[below(4)]};
+	const uint64_t x = test_below(1000);
+	struct op o = {.rights = rights_set[test_below(4)]};
 
-	if (below(reset_every) == 0) {
+	if (test_below(reset_every) == 0) {
 		o.kind = OP_RESET;
 		return o;
 	}
 	o.len = pick_len(gib);
 	if (x < 250) {
-		o.kind = below(3) ? OP_MAP : OP_GRANT;
+		o.kind = test_below(3) ? OP_MAP : OP_GRANT;
 		o.n = pick_space(40);
 	} else if (x < 400) {
 		o.kind = OP_MAP; /* feed the clients from sigma0 */
@@ -1449,7 +1394,7 @@ static struct op random_op(bool gib, uint64_t reset_every)
 		o.n = pick_space(20);
 	} else if (x < 965 && count_spaces() > 1) {
 		o.kind = OP_DEL;
-		o.n = below(20) ? pick_client() : (below(2) ? 0 : MAX_SPACES + 1);
+		o.n = test_below(20) ? pick_client() : (test_below(2) ? 0 : MAX_SPACES + 1);
 		return o;
 	} else if (count_spaces() < MAX_SPACES) {
 		o.kind = OP_NEW;
@@ -1459,7 +1404,7 @@ static struct op random_op(bool gib, uint64_t reset_every)
 		o.n = pick_space(50);
 	}
 	const bool source = o.kind == OP_MAP || o.kind == OP_GRANT;
-	for (unsigned tries = source && below(4) ? 4 : 1; tries--;) {
+	for (unsigned tries = source && test_below(4) ? 4 : 1; tries--;) {
 		if (!(o.n < MAX_SPACES && pick_recent(&o)))
 			o.v = pick_addr(o.n, o.len);
 		if (!source || !source_holes(&o))
@@ -1467,12 +1412,12 @@ static struct op random_op(bool gib, uint64_t reset_every)
 	}
 	if (source) {
 		o.n2 = pick_space(5);
-		if (below(20) == 0 && o.len <= MB2) {
+		if (test_below(20) == 0 && o.len <= MB2) {
 			/* the same space, overlapping or near (not larger: chains of
 			 * derivations a GiB long make map and flush quadratic, see
 			 * test_chain_cost) */
 			o.n2 = o.n;
-			o.v2 = o.v + (below(2) ? 1 : -1) * (int64_t)(below(8) * KB4);
+			o.v2 = o.v + (test_below(2) ? 1 : -1) * (int64_t)(test_below(8) * KB4);
 			if (o.v2 >= TOP || o.len > TOP - o.v2)
 				o.v2 = o.v;
 		} else {
@@ -1492,7 +1437,7 @@ static void random_run(uint64_t s, uint64_t ops, uint64_t check_every, uint64_t 
 	struct tally t = {0};
 	const clock_t t0 = clock();
 
-	seed(s);
+	test_rng_seed(s);
 	nrecent = 0;
 	fx.check_each = false;
 	while (count_spaces() < MAX_SPACES)
@@ -1520,7 +1465,7 @@ static void random_run(uint64_t s, uint64_t ops, uint64_t check_every, uint64_t 
 		t.invalid += e == space_err_invalid;
 		t.pages += pages;
 		if ((i + 1) % check_every == 0) {
-			snprintf(where, sizeof(where),
+			snprintf(test_where, sizeof(test_where),
 			         "%s machine, seed %llu, full check after op %llu", fx.mc->name,
 			         U(s), U(i + 1));
 			full_check();
@@ -1650,16 +1595,17 @@ static void same_model_state(const struct snap *a, const struct snap *b)
 	    a->st.client != b->st.client || a->st.sigma0 != b->st.sigma0 ||
 	    a->st.reachable != b->st.reachable || a->st.orphaned != b->st.orphaned ||
 	    a->st.pool != b->st.pool)
-		failf("the counts changed: spaces %u/%u pages 0x%llx/0x%llx client 0x%llx/0x%llx "
-		      "sigma0 0x%llx/0x%llx reachable 0x%llx/0x%llx pool 0x%llx/0x%llx",
-		      a->st.spaces, b->st.spaces, U(a->st.pages), U(b->st.pages), U(a->st.client),
-		      U(b->st.client), U(a->st.sigma0), U(b->st.sigma0), U(a->st.reachable),
-		      U(b->st.reachable), U(a->st.pool), U(b->st.pool));
+		test_failf(
+		    "the counts changed: spaces %u/%u pages 0x%llx/0x%llx client 0x%llx/0x%llx "
+		    "sigma0 0x%llx/0x%llx reachable 0x%llx/0x%llx pool 0x%llx/0x%llx",
+		    a->st.spaces, b->st.spaces, U(a->st.pages), U(b->st.pages), U(a->st.client),
+		    U(b->st.client), U(a->st.sigma0), U(b->st.sigma0), U(a->st.reachable),
+		    U(b->st.reachable), U(a->st.pool), U(b->st.pool));
 	if (a->ptables != b->ptables)
-		failf("table pages 0x%llx before, 0x%llx after a failure", U(a->ptables),
-		      U(b->ptables));
+		test_failf("table pages 0x%llx before, 0x%llx after a failure", U(a->ptables),
+		           U(b->ptables));
 	if (b->console != a->console)
-		failf("console frames changed");
+		test_failf("console frames changed");
 }
 
 /* Client extents, copied (pool grow and shrink change them). */
@@ -1724,8 +1670,8 @@ static void left_sigma0(uint64_t base, uint64_t pages)
 
 	for (uint64_t k = 0; k < pages; k++)
 		if (space_lookup(0, base + k * KB4, &(struct space_hit){0}))
-			failf("0x%llx left the clients but sigma0 still maps it",
-			      U(base + k * KB4));
+			test_failf("0x%llx left the clients but sigma0 still maps it",
+			           U(base + k * KB4));
 	assert_null(model_flush(&fx.m, 0, base, pages, &done));
 	assert_int_equal(done, pages);
 }
@@ -1761,10 +1707,10 @@ static void agree(const struct op *o, err_t se, uint64_t sp, unsigned made)
 	}
 	const err_t me = run_model(o, made, &mp);
 	if (as_model(se) != me)
-		failf("the layer says \"%s\", the model \"%s\"", se ? se : "success",
-		      me ? me : "success");
+		test_failf("the layer says \"%s\", the model \"%s\"", se ? se : "success",
+		           me ? me : "success");
 	if (!se && sp != mp)
-		failf("the layer counts 0x%llx pages, the model 0x%llx", U(sp), U(mp));
+		test_failf("the layer counts 0x%llx pages, the model 0x%llx", U(sp), U(mp));
 	compare_touched(o);
 }
 
@@ -1785,10 +1731,10 @@ static uint64_t fail_each(struct op o, unsigned check_every)
 		uint64_t pages;
 		unsigned made;
 
-		snprintf(where, sizeof(where), "%s machine: %s with 0x%llx frames free",
+		snprintf(test_where, sizeof(test_where), "%s machine: %s with 0x%llx frames free",
 		         fx.mc->name, s, U(k));
 		if (k > 20000)
-			failf("never succeeds");
+			test_failf("never succeeds");
 		take_snap(&a);
 		copy_extents(&ext_before);
 		hog_take(k);
@@ -1800,14 +1746,14 @@ static uint64_t fail_each(struct op o, unsigned check_every)
 			return k;
 		}
 		if (e != space_err_nomem)
-			failf("fails with \"%s\"", e);
+			test_failf("fails with \"%s\"", e);
 		take_snap(&b);
 		same_model_state(&a, &b);
 		compare_touched(&o);
 		copy_extents(&ext_after);
 		if (ext_after.n != ext_before.n ||
 		    memcmp(ext_after.e, ext_before.e, ext_after.n * sizeof(ext_after.e[0])))
-			failf("the client extents changed");
+			test_failf("the client extents changed");
 		if (k < 4 || (k & (k - 1)) == 0 || k % check_every == 0)
 			check_ok();
 	}
@@ -2026,11 +1972,11 @@ static void pool_op(enum op_kind kind, uint64_t count)
 	char s[64];
 
 	op_str(&o, s, sizeof(s));
-	snprintf(where, sizeof(where), "%s", s);
+	snprintf(test_where, sizeof(test_where), "%s", s);
 	copy_extents(&ext_before);
 	const err_t e = run_space(&o, &pages, &made);
 	if (e)
-		failf("%s", e);
+		test_failf("%s", e);
 	agree(&o, e, pages, made);
 	full_check();
 	counts_add_up();
@@ -2274,12 +2220,12 @@ static double timed_step(struct op o)
 	char d[160];
 
 	op_str(&o, d, sizeof(d));
-	snprintf(where, sizeof(where), "%s machine, timed: %s", fx.mc->name, d);
+	snprintf(test_where, sizeof(test_where), "%s machine, timed: %s", fx.mc->name, d);
 	const clock_t c0 = clock();
 	const err_t e = run_space(&o, &pages, &made);
 	const double t = (double)(clock() - c0) / CLOCKS_PER_SEC;
 	if (e)
-		failf("%s", e);
+		test_failf("%s", e);
 	agree(&o, e, pages, made);
 	return t;
 }
@@ -2317,11 +2263,11 @@ static void test_chain_cost(void **state)
 	              "%.3f s\n",
 	              m1, f1, m4, f4);
 	full_check();
-	snprintf(where, sizeof(where), "%s machine, chain costs", fx.mc->name);
+	snprintf(test_where, sizeof(test_where), "%s machine, chain costs", fx.mc->name);
 	if (m4 > 0.05 && m4 > 8 * m1)
-		failf("map of a chain: 4 times the pages cost %.1f times as much", m4 / m1);
+		test_failf("map of a chain: 4 times the pages cost %.1f times as much", m4 / m1);
 	if (f4 > 0.05 && f4 > 8 * f1)
-		failf("flush of a chain: 4 times the pages cost %.1f times as much", f4 / f1);
+		test_failf("flush of a chain: 4 times the pages cost %.1f times as much", f4 / f1);
 }
 
 int main(void)
