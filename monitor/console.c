@@ -394,28 +394,61 @@ void con_rx_error(struct con *c)
 	c->damaged = true;
 }
 
+/* A byte that arrives inside an escape sequence: true when the sequence
+ * took it. A control byte ends any sequence and acts as itself, except
+ * the BEL that ends a string sequence (taken). */
+static bool escape_takes(struct con *c, uint8_t b)
+{
+	if (c->esc == ESC_NONE)
+		return false;
+	if (b >= 0x20) {
+		escape_input(c, b);
+		return true;
+	}
+	const enum con_esc was = c->esc;
+	c->esc = ESC_NONE;
+	return was == ESC_STR && b == 0x07;
+}
+
+/* Backspace: take back the last character typed. */
+static void backspace(struct con *c)
+{
+	if (c->typed > CON_LINE_MAX) {
+		c->typed--; /* still over the limit: nothing shown changes */
+	} else if (c->len) {
+		c->line[--c->len] = '\0';
+		c->typed--;
+		if (c->echo)
+			con_puts("\b \b");
+	}
+}
+
+/* Anything else is stored, unprintable bytes too (shown as '?'), so that
+ * backspace can take them back; a line still holding one is refused when
+ * it ends, and so is a line typed past the limit. */
+static void store(struct con *c, uint8_t b)
+{
+	c->typed++;
+	if (c->typed > CON_LINE_MAX)
+		return; /* refused whole when the line ends */
+	c->line[c->len++] = (char)b;
+	c->line[c->len] = '\0';
+	echo_byte(c, b);
+}
+
 void con_input(struct con *c, uint8_t b)
 {
-	bool after_cr = c->last_cr;
+	const bool after_cr = c->last_cr;
 
 	c->last_cr = (b == '\r');
-	if (c->esc != ESC_NONE) {
-		if (b >= 0x20) {
-			escape_input(c, b);
-			return;
-		}
-		/* A control byte ends any sequence and acts as itself, except the
-		 * BEL that ends a string sequence. */
-		enum con_esc was = c->esc;
-		c->esc = ESC_NONE;
-		if (was == ESC_STR && b == 0x07)
-			return;
-	}
+	if (escape_takes(c, b))
+		return;
 	switch (b) {
 	case '\n':
 		if (after_cr)
 			return; /* the second half of "\r\n" */
-		                /* fall through */
+		end_line(c);
+		return;
 	case '\r':
 		end_line(c);
 		return;
@@ -433,28 +466,13 @@ void con_input(struct con *c, uint8_t b)
 		return;
 	case 0x08:
 	case 0x7f:
-		if (c->typed > CON_LINE_MAX) {
-			c->typed--; /* still over the limit: nothing shown changes */
-		} else if (c->len) {
-			c->line[--c->len] = '\0';
-			c->typed--;
-			if (c->echo)
-				con_puts("\b \b");
-		}
+		backspace(c);
 		return;
 	case '\t':
-		b = ' ';
-		break;
+		store(c, ' ');
+		return;
 	default:
-		break;
+		store(c, b);
+		return;
 	}
-	/* Anything else is stored, unprintable bytes too (shown as '?'), so
-	 * that backspace can take them back; a line still holding one is
-	 * refused when it ends. */
-	c->typed++;
-	if (c->typed > CON_LINE_MAX)
-		return; /* refused whole when the line ends */
-	c->line[c->len++] = (char)b;
-	c->line[c->len] = '\0';
-	echo_byte(c, b);
 }
