@@ -28,7 +28,7 @@
 #include "rights.h"
 #include "space.h"
 
-#include "frame_fixture.h"
+#include "unit.h"
 
 #define KB4 PAGE_SIZE
 #define MIB ((uint64_t)1 << 20)
