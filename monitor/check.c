@@ -183,7 +183,8 @@ static bool unmark(void *arg, mdb_id i)
 
 /* Some node lies in no root's tree: name it. Its parent chain either loops
  * (then, after as many steps as there are nodes, it is on the loop) or
- * reaches a root through a node its parent does not list. O(nodes). */
+ * reaches a node of a tree whose children's ring does not hold the node
+ * below it on the chain. O(nodes). */
 static void name_unreached(struct ctx *c)
 {
 	struct reach r = {.c = c, .mark = true};
@@ -192,17 +193,19 @@ static void name_unreached(struct ctx *c)
 	c->reached = 0;
 	mdb_each(tree_reach, &r);
 	mdb_each(first_unmarked, &x);
+	if (!c->failed && x) {
+		for (uint64_t k = 0; k < c->nodes && mdb_at(x)->parent &&
+		                     !(mdb_at(mdb_at(x)->parent)->key & MDB_KEY_MARK);
+		     k++)
+			x = mdb_at(x)->parent;
+		const struct mdb_node *y = mdb_at(x);
+		if (y->parent && (mdb_at(y->parent)->key & MDB_KEY_MARK))
+			fail(c, "database: %u:0x%lx derives from a node that does not list it",
+			     mdb_space(y), mdb_va(y));
+		else
+			fail(c, "1 (no loops) at %u:0x%lx", mdb_space(y), mdb_va(y));
+	}
 	mdb_each(unmark, NULL);
-	if (c->failed || !x)
-		return;
-	mdb_id p = x;
-	for (uint64_t k = 0; k < c->nodes && mdb_at(p)->parent; k++)
-		p = mdb_at(p)->parent;
-	if (mdb_at(p)->parent)
-		fail(c, "1 (no loops) at %u:0x%lx", mdb_space(mdb_at(p)), mdb_va(mdb_at(p)));
-	else
-		fail(c, "database: %u:0x%lx derives from a node that does not list it",
-		     mdb_space(mdb_at(x)), mdb_va(mdb_at(x)));
 }
 
 /* Invariants 3 and 4 (and the node's place) for one node. */
