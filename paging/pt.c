@@ -35,16 +35,16 @@ _Static_assert(PT_ENTRIES * sizeof(pte_t) == PAGE_SIZE, "a table is one page");
 #define NO_HINT       (~(uint64_t)0)
 #define PT_RETIRE_MAX 16 /* retired subtrees an operation holds before it flushes */
 
-/* pte_leaf(0, 0, a) for every attribute value, and pte_attr(e, 0) for
- * every value of a level-0 leaf's bits 8:1 (all its attribute bits but
- * XD), both filled by pt_init: the single-page paths build and read an
- * entry with one load. */
+/* pte_leaf(0, 0, a) for every attribute value, and (pt_attr0_of, pt.h)
+ * pte_attr(e, 0) for every value of a level-0 leaf's bits 8:1 (all its
+ * attribute bits but XD), both filled by pt_init: the single-page paths
+ * build and read an entry with one load. */
 static pte_t leaf0_bits[PT_ATTR_MASK + 1];
-static pt_attr_t attr0_of[256];
+pt_attr_t pt_attr0_of[256];
 
 static inline pt_attr_t leaf0_attr(pte_t e)
 {
-	return attr0_of[(e >> 1) & 0xff] | (pt_attr_t)((~e & PTE_XD) >> 61);
+	return pt_leaf0_attr(e);
 }
 
 /* The root pt_load put in CR3. Code that switches CR3 for a moment (and
@@ -561,7 +561,7 @@ err_t pt_init(struct pt *pt, const struct pt_mem *mem, bool gib_pages)
 		for (pt_attr_t a = 0; a <= PT_ATTR_MASK; a++)
 			leaf0_bits[a] = pte_leaf(0, 0, a);
 		for (unsigned b = 0; b < 256; b++) /* XD set: leaf0_attr adds PT_X */
-			attr0_of[b] = pte_attr(((pte_t)b << 1) | PTE_XD, 0);
+			pt_attr0_of[b] = pte_attr(((pte_t)b << 1) | PTE_XD, 0);
 	}
 	if (mem->get(mem->ctx, &root))
 		return pt_err_nomem;
@@ -696,22 +696,17 @@ err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_at
 	return run(&o);
 }
 
-bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
+/* pt_lookup (pt.h) past the level-0 hint: the level-1 hint, or the whole
+ * walk. */
+bool pt_lookup_slow(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 {
 	const uint64_t v = va_addr(va);
 
-	if (v >> 21 != pt->hint_tag) { /* the tags are of canonical addresses */
-		if (v >> 30 == pt->hint_dtag)
-			return lookup_from_dir(pt, pt->hint_dir, v, hit);
-		return lookup_walk(pt, v, hit);
-	}
-	const pte_t e = pt->hint_pt[pt_index(v, 0)];
-	if (pte_kind(e, 0) == PTE_ABSENT)
-		return false;
-	hit->pa = pa_init(pte_frame(e, 0) | (v & (PAGE_SIZE - 1)));
-	hit->attr = leaf0_attr(e);
-	hit->level = 0;
-	return true;
+	if (v >> 21 == pt->hint_tag)
+		return pt_lookup(pt, va, hit);
+	if (v >> 30 == pt->hint_dtag) /* the tags are of canonical addresses */
+		return lookup_from_dir(pt, pt->hint_dir, v, hit);
+	return lookup_walk(pt, v, hit);
 }
 
 void pt_walk(const struct pt *pt, vaddr_t va, struct pt_walk *w)

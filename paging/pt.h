@@ -96,8 +96,33 @@ struct pt_hit {
 	unsigned level; /* 0, 1, 2: a 4K, 2M or 1G entry */
 };
 /* Translate va (any alignment). False if nothing maps it or va is not
- * canonical. Changes nothing but the walk hint. */
-bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit);
+ * canonical. Changes nothing but the walk hint. Inline: an address in the
+ * 2 MiB of the level-0 hint is one tag compare and one entry read here, in
+ * the caller; anything else calls pt_lookup_slow (the level-1 hint, or the
+ * whole walk, which sets the hints). */
+bool pt_lookup_slow(struct pt *pt, vaddr_t va, struct pt_hit *hit);
+extern pt_attr_t pt_attr0_of[256]; /* pte_attr(e, 0) by e's bits 8:1, XD set; by pt_init */
+
+/* The attributes of a level-0 leaf: one load and the XD bit. */
+static inline pt_attr_t pt_leaf0_attr(pte_t e)
+{
+	return pt_attr0_of[(e >> 1) & 0xff] | (pt_attr_t)((~e & PTE_XD) >> 61);
+}
+
+static inline bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
+{
+	const uint64_t v = va_addr(va);
+
+	if (__builtin_expect(v >> 21 != pt->hint_tag, 0)) /* the tag is canonical */
+		return pt_lookup_slow(pt, va, hit);
+	const pte_t e = pt->hint_pt[pt_index(v, 0)];
+	if (pte_kind(e, 0) == PTE_ABSENT)
+		return false;
+	hit->pa = pa_init(pte_frame(e, 0) | (v & (PAGE_SIZE - 1)));
+	hit->attr = pt_leaf0_attr(e);
+	hit->level = 0;
+	return true;
+}
 
 /* The walk of one address, for `walk`: the entry read at each level from
  * the root down, until a leaf or an absent entry, raw and decoded (so that
