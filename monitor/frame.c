@@ -278,11 +278,13 @@ static __attribute__((noinline)) bool quick_refill(void)
 	unsigned o = (unsigned)__builtin_ctzll(F.avail);
 	if (o > QUICK_ORDER)
 		o = QUICK_ORDER;
-	uint32_t i = block_take(o);
-	for (uint32_t f = (uint32_t)FRAMES(o); f-- > 0;) {
-		*at(i + f) = quick_entry;
-		F.stack[F.depth++] = i + f;
+	uint32_t i = block_take(o), n = (uint32_t)FRAMES(o);
+	struct frame *t = at(i); /* the block lies in one table page */
+	for (uint32_t f = 0; f < n; f++) {
+		t[f] = quick_entry;
+		F.stack[f] = i + n - 1 - f;
 	}
+	F.depth = n;
 	return true;
 }
 
@@ -291,12 +293,13 @@ static __attribute__((noinline)) bool quick_refill(void)
  * then the whole block. */
 static bool quick_whole(uint32_t p)
 {
-	uint32_t b = F.stack[p] >> QUICK_ORDER;
+	const uint32_t *s = &F.stack[p];
+	uint32_t b = s[0] >> QUICK_ORDER;
 
-	if (F.stack[p + QUICK_BLOCK - 1] >> QUICK_ORDER != b)
+	if (s[QUICK_BLOCK - 1] >> QUICK_ORDER != b)
 		return false;
 	for (uint32_t j = 1; j < QUICK_BLOCK - 1; j++)
-		if (F.stack[p + j] >> QUICK_ORDER != b)
+		if (s[j] >> QUICK_ORDER != b)
 			return false;
 	return true;
 }
@@ -308,13 +311,14 @@ static bool quick_whole(uint32_t p)
  * single-frame paths need no saved registers. */
 static __attribute__((noinline, cold)) void quick_drain(uint32_t n)
 {
-	uint32_t p = 0;
+	uint32_t p = 0, depth = F.depth;
 
-	while (p < n && p < F.depth) {
-		if (p + QUICK_BLOCK <= F.depth && quick_whole(p)) {
+	while (p < n && p < depth) {
+		if (p + QUICK_BLOCK <= depth && quick_whole(p)) {
 			uint32_t b = F.stack[p] & ~(QUICK_BLOCK - 1);
+			struct frame *t = &F.tab[b];
 			for (uint32_t f = 0; f < QUICK_BLOCK; f++)
-				F.tab[b + f] = zero_entry;
+				t[f] = zero_entry;
 			block_free(b, QUICK_ORDER);
 			p += QUICK_BLOCK;
 		} else {
@@ -324,18 +328,21 @@ static __attribute__((noinline, cold)) void quick_drain(uint32_t n)
 			p++;
 		}
 	}
-	for (uint32_t j = p; j < F.depth; j++)
+	for (uint32_t j = p; j < depth; j++)
 		F.stack[j - p] = F.stack[j];
-	F.depth -= p;
+	F.depth = depth - p;
 }
 
 /* Put single frame i (a one-frame run, its references all gone, its owner
  * count already dropped) on the quick stack. */
 static inline void quick_push(uint32_t i)
 {
+	uint32_t depth = F.depth;
+
+	F.stack[depth] = i;
+	F.depth = depth + 1;
 	F.tab[i] = quick_entry;
-	F.stack[F.depth++] = i;
-	if (__builtin_expect(F.depth == QUICK_MAX, 0))
+	if (__builtin_expect(depth + 1 == QUICK_MAX, 0))
 		quick_drain(QUICK_MAX - QUICK_KEEP);
 }
 
@@ -546,10 +553,11 @@ static inline bool is_single(const struct frame *e, enum frame_owner owner)
 /* Hand out the frame on top of the (non-empty) quick stack to `owner`. */
 static inline err_t quick_pop(enum frame_owner owner, paddr_t *out)
 {
-	uint32_t i = F.stack[--F.depth];
+	uint32_t depth = F.depth - 1, i = F.stack[depth];
 
-	F.tab[i] = single_entry(owner);
+	F.depth = depth;
 	F.owned[owner]++;
+	F.tab[i] = single_entry(owner);
 	junk(i, 1, FRAME_JUNK_ALLOC);
 	*out = frame_pa(i);
 	return NULL;
