@@ -136,7 +136,7 @@ static void mem_frame(uint64_t pa)
 	           pa_addr(fi.block), fi.order);
 	if (fi.run_frames)
 		con_printf(" run 0x%lx frames 0x%lx", pa_addr(fi.run), fi.run_frames);
-	con_printf(" refs 0x%x\n", fi.refs);
+	con_puts("\n");
 }
 
 static err_t cmd_mem(struct con *c, int argc, char **argv)
@@ -163,9 +163,8 @@ static err_t cmd_mem(struct con *c, int argc, char **argv)
 		           s.largest_frames, pa_addr(s.largest));
 	else
 		con_puts("largest free block 0x0 frames\n");
-	con_printf("frame table 0x%lx pages at 0x%lx, 0x%lx written; 0x%lx frames referenced\n",
-	           frame_table_pages(), pa_addr(frame_table_base()), s.table_pages_touched,
-	           s.referenced);
+	con_printf("frame table 0x%lx pages at 0x%lx, 0x%lx written\n", frame_table_pages(),
+	           pa_addr(frame_table_base()), s.table_pages_touched);
 	cmds_mem_spaces();
 	return NULL;
 }
@@ -425,7 +424,7 @@ const struct con_cmd con_cmds[] = {
      .usage = "Prints 'frames total T free F used U', the used frames by owner (monitor,\n"
               "ptables, mdb, clients, console), the firmware's RAM outside the total, the\n"
               "largest free block and the frame table's size. With PA, what the allocator\n"
-              "knows of the frame holding physical address PA: owner, block, run, refs.",
+              "knows of the frame holding physical address PA: owner, block, run.",
      .run = cmd_mem},
     {.name = "alloc",
      .args = "[COUNT]",

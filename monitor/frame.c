@@ -4,11 +4,9 @@
  *
  * Blocks. Every managed frame lies in exactly one block: an aligned run of
  * 2^order frames whose first frame (the head) has a non-zero state. Every
- * other entry of a block (an interior entry) has state FS_NONE; inside a
- * free block it is all zero, inside a used block only `refs` may be
- * non-zero. So the block holding frame i is found by looking at the heads
- * i could have, i rounded down to 2^0, 2^1, ...: the first entry with a
- * state is the head, if that block reaches i (block_of).
+ * other entry of a block (an interior entry) is all zero. So the block holding frame i is found by
+ * looking at the heads i could have, i rounded down to 2^0, 2^1, ...: the first entry with a state
+ * is the head, if that block reaches i (block_of).
  *
  * Laziness. The table is allocated at takeover but never cleared: a byte per
  * table page (256 entries) says whether the page has been zeroed yet, and
@@ -22,10 +20,9 @@
  * ceil(log2 count) and keeps count frames of it as a run from its start,
  * which is one used block per set bit of count, largest first; the rest goes
  * back to the free lists. frame_carve cuts a run into runs of their own, which
- * start at any frame. The run's first block carries FF_RUN, its length and
- * how many of its frames are referenced; later blocks carry FF_CONT and the
- * run's first frame. Blocks of the takeover (memmon's own, the firmware's)
- * carry neither and are never freed.
+ * start at any frame. The run's first block carries FF_RUN and its length;
+ * later blocks carry FF_CONT and the run's first frame. Blocks of the takeover (memmon's own, the
+ * firmware's) carry neither and are never freed.
  *
  * The quick stack. Single frames go through a bounded LIFO of frame numbers
  * (F.stack, at most QUICK_MAX) in front of the buddy lists. kalloc pops it;
@@ -37,7 +34,7 @@
  * once per QUICK_BLOCK frames, a burst of frees merges once, and a
  * kalloc/kfree pair is a few stores. A frame on the stack is an order-0
  * block in state FS_QUICK, so every check made of a free frame (double
- * free, references, queries) sees it free; frames on the stack are
+ * free, queries) sees it free; frames on the stack are
  * distinct (only an FS_USED frame is pushed, and pushing makes it
  * FS_QUICK). The fast path is plain arrays and fields: no unions, no casts.
  */
@@ -57,18 +54,18 @@ enum frame_state {
 };
 
 enum frame_flags {
-	FF_RUN = 1,  /* first block of a run: next = run length, prev = referenced frames */
+	FF_RUN = 1,  /* first block of a run: next = run length */
 	FF_CONT = 2, /* later block of a run: next = the run's first frame */
 };
 
 struct frame {
-	uint32_t next; /* FS_FREE: next in list; FS_USED: see frame_flags */
-	uint32_t prev; /* FS_FREE: previous in list; FF_RUN: frames with refs > 0 */
-	uint32_t refs; /* references to this frame (any entry, head or interior) */
-	uint8_t order; /* heads: the block's order */
-	uint8_t state; /* enum frame_state */
-	uint8_t owner; /* heads: enum frame_owner */
-	uint8_t flags; /* FS_USED heads: enum frame_flags */
+	uint32_t next;  /* FS_FREE: next in list; FS_USED: see frame_flags */
+	uint32_t prev;  /* FS_FREE: previous in list; 0 otherwise */
+	uint32_t spare; /* 0: keeps an entry 16 bytes, 256 to a table page */
+	uint8_t order;  /* heads: the block's order */
+	uint8_t state;  /* enum frame_state */
+	uint8_t owner;  /* heads: enum frame_owner */
+	uint8_t flags;  /* FS_USED heads: enum frame_flags */
 };
 _Static_assert(sizeof(struct frame) == 16, "the issue allows 16 bytes of metadata per frame");
 
@@ -93,10 +90,6 @@ const char frame_err_double[] = "frame is free (a double free, or never allocate
 const char frame_err_notrun[] = "not the first frame of an allocated run";
 const char frame_err_size[] = "the run has a different length";
 const char frame_err_foreign[] = "the run belongs to another owner";
-const char frame_err_busy[] = "a frame of the run is still referenced";
-const char frame_err_notref[] = "frame is not referenced";
-const char frame_err_refmax[] = "reference count at its limit";
-const char frame_err_free[] = "frame is free";
 
 static struct {
 	struct frame *tab; /* nframes entries, zeroed a page at a time */
@@ -107,7 +100,7 @@ static struct {
 	uint64_t avail;            /* bit o: list o is not empty */
 	uint32_t depth;            /* frames on the quick stack */
 	uint32_t stack[QUICK_MAX]; /* the quick stack: free single frames, top last */
-	uint64_t total, firmware, referenced, touched;
+	uint64_t total, firmware, touched;
 	/* used frames by owner; free = total less their sum (free_count),
 	 * so that a single-frame kalloc or kfree updates one counter */
 	uint64_t owned[FRAME_OWNERS];
@@ -333,8 +326,8 @@ static __attribute__((noinline, cold)) void quick_drain(uint32_t n)
 	F.depth = depth - p;
 }
 
-/* Put single frame i (a one-frame run, its references all gone, its owner
- * count already dropped) on the quick stack. */
+/* Put single frame i (a one-frame run, its owner count already dropped)
+ * on the quick stack. */
 static inline void quick_push(uint32_t i)
 {
 	uint32_t depth = F.depth;
@@ -515,7 +508,7 @@ static bool can_own(enum frame_owner owner)
 	return owner != FRAME_FREE && owner != FRAME_FIRMWARE && (unsigned)owner < FRAME_OWNERS;
 }
 
-/* Mark [i, i+count) (count > 0) as an unreferenced run of `owner`, writing
+/* Mark [i, i+count) (count > 0) as a run of `owner`, writing
  * the head of each of its blocks. Needs: the blocks' interior entries are
  * clear. Inlined, so that frame_alloc makes no call for it. */
 static inline __attribute__((always_inline)) void mark_run(uint32_t i, uint64_t count,
@@ -535,7 +528,7 @@ static inline __attribute__((always_inline)) void mark_run(uint32_t i, uint64_t 
 	}
 }
 
-/* The entry of a one-frame run of `owner`, unreferenced: what kalloc writes
+/* The entry of a one-frame run of `owner`: what kalloc writes
  * and kfree's fast path expects. */
 static inline struct frame single_entry(enum frame_owner owner)
 {
@@ -546,7 +539,7 @@ static inline struct frame single_entry(enum frame_owner owner)
 /* Whether entry e is exactly single_entry(owner), field by field. */
 static inline bool is_single(const struct frame *e, enum frame_owner owner)
 {
-	return e->next == 1 && e->prev == 0 && e->refs == 0 && e->order == 0 &&
+	return e->next == 1 && e->prev == 0 && e->spare == 0 && e->order == 0 &&
 	       e->state == FS_USED && e->owner == owner && e->flags == FF_RUN;
 }
 
@@ -672,8 +665,6 @@ err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
 		return frame_err_foreign;
 	if (e->next != count)
 		return frame_err_size;
-	if (e->prev)
-		return frame_err_busy;
 
 	F.owned[owner] -= count;
 	junk(i, count, FRAME_JUNK_FREE);
@@ -691,7 +682,7 @@ err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
 }
 
 /*
- * The run is unreferenced, so every interior entry of its blocks is clear.
+ * Every interior entry of the run's blocks is clear.
  * Its blocks are the maximal aligned blocks inside [s, end), and any aligned
  * block inside [s, end) lies in one of them: so each block of a piece lies in
  * one block of the run, every head of the run is the head of a block of a
@@ -717,8 +708,6 @@ err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner)
 		return frame_err_foreign;
 	if (i + count > end)
 		return frame_err_size;
-	if (r->prev)
-		return frame_err_busy;
 
 	const uint64_t cut[] = {s, i, i + count, end}; /* the pieces: [cut[k], cut[k + 1]) */
 	for (unsigned k = 0; k < 3; k++)
@@ -727,8 +716,8 @@ err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner)
 	return NULL;
 }
 
-/* kfree's fast path checks the whole entry: a single-frame run of `owner`,
- * unreferenced. Anything else takes frame_free's path, which says what is
+/* kfree's fast path checks the whole entry: a single-frame run of `owner`.
+ * Anything else takes frame_free's path, which says what is
  * wrong. */
 err_t kfree(paddr_t pa, enum frame_owner owner)
 {
@@ -745,68 +734,6 @@ err_t kfree(paddr_t pa, enum frame_owner owner)
 		}
 	}
 	return frame_free(pa, 1, owner);
-}
-
-/* ---- references ---------------------------------------------------------------- */
-
-/* The used block holding pa, for a reference change. */
-static err_t ref_target(paddr_t pa, uint32_t *i, struct frame **head)
-{
-	err_t err = frame_index(pa, i);
-
-	if (err)
-		return err;
-	uint32_t h = block_of(*i);
-	if (h == NIL || F.tab[h].owner == FRAME_FIRMWARE)
-		return frame_err_unmanaged;
-	if (F.tab[h].state != FS_USED)
-		return frame_err_free;
-	*head = &F.tab[h];
-	return NULL;
-}
-
-/* The counter of referenced frames of the run holding block `b`, if any. */
-static uint32_t *run_refs(struct frame *b)
-{
-	if (b->flags & FF_RUN)
-		return &b->prev;
-	if (b->flags & FF_CONT)
-		return &F.tab[b->next].prev;
-	return NULL;
-}
-
-/* Add one reference to frame pa (delta 1) or drop one (delta -1). */
-static err_t ref_change(paddr_t pa, int delta)
-{
-	uint32_t i;
-	struct frame *h;
-	err_t err = ref_target(pa, &i, &h);
-
-	if (err)
-		return err;
-	uint32_t refs = peek(i)->refs;
-	if (delta < 0 && refs == 0)
-		return frame_err_notref;
-	if (delta > 0 && refs == UINT32_MAX)
-		return frame_err_refmax;
-	at(i)->refs = refs + (uint32_t)delta;
-	if (refs == 0 || refs + (uint32_t)delta == 0) { /* the frame became (un)referenced */
-		uint32_t *rr = run_refs(h);
-		if (rr)
-			*rr += (uint32_t)delta;
-		F.referenced += (uint64_t)(int64_t)delta;
-	}
-	return NULL;
-}
-
-err_t frame_ref(paddr_t pa)
-{
-	return ref_change(pa, 1);
-}
-
-err_t frame_unref(paddr_t pa)
-{
-	return ref_change(pa, -1);
 }
 
 /* ---- queries --------------------------------------------------------------------- */
@@ -827,7 +754,6 @@ err_t frame_query(paddr_t pa, struct frame_info *out)
 	out->owner = e->state == FS_USED ? (enum frame_owner)e->owner : FRAME_FREE;
 	out->block = frame_pa(h);
 	out->order = e->order;
-	out->refs = peek(i)->refs;
 	if (e->state == FS_USED) {
 		uint32_t run = e->flags & FF_CONT ? e->next : h;
 		out->run = frame_pa(run);
@@ -855,7 +781,6 @@ void frame_stats(struct frame_stats *s)
 	    .free = free_count(),
 	    .used = F.total - free_count(),
 	    .firmware = F.firmware,
-	    .referenced = F.referenced,
 	    .table_pages_touched = F.touched,
 	};
 	for (unsigned o = 0; o < FRAME_OWNERS; o++)
@@ -873,7 +798,7 @@ void frame_stats(struct frame_stats *s)
 
 err_t frame_audit(void)
 {
-	uint64_t nfree = 0, owned[FRAME_OWNERS] = {0}, firmware = 0, referenced = 0;
+	uint64_t nfree = 0, owned[FRAME_OWNERS] = {0}, firmware = 0;
 	uint64_t blocks[FRAME_MAX_ORDER + 1] = {0}, quick = 0;
 
 	for (uint64_t i = 0; i < F.nframes;) {
@@ -883,35 +808,31 @@ err_t frame_audit(void)
 		}
 		const struct frame *e = &F.tab[i];
 		if (e->state == FS_NONE) {
-			if (e->refs)
-				return "referenced frame outside any used block";
 			i++;
 			continue;
 		}
 		if (e->order > FRAME_MAX_ORDER || i % FRAMES(e->order) ||
 		    i + FRAMES(e->order) > F.nframes)
 			return "block misaligned or beyond the table";
-		uint64_t size = FRAMES(e->order), refd = 0;
-		/* interior entries: zero but for refs in used blocks */
+		const uint64_t size = FRAMES(e->order);
+		if (e->spare)
+			return "block head with a spare field set";
+		/* interior entries: all zero */
 		for (uint64_t j = i + 1; j < i + size;) {
 			if (!page_zeroed((uint32_t)j)) {
 				j = (j / PER_PAGE + 1) * PER_PAGE;
 				continue;
 			}
 			const struct frame *t = &F.tab[j];
-			if (t->state != FS_NONE || t->next || t->prev || t->order || t->owner ||
-			    t->flags)
+			if (t->state != FS_NONE || t->next || t->prev || t->spare || t->order ||
+			    t->owner || t->flags)
 				return "interior entry of a block is not clear";
-			if (t->refs && e->state != FS_USED)
-				return "referenced frame inside a free block";
-			refd += t->refs != 0;
 			j++;
 		}
-		refd += e->refs != 0;
 		switch (e->state) {
 		case FS_FREE:
-			if (e->owner || e->refs)
-				return "free block with an owner or references";
+			if (e->owner)
+				return "free block with an owner";
 			blocks[e->order]++;
 			nfree += size;
 			uint64_t b = i ^ size;
@@ -921,7 +842,7 @@ err_t frame_audit(void)
 				return "two free buddies not merged";
 			break;
 		case FS_QUICK:
-			if (e->order || e->owner || e->refs)
+			if (e->order || e->owner)
 				return "quick frame that is not a bare single frame";
 			quick++;
 			nfree += 1;
@@ -934,7 +855,6 @@ err_t frame_audit(void)
 					return "used block without an owner";
 				owned[e->owner] += size;
 			}
-			referenced += refd;
 			if (e->flags & ~(FF_RUN | FF_CONT) || e->flags == (FF_RUN | FF_CONT))
 				return "used block with unknown flags";
 			if (e->flags & FF_CONT) {
@@ -947,9 +867,11 @@ err_t frame_audit(void)
 			}
 			if (e->flags & FF_RUN) {
 				/* the run: maximal aligned blocks from its first frame */
-				uint64_t left = e->next, pos = i, run_refd = 0;
+				uint64_t left = e->next, pos = i;
 				if (!left)
 					return "run of no frames";
+				if (e->prev)
+					return "run head with a list link";
 				while (left) {
 					unsigned j = run_next_order(pos, &left);
 					if (pos + FRAMES(j) > F.nframes)
@@ -959,15 +881,8 @@ err_t frame_audit(void)
 					    rb->owner != e->owner ||
 					    (pos != i && (!(rb->flags & FF_CONT) || rb->next != i)))
 						return "run whose blocks do not match its length";
-					for (uint64_t f = pos; f < pos + FRAMES(j); f++)
-						if (!page_zeroed((uint32_t)f))
-							f = (f / PER_PAGE + 1) * PER_PAGE - 1;
-						else
-							run_refd += F.tab[f].refs != 0;
 					pos += FRAMES(j);
 				}
-				if (run_refd != e->prev)
-					return "run's count of referenced frames is wrong";
 			}
 			break;
 		default:
@@ -1007,8 +922,8 @@ err_t frame_audit(void)
 	for (unsigned o = FRAME_FREE + 1; o < FRAME_OWNERS; o++)
 		if (o != FRAME_FIRMWARE && owned[o] != F.owned[o])
 			return "owner counts disagree with the blocks";
-	if (nfree != free_count() || firmware != F.firmware || referenced != F.referenced)
-		return "free, firmware or reference counts disagree with the blocks";
+	if (nfree != free_count() || firmware != F.firmware)
+		return "free or firmware counts disagree with the blocks";
 	uint64_t sum = 0;
 	for (unsigned o = 0; o < FRAME_OWNERS; o++)
 		if (o != FRAME_FIRMWARE)

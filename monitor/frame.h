@@ -5,8 +5,8 @@
  * aligned run of 2^k frames that is either free (in the buddy lists) or
  * used by one owner. kalloc/kfree hand out single frames; frame_alloc and
  * frame_free hand out contiguous runs of any length, aligned to the next
- * power of two. Every frame has an owner and a reference count (mappings
- * that point at it); a frame still referenced cannot be freed.
+ * power of two. Every used frame has an owner, and only its owner frees
+ * it.
  *
  * Metadata is 16 bytes per frame, one array allocated once at takeover and
  * touched lazily: boot writes only the head of each block (a few per
@@ -97,7 +97,7 @@ uint64_t frame_quick(void);
 
 /*
  * Allocate one frame for `owner` (not FRAME_FREE or FRAME_FIRMWARE). On
- * success *out is a frame no one else holds, with no references; its
+ * success *out is a frame no one else holds; its
  * contents are undefined (junk in debug builds). Refused, changing nothing
  * and leaving *out alone: frame_err_owner, frame_err_nomem (no frame free).
  */
@@ -119,27 +119,21 @@ err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out);
  * frame, count its length and owner its owner. Refused, changing nothing:
  * a frame already free (double free), a frame that was never allocated
  * (the firmware's, memmon's own, the middle of a run), the wrong count or
- * owner, and a run any of whose frames is still referenced. Debug builds
+ * owner. Debug builds
  * fill the freed frames with FRAME_JUNK_FREE.
  */
 err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner);
 
 /*
  * Make [pa, pa + count) a run of its own: it must lie inside one allocated
- * run of `owner` that no frame of which is referenced. The frames before
+ * run of `owner`. The frames before
  * and after it stay allocated to `owner` as runs of their own. So a part of
  * a run can be freed (frame_free) and the rest kept. O(FRAME_MAX_ORDER).
  * Refused, changing nothing: what frame_free would refuse for the
- * enclosing run (not allocated, foreign, referenced), or a range that
+ * enclosing run (not allocated, foreign), or a range that
  * leaves the run.
  */
 err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner);
-
-/* References: a mapping (or anything else) that points at a used frame
- * holds one. Refused: a free frame, the firmware's, an unreferenced frame
- * (frame_unref), a count at its limit (frame_ref). */
-err_t frame_ref(paddr_t pa);
-err_t frame_unref(paddr_t pa);
 
 /* What the allocator knows about one frame. */
 struct frame_info {
@@ -149,7 +143,6 @@ struct frame_info {
 	unsigned order;         /* its order */
 	paddr_t run;            /* used: the allocated run holding it */
 	uint64_t run_frames;    /* used by frame_alloc: its length; 0 for takeover blocks */
-	uint32_t refs;          /* references to this frame */
 };
 err_t frame_query(paddr_t pa, struct frame_info *out);
 
@@ -162,7 +155,6 @@ struct frame_stats {
 	uint64_t firmware;            /* kept by the firmware, outside total */
 	paddr_t largest;              /* the largest free block ... */
 	uint64_t largest_frames;      /* ... and its size (0: nothing free) */
-	uint64_t referenced;          /* frames with refs > 0 */
 	uint64_t table_pages_touched; /* frame-table pages written so far */
 };
 /* The counters, and the largest free block (merging the quick stack first,
@@ -186,10 +178,6 @@ extern const char frame_err_double[];    /* the frame is free: double free, or n
 extern const char frame_err_notrun[];    /* not the first frame of an allocated run */
 extern const char frame_err_size[];      /* the run has a different length */
 extern const char frame_err_foreign[];   /* the run belongs to another owner */
-extern const char frame_err_busy[];      /* a frame of the run is still referenced */
-extern const char frame_err_notref[];    /* frame_unref of an unreferenced frame */
-extern const char frame_err_free[];      /* frame_ref or frame_unref of a free frame */
-extern const char frame_err_refmax[];    /* the reference count is at its limit */
 
 /* Debug builds (FRAME_JUNK defined non-zero) fill frames on kfree and on
  * kalloc, to expose use after free and use before initialisation. */

@@ -62,7 +62,7 @@ MdbNode = namedtuple("MdbNode", "depth space va rights size real marked parent")
 Mdb = namedtuple("Mdb", "space va frames_start frames_end count size nodes")
 Check = namedtuple("Check", "ok fields reason")  # fields: check: ok's numbers; reason: FAIL's
 Region = namedtuple("Region", "start end kind pages attr use kept")  # memmap's descriptor lines
-FrameInfo = namedtuple("FrameInfo", "pa owner block order refs")  # mem PA
+FrameInfo = namedtuple("FrameInfo", "pa owner block order")  # mem PA
 SpaceInfo = namedtuple("SpaceInfo", "n pages ptpages")
 Pool = namedtuple("Pool", "frames used free ptables mdb console")
 
@@ -164,7 +164,7 @@ OWNERS = ("monitor", "ptables", "mdb", "clients", "console")
 
 def parse_mem(lines):
     """`mem`: a dict with total, free, used, owners{monitor ptables mdb clients console},
-    firmware, largest, largest_at, table_pages, table_at, touched, referenced, and
+    firmware, largest, largest_at, table_pages, table_at, touched, and
     space{spaces pool pool_used pool_free clients sigma0 reachable orphaned mappings}."""
     if len(lines) < 5:
         raise ParseError(f"mem: {lines!r}")
@@ -177,9 +177,8 @@ def parse_mem(lines):
     m = _fullmatch(rf"largest free block {HEX} frames(?: at {HEX} \(the most alloc can take\))?",
                    lines[3])
     r["largest"], r["largest_at"] = int(m[1], 16), _hex(m[2])
-    m = _fullmatch(rf"frame table {HEX} pages at {HEX}, {HEX} written; {HEX} frames referenced",
-                   lines[4])
-    r["table_pages"], r["table_at"], r["touched"], r["referenced"] = (int(x, 16) for x in m.groups())
+    m = _fullmatch(rf"frame table {HEX} pages at {HEX}, {HEX} written", lines[4])
+    r["table_pages"], r["table_at"], r["touched"] = (int(x, 16) for x in m.groups())
     for line in lines[5:]:
         m = re.fullmatch(rf"spaces {HEX}: pool {HEX} \(used {HEX} free {HEX}\) clients {HEX} "
                          rf"sigma0 {HEX} reachable {HEX} orphaned {HEX} mappings {HEX}", line)
@@ -191,9 +190,9 @@ def parse_mem(lines):
 
 
 def parse_frame(line):
-    """`mem PA`: `0xPA: OWNER block 0xB order 0xO [run ...] refs 0xR`."""
-    m = _fullmatch(rf"{HEX}: (\w+) block {HEX} order {HEX}(?: .*)? refs {HEX}", line)
-    return FrameInfo(int(m[1], 16), m[2], int(m[3], 16), int(m[4], 16), int(m[5], 16))
+    """`mem PA`: `0xPA: OWNER block 0xB order 0xO [run 0xR frames 0xN]`."""
+    m = _fullmatch(rf"{HEX}: (\w+) block {HEX} order {HEX}(?: run {HEX} frames {HEX})?", line)
+    return FrameInfo(int(m[1], 16), m[2], int(m[3], 16), int(m[4], 16))
 
 
 MEMMAP_RE = (rf"{HEX}-{HEX} +(\S+) +{HEX} pages attr {HEX} (reclaimed|kept|reserved)"

@@ -5,12 +5,12 @@
  * pieces of physical memory below 16 MiB (free ranges of any length and
  * alignment, ranges kept by memmon or by the firmware, holes between them)
  * and frame_init takes them over; the rest is a sequence of operations:
- * kalloc, frame_alloc, frame_free, kfree, frame_carve, frame_ref,
- * frame_unref, frame_query, frame_stats, frame_audit and frame_init again.
+ * kalloc, frame_alloc, frame_free, kfree, frame_carve, frame_query,
+ * frame_stats, frame_audit and frame_init again.
  * Every result
  * is held against a model written from frame.h and docs/ARCHITECTURE.md,
  * not from frame.c: one entry per frame (hole, firmware, kept by an owner,
- * free, or in a live run), its reference count, and the live runs.
+ * free, or in a live run), and the live runs.
  *
  * What is checked:
  * - frame_init: it fails (frame_err_nomem, changing nothing) exactly when no
@@ -19,10 +19,9 @@
  *   range that can hold it, and every counter matches the layout.
  * - Every refusal is the error the model predicts, in frame.h's order of
  *   checks (for frame_free: alignment, beyond RAM, count, then unmanaged,
- *   double, notrun, foreign, size, busy; for frame_carve the same, size
+ *   double, notrun, foreign, size; for frame_carve the same, size
  *   meaning a range that leaves the run holding its first frame; for
- *   frame_alloc: count, owner, nomem; for references: alignment, unmanaged
- *   (holes and firmware), free, notref), and changes nothing: the frame
+ *   frame_alloc: count, owner, nomem), and changes nothing: the frame
  *   table and its bitmap are
  *   byte-for-byte the same, so are frame_stats before and after (strict
  *   mode), *out is untouched.
@@ -33,19 +32,19 @@
  *   FRAME_JUNK_FREE. Each allocated frame carries a tag written by this
  *   fuzzer, checked when the run is freed: no frame was handed out twice
  *   and the allocator never wrote into a frame in use.
- * - frame_carve of a range inside an unreferenced live run leaves up to three
+ * - frame_carve of a range inside a live run leaves up to three
  *   live runs (before, the range, after), each laid out as maximal aligned
  *   blocks from its own first frame, with the frames untouched (the tags
- *   stay) and no counter changed; the pieces are then freed, referenced and
- *   carved like any run.
+ *   stay) and no counter changed; the pieces are then freed and carved like
+ *   any run.
  * - frame_query for every kind of address: the owner, whether managed, the
- *   run and its length, the references, and the block (for takeover ranges
+ *   run and its length, and the block (for takeover ranges
  *   and runs, the one the layout determines; for free frames, an aligned
  *   block of frames all free).
  * - frame_stats: every counter, and the largest free block, which must be
  *   as large as the largest aligned block of free frames in the model.
  * - frame_audit after every 16 operations and at the end of the input.
- * - At the end every reference is dropped and every live run freed, which
+ * - At the end every live run is freed, which
  *   must bring the free count and the largest block back to their values
  *   just after frame_init.
  *
@@ -66,8 +65,7 @@
  *
  * Seeds (test/fuzz/seeds/frame/):
  *   basic        one free range at 1 MiB with a monitor and a firmware range
- *                above it; kalloc, alloc 3, ref, free while referenced, unref,
- *                free, double free, query, stats, audit
+ *                above it; kalloc, alloc 3, free, double free, query, stats, audit
  *   quick        kalloc 100 frames, kfree them all (the quick stack holds them all),
  *                double-free a frame on the quick stack, kalloc again
  *   runs         odd free ranges around holes; allocations of 0, 1, 5, 7, 8,
@@ -75,7 +73,7 @@
  *                counts and owners
  *   refusals     every kind of address (holes, beyond RAM, unaligned, the
  *                frame table, firmware, recently freed) given to free, kfree,
- *                ref, unref and query
+ *                and query
  *   reinit       allocations, then frame_init again with another layout, a
  *                layout with no room for the table, and more allocations
  *   strict       the basic program in strict mode
@@ -131,9 +129,7 @@ static const char *err_name(err_t e)
 	    {frame_err_owner, "owner"},         {frame_err_align, "align"},
 	    {frame_err_unmanaged, "unmanaged"}, {frame_err_double, "double"},
 	    {frame_err_notrun, "notrun"},       {frame_err_size, "size"},
-	    {frame_err_foreign, "foreign"},     {frame_err_busy, "busy"},
-	    {frame_err_notref, "notref"},       {frame_err_refmax, "refmax"},
-	    {frame_err_free, "free"},
+	    {frame_err_foreign, "foreign"},
 	};
 	if (!e)
 		return "ok";
@@ -220,8 +216,7 @@ static struct {
 	uint64_t freebits[MAX_FRAMES / 64]; /* bit f: state[f] == M_FREE */
 	uint8_t owner[MAX_FRAMES];          /* M_KEPT, M_FIRMWARE, M_RUN */
 	uint8_t seg[MAX_FRAMES];            /* M_KEPT, M_FIRMWARE: its takeover range in segs */
-	uint32_t refs[MAX_FRAMES];
-	uint16_t start[MAX_FRAMES]; /* M_RUN: the run's first frame */
+	uint16_t start[MAX_FRAMES];         /* M_RUN: the run's first frame */
 	/* indexed by a live run's first frame */
 	uint32_t len[MAX_FRAMES];
 	uint32_t serial[MAX_FRAMES];
@@ -232,7 +227,7 @@ static struct {
 		uint32_t lo, hi;
 	} segs[MAX_PIECES + TABLE_MAX]; /* the ranges, then stretches of kept table pages */
 	unsigned nsegs;
-	uint64_t total, nfree, owned[FRAME_OWNERS], firmware, referenced;
+	uint64_t total, nfree, owned[FRAME_OWNERS], firmware;
 	uint32_t table, table_pages;
 	uint64_t base_free, base_largest, touched;
 	uint32_t next_serial;
@@ -360,14 +355,6 @@ NO_COVERAGE static void run_block(uint32_t f, uint32_t s, uint64_t *block, unsig
 	fail(__LINE__, "frame outside its run");
 }
 
-NO_COVERAGE static bool run_referenced(uint32_t s)
-{
-	for (uint32_t f = s; f < s + M.len[s]; f++)
-		if (M.refs[f])
-			return true;
-	return false;
-}
-
 static uint64_t tag(uint32_t s, uint32_t f)
 {
 	return (uint64_t)M.serial[s] << 32 | f;
@@ -411,7 +398,6 @@ static void check_stats(const struct frame_stats *s)
 	REQUIRE(s->free == M.nfree);
 	REQUIRE(s->used == M.total - M.nfree);
 	REQUIRE(s->firmware == M.firmware);
-	REQUIRE(s->referenced == M.referenced);
 	for (unsigned o = 0; o < FRAME_OWNERS; o++)
 		if (o != FRAME_FIRMWARE)
 			REQUIRE(s->owned[o] == M.owned[o]);
@@ -488,11 +474,9 @@ static void check_query(uint64_t pa)
 	REQUIRE_ERR(got, pa % PAGE_SIZE ? frame_err_align : NULL);
 	if (hole) {
 		REQUIRE(fi.owner == FRAME_FREE && !fi.managed && pa_addr(fi.block) == 0 &&
-		        fi.order == 0 && pa_addr(fi.run) == 0 && fi.run_frames == 0 &&
-		        fi.refs == 0);
+		        fi.order == 0 && pa_addr(fi.run) == 0 && fi.run_frames == 0);
 		return;
 	}
-	REQUIRE(fi.refs == M.refs[f]);
 	REQUIRE(strcmp(frame_owner_name(fi.owner), "?") != 0);
 	REQUIRE(fi.managed == (M.state[f] != M_FIRMWARE));
 	switch (M.state[f]) {
@@ -780,8 +764,6 @@ static err_t predict_free(uint64_t pa, uint64_t count, int owner)
 		return frame_err_foreign;
 	if (M.len[f] != count)
 		return frame_err_size;
-	if (run_referenced((uint32_t)f))
-		return frame_err_busy;
 	return NULL;
 }
 
@@ -843,8 +825,6 @@ static err_t predict_carve(uint64_t pa, uint64_t count, int owner)
 		return frame_err_foreign;
 	if (f + count > (uint64_t)s + M.len[s])
 		return frame_err_size;
-	if (run_referenced(s))
-		return frame_err_busy;
 	return NULL;
 }
 
@@ -894,35 +874,6 @@ static void op_carve(uint64_t pa, uint64_t count, int owner)
 	for (size_t k = 0; k < ARRAY_SIZE(probe); k++)
 		if (probe[k] >= s && probe[k] < end)
 			check_query((uint64_t)probe[k] * PAGE_SIZE);
-}
-
-/* frame_ref (up) or frame_unref. */
-static void op_ref(uint64_t pa, bool up)
-{
-	uint64_t f = pa >> PAGE_SHIFT;
-	err_t want = NULL;
-
-	if (pa % PAGE_SIZE)
-		want = frame_err_align;
-	else if (f >= M.nframes || M.state[f] == M_HOLE || M.state[f] == M_FIRMWARE)
-		want = frame_err_unmanaged;
-	else if (M.state[f] == M_FREE)
-		want = frame_err_free;
-	else if (!up && M.refs[f] == 0)
-		want = frame_err_notref;
-	step(up ? "ref" : "unref", pa, 0, 0, want);
-	if (want)
-		snapshot();
-	err_t got = up ? frame_ref(pa_init(pa)) : frame_unref(pa_init(pa));
-	REQUIRE_ERR(got, want);
-	if (want) {
-		unchanged();
-		return;
-	}
-	if (up)
-		M.referenced += M.refs[f]++ == 0;
-	else
-		M.referenced -= --M.refs[f] == 0;
 }
 
 /* The nth frame (modulo their number) in state `st`; M.nframes if none. */
@@ -1111,32 +1062,27 @@ static void op_carve_any(struct reader *rd)
  * A carve's mode byte: see op_carve_any.
  */
 enum op {
-	OP_KALLOC,    /* owner */
-	OP_ALLOC,     /* count, owner */
-	OP_FREE,      /* address, mode, [count], [owner] */
-	OP_KFREE,     /* address, mode, [count, ignored], [owner] */
-	OP_REF,       /* address */
-	OP_UNREF,     /* address */
-	OP_QUERY,     /* address */
-	OP_STATS,     /* (none) */
-	OP_AUDIT,     /* (none) */
-	OP_FREE_RUN,  /* run x, freed with its own count and owner */
-	OP_UNREF_RUN, /* run x: drop every reference to its frames */
-	OP_KALLOC_N,  /* n, owner: 1 + n % 128 kallocs */
-	OP_KFREE_N,   /* n: kfree the last 1 + n % 128 single frames allocated */
-	OP_REF_RUN,   /* run x, u16 offset: a reference to one of its frames */
-	OP_INIT,      /* a layout: frame_init again */
-	OP_CARVE,     /* mode, then run x, u16 offset, u16 count or a count; or
-	               * address, count; then [owner] (op_carve_any) */
+	OP_KALLOC,   /* owner */
+	OP_ALLOC,    /* count, owner */
+	OP_FREE,     /* address, mode, [count], [owner] */
+	OP_KFREE,    /* address, mode, [count, ignored], [owner] */
+	OP_QUERY,    /* address */
+	OP_STATS,    /* (none) */
+	OP_AUDIT,    /* (none) */
+	OP_FREE_RUN, /* run x, freed with its own count and owner */
+	OP_KALLOC_N, /* n, owner: 1 + n % 128 kallocs */
+	OP_KFREE_N,  /* n: kfree the last 1 + n % 128 single frames allocated */
+	OP_INIT,     /* a layout: frame_init again */
+	OP_CARVE,    /* mode, then run x, u16 offset, u16 count or a count; or
+	              * address, count; then [owner] (op_carve_any) */
 };
 
 /* Opcode bytes to operations, the common ones more often. */
 static const uint8_t ops[32] = {
-    OP_KALLOC,    OP_KALLOC,   OP_ALLOC,     OP_ALLOC,   OP_ALLOC,    OP_FREE,     OP_FREE,
-    OP_FREE,      OP_KFREE,    OP_KFREE,     OP_REF,     OP_REF,      OP_UNREF,    OP_UNREF,
-    OP_QUERY,     OP_QUERY,    OP_STATS,     OP_AUDIT,   OP_FREE_RUN, OP_FREE_RUN, OP_FREE_RUN,
-    OP_UNREF_RUN, OP_KALLOC_N, OP_KFREE_N,   OP_REF_RUN, OP_REF_RUN,  OP_CARVE,    OP_KALLOC,
-    OP_FREE_RUN,  OP_CARVE,    OP_UNREF_RUN, OP_INIT,
+    OP_KALLOC, OP_KALLOC, OP_ALLOC,    OP_ALLOC,    OP_ALLOC,    OP_FREE,  OP_FREE,     OP_FREE,
+    OP_KFREE,  OP_KFREE,  OP_QUERY,    OP_QUERY,    OP_FREE,     OP_KFREE, OP_QUERY,    OP_QUERY,
+    OP_STATS,  OP_AUDIT,  OP_FREE_RUN, OP_FREE_RUN, OP_FREE_RUN, OP_CARVE, OP_KALLOC_N, OP_KFREE_N,
+    OP_CARVE,  OP_ALLOC,  OP_CARVE,    OP_KALLOC,   OP_FREE_RUN, OP_CARVE, OP_FREE_RUN, OP_INIT,
 };
 
 static void run_op(struct reader *rd, enum op op)
@@ -1156,12 +1102,6 @@ static void run_op(struct reader *rd, enum op op)
 	case OP_KFREE:
 		op_free_any(rd, true);
 		break;
-	case OP_REF:
-		op_ref(pick_addr(rd), true);
-		break;
-	case OP_UNREF:
-		op_ref(pick_addr(rd), false);
-		break;
 	case OP_QUERY: {
 		uint64_t pa = pick_addr(rd);
 		step("query", pa, 0, 0, NULL);
@@ -1180,20 +1120,6 @@ static void run_op(struct reader *rd, enum op op)
 		if (M.nlive) {
 			uint32_t s = pick_run(rd);
 			op_free((uint64_t)s * PAGE_SIZE, M.len[s], M.owner[s], false);
-		}
-		break;
-	case OP_UNREF_RUN:
-		if (M.nlive) {
-			uint32_t s = pick_run(rd);
-			for (uint32_t f = s; f < s + M.len[s]; f++)
-				while (M.refs[f])
-					op_ref((uint64_t)f * PAGE_SIZE, false);
-		}
-		break;
-	case OP_REF_RUN:
-		if (M.nlive) {
-			uint32_t s = pick_run(rd);
-			op_ref(((uint64_t)s + u16(rd) % M.len[s]) * PAGE_SIZE, true);
 		}
 		break;
 	case OP_KALLOC_N: {
@@ -1226,13 +1152,10 @@ static void run_op(struct reader *rd, enum op op)
 	}
 }
 
-/* Drop every reference and free every live run: the allocator must be back
- * where frame_init left it. */
+/* Free every live run: the allocator must be back where frame_init left
+ * it. */
 static void finish(void)
 {
-	for (uint32_t f = 0; f < M.nframes; f++)
-		while (M.refs[f])
-			op_ref((uint64_t)f * PAGE_SIZE, false);
 	while (M.nlive) {
 		uint32_t s = M.live[M.nlive - 1];
 		op_free((uint64_t)s * PAGE_SIZE, M.len[s], M.owner[s], M.len[s] == 1);
@@ -1242,7 +1165,6 @@ static void finish(void)
 	frame_stats(&s);
 	check_stats(&s);
 	REQUIRE(s.free == M.base_free);
-	REQUIRE(s.referenced == 0);
 	REQUIRE(s.largest_frames == M.base_largest);
 	audit();
 }
@@ -1255,7 +1177,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	memset(page_alloc, FRAME_JUNK_ALLOC, sizeof(page_alloc));
 	memset(page_free, FRAME_JUNK_FREE, sizeof(page_free));
 	for (size_t i = 0; i < sizeof(page_dirty);
-	     i += 16) /* next 1, refs 7, used, monitor, FF_RUN */
+	     i += 16) /* next 1, spare 7, used, monitor, FF_RUN */
 		memcpy(page_dirty + i,
 		       (const uint8_t[16]){1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 3, 1, 1}, 16);
 	verbose = getenv("FUZZ_FRAME_TRACE") != NULL;

@@ -84,7 +84,7 @@ def test_alloc_and_free(mon):
     before = parse_mem(mon.cmd("mem"))
     pa = alloc(mon)
     assert pa % 4096 == 0
-    assert mem_of(mon, pa) == f"{pa:#x}: console block {pa:#x} order 0x0 run {pa:#x} frames 0x1 refs 0x0"
+    assert mem_of(mon, pa) == f"{pa:#x}: console block {pa:#x} order 0x0 run {pa:#x} frames 0x1"
     during = parse_mem(mon.cmd("mem"))
     assert during["free"] == before["free"] - 1
     assert during["owners"]["console"] == before["owners"]["console"] + 1

@@ -16,10 +16,9 @@ extern char test_where[512];
 void test_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* The allocator is as the test found it (*init: frame_stats right after
- * frame_init): sound, every frame back with the owner it had, none still
- * referenced, and the free frames merged back into blocks as large as
- * before. frame_stats drains the quick stack, so the allocator is audited
- * both before and after that. */
+ * frame_init): sound, every frame back with the owner it had, and the
+ * free frames merged back into blocks as large as before. frame_stats drains the quick stack, so
+ * the allocator is audited both before and after that. */
 void assert_frames_back(const struct frame_stats *init);
 
 /* cmocka setup and teardown for a test that drives a console of its own:

@@ -164,7 +164,6 @@ static void assert_info_equal(const struct frame_info *a, const struct frame_inf
 	assert_int_equal(a->order, b->order);
 	assert_int_equal(pa_addr(a->run), pa_addr(b->run));
 	assert_int_equal(a->run_frames, b->run_frames);
-	assert_int_equal(a->refs, b->refs);
 }
 
 static void assert_stats_equal(const struct frame_stats *a, const struct frame_stats *b)
@@ -177,7 +176,6 @@ static void assert_stats_equal(const struct frame_stats *a, const struct frame_s
 	assert_int_equal(a->firmware, b->firmware);
 	assert_int_equal(pa_addr(a->largest), pa_addr(b->largest));
 	assert_int_equal(a->largest_frames, b->largest_frames);
-	assert_int_equal(a->referenced, b->referenced);
 	assert_int_equal(a->table_pages_touched, b->table_pages_touched);
 }
 
@@ -242,17 +240,6 @@ static void refuse_free_at(paddr_t pa, uint64_t count, enum frame_owner owner, e
 }
 #define refuse_free(pa, count, owner, want) refuse_free_at((pa), (count), (owner), (want), __LINE__)
 
-static void refuse_ref_at(paddr_t pa, bool unref, err_t want, int line)
-{
-	static struct snap sn;
-
-	take_snap(&sn, pa);
-	check_err(unref ? frame_unref(pa) : frame_ref(pa), want, line);
-	same_as_snap(&sn, pa);
-}
-#define refuse_ref(pa, want)   refuse_ref_at((pa), false, (want), __LINE__)
-#define refuse_unref(pa, want) refuse_ref_at((pa), true, (want), __LINE__)
-
 /* frame_alloc (count 0: kalloc) is refused with `want`, changes nothing
  * and leaves *out alone. */
 static void refuse_alloc_at(uint64_t count, enum frame_owner owner, bool use_kalloc, err_t want,
@@ -315,7 +302,6 @@ static void test_init_layout(void **state)
 		if (o != FRAME_FIRMWARE)
 			assert_int_equal(s->owned[o], 0);
 	assert_int_equal(s->firmware, FW64);
-	assert_int_equal(s->referenced, 0);
 	assert_int_equal(s->largest_frames, 4096);
 	assert_int_equal(pa_addr(s->largest), 4096 * PAGE_SIZE);
 	assert_int_equal(frame_table_pages(), TABLE64);
@@ -343,7 +329,6 @@ static void test_init_layout(void **state)
 		assert_int_equal(fi.owner, FRAME_MONITOR);
 		assert_int_equal(fi.run_frames, 0);
 		assert_int_equal(pa_addr(fi.run), pa_addr(fi.block));
-		assert_int_equal(fi.refs, 0);
 	}
 	/* free frames, in blocks aligned to their size */
 	fi = query(pf(1));
@@ -383,31 +368,26 @@ static void test_init_no_room(void **state)
 
 	(void)state;
 	assert_null(kalloc(FRAME_CLIENT, &a));
-	assert_null(frame_ref(a));
 	frame_stats(&before);
 	assert_err(frame_init(small, ARRAY_SIZE(small)), frame_err_nomem);
 	assert_err(frame_init(small, 0), frame_err_nomem);
 	frame_stats(&after);
 	assert_stats_equal(&after, &before);
 	assert_int_equal(query(a).owner, FRAME_CLIENT);
-	assert_int_equal(query(a).refs, 1);
 	assert_null(frame_audit());
-	assert_null(frame_unref(a));
 	assert_null(kfree(a, FRAME_CLIENT));
 }
 
-/* frame_init called again starts over: the old allocations and references
- * are forgotten although the old table's entries are still in RAM. */
+/* frame_init called again starts over: the old allocations are forgotten although the old table's
+ * entries are still in RAM. */
 static void test_reinit_starts_over(void **state)
 {
 	struct frame_stats s;
 	paddr_t run[6];
 
 	(void)state;
-	for (unsigned k = 0; k < ARRAY_SIZE(run); k++) {
+	for (unsigned k = 0; k < ARRAY_SIZE(run); k++)
 		run[k] = must_alloc(1 + 7 * k, owners[k % ARRAY_SIZE(owners)]);
-		assert_null(frame_ref(run[k]));
-	}
 	paddr_t q;
 	assert_null(kalloc(FRAME_MDB, &q));
 	assert_null(kfree(q, FRAME_MDB)); /* on the quick stack */
@@ -417,7 +397,6 @@ static void test_reinit_starts_over(void **state)
 	for (unsigned k = 0; k < ARRAY_SIZE(run); k++) {
 		struct frame_info fi = query(run[k]);
 		assert_int_equal(fi.owner, FRAME_FREE);
-		assert_int_equal(fi.refs, 0);
 		refuse_free(run[k], 1 + 7 * k, owners[k % ARRAY_SIZE(owners)], frame_err_double);
 	}
 	assert_null(frame_audit());
@@ -546,7 +525,6 @@ static void test_kalloc_kfree(void **state)
 		struct frame_info fi = query(got[i]);
 		assert_true(fi.managed);
 		assert_int_equal(fi.owner, o);
-		assert_int_equal(fi.refs, 0);
 		assert_int_equal(pa_addr(fi.run), pa_addr(got[i]));
 		assert_int_equal(fi.run_frames, 1);
 		assert_int_equal(pa_addr(fi.block), pa_addr(got[i]));
@@ -604,7 +582,6 @@ static void check_new_run(uint16_t *map, uint16_t id, paddr_t pa, uint64_t count
 		assert_int_equal(fi.owner, owner);
 		assert_int_equal(pa_addr(fi.run), pa_addr(pa));
 		assert_int_equal(fi.run_frames, count);
-		assert_int_equal(fi.refs, 0);
 		/* its block lies inside the run */
 		uint64_t b = fr(fi.block);
 		assert_true(b <= j && j < b + ((uint64_t)1 << fi.order));
@@ -900,45 +877,8 @@ static void test_refuse_wrong_owner(void **state)
 	assert_null(kfree(a, FRAME_CONSOLE));
 }
 
-/* A run any of whose frames is referenced cannot be freed
- * (frame_err_busy): its first frame, a frame inside its first block, the
- * first and the inner frames of later blocks; two references need two
- * unrefs; once none is left the run frees. */
-static void test_refuse_busy(void **state)
-{
-	static const uint64_t which[] = {0, 1, 3, 4, 5, 6};
-
-	(void)state;
-	paddr_t r = must_alloc(7, FRAME_CLIENT); /* blocks at +0 (4), +4 (2), +6 (1) */
-	for (size_t k = 0; k < ARRAY_SIZE(which); k++) {
-		paddr_t pa = pa_add(r, which[k] * PAGE_SIZE);
-		assert_null(frame_ref(pa));
-		refuse_free(r, 7, FRAME_CLIENT, frame_err_busy);
-		assert_null(frame_unref(pa));
-	}
-	/* two frames, and one frame twice */
-	assert_null(frame_ref(pa_add(r, 6 * PAGE_SIZE)));
-	assert_null(frame_ref(pa_add(r, 2 * PAGE_SIZE)));
-	assert_null(frame_ref(pa_add(r, 2 * PAGE_SIZE)));
-	refuse_free(r, 7, FRAME_CLIENT, frame_err_busy);
-	assert_null(frame_unref(pa_add(r, 6 * PAGE_SIZE)));
-	refuse_free(r, 7, FRAME_CLIENT, frame_err_busy);
-	assert_null(frame_unref(pa_add(r, 2 * PAGE_SIZE)));
-	refuse_free(r, 7, FRAME_CLIENT, frame_err_busy);
-	assert_null(frame_unref(pa_add(r, 2 * PAGE_SIZE)));
-	assert_null(frame_free(r, 7, FRAME_CLIENT));
-
-	paddr_t a;
-	assert_null(kalloc(FRAME_MDB, &a));
-	assert_null(frame_ref(a));
-	refuse_free(a, 1, FRAME_MDB, frame_err_busy);
-	assert_err(kfree(a, FRAME_MDB), frame_err_busy);
-	assert_null(frame_unref(a));
-	assert_null(kfree(a, FRAME_MDB));
-}
-
 /* Addresses that are not page-aligned are refused with frame_err_align by
- * frame_free, frame_ref, frame_unref and frame_query. */
+ * frame_free and frame_query. */
 static void test_refuse_align(void **state)
 {
 	static const uint64_t off[] = {1, 8, 0x800, 0xfff};
@@ -947,22 +887,18 @@ static void test_refuse_align(void **state)
 
 	(void)state;
 	assert_null(kalloc(FRAME_CLIENT, &a));
-	assert_null(frame_ref(a)); /* so that unref would succeed on `a` */
 	for (size_t k = 0; k < ARRAY_SIZE(off); k++) {
 		paddr_t pa = pa_add(a, off[k]);
 		refuse_free(pa, 1, FRAME_CLIENT, frame_err_align);
-		refuse_ref(pa, frame_err_align);
-		refuse_unref(pa, frame_err_align);
 		assert_err(frame_query(pa, &fi), frame_err_align);
 		refuse_free(pa_init(NF * PAGE_SIZE + off[k]), 1, FRAME_CLIENT, frame_err_align);
 	}
-	assert_int_equal(query(a).refs, 1);
-	assert_null(frame_unref(a));
 	assert_null(kfree(a, FRAME_CLIENT));
 }
 
 /* Frames in a hole, beyond the last range and beyond RAM are refused with
- * frame_err_unmanaged by frame_free, frame_ref and frame_unref. */
+ * frame_err_unmanaged by frame_free, and frame_query says they are not
+ * managed. */
 static void test_refuse_unmanaged(void **state)
 {
 	static const uint64_t where[] = {0,
@@ -978,8 +914,6 @@ static void test_refuse_unmanaged(void **state)
 	for (size_t k = 0; k < ARRAY_SIZE(where); k++) {
 		paddr_t pa = pa_init(where[k]);
 		refuse_free(pa, 1, FRAME_CLIENT, frame_err_unmanaged);
-		refuse_ref(pa, frame_err_unmanaged);
-		refuse_unref(pa, frame_err_unmanaged);
 		assert_false(query(pa).managed);
 	}
 }
@@ -1023,83 +957,6 @@ static void test_refuse_owner(void **state)
 		refuse_alloc(1, bad[k], frame_err_owner);
 		refuse_alloc(9, bad[k], frame_err_owner);
 	}
-}
-
-/* frame_unref of an unreferenced frame is refused with frame_err_notref;
- * frame_ref and frame_unref of a free frame (on the quick stack, the head or
- * the inside of a free block) with frame_err_free; of a firmware frame with
- * frame_err_unmanaged. */
-static void test_refuse_refs(void **state)
-{
-	paddr_t a;
-
-	(void)state;
-	paddr_t r = must_alloc(3, FRAME_CLIENT);
-	refuse_unref(r, frame_err_notref);
-	refuse_unref(pa_add(r, 2 * PAGE_SIZE), frame_err_notref);
-	assert_null(frame_ref(pa_add(r, PAGE_SIZE)));
-	refuse_unref(r, frame_err_notref);
-	assert_null(frame_unref(pa_add(r, PAGE_SIZE)));
-	refuse_unref(pa_add(r, PAGE_SIZE), frame_err_notref);
-	assert_null(frame_free(r, 3, FRAME_CLIENT));
-
-	assert_null(kalloc(FRAME_CLIENT, &a));
-	assert_null(kfree(a, FRAME_CLIENT)); /* on the quick stack: no frame_stats */
-	struct frame_info before = query(a);
-	assert_err(frame_ref(a), frame_err_free);
-	assert_err(frame_unref(a), frame_err_free);
-	struct frame_info after = query(a);
-	assert_info_equal(&after, &before);
-	assert_null(frame_audit());
-
-	refuse_ref(a, frame_err_free); /* merged back by now */
-	refuse_unref(a, frame_err_free);
-	refuse_ref(pf(4096), frame_err_free);
-	refuse_ref(pf(5000), frame_err_free);
-	refuse_unref(pf(5000), frame_err_free);
-	refuse_ref(pa_add(r, 2 * PAGE_SIZE), frame_err_free);
-
-	/* the firmware's frames are not the allocator's to count references on */
-	refuse_ref(pf(256), frame_err_unmanaged);
-	refuse_ref(pf(8203), frame_err_unmanaged);
-	refuse_unref(pf(8203), frame_err_unmanaged);
-}
-
-/* ---- references --------------------------------------------------------------- */
-
-/* References count per frame: frame_query shows each frame's count,
- * frame_stats counts the frames referenced (not the references), and
- * unref brings both back. */
-static void test_refs_counted(void **state)
-{
-	struct frame_stats s;
-
-	(void)state;
-	paddr_t r = must_alloc(4, FRAME_MDB);
-	paddr_t r1 = pa_add(r, PAGE_SIZE), r2 = pa_add(r, 2 * PAGE_SIZE);
-	for (int i = 0; i < 3; i++)
-		assert_null(frame_ref(r1));
-	assert_null(frame_ref(r2));
-	assert_int_equal(query(r).refs, 0);
-	assert_int_equal(query(r1).refs, 3);
-	assert_int_equal(query(r2).refs, 1);
-	assert_int_equal(query(pa_add(r, 3 * PAGE_SIZE)).refs, 0);
-	frame_stats(&s);
-	assert_int_equal(s.referenced, 2);
-	assert_null(frame_unref(r1));
-	assert_int_equal(query(r1).refs, 2);
-	frame_stats(&s);
-	assert_int_equal(s.referenced, 2);
-	assert_null(frame_unref(r1));
-	assert_null(frame_unref(r1));
-	frame_stats(&s);
-	assert_int_equal(s.referenced, 1);
-	assert_null(frame_unref(r2));
-	frame_stats(&s);
-	assert_int_equal(s.referenced, 0);
-	assert_int_equal(query(r1).refs, 0);
-	assert_null(frame_audit());
-	assert_null(frame_free(r, 4, FRAME_MDB));
 }
 
 /* ---- exhaustion ---------------------------------------------------------------- */
@@ -1321,16 +1178,11 @@ static struct model {
 	uint32_t run[NF];  /* K_USED: first frame of its run */
 	uint32_t len[NF];  /* first frame of a run: its length */
 	uint8_t owner[NF]; /* first frame of a run: its owner */
-	uint32_t refd[NF]; /* first frame of a run: its frames with refs */
-	uint32_t refs[NF]; /* any frame */
 	uint32_t live[NF]; /* first frames of live runs */
 	uint32_t livepos[NF];
 	uint32_t nlive;
-	uint32_t rf[NF]; /* frames with refs */
-	uint32_t rfpos[NF];
-	uint32_t nrf;
 	uint64_t freebits[NF / 64]; /* bit set: K_FREE */
-	uint64_t nfree, referenced, owned[FRAME_OWNERS];
+	uint64_t nfree, owned[FRAME_OWNERS];
 } * M;
 
 static void model_init(void)
@@ -1434,26 +1286,11 @@ static err_t model_free_expect(uint64_t f, uint64_t count, enum frame_owner owne
 		return frame_err_foreign;
 	if (M->len[f] != count)
 		return frame_err_size;
-	if (M->refd[f])
-		return frame_err_busy;
-	return NULL;
-}
-
-/* What frame_ref / frame_unref of frame f must answer (f not firmware's
- * nor memmon's, whose references the model does not follow). */
-static err_t model_ref_expect(uint64_t f, bool unref)
-{
-	if (f >= NF || M->kind[f] == K_HOLE)
-		return frame_err_unmanaged;
-	if (M->kind[f] == K_FREE)
-		return frame_err_free;
-	if (unref && M->refs[f] == 0)
-		return frame_err_notref;
 	return NULL;
 }
 
 static struct {
-	uint64_t ops, allocs, frees, nomem, refusals, refs, queries;
+	uint64_t ops, allocs, frees, nomem, refusals, queries;
 } R;
 
 static void rand_alloc(void)
@@ -1503,7 +1340,6 @@ static void rand_alloc(void)
 	}
 	M->len[f] = (uint32_t)count;
 	M->owner[f] = (uint8_t)owner;
-	M->refd[f] = 0;
 	M->nfree -= count;
 	M->owned[owner] += count;
 	list_add(M->live, M->livepos, &M->nlive, (uint32_t)f);
@@ -1544,47 +1380,6 @@ static void rand_free(void)
 	M->owned[owner] -= count;
 	list_del(M->live, M->livepos, &M->nlive, f);
 	R.frees++;
-}
-
-static void rand_ref(void)
-{
-	if (!M->nlive)
-		return;
-	uint32_t f = M->live[test_below(M->nlive)];
-	uint32_t j = f + (uint32_t)test_below(M->len[f]);
-	assert_err(frame_ref(pf(j)), NULL);
-	if (M->refs[j]++ == 0) {
-		M->refd[f]++;
-		M->referenced++;
-		list_add(M->rf, M->rfpos, &M->nrf, j);
-	}
-	R.refs++;
-}
-
-static void rand_unref(void)
-{
-	uint32_t j;
-
-	if (M->nrf && test_below(5)) {
-		j = M->rf[test_below(M->nrf)];
-	} else if (M->nlive) {
-		uint32_t f = M->live[test_below(M->nlive)];
-		j = f + (uint32_t)test_below(M->len[f]);
-	} else {
-		return;
-	}
-	err_t want = model_ref_expect(j, true);
-	assert_err(frame_unref(pf(j)), want);
-	if (want) {
-		R.refusals++;
-		return;
-	}
-	if (--M->refs[j] == 0) {
-		M->refd[M->run[j]]--;
-		M->referenced--;
-		list_del(M->rf, M->rfpos, &M->nrf, j);
-	}
-	R.refs++;
 }
 
 /* A call that must be refused; the model does not change. */
@@ -1633,19 +1428,10 @@ static void rand_bad(void)
 	case 4: { /* unaligned */
 		paddr_t u = pa_init(test_below(NF) * PAGE_SIZE + 1 + test_below(PAGE_SIZE - 1));
 		struct frame_info fi;
-		switch (test_below(4)) {
-		case 0:
+		if (test_below(2))
 			assert_err(frame_free(u, 1, owner), frame_err_align);
-			break;
-		case 1:
-			assert_err(frame_ref(u), frame_err_align);
-			break;
-		case 2:
-			assert_err(frame_unref(u), frame_err_align);
-			break;
-		default:
+		else
 			assert_err(frame_query(u, &fi), frame_err_align);
-		}
 		break;
 	}
 	case 5: { /* anywhere, by the model's rules */
@@ -1660,17 +1446,6 @@ static void rand_bad(void)
 		assert_err(frame_free(pf(f), count, owner), want);
 		break;
 	}
-	case 6: /* a reference to a free frame, a hole or beyond RAM */
-		for (int t = 0; t < 8; t++) {
-			f = test_below(NF + 64);
-			if (f >= NF || M->kind[f] == K_FREE || M->kind[f] == K_HOLE) {
-				bool unref = test_below(2);
-				err_t want = model_ref_expect(f, unref);
-				assert_err(unref ? frame_unref(pf(f)) : frame_ref(pf(f)), want);
-				break;
-			}
-		}
-		break;
 	default: /* a bad count or owner */
 		if (test_below(2)) {
 			count = test_below(2)
@@ -1716,7 +1491,6 @@ static void model_check_query(uint64_t f)
 	assert_true(fi.managed);
 	assert_int_equal(b % size, 0);
 	assert_true(b <= f && f < b + size);
-	assert_int_equal(fi.refs, M->refs[f]);
 	if (M->kind[f] == K_FREE) {
 		assert_int_equal(fi.owner, FRAME_FREE);
 		if (!model_all_free(b, size))
@@ -1746,7 +1520,6 @@ static void model_check_stats(void)
 	for (unsigned o = 1; o < FRAME_OWNERS; o++)
 		assert_int_equal(s.owned[o], fx.init.owned[o] + M->owned[o]);
 	assert_int_equal(s.firmware, fx.init.firmware);
-	assert_int_equal(s.referenced, M->referenced);
 	unsigned k = 0;
 	while (k < 13 && model_has_block(k))
 		k++;
@@ -1783,12 +1556,8 @@ static void test_random_ops(void **state)
 			rand_alloc();
 		} else {
 			r = test_below(100);
-			if (r < 70)
+			if (r < 80)
 				rand_free();
-			else if (r < 80)
-				rand_ref();
-			else if (r < 90)
-				rand_unref();
 			else
 				rand_bad();
 		}
@@ -1804,18 +1573,7 @@ static void test_random_ops(void **state)
 	model_check_stats();
 	assert_null(frame_audit());
 
-	/* drop every reference, free every run */
-	while (M->nrf) {
-		uint32_t j = M->rf[M->nrf - 1];
-		while (M->refs[j]) {
-			assert_null(frame_unref(pf(j)));
-			if (--M->refs[j] == 0) {
-				M->refd[M->run[j]]--;
-				M->referenced--;
-				list_del(M->rf, M->rfpos, &M->nrf, j);
-			}
-		}
-	}
+	/* free every run */
 	while (M->nlive)
 		rand_free();
 	model_check_stats();
@@ -1824,11 +1582,11 @@ static void test_random_ops(void **state)
 	free(M);
 	M = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	print_message("random: %lu ops (%lu allocs, %lu frees, %lu nomem, %lu refusals, %lu "
-	              "refs) in %.1f s\n",
-	              (unsigned long)OPS, (unsigned long)R.allocs, (unsigned long)R.frees,
-	              (unsigned long)R.nomem, (unsigned long)R.refusals, (unsigned long)R.refs,
-	              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	print_message(
+	    "random: %lu ops (%lu allocs, %lu frees, %lu nomem, %lu refusals) in %.1f s\n",
+	    (unsigned long)OPS, (unsigned long)R.allocs, (unsigned long)R.frees,
+	    (unsigned long)R.nomem, (unsigned long)R.refusals,
+	    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
 /* ---- carving ------------------------------------------------------------------ */
@@ -1855,7 +1613,7 @@ static void layout_block(uint64_t s, uint64_t len, uint64_t f, uint64_t *block, 
 	         (unsigned long)len);
 }
 
-/* Frame f is in the unreferenced run [s, s+len) of `owner`, in the block the
+/* Frame f is in the run [s, s+len) of `owner`, in the block the
  * layout rule gives it. */
 static void assert_run_frame(uint64_t s, uint64_t len, enum frame_owner owner, uint64_t f)
 {
@@ -1865,12 +1623,12 @@ static void assert_run_frame(uint64_t s, uint64_t len, enum frame_owner owner, u
 
 	layout_block(s, len, f, &b, &o);
 	if (fi.owner != owner || !fi.managed || fr(fi.run) != s || fi.run_frames != len ||
-	    fr(fi.block) != b || fi.order != o || fi.refs)
-		fail_msg("frame %lu: owner %d run %lu+%lu block %lu order %u refs %u; want owner "
+	    fr(fi.block) != b || fi.order != o)
+		fail_msg("frame %lu: owner %d run %lu+%lu block %lu order %u; want owner "
 		         "%d run %lu+%lu block %lu order %u",
 		         (unsigned long)f, fi.owner, (unsigned long)fr(fi.run),
-		         (unsigned long)fi.run_frames, (unsigned long)fr(fi.block), fi.order,
-		         fi.refs, owner, (unsigned long)s, (unsigned long)len, (unsigned long)b, o);
+		         (unsigned long)fi.run_frames, (unsigned long)fr(fi.block), fi.order, owner,
+		         (unsigned long)s, (unsigned long)len, (unsigned long)b, o);
 }
 
 /* Every frame of [s, s+len) is in that run, as assert_run_frame says. */
@@ -2113,8 +1871,7 @@ static void test_carve_carved(void **state)
 }
 
 /* frame_carve refuses, changing nothing (not a byte of the frame table):
- * free frames (frame_err_double), another owner (frame_err_foreign), a run
- * with any frame referenced, inside the range or not (frame_err_busy), a
+ * free frames (frame_err_double), another owner (frame_err_foreign), a
  * range that leaves the run (frame_err_size), counts 0 and beyond 2^31
  * (frame_err_count), unaligned addresses (frame_err_align), holes, RAM's end
  * and the firmware's frames (frame_err_unmanaged), memmon's own frames and
@@ -2154,14 +1911,6 @@ static void test_refuse_carve(void **state)
 			refuse_carve(r, 2, wrong[k], frame_err_foreign);
 			refuse_carve(pf(s + 5), 1, wrong[k], frame_err_foreign);
 		}
-
-	/* a reference anywhere in the run: in the range, before it, after it */
-	for (uint64_t k = 0; k < 7; k++) {
-		assert_null(frame_ref(pf(s + k)));
-		refuse_carve(pf(s + 2), 3, FRAME_PTABLE, frame_err_busy);
-		refuse_carve(pf(s + k), 1, FRAME_PTABLE, frame_err_busy);
-		assert_null(frame_unref(pf(s + k)));
-	}
 
 	refuse_carve(r, 8, FRAME_PTABLE, frame_err_size);
 	refuse_carve(pf(s + 3), 5, FRAME_PTABLE, frame_err_size);
@@ -2228,10 +1977,9 @@ static void cm_add(uint64_t s, uint64_t len, enum frame_owner owner)
 }
 
 /* Runs of random lengths allocated, carved at random and freed a piece at a
- * time, with a few refused carves (another owner, a referenced frame, a range
- * leaving the run): every piece is laid out from its own start, no frame is
- * written and no frame changes owner, the audit passes after every call, and
- * every frame comes back at the end. */
+ * time, with a few refused carves (another owner, a range leaving the run): every piece is laid out
+ * from its own start, no frame is written and no frame changes owner, the audit passes after every
+ * call, and every frame comes back at the end. */
 static void test_random_carve(void **state)
 {
 	enum { OPS = 20000 };
@@ -2269,15 +2017,7 @@ static void test_random_carve(void **state)
 				}
 				continue;
 			}
-			case 1: {
-				uint64_t j = s + test_below(len);
-				assert_null(frame_ref(pf(j)));
-				refuse_carve(pf(s + off), count, owner, frame_err_busy);
-				assert_null(frame_unref(pf(j)));
-				refusals++;
-				continue;
-			}
-			case 2:
+			case 1:
 				refuse_carve(pf(s + off), len - off + 1 + test_below(3), owner,
 				             frame_err_size);
 				refusals++;
@@ -2459,7 +2199,6 @@ static void assert_quick_frame(paddr_t pa)
 	assert_true(fi.managed);
 	assert_int_equal(pa_addr(fi.block), pa_addr(pa));
 	assert_int_equal(fi.order, 0);
-	assert_int_equal(fi.refs, 0);
 }
 
 /* A burst of single allocations: each refill of the empty stack pushes one
@@ -2577,8 +2316,7 @@ static void test_quick_lifo(void **state)
 }
 
 /* A frame sitting on the quick stack is free: a second kfree or frame_free
- * is frame_err_double, frame_ref and frame_unref say it is free, carving it
- * is refused; none of them changes the stack or the counts. */
+ * is frame_err_double, carving it is refused; none of them changes the stack or the counts. */
 static void test_quick_double_free(void **state)
 {
 	paddr_t a, b;
@@ -2595,8 +2333,6 @@ static void test_quick_double_free(void **state)
 	assert_err(kfree(a, FRAME_MDB), frame_err_double);
 	assert_err(frame_free(a, 1, FRAME_CLIENT), frame_err_double);
 	assert_err(frame_free(a, 2, FRAME_CLIENT), frame_err_double);
-	assert_err(frame_ref(a), frame_err_free);
-	assert_err(frame_unref(a), frame_err_free);
 	assert_err(frame_carve(a, 1, FRAME_CLIENT), frame_err_double);
 	assert_int_equal(frame_quick(), q);
 	struct frame_info after = query(a);
@@ -2634,11 +2370,6 @@ static void test_quick_foreign(void **state)
 	assert_int_equal(frame_quick(), q);
 	assert_int_equal(query(a).owner, FRAME_CLIENT);
 	assert_null(frame_audit());
-	/* referenced: busy, not pushed */
-	assert_null(frame_ref(a));
-	assert_err(kfree(a, FRAME_CLIENT), frame_err_busy);
-	assert_int_equal(frame_quick(), q);
-	assert_null(frame_unref(a));
 	/* a run of two is no single frame */
 	paddr_t r = must_alloc(2, FRAME_CLIENT);
 	assert_err(kfree(r, FRAME_CLIENT), frame_err_size);
@@ -2766,13 +2497,10 @@ int main(void)
 	    T(test_refuse_wrong_count),
 	    T(test_refuse_free_bad_count),
 	    T(test_refuse_wrong_owner),
-	    T(test_refuse_busy),
 	    T(test_refuse_align),
 	    T(test_refuse_unmanaged),
 	    T(test_refuse_count),
 	    T(test_refuse_owner),
-	    T(test_refuse_refs),
-	    T(test_refs_counted),
 	    T(test_exhaust_single),
 	    T(test_exhaust_runs),
 	    T(test_junk),
