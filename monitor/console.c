@@ -30,7 +30,8 @@ void con_printf(const char *fmt, ...)
 	con_puts(buf);
 }
 
-err_t con_fail(struct con *c, const char *fmt, ...)
+/* The name in parentheses: console.h makes con_fail a macro for clang's analyzer. */
+err_t(con_fail)(struct con *c, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -65,7 +65,14 @@ void con_puts(const char *s);
 void con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Format an error message into c->errbuf and return it (as err_t). */
-err_t con_fail(struct con *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+err_t con_fail(struct con *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), returns_nonnull));
+#ifdef __clang_analyzer__
+/* clang's analyzer does not read returns_nonnull on a call's result: say it
+ * here, or it follows "failed, yet out-parameters unwritten" paths that the
+ * callers' `if (e) return e;` rule out. */
+#define con_fail(...) (con_fail(__VA_ARGS__) ?: "")
+#endif
 
 /* Split `s` in place on blanks. Returns NULL and sets *argc, or an error
  * when there are more than `max` words. */

@@ -113,6 +113,46 @@ static const struct frame zero_entry;
 /* The entry of a free frame on the quick stack. */
 static const struct frame quick_entry = {.state = FS_QUICK};
 
+/*
+ * The allocator's state as `make prove` reads it (ACSL; see proof/ and
+ * docs/ARCHITECTURE.md). table_ok: the table and its page map are valid
+ * memory apart from each other and from F. quick_ok: the quick stack holds
+ * at most QUICK_MAX frames, each a managed frame on a zeroed page in state
+ * FS_QUICK, no frame twice (an array, so acyclic by construction; injective
+ * by this clause). free_frame: frame i can be handed out, being on the quick
+ * stack or inside a block on a buddy list (a head of order j at i rounded
+ * down to 2^j). single: frame i is a one-frame run of owner o.
+ */
+/*@ predicate zeroed(integer i) = F.zeroed[i / PER_PAGE] != 0;
+    predicate table_ok =
+      0 < F.nframes && \valid(F.tab + (0 .. F.nframes - 1)) &&
+      \valid(F.zeroed + (0 .. (F.nframes - 1) / PER_PAGE)) &&
+      \separated(F.tab + (0 .. F.nframes - 1), F.zeroed + (0 .. (F.nframes - 1) / PER_PAGE),
+                 &F);
+    predicate out_ok(paddr_t *out) =
+      \valid(out) &&
+      \separated(out, &F, F.tab + (0 .. F.nframes - 1),
+                 F.zeroed + (0 .. (F.nframes - 1) / PER_PAGE));
+    predicate quick_ok =
+      F.depth < QUICK_MAX &&
+      (\forall integer k; 0 <= k < F.depth ==>
+         F.stack[k] < F.nframes && zeroed(F.stack[k]) && F.tab[F.stack[k]].state == FS_QUICK) &&
+      (\forall integer k, l; 0 <= k < l < F.depth ==> F.stack[k] != F.stack[l]);
+    predicate frame_ok = table_ok && quick_ok;
+    predicate can_own_p(integer o) =
+      o != FRAME_FREE && o != FRAME_FIRMWARE && 0 <= o < FRAME_OWNERS;
+    predicate single(integer i, integer o) =
+      F.tab[i].next == 1 && F.tab[i].prev == 0 && F.tab[i].spare == 0 && F.tab[i].order == 0 &&
+      F.tab[i].state == FS_USED && F.tab[i].owner == o && F.tab[i].flags == FF_RUN;
+    predicate used_same{A, B}(integer j) =
+      \at(F.tab[j].state, A) == FS_USED ==>
+        \at(F.tab[j], B) == \at(F.tab[j], A) && \at(zeroed(j), B);
+    predicate free_frame(integer i) =
+      zeroed(i) && F.tab[i].state == FS_QUICK ||
+      \exists integer j; 0 <= j <= FRAME_MAX_ORDER && zeroed(i - i % (1 << j)) &&
+        F.tab[i - i % (1 << j)].state == FS_FREE && F.tab[i - i % (1 << j)].order == j;
+*/
+
 const char *frame_owner_name(enum frame_owner o)
 {
 	static const char *const names[FRAME_OWNERS] = {
@@ -125,12 +165,22 @@ const char *frame_owner_name(enum frame_owner o)
 
 /* ---- the table ------------------------------------------------------------ */
 
+/*@ requires table_ok && i < F.nframes;
+    assigns \nothing;
+    ensures \result <==> zeroed(i);
+*/
 static inline bool page_zeroed(uint32_t i)
 {
 	return F.zeroed[i / PER_PAGE];
 }
 
 /* Entry i for reading: a page never written reads as zero. */
+/*@ requires table_ok && i < F.nframes;
+    assigns \nothing;
+    ensures \valid_read(\result);
+    ensures zeroed(i) ==> \result == &F.tab[i];
+    ensures !zeroed(i) ==> \result == &zero_entry;
+*/
 static inline const struct frame *peek(uint32_t i)
 {
 	return page_zeroed(i) ? &F.tab[i] : &zero_entry;
@@ -153,6 +203,12 @@ static inline struct frame *at(uint32_t i)
  * lowest set bit) that fits (the top bit of *left), so the lowest set bit of
  * the two. From a start aligned to 2^ceil(log2 n) that is one block per set
  * bit of n, largest first. */
+/*@ requires \valid(left) && *left > 0;
+    assigns *left;
+    ensures \result <= 63;
+    ensures pos % (1 << \result) == 0;
+    ensures *left == \old(*left) - (1 << \result);
+*/
 static inline unsigned run_next_order(uint64_t pos, uint64_t *left)
 {
 	uint64_t top = (uint64_t)1 << (63 - __builtin_clzll(*left));
@@ -162,16 +218,27 @@ static inline unsigned run_next_order(uint64_t pos, uint64_t *left)
 	return j;
 }
 
+/*@ assigns \nothing;
+    ensures \result <= 64;
+    ensures n <= 1 ==> \result == 0;
+    ensures n > 1 ==> (1 << (\result - 1)) < n <= (1 << \result);
+*/
 static inline unsigned ceil_log2(uint64_t n)
 {
 	return n <= 1 ? 0 : 64 - (unsigned)__builtin_clzll(n - 1);
 }
 
+/*@ assigns \nothing;
+    ensures \result.pa == i * PAGE_SIZE;
+*/
 static inline paddr_t frame_pa(uint32_t i)
 {
 	return pa_init((uint64_t)i << PAGE_SHIFT);
 }
 
+/* For the prover a stub: it writes only the frames' bytes, which are not the
+ * allocator's state (the table is memmon's own, never handed out). */
+/*@ assigns \nothing; */
 static void junk(uint32_t i, uint64_t count, uint8_t byte)
 {
 	if (!FRAME_JUNK || count > FRAME_JUNK_MAX)
@@ -302,6 +369,16 @@ static bool quick_whole(uint32_t p)
  * entries in a row that make one aligned block as that block, each other
  * frame alone; the frames left move down. Out of line, so that the
  * single-frame paths need no saved registers. */
+/* Assumed by the proof of kfree, not proved (it works on the buddy lists):
+ * the top frame stays; every frame free before is free after, and no other;
+ * used entries do not change. */
+/*@ requires frame_ok && n + QUICK_BLOCK <= F.depth;
+    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE];
+    ensures frame_ok && F.nframes == \old(F.nframes) && 0 < F.depth;
+    ensures F.stack[F.depth - 1] == \old(F.stack[F.depth - 1]);
+    ensures \forall integer j; 0 <= j < F.nframes ==>
+              (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+*/
 static __attribute__((noinline, cold)) void quick_drain(uint32_t n)
 {
 	uint32_t p = 0, depth = F.depth;
@@ -328,6 +405,13 @@ static __attribute__((noinline, cold)) void quick_drain(uint32_t n)
 
 /* Put single frame i (a one-frame run, its owner count already dropped)
  * on the quick stack. */
+/*@ requires frame_ok && i < F.nframes && zeroed(i) && F.tab[i].state == FS_USED;
+    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE];
+    ensures frame_ok && F.nframes == \old(F.nframes);
+    ensures zeroed(i) && F.tab[i].state == FS_QUICK && free_frame(i);
+    ensures \forall integer j; 0 <= j < F.nframes && j != i ==>
+              (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+*/
 static inline void quick_push(uint32_t i)
 {
 	uint32_t depth = F.depth;
@@ -345,6 +429,10 @@ uint64_t frame_quick(void)
 }
 
 /* The head of the block holding frame i, or NIL if i is in no block. */
+/*@ requires table_ok && i < F.nframes;
+    assigns \nothing;
+    ensures \result == NIL || (\result <= i && i - \result < (1 << F.tab[\result].order));
+*/
 static uint32_t block_of(uint32_t i)
 {
 	for (unsigned j = 0; j <= FRAME_MAX_ORDER; j++) {
@@ -503,6 +591,9 @@ uint64_t frame_limit(void)
 
 /* ---- allocation --------------------------------------------------------------- */
 
+/*@ assigns \nothing;
+    ensures \result <==> can_own_p(owner);
+*/
 static bool can_own(enum frame_owner owner)
 {
 	return owner != FRAME_FREE && owner != FRAME_FIRMWARE && (unsigned)owner < FRAME_OWNERS;
@@ -530,6 +621,11 @@ static inline __attribute__((always_inline)) void mark_run(uint32_t i, uint64_t 
 
 /* The entry of a one-frame run of `owner`: what kalloc writes
  * and kfree's fast path expects. */
+/*@ requires can_own_p(owner);
+    assigns \nothing;
+    ensures \result.next == 1 && \result.prev == 0 && \result.spare == 0 && \result.order == 0 &&
+            \result.state == FS_USED && \result.owner == owner && \result.flags == FF_RUN;
+*/
 static inline struct frame single_entry(enum frame_owner owner)
 {
 	return (struct frame){
@@ -537,6 +633,11 @@ static inline struct frame single_entry(enum frame_owner owner)
 }
 
 /* Whether entry e is exactly single_entry(owner), field by field. */
+/*@ requires \valid_read(e);
+    assigns \nothing;
+    ensures \result <==> e->next == 1 && e->prev == 0 && e->spare == 0 && e->order == 0 &&
+                         e->state == FS_USED && e->owner == owner && e->flags == FF_RUN;
+*/
 static inline bool is_single(const struct frame *e, enum frame_owner owner)
 {
 	return e->next == 1 && e->prev == 0 && e->spare == 0 && e->order == 0 &&
@@ -544,6 +645,16 @@ static inline bool is_single(const struct frame *e, enum frame_owner owner)
 }
 
 /* Hand out the frame on top of the (non-empty) quick stack to `owner`. */
+/*@ requires frame_ok && F.depth > 0 && can_own_p(owner);
+    requires out_ok(out);
+    assigns F.depth, F.tab[F.stack[F.depth - 1]], F.owned[owner], *out;
+    ensures frame_ok && \result == \null;
+    ensures F.depth == \old(F.depth) - 1;
+    ensures out->pa == F.stack[F.depth] * PAGE_SIZE;
+    ensures single(F.stack[F.depth], owner) && zeroed(F.stack[F.depth]);
+    ensures \forall integer j; 0 <= j < F.nframes && j != F.stack[F.depth] ==>
+              F.tab[j] == \old(F.tab[j]);
+*/
 static inline err_t quick_pop(enum frame_owner owner, paddr_t *out)
 {
 	uint32_t depth = F.depth - 1, i = F.stack[depth];
@@ -557,6 +668,26 @@ static inline err_t quick_pop(enum frame_owner owner, paddr_t *out)
 }
 
 /* kalloc with the quick stack empty: refill it, then pop. */
+/* Assumed by the proof of kalloc, not proved (it takes a block from the
+ * buddy lists): as kalloc's contract with an empty stack. */
+/*@ requires frame_ok && F.depth == 0 && can_own_p(owner);
+    requires out_ok(out);
+    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE], *out;
+    behavior none_free:
+      assumes F.depth == 0 && F.avail == 0;
+      assigns \nothing;
+      ensures \result == frame_err_nomem;
+    behavior taken:
+      assumes F.depth > 0 || F.avail != 0;
+      ensures \result == \null && frame_ok && F.nframes == \old(F.nframes);
+      ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE < F.nframes;
+      ensures \at(free_frame(out->pa / PAGE_SIZE), Pre);
+      ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
+      ensures \forall integer j; 0 <= j < F.nframes && j != out->pa / PAGE_SIZE ==>
+                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+    complete behaviors;
+    disjoint behaviors;
+*/
 static __attribute__((noinline)) err_t kalloc_refill(enum frame_owner owner, paddr_t *out)
 {
 	if (!quick_refill())
@@ -566,6 +697,35 @@ static __attribute__((noinline)) err_t kalloc_refill(enum frame_owner owner, pad
 
 /* The order-0 fast path: pop the quick stack (refilled with one block when
  * empty) and write the frame's entry. */
+/*
+ * kalloc's contract, proved: refused for an owner that cannot hold frames;
+ * null exactly when no frame is free (the stack and every buddy list empty);
+ * else a frame that was free is now a one-frame run of `owner`, no other
+ * frame became or stopped being free, no used entry changed, and the quick
+ * stack stays injective (frame_ok).
+ */
+/*@ requires frame_ok;
+    requires out_ok(out);
+    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE], *out;
+    behavior refused:
+      assumes !can_own_p(owner);
+      assigns \nothing;
+      ensures \result == frame_err_owner;
+    behavior none_free:
+      assumes can_own_p(owner) && F.depth == 0 && F.avail == 0;
+      assigns \nothing;
+      ensures \result == frame_err_nomem;
+    behavior taken:
+      assumes can_own_p(owner) && (F.depth > 0 || F.avail != 0);
+      ensures \result == \null && frame_ok && F.nframes == \old(F.nframes);
+      ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE < F.nframes;
+      ensures \at(free_frame(out->pa / PAGE_SIZE), Pre);
+      ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
+      ensures \forall integer j; 0 <= j < F.nframes && j != out->pa / PAGE_SIZE ==>
+                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+    complete behaviors;
+    disjoint behaviors;
+*/
 err_t kalloc(enum frame_owner owner, paddr_t *out)
 {
 	if (__builtin_expect(!can_own(owner), 0))
@@ -649,6 +809,11 @@ static err_t not_a_run(uint32_t i)
 	return err ? err : frame_err_notrun;
 }
 
+/* Assumed by the proof of kfree (its general path), not proved. */
+/*@ requires frame_ok;
+    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE];
+    ensures frame_ok && F.nframes == \old(F.nframes);
+*/
 err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
 {
 	uint32_t i;
@@ -719,6 +884,22 @@ err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner)
 /* kfree's fast path checks the whole entry: a single-frame run of `owner`.
  * Anything else takes frame_free's path, which says what is
  * wrong. */
+/*
+ * kfree's contract, proved: a frame that is a one-frame run of `owner`
+ * becomes free; no other frame became or stopped being free, no used entry
+ * changed, and the quick stack stays injective. Anything else goes to
+ * frame_free, which refuses it or frees a longer run.
+ */
+/*@ requires frame_ok;
+    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE];
+    ensures frame_ok && F.nframes == \old(F.nframes);
+    behavior owned_single:
+      assumes pa.pa % PAGE_SIZE == 0 && pa.pa / PAGE_SIZE < F.nframes && can_own_p(owner) &&
+              zeroed(pa.pa / PAGE_SIZE) && single(pa.pa / PAGE_SIZE, owner);
+      ensures \result == \null && free_frame(pa.pa / PAGE_SIZE);
+      ensures \forall integer j; 0 <= j < F.nframes && j != pa.pa / PAGE_SIZE ==>
+                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+*/
 err_t kfree(paddr_t pa, enum frame_owner owner)
 {
 	uint64_t a = pa_addr(pa), i = a >> PAGE_SHIFT;

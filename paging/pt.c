@@ -62,6 +62,11 @@ static bool is_canonical(uint64_t va)
 	return top == 0 || top == (~(uint64_t)0 >> (LIN_BITS - 1));
 }
 
+/* For `make prove` this is the machine seam, a stub contract it assumes:
+ * every table address the tree holds is a page of 512 entries. */
+/*@ assigns \nothing;
+    ensures \valid(\result + (0 .. PT_ENTRIES - 1));
+*/
 static pte_t *table_at(paddr_t pa)
 {
 	return plat_pa_to_ptr(pa);
@@ -112,22 +117,33 @@ struct op {
 	uint64_t tlb[PT_TLB_BATCH]; /* canonical addresses to invlpg */
 };
 
+/*@ requires \valid(head);
+    ensures *head == pa.pa;
+*/
 static void chain_push(uint64_t *head, paddr_t pa)
 {
-	*(uint64_t *)plat_pa_to_ptr(pa) = *head;
+	table_at(pa)[0] = *head;
 	*head = pa_addr(pa);
 }
 
+/*@ requires \valid(head);
+    assigns *head;
+    ensures \result.pa == \old(*head);
+*/
 static paddr_t chain_pop(uint64_t *head)
 {
 	CHECK(*head != NO_PAGE);
 	paddr_t pa = pa_init(*head);
-	*head = *(uint64_t *)plat_pa_to_ptr(pa);
+	*head = table_at(pa)[0];
 	return pa;
 }
 
 /* A translation of [s, s + size) changed. A superpage may sit in the TLB
  * as several smaller entries, so its change flushes everything. */
+/*@ requires \valid(o) && o->ntlb <= PT_TLB_BATCH;
+    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1];
+    ensures o->ntlb <= PT_TLB_BATCH;
+*/
 static void tlb_note(struct op *o, uint64_t s, unsigned level)
 {
 	if (!o->live)
@@ -180,6 +196,10 @@ static void retire(struct op *o, paddr_t pa, unsigned level)
  * level + 1) if e is a leaf. Returns it and sets *count. `filled`: the
  * caller writes all 512 entries of this empty level-0 table before anything
  * reads one, so it need not be zeroed. */
+/*@ requires \valid(o) && \valid(o->pt) && \valid(count) && level < PT_LEVELS - 2;
+    requires \separated(o, o->pt, count);
+    requires pte_present(e) ==> pte_is_leaf(e, level + 1);
+*/
 static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, unsigned *count)
 {
 	paddr_t pa = chain_pop(&o->stash);
@@ -188,11 +208,15 @@ static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, uns
 	o->pt->tables++;
 	if (pte_kind(e, level + 1) == PTE_ABSENT) {
 		if (!filled)
+			/*@ loop invariant 0 <= i <= PT_ENTRIES;
+			    loop assigns i, t[0 .. PT_ENTRIES - 1]; */
 			for (unsigned i = 0; i < PT_ENTRIES; i++)
 				t[i] = 0;
 		*count = 0;
 	} else {
 		pte_t first = pte_leaf(level, pte_frame(e, level + 1), pte_attr(e, level + 1));
+		/*@ loop invariant 0 <= i <= PT_ENTRIES;
+		    loop assigns i, t[0 .. PT_ENTRIES - 1]; */
 		for (unsigned i = 0; i < PT_ENTRIES; i++)
 			t[i] = pte_leaf_next(first, level, i);
 		*count = PT_ENTRIES;
@@ -295,6 +319,7 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 		vfirst = pte_leaf(level, pte_frame(vt, level + 1), pte_attr(vt, level + 1));
 
 	for (unsigned i = lo; i <= hi; i++) {
+		CHECK(t || o->counting); /* only the counting pass walks virtual tables */
 		const uint64_t s = base + i * size;
 		const pte_t e = t ? t[i] : vt ? pte_leaf_next(vfirst, level, i) : 0;
 		const enum pte_kind kind = pte_kind(e, level);
@@ -390,6 +415,10 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 }
 
 /* Check a virtual range [va, va + len): sets the linear [a, b). */
+/*@ requires \valid(a) && \valid(b) && \separated(a, b);
+    assigns *a, *b;
+    ensures \result == \null ==> *a < *b <= LIN_TOP && *b - *a == len;
+*/
 static err_t check_range(vaddr_t va, uint64_t len, uint64_t *a, uint64_t *b)
 {
 	uint64_t v = va_addr(va);
@@ -709,6 +738,10 @@ bool pt_lookup_slow(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 	return lookup_walk(pt, v, hit);
 }
 
+/*@ requires \valid_read(pt) && \valid(w);
+    assigns *w;
+    ensures w->depth <= PT_LEVELS;
+*/
 void pt_walk(const struct pt *pt, vaddr_t va, struct pt_walk *w)
 {
 	const uint64_t v = va_addr(va);
@@ -717,6 +750,8 @@ void pt_walk(const struct pt *pt, vaddr_t va, struct pt_walk *w)
 	w->depth = 0;
 	if (!is_canonical(v))
 		return;
+	/*@ loop invariant level < PT_LEVELS && w->depth == PT_LEVELS - 1 - level;
+	    loop assigns level, table, *w; */
 	for (unsigned level = PT_LEVELS - 1;; level--) {
 		const unsigned i = pt_index(v, level);
 		const pte_t e = table_at(table)[i];
