@@ -206,8 +206,8 @@ static inline struct frame *at(uint32_t i)
 /*@ requires \valid(left) && *left > 0;
     assigns *left;
     ensures \result <= 63;
-    ensures pos % (1 << \result) == 0;
-    ensures *left == \old(*left) - (1 << \result);
+    ensures run_aligned: pos % (1 << \result) == 0;
+    ensures run_left: *left == \old(*left) - (1 << \result);
 */
 static inline unsigned run_next_order(uint64_t pos, uint64_t *left)
 {
@@ -698,11 +698,14 @@ static __attribute__((noinline)) err_t kalloc_refill(enum frame_owner owner, pad
 /* The order-0 fast path: pop the quick stack (refilled with one block when
  * empty) and write the frame's entry. */
 /*
- * kalloc's contract, proved: refused for an owner that cannot hold frames;
- * null exactly when no frame is free (the stack and every buddy list empty);
- * else a frame that was free is now a one-frame run of `owner`, no other
- * frame became or stopped being free, no used entry changed, and the quick
- * stack stays injective (frame_ok).
+ * kalloc's contract: refused for an owner that cannot hold frames; null
+ * exactly when no frame is free (the stack and every buddy list empty);
+ * else a frame that was free (on the stack, or in a buddy block when the
+ * stack was empty) is now a one-frame run of `owner`; from the stack no
+ * other entry changes at all, from a refill no other frame became or stopped
+ * being free and no used entry changed; the quick stack stays in range and
+ * injective (frame_ok). See proof/known-unproved.txt for what WP has not
+ * closed yet.
  */
 /*@ requires frame_ok;
     requires out_ok(out);
@@ -715,8 +718,16 @@ static __attribute__((noinline)) err_t kalloc_refill(enum frame_owner owner, pad
       assumes can_own_p(owner) && F.depth == 0 && F.avail == 0;
       assigns \nothing;
       ensures \result == frame_err_nomem;
-    behavior taken:
-      assumes can_own_p(owner) && (F.depth > 0 || F.avail != 0);
+    behavior from_stack:
+      assumes can_own_p(owner) && F.depth > 0;
+      ensures \result == \null && frame_ok && F.nframes == \old(F.nframes);
+      ensures out->pa == \old(F.stack[F.depth - 1]) * PAGE_SIZE;
+      ensures \at(F.tab[out->pa / PAGE_SIZE].state, Pre) == FS_QUICK;
+      ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
+      ensures \forall integer j; 0 <= j < F.nframes && j != out->pa / PAGE_SIZE ==>
+                F.tab[j] == \at(F.tab[j], Pre);
+    behavior refilled:
+      assumes can_own_p(owner) && F.depth == 0 && F.avail != 0;
       ensures \result == \null && frame_ok && F.nframes == \old(F.nframes);
       ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE < F.nframes;
       ensures \at(free_frame(out->pa / PAGE_SIZE), Pre);
@@ -885,7 +896,7 @@ err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner)
  * Anything else takes frame_free's path, which says what is
  * wrong. */
 /*
- * kfree's contract, proved: a frame that is a one-frame run of `owner`
+ * kfree's contract: a frame that is a one-frame run of `owner`
  * becomes free; no other frame became or stopped being free, no used entry
  * changed, and the quick stack stays injective. Anything else goes to
  * frame_free, which refuses it or frees a longer run.

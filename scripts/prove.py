@@ -7,8 +7,10 @@ of range, no out-of-bounds index, no invalid pointer) of the functions it
 names. A goal that no prover closes fails the run unless its property is on
 proof/known-unproved.txt, which gives a reason for each; those properties
 are left out of the default run (they would only cost their timeout) and are
-reported as known. `--all` tries them too and fails if one is now proved,
-so that the list can only shrink.
+reported as known. A property `*` stands for a whole function: its goals
+are not attempted at all (its contract is still assumed by its callers).
+`--all` tries them too and fails if one is now proved, so that the list can
+only shrink.
 
 Prints, per unit and per function, goals proved/total and the provers' time.
 """
@@ -59,7 +61,7 @@ PT_FUNCS = [
 ]
 
 # What `make prove` runs.
-DEFAULT = ["pte"]
+DEFAULT = ["pte", "frame", "pt"]
 
 FRAME_FUNCS_OLD = [
     "page_zeroed", "peek", "frame_pa", "run_next_order", "ceil_log2",
@@ -90,14 +92,15 @@ def frama_c(unit, src, fcts, extra, exclude, timeout, par):
     cmd += [f"-cpp-extra-args={a}" for a in cpp]
     cmd += [src, "-wp", "-wp-rte", "-wp-prover", "z3,cvc4", "-wp-par", str(par),
             "-wp-timeout", str(timeout), "-wp-msg-key", "shell"]
+    drop = ["-" + p for p in exclude]
     if unit != "pte":
-        cmd += ["-wp-prop=-@lemma"]  # the lemmas are proved once, in pte
+        drop.append("-@lemma")  # the lemmas are proved once, in pte
     if fcts:
         cmd += ["-wp-fct", ",".join(fcts)]
     elif fcts is None:
         cmd += ["-wp-skip-fct", ",".join(HEADER_FUNCS)]
-    if exclude:
-        cmd += ["-wp-prop=" + ",".join("-" + p for p in exclude)]
+    if drop:
+        cmd += ["-wp-prop=" + ",".join(drop)]
     cmd += extra
     env = dict(os.environ, WHY3CONFIG=os.path.join(BUILD, "why3.conf"))
     t0 = time.time()
@@ -143,7 +146,8 @@ def main():
     ap.add_argument("units", nargs="*", default=DEFAULT)
     ap.add_argument("--all", action="store_true",
                     help="also try the known-unproved properties")
-    ap.add_argument("--timeout", type=int, default=10)
+    ap.add_argument("--timeout", type=int, default=20)
+    ap.add_argument("--fct", help="only these functions (comma-separated), for work on a proof")
     ap.add_argument("--par", type=int, default=2)
     args = ap.parse_args()
 
@@ -158,7 +162,12 @@ def main():
         elif fcts == "PT":
             fcts = PT_FUNCS
         props = known.get(unit, [])
-        exclude = [] if args.all else [p for _, p, _ in props]
+        exclude = [] if args.all else [p for _, p, _ in props if p != "*"]
+        skipped = [] if args.all else [f for f, p, _ in props if p == "*"]
+        if skipped and fcts:
+            fcts = [f for f in fcts if f not in skipped]
+        if args.fct:
+            fcts = args.fct.split(",")
         rc, out, secs = frama_c(unit, src, fcts, extra, exclude, args.timeout, args.par)
         os.makedirs(BUILD, exist_ok=True)
         with open(os.path.join(BUILD, unit + ".log"), "w") as f:
@@ -168,7 +177,7 @@ def main():
             sys.stdout.write(out[-4000:])
             sys.exit(f"prove: {unit}: frama-c failed (exit {rc}, {len(goals)} goals); "
                      f"log in build/proof/{unit}.log")
-        names = set(HEADER_FUNCS) | set(fcts or [])
+        names = set(HEADER_FUNCS) | set(fcts or []) | {f for f, _, _ in props}
         names |= set(re.findall(r"^\w[\w \t\*]*?\b(\w+)\(", open(os.path.join(ROOT, src)).read(),
                                 re.M))
         per = {}
@@ -180,25 +189,29 @@ def main():
         total_ok += ok_n
         total += len(goals)
         print(f"prove: {unit} ({src}): {ok_n}/{len(goals)} goals proved in {secs:.1f} s"
-              + (f", {len(props)} known-unproved properties left out" if exclude else ""))
+              + (f", {len(exclude) + len(skipped)} known-unproved left out" if not args.all else ""))
         for f in sorted(per):
             n_ok, n, tt = per[f]
             mark = "" if n_ok == n else "   <- unproved"
             print(f"  {f:32} {n_ok:4}/{n:<4} {tt:7.2f} s{mark}")
-        knownprops = {p for _, p, _ in props}
+        knownprops = {p for _, p, _ in props if p != "*"}
+        knownfcts = {f for f, p, _ in props if p == "*"}
         for g, (ok, _) in sorted(goals.items()):
             hit = [p for p in knownprops if re.search(r"_" + re.escape(p) + r"(_|$)", g)]
+            hit += [f for f in knownfcts if owner(g, names) == f]
             if not ok and not hit:
                 bad.append(f"{unit}: {g}")
         if args.all:
             for fct, p, _ in props:
                 gs = [ok for g, (ok, _) in goals.items()
-                      if re.search(r"_" + re.escape(p) + r"(_|$)", g)]
+                      if (p == "*" and owner(g, names) == fct) or
+                      (p != "*" and re.search(r"_" + re.escape(p) + r"(_|$)", g))]
                 if gs and all(gs):
                     bad.append(f"{unit}: {fct} {p} is proved now: take it off "
                                "proof/known-unproved.txt")
         for fct, p, reason in props:
-            print(f"  known unproved: {fct} {p}: {reason}")
+            what = "(all its goals)" if p == "*" else p
+            print(f"  known unproved: {fct} {what}")
     print(f"prove: {total_ok}/{total} goals proved, {sum(len(v) for v in known.values())} "
           f"known-unproved properties, {time.time() - t_all:.1f} s")
     if bad:
