@@ -1387,7 +1387,8 @@ def test_check_at_pool_exhaustion(mon):
 # The same at 4 GiB, from the first 256M of sigma0 that is 2M-aligned. The
 # pool (256M) is first shrunk to 0x4000 free frames, as at 1 GiB, so that
 # filling it takes seconds, not minutes (filled whole: 0x6661c0 mappings,
-# check 50 s under TCG); then grown back.
+# check 50 s under TCG); then grown back to its size (grow may pick other
+# frames of sigma0 than shrink gave it: keep this after the other 4 GiB tests).
 def test_check_at_pool_exhaustion_4g(bigmon):
     src = next(a for a, b, *_ in sigma0_runs(bigmon)
                for a in [-(-a // M2) * M2] if a + 0x10000000 <= b)
