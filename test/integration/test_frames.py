@@ -3,7 +3,7 @@
 import re
 
 from memmon_qemu import parse_mem as client_parse_mem
-from test_console import RAM_1G_PAGES, assert_alive, check_memmap_totals, single_error
+from test_console import NOT_RAM, RAM_1G_PAGES, assert_alive, check_memmap_totals, parse_memmap, single_error
 
 OWNERS = ("monitor", "ptables", "mdb", "clients", "console")
 HEX = r"0x([0-9a-f]+)"
@@ -27,14 +27,18 @@ def parse_mem(lines):
 def check_mem_agrees_with_memmap(mon, mem_pages):
     """mem's total is exactly what memmap says memmon manages: the firmware's
     reservations are outside it, the rest is free or used by an owner."""
-    s, fw_ram = check_memmap_totals(mon.cmd("memmap"), mem_pages)
+    memmap = mon.cmd("memmap")
+    s, fw_ram = check_memmap_totals(memmap, mem_pages)
     m = parse_mem(mon.cmd("mem"))
     assert m["total"] == s["reclaimed"] + s["kept"]
     assert m["firmware"] == fw_ram
     assert m["free"] + m["used"] == m["total"]
     assert sum(m["owners"].values()) == m["used"]
-    # memmon uses what memmap says it kept, plus its frame table
-    assert m["owners"]["monitor"] == s["kept"] + m["table_pages"]
+    # memmon uses what memmap says it kept, plus its frame table, plus
+    # check's bitmap: a bit per frame below the top of RAM (32 KiB a GiB)
+    bitmap = m["owners"]["monitor"] - s["kept"] - m["table_pages"]
+    top = max(r[1] for r in parse_memmap(memmap)[0] if r[2] not in NOT_RAM) // 4096
+    assert -(-m["total"] // 32768) <= bitmap <= -(-top // 32768), (bitmap, m["total"], top)
     # the pages of the table memmon holds describe every frame it manages
     assert m["table_pages"] * 256 >= m["total"]
     # and boot wrote only a few of its pages (lazy metadata)
