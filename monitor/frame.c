@@ -716,13 +716,12 @@ static __attribute__((noinline)) err_t kalloc_refill(enum frame_owner owner, pad
       ensures \result == frame_err_owner;
     behavior none_free:
       assumes can_own_p(owner) && F.depth == 0 && F.avail == 0;
-      assigns \nothing;
       ensures \result == frame_err_nomem;
     behavior from_stack:
       assumes can_own_p(owner) && F.depth > 0;
       ensures \result == \null && frame_ok && F.nframes == \old(F.nframes);
       ensures out->pa == \old(F.stack[F.depth - 1]) * PAGE_SIZE;
-      ensures \at(F.tab[out->pa / PAGE_SIZE].state, Pre) == FS_QUICK;
+      ensures \at(F.tab[\at(F.stack[F.depth - 1], Pre)].state, Pre) == FS_QUICK;
       ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
       ensures \forall integer j; 0 <= j < F.nframes && j != out->pa / PAGE_SIZE ==>
                 F.tab[j] == \at(F.tab[j], Pre);
