@@ -5,7 +5,8 @@
  * Index i lives in node page i / 128, slot i % 128. Node pages are found
  * through a two-level directory: top[i >> 16] is a directory page of 512
  * node-page pointers. Both kinds of page come from the frame allocator
- * (owner mdb) and go back only on mdb_clear.
+ * (owner mdb) and go back on mdb_compact (pages past the fewest the nodes
+ * need, their nodes moved down first) and mdb_clear.
  *
  * The hash has 2^hbits chains (hbits grows with the node pages, so the
  * load stays at most 2). The head of chain b is slot b's `bucket` field,
@@ -213,6 +214,14 @@ err_t mdb_reserve(uint64_t n)
 	return NULL;
 }
 
+uint64_t mdb_pages_for(uint64_t n)
+{
+	if (!n)
+		return 0;
+	const uint64_t pages = (n + 1 + PER_PAGE - 1) / PER_PAGE; /* slot 0 is no node */
+	return pages + (pages + DIR_SPAN - 1) / DIR_SPAN;
+}
+
 mdb_id mdb_new(unsigned space, uint64_t va, unsigned level, unsigned rights)
 {
 	const mdb_id i = M.freelist;
@@ -356,6 +365,203 @@ void mdb_split(mdb_id i)
 				             hkey(mdb_space(p), mdb_va(p) + k * piece, level - 1)),
 				         y);
 		}
+	}
+}
+
+mdb_id mdb_piece(mdb_id x, unsigned k)
+{
+	const struct mdb_node *p = slot(x);
+	const unsigned level = mdb_level(p);
+	const uint64_t size = mdb_level_size(level), span = mdb_level_size(level + 1);
+
+	CHECK(level < 2 && k < 512);
+	return chain_find(hkey(mdb_space(p), (mdb_va(p) & ~(span - 1)) + k * size, level));
+}
+
+/* Piece k of node y's group: the node k * size past y's block. */
+static mdb_id piece_of(const struct mdb_node *y, unsigned k, uint64_t size)
+{
+	return chain_find(hkey(mdb_space(y), mdb_va(y) + k * size, mdb_level(y)));
+}
+
+/* Whether the tree under piece k (root pk) of r0's group has r0's shape:
+ * n0 nodes, each piece k of r0's node there, same rights, piece k of its
+ * parent's piece k. */
+static bool piece_matches(mdb_id r0, mdb_id pk, unsigned k, uint64_t size, uint64_t n0)
+{
+	const struct mdb_node *a = slot(r0), *b = slot(pk);
+
+	if (b->parent || mdb_rights(b) != mdb_rights(a) || mdb_subtree_size(pk) != n0)
+		return false;
+	for (mdb_id y = mdb_next_in(r0, r0); y; y = mdb_next_in(r0, y)) {
+		const struct mdb_node *p = slot(y);
+		const mdb_id z = piece_of(p, k, size);
+		if (!z || mdb_rights(slot(z)) != mdb_rights(p) ||
+		    slot(z)->parent != piece_of(slot(p->parent), k, size))
+			return false;
+	}
+	return true;
+}
+
+mdb_id mdb_joinable(mdb_id r)
+{
+	const struct mdb_node *a = slot(r);
+	const unsigned level = mdb_level(a);
+
+	if (level >= 2 || a->parent)
+		return MDB_NIL;
+	const uint64_t size = mdb_level_size(level), span = mdb_level_size(level + 1);
+	const unsigned k0 = (unsigned)(mdb_va(a) / size) & 511;
+	/* A quick look first: r's tree against the next piece's, walked side
+	 * by side up to the first difference in shape. */
+	const mdb_id next = mdb_piece(r, (k0 + 1) & 511);
+	if (!next || slot(next)->parent)
+		return MDB_NIL;
+	const uint64_t delta = mdb_va(slot(next)) - mdb_va(a); /* modulo 2^64 */
+	for (mdb_id y = r, z = next;; y = mdb_next_in(r, y), z = mdb_next_in(next, z)) {
+		if (!y || !z) {
+			if (y || z)
+				return MDB_NIL;
+			break;
+		}
+		const struct mdb_node *p = slot(y), *q = slot(z);
+		if (!p->child != !q->child || mdb_space(p) != mdb_space(q) ||
+		    mdb_rights(p) != mdb_rights(q) || mdb_va(q) != mdb_va(p) + delta)
+			return MDB_NIL;
+	}
+	const mdb_id r0 = mdb_piece(r, 0);
+	if (!r0)
+		return MDB_NIL;
+	uint64_t n0 = 0;
+	for (mdb_id y = r0; y; y = mdb_next_in(r0, y), n0++)
+		if (mdb_va(slot(y)) & (span - 1))
+			return MDB_NIL;
+	/* r's own piece first (what changed is most likely there), then the
+	 * rest. */
+	for (unsigned j = 0; j < 512; j++) {
+		const unsigned k = (k0 + j) & 511;
+		if (k == 0)
+			continue;
+		const mdb_id pk = piece_of(slot(r0), k, size);
+		if (!pk || !piece_matches(r0, pk, k, size, n0))
+			return MDB_NIL;
+	}
+	return r0;
+}
+
+/* Cut node z's children loose (each becomes a root of its own tree). */
+static void orphan_children(struct mdb_node *z)
+{
+	const mdb_id first = z->child;
+
+	if (!first)
+		return;
+	mdb_id c = first;
+	do {
+		struct mdb_node *x = slot(c);
+		const mdb_id next = x->next;
+		x->parent = MDB_NIL;
+		x->next = x->prev = c;
+		c = next;
+	} while (c != first);
+	z->child = MDB_NIL;
+}
+
+void mdb_join(mdb_id r0)
+{
+	const unsigned level = mdb_level(slot(r0));
+	const uint64_t size = mdb_level_size(level);
+
+	CHECK(level < 2);
+	/* Pre-order over r0's tree, which only changes keys; the pieces freed
+	 * lie in the other pieces' trees, cut loose from their parents and
+	 * children first (those children are freed in turn as pieces of the
+	 * nodes that come after). */
+	for (mdb_id y = r0; y; y = mdb_next_in(r0, y)) {
+		struct mdb_node *p = slot(y);
+		const unsigned space = mdb_space(p);
+		const uint64_t va = mdb_va(p);
+		for (unsigned k = 1; k < 512; k++) {
+			const mdb_id z = piece_of(p, k, size);
+			CHECK(z);
+			orphan_children(slot(z));
+			mdb_unlink(z);
+			mdb_free(z);
+		}
+		chain_remove(y);
+		p->key = hkey(space, va, level + 1) | MDB_KEY_RIGHTS(mdb_rights(p));
+		chain_insert(y);
+		M.count[space][level]--;
+		M.count[space][level + 1]++;
+	}
+}
+
+/* Move the node at slot i to free slot j (off the free list): every link
+ * to it follows. */
+static void move_node(mdb_id i, mdb_id j)
+{
+	struct mdb_node *x = slot(i), *y = slot(j);
+
+	chain_remove(i); /* may change slot j's chain head: read it after */
+	const uint32_t bucket = y->bucket;
+	*y = *x;
+	y->bucket = bucket;
+	chain_insert(j);
+	if (y->parent && slot(y->parent)->child == i)
+		slot(y->parent)->child = j;
+	if (y->next == i) {
+		y->next = y->prev = j;
+	} else {
+		slot(y->prev)->next = j;
+		slot(y->next)->prev = j;
+	}
+	if (y->child) {
+		mdb_id c = y->child;
+		do {
+			slot(c)->parent = j;
+			c = slot(c)->next;
+		} while (c != y->child);
+	}
+	*x = (struct mdb_node){.key = MDB_KEY_FREE, .bucket = x->bucket};
+}
+
+void mdb_compact(void)
+{
+	if (M.nfree < PER_PAGE)
+		return;
+	const uint32_t keep = (uint32_t)((M.nused + 1 + PER_PAGE - 1) / PER_PAGE);
+	const uint32_t limit = keep * PER_PAGE, slots = M.npages * PER_PAGE;
+
+	/* The free list keeps the slots below the limit; nodes above move
+	 * into them (there is room: limit - 1 >= nodes). */
+	mdb_id low = MDB_NIL;
+	for (mdb_id i = M.freelist, next; i; i = next) {
+		next = slot(i)->next;
+		if (i < limit) {
+			slot(i)->next = low;
+			low = i;
+		}
+	}
+	for (uint32_t i = limit; i < slots; i++) {
+		if (slot(i)->key & MDB_KEY_FREE)
+			continue;
+		const mdb_id j = low;
+		CHECK(j != MDB_NIL);
+		low = slot(j)->next;
+		move_node(i, j);
+	}
+	M.freelist = low;
+	while (M.npages > keep)
+		free_last_page();
+	M.nfree = (uint64_t)limit - 1 - M.nused;
+	/* Chain heads live in slots: fewer slots may need fewer chains. */
+	if (M.npages == 0) {
+		M.hbits = 0;
+	} else if (((uint64_t)1 << M.hbits) > (uint64_t)M.npages * PER_PAGE) {
+		unsigned bits = 0;
+		while (((uint64_t)2 << bits) <= (uint64_t)M.npages * PER_PAGE)
+			bits++;
+		rehash(bits);
 	}
 }
 

@@ -95,6 +95,10 @@ mdb_id mdb_find_level(unsigned space, uint64_t va, unsigned level);
  * mdb_err_full past the index space) nothing changed. */
 err_t mdb_reserve(uint64_t n);
 
+/* Frames an empty database takes to hold n nodes (mdb_reserve(n) after
+ * mdb_clear): node pages and directory pages. */
+uint64_t mdb_pages_for(uint64_t n);
+
 /* A new node, unlinked, in the hash table, from the reserve (which must
  * hold one). Its block must not overlap another node of the space. */
 mdb_id mdb_new(unsigned space, uint64_t va, unsigned level, unsigned rights);
@@ -128,6 +132,38 @@ uint64_t mdb_subtree_size(mdb_id top);
  * tree (mdb_reserve). Translations do not change.
  */
 void mdb_split(mdb_id i);
+
+/* The node of x's space and level at piece k (0..511) of the block one
+ * level up that holds x's block; MDB_NIL if there is none. x below 1G. */
+mdb_id mdb_piece(mdb_id x, unsigned k);
+
+/*
+ * Whether the tree of root r and the trees of the other 511 roots of its
+ * group (the pieces 0..511 of one block a level up, in r's space) are the
+ * 512 pieces of one tree a level up, as mdb_split would leave it: the
+ * same rights piece for piece, every node of piece 0's tree at a block
+ * aligned to the size a level up, and piece k of every node derived from
+ * piece k of its parent, with no other node in any piece's tree. Returns
+ * piece 0 (MDB_NIL: not joinable). That the roots map contiguous frames
+ * is the caller's to check (the database holds no frames). O(512 * tree);
+ * a group that differs next to r is rejected in O(tree).
+ */
+mdb_id mdb_joinable(mdb_id r);
+
+/* Undo mdb_split for a joinable r0: every group of 512 pieces becomes its
+ * piece 0, a level up; the other 511 nodes of each group are freed.
+ * Translations do not change. */
+void mdb_join(mdb_id r0);
+
+/*
+ * Give node pages back while a page's worth of nodes is free: nodes in
+ * the pages past the fewest that hold them move down (their indices
+ * change: hold none across this call), the emptied pages (and directory
+ * pages) go back to the allocator. Afterwards the database holds the
+ * fewest pages its nodes need. O(free + nodes moved) when it acts, O(1)
+ * otherwise.
+ */
+void mdb_compact(void);
 
 /* Every node in use, for check: fn(ctx, id), stop when it returns false. */
 void mdb_each(bool (*fn)(void *ctx, mdb_id i), void *ctx);

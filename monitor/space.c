@@ -73,11 +73,13 @@ static struct {
 
 /* ---- the stash: table pages for every space ---------------------------- */
 
+/* The stash is strict: every page a commit takes was reserved from what
+ * paging counted (pt_count_*), so an empty stash here is a bug, never a
+ * reason to borrow from the pool. */
 static err_t stash_get(void *ctx, paddr_t *out)
 {
 	(void)ctx;
-	if (!S.nstash) /* the reserve was short: a bug, but the pool may cover it */
-		return kalloc(FRAME_PTABLE, out) ? pt_err_nomem : NULL;
+	CHECK(S.nstash > 0);
 	*out = S.stash;
 	S.stash = pa_init(*(uint64_t *)plat_pa_to_ptr(S.stash));
 	S.nstash--;
@@ -144,19 +146,6 @@ static unsigned rights_of(pt_attr_t a)
 {
 	return rights_of_attr(a);
 }
-
-/* Table pages that any sequence of entry changes inside [a, a + len) of
- * one space can add: every PT, PD and PDPT that can serve the range. */
-static uint64_t cover(uint64_t a, uint64_t len)
-{
-	const uint64_t last = a + len - 1;
-
-	return (last >> 21) - (a >> 21) + 1 + (last >> 30) - (a >> 30) + 1 + (last >> 39) -
-	       (a >> 39) + 1;
-}
-
-/* Page tables one node's entry change can add (a PT, a PD, a PDPT). */
-#define NODE_TABLES 3
 
 static struct mdb_node *N(mdb_id i)
 {
@@ -264,13 +253,171 @@ static uint64_t node_end(mdb_id x)
 	return mdb_va(N(x)) + mdb_size(N(x));
 }
 
+/* ---- the database heals ----------------------------------------------------- */
+
+/*
+ * A command splits database trees in its prepare step (mdb_split), and its
+ * commit removes nodes and cuts rights. Both are undone where they can be:
+ *  - a command that fails after splitting joins every tree it split back
+ *    to the size it had (the undo list: the root's place and size, noted
+ *    before its first split; nothing else changed the tree since);
+ *  - a command that succeeds looks at every tree whose nodes it removed or
+ *    whose rights it cut (the heal list) and joins it a level up, again
+ *    and again, while its group of 512 trees is whole: the same shape and
+ *    rights piece for piece, the roots mapping one aligned run of frames
+ *    (mdb_joinable). Translations do not change: paging has already
+ *    merged the entries of a uniform table on its own.
+ * Then the database gives back the node pages it no longer needs
+ * (mdb_compact). So after every client space is deleted, sigma0's nodes
+ * are its boot nodes again, and a failed command leaves the database, and
+ * the pool's counts, as they were.
+ */
+#define UNDO_MAX 4096  /* trees one command may split (pool grow: 64 pieces, 2 ends each) */
+#define HEAL_MAX 16384 /* trees one command heals; past that, every tree is looked at */
+
+static struct {
+	struct {
+		unsigned space, level;
+		uint64_t va;
+	} split[UNDO_MAX];
+	unsigned nsplit;
+	mdb_id heal[HEAL_MAX];
+	unsigned nheal;
+	bool heal_all;
+} U;
+
+/* Note that the tree holding x changed: heal it at the end. */
+static void heal_note(mdb_id x)
+{
+	if (U.nheal && U.heal[U.nheal - 1] == x)
+		return;
+	if (U.nheal == HEAL_MAX)
+		U.heal_all = true;
+	else
+		U.heal[U.nheal++] = x;
+}
+
+/* Whether the roots of r0's group (piece 0..511) map one aligned run of
+ * frames, piece k at frame(r0) + k * size. */
+static bool frames_join(mdb_id r0)
+{
+	const uint64_t size = mdb_size(N(r0)), f0 = pa_addr(space_node_frame(r0));
+
+	if (f0 & (size * 512 - 1))
+		return false;
+	for (unsigned k = 1; k < 512; k++)
+		if (pa_addr(space_node_frame(mdb_piece(r0, k))) != f0 + k * size)
+			return false;
+	return true;
+}
+
+/* The group (space, block a level up, level) of root r, as one key. */
+static uint64_t group_of(mdb_id r)
+{
+	const struct mdb_node *x = N(r);
+	const uint64_t span = mdb_level_size(mdb_level(x) + 1);
+
+	return (uint64_t)mdb_space(x) << 48 | (mdb_va(x) & ~(span - 1)) | mdb_level(x);
+}
+
+/* Join the tree holding c a level up while its group is whole. *failed:
+ * the group last found not whole (no change since), skipped. */
+static void heal_tree(mdb_id c, uint64_t *failed)
+{
+	for (;;) {
+		const mdb_id r = mdb_root(c);
+		if (mdb_level(N(r)) >= 2)
+			return;
+		const uint64_t g = group_of(r);
+		if (g == *failed)
+			return;
+		const mdb_id r0 = mdb_joinable(r);
+		if (!r0 || !frames_join(r0)) {
+			*failed = g;
+			return;
+		}
+		mdb_join(r0);
+		*failed = ~(uint64_t)0; /* a group found not whole may be whole now */
+		c = r0;
+	}
+}
+
+static bool heal_root(void *ctx, mdb_id i)
+{
+	if (!N(i)->parent)
+		heal_tree(i, ctx);
+	return true;
+}
+
+/* Join the tree of space s whose root held [va, va + size(level)) back to
+ * that one root: its pieces first, each back to a piece a level down. */
+static void unsplit(unsigned s, uint64_t va, unsigned level)
+{
+	const mdb_id x = mdb_find(s, va);
+
+	CHECK(x && !N(x)->parent);
+	if (mdb_level(N(x)) >= level)
+		return;
+	for (unsigned k = 0; k < 512; k++)
+		unsplit(s, va + k * mdb_level_size(level - 1), level - 1);
+	mdb_join(mdb_find(s, va));
+}
+
+/* The end of every command: undo its splits (failed) or heal what it
+ * changed (succeeded); give back the database pages and table pages it
+ * no longer needs. Returns e. */
+static err_t finish(err_t e)
+{
+	if (e) {
+		while (U.nsplit) {
+			U.nsplit--;
+			unsplit(U.split[U.nsplit].space, U.split[U.nsplit].va,
+			        U.split[U.nsplit].level);
+		}
+	} else if (U.heal_all) {
+		uint64_t failed = ~(uint64_t)0;
+		mdb_each(heal_root, &failed);
+	} else {
+		uint64_t failed = ~(uint64_t)0;
+		for (unsigned i = 0; i < U.nheal; i++)
+			if (!(N(U.heal[i])->key & MDB_KEY_FREE))
+				heal_tree(U.heal[i], &failed);
+	}
+	U.nsplit = U.nheal = 0;
+	U.heal_all = false;
+	mdb_compact();
+	stash_trim(STASH_KEEP);
+	return e;
+}
+
 /* ---- prepare: splits ------------------------------------------------------- */
 
-/* Split the tree of x one level, taking its nodes first. */
+/* Split the tree of x one level, taking its nodes first; note its root's
+ * place and size for the undo, unless the tree is a piece of one this
+ * command split already (the last noted: splits of pieces follow the
+ * split of their tree). */
 static err_t split_tree(mdb_id x)
 {
-	const uint64_t size = mdb_subtree_size(mdb_root(x));
+	const mdb_id r = mdb_root(x);
+	const struct mdb_node *p = N(r);
+	const uint64_t size = mdb_subtree_size(r);
+	const unsigned s = mdb_space(p);
 
+	bool noted = false;
+	if (U.nsplit) {
+		const unsigned last = U.nsplit - 1;
+		noted = U.split[last].space == s && U.split[last].level > mdb_level(p) &&
+		        mdb_va(p) >= U.split[last].va &&
+		        mdb_va(p) < U.split[last].va + mdb_level_size(U.split[last].level);
+	}
+	if (!noted) {
+		if (U.nsplit == UNDO_MAX)
+			return space_err_nomem;
+		U.split[U.nsplit].space = s;
+		U.split[U.nsplit].va = mdb_va(p);
+		U.split[U.nsplit].level = mdb_level(p);
+		U.nsplit++;
+	}
 	if (mdb_reserve(size * 511))
 		return space_err_nomem;
 	mdb_split(x);
@@ -334,72 +481,80 @@ static err_t split_above(unsigned n, uint64_t v, uint64_t len, unsigned level)
 }
 
 /*
- * Table pages removing node y (or changing its entries) can add: the leaf
- * that maps its first page is split down to y's size, which makes the
- * tables of y's path below the leaf. Nodes that share a leaf share those
- * tables, so a table already counted by this command is not counted again
- * (the last table counted per space and level: a command counts nodes in
- * address order, and each space's nodes come in that order too). Removals
- * only split and free, never merge, so counts taken before a command bound
- * what it needs.
+ * ---- prepare: table pages, as paging counts them ----------------------------
+ *
+ * A command's commit is a batch of paging operations: pt_unmap of a node's
+ * block for each node it removes (drop_node), pt_map of a node's block
+ * for each node it makes (add_node), pt_protect of a node's block for each
+ * node whose rights it cuts (protect_tree). The prepare step counts every
+ * one of them into one tally, on the tables as they are before the commit
+ * (pt_count_*), and reserves tally.need table pages: paging's own counting
+ * pass is the only authority on table pages. Table pages the commit frees
+ * go back into the stash (stash_put) and can serve later operations.
+ *
+ * Why that is enough (pt.h states the bound and its conditions C1, C2):
+ * - unmap, flush, protect and space del only remove nodes and cut rights:
+ *   no map in the batch, so C1 and C2 hold trivially.
+ * - map and grant, independent: first every node of the destination is
+ *   removed (with its subtree), node by node; then one node is made per
+ *   source node, each inside the destination; then (grant) the source's
+ *   nodes are removed. C1: what a map wrote whole lies in the
+ *   destination, and no later removal touches the destination (the
+ *   source is disjoint from it, and whatever derived from the source
+ *   inside it was removed before the maps). C2: if the tables already
+ *   mapped a new node's block exactly so, the node there mapped the same
+ *   frames, so it was of the same tree and hence of the same size as the
+ *   source node (every node of a tree has one size, and every frame has
+ *   one tree): its removal covered exactly the new block, never a larger
+ *   entry around it.
+ * - map and grant, dependent: every operation is one 4K page, at a page
+ *   of the destination, of the source (grant), or of a node derived from
+ *   them before the command (the nodes made on the way are in the
+ *   destination). A 4K operation makes a table at place P only where no
+ *   table is (after a return matched as in pt.h) and P lies on the
+ *   page's own path; a table never there before lies, on the tables
+ *   before the command, below a leaf (which an unmap of that page
+ *   counts) or below an absent entry (which a map of that page counts).
+ *   So a map and an unmap counted at each page of the destination and an
+ *   unmap at each page of the source and of every derived node bound it.
+ * - space new, boot, reset and pool shrink only map, into places holding
+ *   nothing; pool grow only removes.
  */
-static struct {
-	uint64_t gen; /* bumped per command */
-	struct {
-		uint64_t gen, table;
-	} last[SPACE_MAX][PT_LEVELS - 1];
-} counted;
+static struct pt_tally tally;
 
-static void need_begin(void)
-{
-	counted.gen++;
-}
-
-static unsigned split_need(mdb_id y)
+/* What removing node y takes (drop_node). */
+static void count_drop(mdb_id y)
 {
 	const struct mdb_node *x = N(y);
-	const unsigned n = mdb_space(x);
-	struct pt_walk w;
-	unsigned t = 0;
 
-	pt_walk(&SP[n].pt, va_init(mdb_va(x)), &w);
-	const unsigned leaf = PT_LEVELS - w.depth;
-	for (unsigned k = mdb_level(x); k < leaf; k++) {
-		/* the table at level k on the path: it serves va >> (21 + 9k) */
-		const uint64_t table = mdb_va(x) >> (21 + 9 * k);
-		if (counted.last[n][k].gen == counted.gen && counted.last[n][k].table == table)
-			continue;
-		counted.last[n][k].gen = counted.gen;
-		counted.last[n][k].table = table;
-		t++;
+	CHECK(!pt_count_unmap(&SP[mdb_space(x)].pt, va_init(mdb_va(x)), mdb_size(x), &tally));
+}
+
+/* What removing the subtree of top takes, top itself only if `self`. */
+static void count_remove(mdb_id top, bool self)
+{
+	for (mdb_id y = self ? top : mdb_next_in(top, top); y; y = mdb_next_in(top, y))
+		count_drop(y);
+}
+
+/* What protect_tree(top, rights) takes: each node whose rights it cuts. */
+static void count_protect(mdb_id top, unsigned rights)
+{
+	for (mdb_id y = top; y; y = mdb_next_in(top, y)) {
+		const struct mdb_node *x = N(y);
+		const unsigned old = mdb_rights(x), nr = old & rights;
+		if (nr != old)
+			CHECK(!pt_count_protect(&SP[mdb_space(x)].pt, va_init(mdb_va(x)),
+			                        mdb_size(x), attr_of(old) & ~attr_of(nr), 0,
+			                        &tally));
 	}
-	return t;
 }
 
-/* What removing everything strictly below top can add in table pages. */
-static uint64_t below_need(mdb_id top)
+/* What making a node of `rights` at n:va of `level`, mapping pa, takes. */
+static void count_add(unsigned n, uint64_t va, unsigned level, unsigned rights, paddr_t pa)
 {
-	uint64_t t = 0;
-
-	for (mdb_id y = mdb_next_in(top, top); y; y = mdb_next_in(top, y))
-		t += split_need(y);
-	return t;
-}
-
-/* What protecting top and everything below it to `rights` can add: each
- * node whose rights change splits the leaf over it down to its size (a
- * node whose rights stay has a subtree whose rights stay too: they are
- * within its own). A merge on the way frees a table before any later
- * split can need one again: a leaf that merged and splits again gives back
- * at least what its split takes. */
-static uint64_t protect_need(mdb_id top, unsigned rights)
-{
-	uint64_t t = 0;
-
-	for (mdb_id y = top; y; y = mdb_next_in(top, y))
-		if (mdb_rights(N(y)) & ~rights)
-			t += split_need(y);
-	return t;
+	CHECK(!pt_count_map(&SP[n].pt, va_init(va), pa, mdb_level_size(level), attr_of(rights), 0,
+	                    &tally));
 }
 
 /* Whether node x is a mapping of space n with a page in [a, a + len). */
@@ -410,59 +565,27 @@ static bool overlaps(mdb_id x, unsigned n, uint64_t a, uint64_t len)
 }
 
 /*
- * What a command on every node of [v, v + len) of space n can add in table
- * pages: per node, removing everything below it and (`self`) the node
- * itself; or, for protect (rights set), protecting it and its subtree.
+ * What a command on every node of [v, v + len) of space n takes: per
+ * node, removing everything below it and (`self`) the node itself; or,
+ * for protect (rights not 0), cutting the rights of it and its subtree. A
+ * node derived from another node of the region is in that node's
+ * subtree, counted with it (so chains cost O(nodes), not O(nodes^2)).
  */
-static uint64_t region_need(unsigned n, uint64_t v, uint64_t len, bool self, unsigned rights)
+static void count_region(unsigned n, uint64_t v, uint64_t len, bool self, unsigned rights)
 {
-	uint64_t t = 0;
-
 	for (uint64_t pos = v, end = v + len;;) {
 		mdb_id x = node_from(n, &pos, end);
 		if (!x)
-			return t;
-		/* a node derived from another node of the region is in that
-		 * node's subtree, counted already (chains stay linear) */
+			return;
+		pos = node_end(x);
 		const mdb_id p = N(x)->parent;
-		if (p && overlaps(p, n, v, len)) {
-			pos = node_end(x);
+		if (p && overlaps(p, n, v, len))
 			continue;
-		}
 		if (rights)
-			t += protect_need(x, rights);
+			count_protect(x, rights);
 		else
-			t += below_need(x) + (self ? split_need(x) : 0);
-		pos = node_end(x);
+			count_remove(x, self);
 	}
-}
-
-/* Table pages making one node per source node of [v, v + len) at the
- * matching places of the destination can add: the tables on each new
- * entry's path, at most every table that can serve the destination. */
-static uint64_t create_need(unsigned n, uint64_t v, uint64_t len, uint64_t v2)
-{
-	uint64_t t = 0;
-	const uint64_t most = cover(v2, len);
-
-	for (uint64_t pos = v, end = v + len; t < most;) {
-		mdb_id x = node_from(n, &pos, end);
-		if (!x)
-			break;
-		t += PT_LEVELS - 1 - mdb_level(N(x));
-		pos = node_end(x);
-	}
-	return t < most ? t : most;
-}
-
-/* Table pages a 4K change at v in space n can add: one per level below
- * the entry the walk ends at (an absent entry, or a leaf to split). */
-static unsigned page_tables(unsigned n, uint64_t v)
-{
-	struct pt_walk w;
-
-	pt_walk(&SP[n].pt, va_init(v), &w);
-	return PT_LEVELS - w.depth;
 }
 
 /* ---- commit: node and entry changes ----------------------------------------- */
@@ -489,6 +612,8 @@ static uint64_t remove_tree(mdb_id top)
 {
 	uint64_t pages = 0;
 
+	if (N(top)->parent)
+		heal_note(N(top)->parent);
 	for (mdb_id x = top;;) {
 		while (N(x)->child)
 			x = N(x)->child;
@@ -505,6 +630,7 @@ static uint64_t remove_children(mdb_id x)
 {
 	uint64_t pages = 0;
 
+	heal_note(x);
 	while (N(x)->child)
 		pages += remove_tree(N(x)->child);
 	return pages;
@@ -607,18 +733,39 @@ static err_t survey(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t l
 	return NULL;
 }
 
-/* Nodes of the source, once split for the command. */
-static uint64_t count_nodes(unsigned n, uint64_t v, uint64_t len)
+/*
+ * Count into the tally what map or grant (cut and split for the command)
+ * takes in table pages, in the order of its commit (see "prepare: table
+ * pages" for why this bounds it); returns the nodes it makes (one per
+ * source node).
+ */
+static uint64_t count_map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
+                                   unsigned rights, bool grant, bool dep)
 {
-	uint64_t c = 0;
+	uint64_t nodes = 0;
 
+	pt_tally_begin(&tally);
+	count_region(n2, v2, len, true, 0);
 	for (uint64_t pos = v, end = v + len;;) {
-		mdb_id x = node_from(n, &pos, end);
-		if (!x)
-			return c;
-		c++;
-		pos = node_end(x);
+		mdb_id s = node_from(n, &pos, end);
+		if (!s)
+			break;
+		const struct mdb_node *x = N(s);
+		if (!dep)
+			count_add(n2, v2 + (mdb_va(x) - v), mdb_level(x), mdb_rights(x) & rights,
+			          space_node_frame(s));
+		nodes++;
+		pos = node_end(s);
 	}
+	if (grant)
+		count_region(n, v, len, true, 0);
+	for (uint64_t off = 0; dep && off < len; off += PAGE_SIZE) {
+		count_add(n2, v2 + off, 0, RIGHTS_R, pa_init(v2 + off));
+		CHECK(!pt_count_unmap(&SP[n2].pt, va_init(v2 + off), PAGE_SIZE, &tally));
+		if (grant)
+			CHECK(!pt_count_unmap(&SP[n].pt, va_init(v + off), PAGE_SIZE, &tally));
+	}
+	return nodes;
 }
 
 /* One page of a dependent map or grant, exactly as SPEC says it. */
@@ -656,7 +803,6 @@ static void page_step(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned
 static bool page_fast(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned rights, bool grant,
                       struct space_result *r, err_t *e)
 {
-	need_begin();
 	const mdb_id s = find_node(n, v);
 
 	if (!s) {
@@ -665,11 +811,16 @@ static bool page_fast(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned
 	}
 	if (mdb_level(N(s)) || (grant && N(s)->child) || find_node(n2, v2))
 		return false;
-	*e = reserve(1, page_tables(n2, v2) + (grant ? split_need(s) : 0));
+	const unsigned nr = mdb_rights(N(s)) & rights;
+	const paddr_t pa = space_node_frame(s);
+	pt_tally_begin(&tally);
+	count_add(n2, v2, 0, nr, pa);
+	if (grant)
+		count_drop(s);
+	*e = reserve(1, tally.need);
 	if (*e)
 		return true;
-	const mdb_id d = add_node(n2, v2, 0, mdb_rights(N(s)) & rights, grant ? N(s)->parent : s,
-	                          space_node_frame(s));
+	const mdb_id d = add_node(n2, v2, 0, nr, grant ? N(s)->parent : s, pa);
 	note(r, d);
 	if (grant)
 		remove_tree(s);
@@ -677,37 +828,35 @@ static bool page_fast(unsigned n, uint64_t v, unsigned n2, uint64_t v2, unsigned
 	return true;
 }
 
-static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
-                          unsigned rights, bool grant, struct space_result *r)
+/* The arguments of map and grant: both spaces, both regions, the rights. */
+static err_t check_map_args(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
+                            unsigned rights)
 {
-	need_begin();
 	err_t e = check_space(n);
-	bool dep;
-	uint64_t nodes;
 
-	*r = (struct space_result){.rights_and = RIGHTS_RWX};
 	if (!e)
 		e = check_space(n2);
 	if (!e)
 		e = check_region(v, len);
 	if (!e)
 		e = check_region(v2, len);
-	if (!e)
-		e = check_rights(rights);
-	if (!e && len == PAGE_SIZE && page_fast(n, v, n2, v2, rights, grant, r, &e))
-		return e;
-	if (!e)
-		e = survey(n, v, n2, v2, len, grant, &dep, &nodes);
-	if (e)
-		return e;
+	return e ? e : check_rights(rights);
+}
 
+/* Prepare map or grant (source valid, dependent or not): cut both regions'
+ * ends, split the source's nodes (and a dependent command's destination)
+ * down to the size both regions can hold, reserve the nodes and table
+ * pages the commit takes. */
+static err_t prepare_map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
+                         unsigned rights, bool grant, bool dep)
+{
 	/* The largest node both regions can hold at matching places. */
 	unsigned level = 2;
 	while (level && ((v ^ v2) & (mdb_level_size(level) - 1)))
 		level--;
 	if (dep)
 		level = 0;
-	e = cut_region(n, v, len, CUT_ALWAYS, 0);
+	err_t e = cut_region(n, v, len, CUT_ALWAYS, 0);
 	if (!e)
 		e = split_above(n, v, len, level);
 	if (!e)
@@ -716,38 +865,52 @@ static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint
 		e = split_above(n2, v2, len, 0);
 	if (e)
 		return e;
-	nodes = count_nodes(n, v, len);
-	/* dependent commands make and remove nodes as they go: every table
-	 * either region can hold; otherwise the new entries' paths */
-	uint64_t tables =
-	    region_need(n2, v2, len, true, 0) + (dep ? cover(v2, len) : create_need(n, v, len, v2));
+	const uint64_t nodes = count_map_or_grant(n, v, n2, v2, len, rights, grant, dep);
+	return reserve(nodes, tally.need);
+}
+
+/* The commit of an independent map or grant: flush the destination, one
+ * node per source node, then (grant) flush the source. */
+static void commit_map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
+                       unsigned rights, bool grant, struct space_result *r)
+{
+	flush_nodes(n2, v2, len);
+	for (uint64_t pos = v, end = v + len;;) {
+		mdb_id s = node_from(n, &pos, end);
+		if (!s)
+			break;
+		const struct mdb_node *x = N(s);
+		const mdb_id parent = grant ? x->parent : s;
+		const mdb_id d = add_node(n2, v2 + (mdb_va(x) - v), mdb_level(x),
+		                          mdb_rights(x) & rights, parent, space_node_frame(s));
+		note(r, d);
+		pos = node_end(s);
+	}
 	if (grant)
-		tables += region_need(n, v, len, true, 0) + (dep ? cover(v, len) : 0);
-	e = reserve(nodes, tables);
+		flush_nodes(n, v, len);
+}
+
+static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len,
+                          unsigned rights, bool grant, struct space_result *r)
+{
+	err_t e = check_map_args(n, v, n2, v2, len, rights);
+	bool dep;
+	uint64_t nodes;
+
+	*r = (struct space_result){.rights_and = RIGHTS_RWX};
+	if (!e && len == PAGE_SIZE && page_fast(n, v, n2, v2, rights, grant, r, &e))
+		return e;
+	if (!e)
+		e = survey(n, v, n2, v2, len, grant, &dep, &nodes);
+	if (!e)
+		e = prepare_map(n, v, n2, v2, len, rights, grant, dep);
 	if (e)
 		return e;
-
-	if (dep) {
+	if (dep)
 		for (uint64_t off = 0; off < len; off += PAGE_SIZE)
 			page_step(n, v + off, n2, v2 + off, rights, grant, r);
-	} else {
-		flush_nodes(n2, v2, len);
-		for (uint64_t pos = v, end = v + len;;) {
-			mdb_id s = node_from(n, &pos, end);
-			if (!s)
-				break;
-			const struct mdb_node *x = N(s);
-			const mdb_id parent = grant ? x->parent : s;
-			const mdb_id d =
-			    add_node(n2, v2 + (mdb_va(x) - v), mdb_level(x), mdb_rights(x) & rights,
-			             parent, space_node_frame(s));
-			note(r, d);
-			pos = node_end(s);
-		}
-		if (grant)
-			flush_nodes(n, v, len);
-	}
-	stash_trim(STASH_KEEP);
+	else
+		commit_map(n, v, n2, v2, len, rights, grant, r);
 	if (!r->pages)
 		r->rights_and = 0;
 	return NULL;
@@ -756,13 +919,13 @@ static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint
 err_t space_map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
                 struct space_result *r)
 {
-	return map_or_grant(n, v, n2, v2, len, rights, false, r);
+	return finish(map_or_grant(n, v, n2, v2, len, rights, false, r));
 }
 
 err_t space_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
                   struct space_result *r)
 {
-	return map_or_grant(n, v, n2, v2, len, rights, true, r);
+	return finish(map_or_grant(n, v, n2, v2, len, rights, true, r));
 }
 
 /* ---- unmap, flush, protect ------------------------------------------------------- */
@@ -775,6 +938,7 @@ static uint64_t protect_tree(mdb_id top, unsigned rights)
 {
 	uint64_t pages = 0;
 
+	heal_note(top);
 	for (mdb_id x = top; x; x = mdb_next_in(top, x)) {
 		const struct mdb_node *n = N(x);
 		const unsigned old = mdb_rights(n), nr = old & rights;
@@ -788,51 +952,39 @@ static uint64_t protect_tree(mdb_id top, unsigned rights)
 	return pages;
 }
 
-static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, unsigned rights,
-                      struct space_result *r)
+/*
+ * unmap or flush of one page n:v: done (true, *e set) when the page holds
+ * no node, or a 4K node (no cut needed), or (unmap) a childless node,
+ * which unmap leaves alone; false: the general path runs.
+ */
+static bool range_page_fast(enum range_op op, unsigned n, uint64_t v, struct space_result *r,
+                            err_t *e)
 {
-	need_begin();
-	static const enum cut_need need[] = {
-	    [OP_UNMAP] = CUT_IF_CHILDREN, [OP_FLUSH] = CUT_ALWAYS, [OP_PROTECT] = CUT_IF_RIGHTS};
-	err_t e = check_space(n);
+	const mdb_id x = find_node(n, v);
 
-	*r = (struct space_result){0};
-	if (!e)
-		e = check_region(v, len);
-	if (!e && op == OP_PROTECT)
-		e = check_rights(rights);
-	if (!e && len == PAGE_SIZE && op != OP_PROTECT) {
-		/* one page of a 4K node (or of a childless larger one, which
-		 * unmap leaves alone): no cut, no cover */
-		const mdb_id x = find_node(n, v);
-		if (!x)
-			return NULL;
-		if (op == OP_UNMAP && !N(x)->child)
-			return NULL;
-		if (!mdb_level(N(x))) {
-			e = reserve(0, below_need(x) + (op == OP_FLUSH ? split_need(x) : 0));
-			if (e)
-				return e;
-			r->pages = op == OP_FLUSH ? remove_tree(x) : remove_children(x);
-			stash_trim(STASH_KEEP);
-			return NULL;
-		}
-	}
-	if (!e)
-		e = cut_region(n, v, len, need[op], rights);
-	if (e)
-		return e;
-	/* A node the region still cuts needs nothing (see must_cut). */
-	const uint64_t tables =
-	    region_need(n, v, len, op == OP_FLUSH, op == OP_PROTECT ? rights : 0) +
-	    (op == OP_PROTECT ? NODE_TABLES : 0);
-	e = reserve(0, tables);
-	if (e)
-		return e;
+	*e = NULL;
+	if (!x || (op == OP_UNMAP && !N(x)->child))
+		return true;
+	if (mdb_level(N(x)))
+		return false;
+	pt_tally_begin(&tally);
+	count_remove(x, op == OP_FLUSH);
+	*e = reserve(0, tally.need);
+	if (!*e)
+		r->pages = op == OP_FLUSH ? remove_tree(x) : remove_children(x);
+	return true;
+}
+
+/* The commit of unmap, flush or protect over [v, v + len) (ends cut):
+ * every node the region holds whole. A node the region still cuts is
+ * left alone (see must_cut). */
+static void commit_range(enum range_op op, unsigned n, uint64_t v, uint64_t len, unsigned rights,
+                         struct space_result *r)
+{
 	for (uint64_t pos = v, end = v + len;;) {
 		mdb_id x = node_from(n, &pos, end);
 		if (!x)
-			break;
+			return;
 		const bool whole = mdb_va(N(x)) >= v && node_end(x) <= end;
 		pos = node_end(x);
 		if (!whole)
@@ -849,23 +1001,47 @@ static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, un
 			break;
 		}
 	}
-	stash_trim(STASH_KEEP);
-	return NULL;
+}
+
+static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, unsigned rights,
+                      struct space_result *r)
+{
+	static const enum cut_need need[] = {
+	    [OP_UNMAP] = CUT_IF_CHILDREN, [OP_FLUSH] = CUT_ALWAYS, [OP_PROTECT] = CUT_IF_RIGHTS};
+	err_t e = check_space(n);
+
+	*r = (struct space_result){0};
+	if (!e)
+		e = check_region(v, len);
+	if (!e && op == OP_PROTECT)
+		e = check_rights(rights);
+	if (!e && len == PAGE_SIZE && op != OP_PROTECT && range_page_fast(op, n, v, r, &e))
+		return e;
+	if (!e)
+		e = cut_region(n, v, len, need[op], rights);
+	if (e)
+		return e;
+	pt_tally_begin(&tally);
+	count_region(n, v, len, op == OP_FLUSH, op == OP_PROTECT ? rights : 0);
+	e = reserve(0, tally.need);
+	if (!e)
+		commit_range(op, n, v, len, rights, r);
+	return e;
 }
 
 err_t space_unmap(unsigned n, uint64_t v, uint64_t len, struct space_result *r)
 {
-	return range_op(OP_UNMAP, n, v, len, RIGHTS_RWX, r);
+	return finish(range_op(OP_UNMAP, n, v, len, RIGHTS_RWX, r));
 }
 
 err_t space_flush(unsigned n, uint64_t v, uint64_t len, struct space_result *r)
 {
-	return range_op(OP_FLUSH, n, v, len, RIGHTS_RWX, r);
+	return finish(range_op(OP_FLUSH, n, v, len, RIGHTS_RWX, r));
 }
 
 err_t space_protect(unsigned n, uint64_t v, uint64_t len, unsigned rights, struct space_result *r)
 {
-	return range_op(OP_PROTECT, n, v, len, rights, r);
+	return finish(range_op(OP_PROTECT, n, v, len, rights, r));
 }
 
 bool space_lookup(unsigned n, uint64_t v, struct space_hit *h)
@@ -880,19 +1056,37 @@ bool space_lookup(unsigned n, uint64_t v, struct space_hit *h)
 
 /* ---- spaces ----------------------------------------------------------------- */
 
-/* Tables for a new space: its root, and its reserved pieces. */
+/* Map memmon's reserved pieces into tree pt, or (`dry`) count them into
+ * the tally. */
+static void map_reserved(struct pt *pt, bool dry)
+{
+	for (size_t i = 0; i < S.nrsv; i++) {
+		const struct plat_rsv *p = &S.rsv[i];
+		const pt_attr_t a = PT_R | (p->write ? PT_W : 0) | (p->exec ? PT_X : 0);
+		const uint64_t len = p->pages * PAGE_SIZE;
+		CHECK(!(dry ? pt_count_map(pt, va_init(p->va), p->pa, len, a, 0, &tally)
+		            : pt_map(pt, va_init(p->va), p->pa, len, a, 0)));
+	}
+}
+
+/* Tables for a new space: its root (taken first), then what paging counts
+ * for its reserved pieces. On failure nothing is kept. */
 static err_t make_space(unsigned n)
 {
-	err_t e = stash_fill(1 + NODE_TABLES * (S.nrsv + 1));
+	err_t e = stash_fill(1);
 
 	if (e)
 		return e;
 	CHECK(!pt_init(&SP[n].pt, &stash_mem, S.gib));
-	for (size_t i = 0; i < S.nrsv; i++) {
-		const struct plat_rsv *p = &S.rsv[i];
-		pt_attr_t a = PT_R | (p->write ? PT_W : 0) | (p->exec ? PT_X : 0);
-		CHECK(!pt_map(&SP[n].pt, va_init(p->va), p->pa, p->pages * PAGE_SIZE, a, 0));
+	pt_tally_begin(&tally);
+	map_reserved(&SP[n].pt, true);
+	e = stash_fill(tally.need);
+	if (e) {
+		pt_destroy(&SP[n].pt);
+		stash_trim(STASH_KEEP);
+		return e;
 	}
+	map_reserved(&SP[n].pt, false);
 	SP[n].used = true;
 	SP[n].pages = 0;
 	stash_trim(STASH_KEEP);
@@ -919,9 +1113,8 @@ err_t space_new(unsigned *out)
 	return space_err_full;
 }
 
-err_t space_del(unsigned n, uint64_t *flushed)
+static err_t del_space(unsigned n, uint64_t *flushed)
 {
-	need_begin();
 	err_t e = check_space(n);
 
 	*flushed = 0;
@@ -929,7 +1122,9 @@ err_t space_del(unsigned n, uint64_t *flushed)
 		return e;
 	if (n == 0)
 		return space_err_sigma0;
-	e = reserve(0, region_need(n, 0, SPACE_USER_TOP, true, 0));
+	pt_tally_begin(&tally);
+	count_region(n, 0, SPACE_USER_TOP, true, 0);
+	e = reserve(0, tally.need);
 	if (e)
 		return e;
 	*flushed = flush_nodes(n, 0, SPACE_USER_TOP);
@@ -937,6 +1132,11 @@ err_t space_del(unsigned n, uint64_t *flushed)
 	drop_space(n);
 	stash_trim(STASH_KEEP);
 	return NULL;
+}
+
+err_t space_del(unsigned n, uint64_t *flushed)
+{
+	return finish(del_space(n, flushed));
 }
 
 /* The level of the largest block (1G, 2M, 4K) aligned at pos that fits
@@ -961,13 +1161,19 @@ static uint64_t blocks(uint64_t pa, uint64_t pages)
 }
 
 /* sigma0 maps [pa, pa + pages) at v == r, rwx, as root nodes of the
- * largest blocks; the nodes and tables are reserved. */
-static void give_sigma0(uint64_t pa, uint64_t pages)
+ * largest blocks; the nodes and tables are reserved. `dry`: count the
+ * table pages that takes on tree pt into the tally instead. */
+static void give_sigma0(uint64_t pa, uint64_t pages, struct pt *pt, bool dry)
 {
 	for (uint64_t pos = pa, end = pa + pages * PAGE_SIZE; pos < end;) {
 		const unsigned level = block_level(pos, end);
-		add_node(0, pos, level, RIGHTS_RWX, MDB_NIL, pa_init(pos));
-		pos += mdb_level_size(level);
+		const uint64_t size = mdb_level_size(level);
+		if (dry)
+			CHECK(!pt_count_map(pt, va_init(pos), pa_init(pos), size,
+			                    attr_of(RIGHTS_RWX), 0, &tally));
+		else
+			add_node(0, pos, level, RIGHTS_RWX, MDB_NIL, pa_init(pos));
+		pos += size;
 	}
 }
 
@@ -1033,20 +1239,21 @@ static err_t take_client_runs(uint64_t want, struct space_extent *runs, size_t *
 /* Hand runs to sigma0: reserve, then map. On failure the runs are freed. */
 static err_t adopt_runs(const struct space_extent *runs, size_t nruns)
 {
-	uint64_t nodes = 0, tables = 0;
+	uint64_t nodes = 0;
 
+	pt_tally_begin(&tally);
 	for (size_t i = 0; i < nruns; i++) {
 		nodes += blocks(runs[i].base, runs[i].pages);
-		tables += cover(runs[i].base, runs[i].pages * PAGE_SIZE);
+		give_sigma0(runs[i].base, runs[i].pages, &SP[0].pt, true);
 	}
-	err_t e = S.next + nruns > EXTENTS_MAX ? space_err_extents : reserve(nodes, tables);
+	err_t e = S.next + nruns > EXTENTS_MAX ? space_err_extents : reserve(nodes, tally.need);
 	if (e) {
 		for (size_t i = 0; i < nruns; i++)
 			CHECK(!frame_free(pa_init(runs[i].base), runs[i].pages, FRAME_CLIENT));
 		return e;
 	}
 	for (size_t i = 0; i < nruns; i++) {
-		give_sigma0(runs[i].base, runs[i].pages);
+		give_sigma0(runs[i].base, runs[i].pages, NULL, false);
 		extent_add(runs[i].base, runs[i].pages);
 	}
 	stash_trim(STASH_KEEP);
@@ -1130,33 +1337,36 @@ err_t space_reset(void)
 	for (unsigned n = 0; n < SPACE_MAX; n++)
 		if (SP[n].used)
 			held += SP[n].pt.tables;
-	uint64_t need = 1 + NODE_TABLES * (S.nrsv + 1);
-	for (size_t i = 0; i < S.next; i++)
-		need += blocks(S.ext[i].base, S.ext[i].pages) / 128 + 2 +
-		        cover(S.ext[i].base, S.ext[i].pages * PAGE_SIZE);
-	if (fs.free + held + ms.pages < need)
+	/* What sigma0's boot state takes: paging counts its tables on a tree
+	 * not made yet, the database its pages for the nodes. */
+	struct pt blank;
+	uint64_t nodes = 0;
+	pt_blank(&blank, S.gib);
+	pt_tally_begin(&tally);
+	map_reserved(&blank, true);
+	for (size_t i = 0; i < S.next; i++) {
+		nodes += blocks(S.ext[i].base, S.ext[i].pages);
+		give_sigma0(S.ext[i].base, S.ext[i].pages, &blank, true);
+	}
+	if (fs.free + held + ms.pages < tally.need + mdb_pages_for(nodes))
 		return space_err_nomem;
 	drop_all();
 	CHECK(!make_space(0));
-	uint64_t nodes = 0, tables = 0;
-	for (size_t i = 0; i < S.next; i++) {
-		nodes += blocks(S.ext[i].base, S.ext[i].pages);
-		tables += cover(S.ext[i].base, S.ext[i].pages * PAGE_SIZE);
-	}
-	/* Everything was given back first: the pool holds at least what
-	 * sigma0's boot state needs, unless `alloc` took it. */
-	err_t e = reserve(nodes, tables);
-	if (e)
-		return e;
+	pt_tally_begin(&tally);
 	for (size_t i = 0; i < S.next; i++)
-		give_sigma0(S.ext[i].base, S.ext[i].pages);
+		give_sigma0(S.ext[i].base, S.ext[i].pages, &SP[0].pt, true);
+	/* Everything was given back first: the pool holds what the counts
+	 * above said, which bound what sigma0's boot state takes. */
+	CHECK(!reserve(nodes, tally.need));
+	for (size_t i = 0; i < S.next; i++)
+		give_sigma0(S.ext[i].base, S.ext[i].pages, NULL, false);
 	stash_trim(STASH_KEEP);
 	return NULL;
 }
 
 /* ---- the pool ------------------------------------------------------------------- */
 
-err_t space_pool_shrink(uint64_t count)
+static err_t shrink_pool(uint64_t count)
 {
 	struct space_extent runs[PIECES_MAX];
 	size_t nruns;
@@ -1178,6 +1388,11 @@ err_t space_pool_shrink(uint64_t count)
 		}
 	}
 	return adopt_runs(runs, nruns);
+}
+
+err_t space_pool_shrink(uint64_t count)
+{
+	return finish(shrink_pool(count));
 }
 
 /* sigma0's frames from which nothing is derived, mapped at v == r: up to
@@ -1213,7 +1428,7 @@ static err_t pick_free_sigma0(uint64_t want, struct space_extent *out, size_t *n
 	return got < want ? space_err_busy : NULL;
 }
 
-err_t space_pool_grow(uint64_t count)
+static err_t grow_pool(uint64_t count)
 {
 	struct space_extent r[PIECES_MAX];
 	size_t nr;
@@ -1223,13 +1438,13 @@ err_t space_pool_grow(uint64_t count)
 	err_t e = pick_free_sigma0(count, r, &nr);
 	if (!e && S.next + 2 * nr > EXTENTS_MAX)
 		e = space_err_extents;
-	uint64_t tables = 0;
-	for (size_t i = 0; !e && i < nr; i++) {
+	for (size_t i = 0; !e && i < nr; i++)
 		e = cut_region(0, r[i].base, r[i].pages * PAGE_SIZE, CUT_ALWAYS, 0);
-		tables += cover(r[i].base, r[i].pages * PAGE_SIZE);
-	}
+	pt_tally_begin(&tally);
+	for (size_t i = 0; !e && i < nr; i++)
+		count_region(0, r[i].base, r[i].pages * PAGE_SIZE, true, 0);
 	if (!e)
-		e = reserve(0, tables);
+		e = reserve(0, tally.need);
 	if (e)
 		return e;
 	for (size_t i = 0; i < nr; i++) {
@@ -1240,6 +1455,11 @@ err_t space_pool_grow(uint64_t count)
 	}
 	stash_trim(STASH_KEEP);
 	return NULL;
+}
+
+err_t space_pool_grow(uint64_t count)
+{
+	return finish(grow_pool(count));
 }
 
 void space_stats(struct space_stats *s)

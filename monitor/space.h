@@ -15,12 +15,17 @@
  * the last 512 GiB of the upper half holds memmon's reserved pieces
  * (plat_reserved), supervisor-only; clients can never map there.
  *
- * Every operation is prepare-then-commit at the level of the model: it
+ * Every command is prepare-then-commit at the level of the model: it
  * first splits what it must split in the database (which changes no
- * translation) and takes every node and table page the rest can need;
- * only then does it change a mapping. When the pool cannot give what it
- * needs, it returns space_err_nomem and the model is as before (the
- * database may keep a finer representation of the same state).
+ * translation) and takes every node and every table page the rest needs
+ * (table pages: what paging's dry runs count, pt_count_*); only then does
+ * it change a mapping. A command that fails (any error below) changes
+ * nothing: the model, the tables, the database and the pool's counts are
+ * as before, byte for byte (its splits are joined back). A command that
+ * succeeds leaves the database healed: trees whose pieces are whole again
+ * are joined, and database pages no longer needed go back to the pool.
+ * Every command is O(what it touches) but for that healing, which is
+ * O(512 * tree) per tree it changed. Not reentrant.
  *
  * Rights are rights.h's RIGHTS_R | RIGHTS_W | RIGHTS_X, always with r.
  * Addresses: page-aligned, canonical, in the lower half; lengths a
@@ -48,13 +53,26 @@ err_t space_boot(uint64_t pool, bool gib_pages);
  * allocator (tests). */
 void space_shutdown(void);
 
+/* Whether space n exists (any n). */
 bool space_exists(unsigned n);
-/* Create the lowest unused space number >= 1. */
+
+/* space new: create space *n, the lowest unused number >= 1, with an
+ * empty client half and memmon's reserved pieces. Needs: its root table
+ * and the tables of the reserved pieces from the pool. Fails with
+ * space_err_full or space_err_nomem. */
 err_t space_new(unsigned *n);
-/* Flush every page space n (not 0) maps, then free its tables. */
+
+/* space del: flush every page space n (not 0) maps, with everything
+ * derived from it, then free its tables; *flushed the pages removed (in
+ * every space). Needs the table pages removing the derived mappings
+ * takes in other spaces (splits of superpages). Fails with
+ * space_err_nospace, space_err_sigma0 or space_err_nomem. */
 err_t space_del(unsigned n, uint64_t *flushed);
-/* Delete every client space and give sigma0 its boot state again (every
- * client frame, orphans included, at v == r, rwx). */
+
+/* reset: delete every client space and give sigma0 its boot state again
+ * (every client frame, orphans included, at v == r, rwx). Refuses with
+ * space_err_nomem, changing nothing, unless the pool, once everything is
+ * given back, holds what the boot state takes. */
 err_t space_reset(void);
 
 /* What a command did: pages set (map, grant), removed (unmap, flush) or
@@ -65,12 +83,40 @@ struct space_result {
 	unsigned rights_or, rights_and;
 };
 
+/*
+ * map n v n2 v2 len rights: SPEC's map of the region, page by page in
+ * address order: each destination page n2:v2+o is flushed, then (if the
+ * source page n:v+o still holds a mapping) derives from it with the
+ * source's rights cut to `rights`. Needs: every source page valid (else
+ * space_err_invalid, nothing done); a node per new mapping and the table
+ * pages paging counts, from the pool (else space_err_nomem). *r: pages
+ * set and their rights. Argument errors: space_err_nospace, _align,
+ * _range, _reserved, _rights.
+ */
 err_t space_map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
                 struct space_result *r);
+
+/* grant: as map, but each new mapping takes the source's place in the
+ * derivation tree (it derives from the source's parent) and the source
+ * page is flushed. Same needs and failures. */
 err_t space_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
                   struct space_result *r);
+
+/* unmap n v len: remove every mapping derived from a page of the region
+ * (the region's own pages stay). *r: pages removed. Needs the table
+ * pages removals take (superpages split in other spaces) and, where the
+ * region cuts a node with children, the nodes of that tree's split. */
 err_t space_unmap(unsigned n, uint64_t v, uint64_t len, struct space_result *r);
+
+/* flush n v len: unmap, then remove the region's own pages too. Same
+ * needs as unmap, for the region's nodes as well. */
 err_t space_flush(unsigned n, uint64_t v, uint64_t len, struct space_result *r);
+
+/* protect n v len rights: cut the rights of every page of the region and
+ * of everything derived from it to `rights` (never adds a right). *r:
+ * pages whose rights changed. Needs the table pages the split
+ * superpages take, and the nodes of the splits where the region cuts a
+ * node whose rights change. */
 err_t space_protect(unsigned n, uint64_t v, uint64_t len, unsigned rights, struct space_result *r);
 
 /* lookup n v, answered from the hardware tables: the byte v translates to,
@@ -80,9 +126,12 @@ struct space_hit {
 	unsigned rights;
 	unsigned level;
 };
+/* True and *h when space n maps v; false when space n does not exist, v
+ * is not in the client half, or nothing maps it. Changes nothing. */
 bool space_lookup(unsigned n, uint64_t v, struct space_hit *h);
 
-/* Space n's page tables (NULL if it does not exist). */
+/* Space n's page tables (NULL if it does not exist). Commands keep them
+ * as the model says: change nothing through this. */
 struct pt *space_pt(unsigned n);
 
 /* The pool and the frames of the model. */
@@ -99,22 +148,32 @@ struct space_stats {
 	uint64_t pool_free; /* free in the allocator */
 	uint64_t stash;     /* table pages held ready for the next operation */
 };
+/* The counts above, now. O(SPACE_MAX). */
 void space_stats(struct space_stats *s);
-/* Pages space n maps. */
+/* Pages space n maps (0 if it does not exist). */
 uint64_t space_pages(unsigned n);
 
-/* pool grow: move `count` frames from which nothing is derived from
- * sigma0 to the pool. pool shrink: move `count` free frames of the pool
- * to sigma0. */
+/* pool grow: move `count` (> 0) frames that sigma0 maps at v == r, roots
+ * from which nothing is derived, from the top of client memory, out of
+ * sigma0 into the pool. Needs the splits of the nodes cut and the table
+ * pages of the unmaps. Fails with space_err_align (count 0),
+ * space_err_busy, space_err_extents or space_err_nomem. */
 err_t space_pool_grow(uint64_t count);
+
+/* pool shrink: move `count` (> 0) free frames of the pool to sigma0, at
+ * v == r, rwx. Needs their nodes and table pages. Fails with
+ * space_err_align, space_err_nomem, space_err_extents or
+ * space_err_occupied. */
 err_t space_pool_shrink(uint64_t count);
 
-/* The node holding page n:v, for `mdb` (MDB_NIL: none). */
+/* The node holding page n:v, for `mdb` and tests (MDB_NIL: none). Valid
+ * until the next command (commands move nodes: mdb_compact). */
 uint32_t space_node(unsigned n, uint64_t v);
-/* The frame a node's first page maps. */
+/* The frame the first page of node `node` (valid) maps. */
 paddr_t space_node_frame(uint32_t node);
 
-/* Client extents (runs of client frames), for check. */
+/* Client extents (runs of client frames), for check: *out, sorted by
+ * base; returns their number. Valid until pool grow or shrink. */
 struct space_extent {
 	uint64_t base, pages;
 };

@@ -104,10 +104,11 @@ struct op {
 	pt_attr_t attr;    /* map */
 	pt_attr_t clear;   /* protect */
 	pt_attr_t set;
-	uint64_t need;     /* prepare: table pages the commit takes */
-	uint64_t stash;    /* commit: pages taken for it, chained through their first word */
-	unsigned nretired; /* commit: tables cut off from the tree, given back (with */
-	struct {           /* their subtrees) once no TLB can reach them */
+	uint64_t need;          /* prepare: table pages the commit takes */
+	struct pt_tally *tally; /* a dry run only: count into this, each table once */
+	uint64_t stash;         /* commit: pages taken for it, chained through their first word */
+	unsigned nretired;      /* commit: tables cut off from the tree, given back (with */
+	struct {                /* their subtrees) once no TLB can reach them */
 		paddr_t pa;
 		unsigned level;
 	} retired[PT_RETIRE_MAX];
@@ -242,6 +243,37 @@ static pte_t merged(const struct op *o, pte_t slot, unsigned level)
 	return pte_leaf(level, pte_frame(first, level - 1), pte_attr(first, level - 1));
 }
 
+/* Whether a tally meets table (root, place) for the first time; past
+ * three quarters full it stops remembering and says yes. */
+static bool tally_first(struct pt_tally *t, uint64_t root, uint64_t place)
+{
+	uint64_t h = (root ^ place * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+
+	for (uint32_t i = (uint32_t)(h >> 52) % PT_TALLY_SLOTS;; i = (i + 1) % PT_TALLY_SLOTS) {
+		if (t->seen[i].gen != t->gen) {
+			if (t->used >= PT_TALLY_SLOTS / 4 * 3)
+				return true;
+			t->seen[i].gen = t->gen;
+			t->seen[i].root = root;
+			t->seen[i].place = place;
+			t->used++;
+			return true;
+		}
+		if (t->seen[i].root == root && t->seen[i].place == place)
+			return false;
+	}
+}
+
+/* The prepare pass met a table that must be made: the level-`level`
+ * table whose entry 0 maps linear `base`. */
+static void count_table(struct op *o, unsigned level, uint64_t base)
+{
+	if (!o->tally)
+		o->need++;
+	else if (tally_first(o->tally, pa_addr(o->pt->root), base | level))
+		o->tally->need++;
+}
+
 /* The commit's level-0 work on real table t: entries lo..hi (inclusive)
  * of the table whose entry 0 maps `base`. Returns the new count. */
 static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, unsigned hi,
@@ -371,7 +403,7 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 			if (kind == PTE_TABLE) {
 				visit(o, table_at(pte_next(e)), 0, level - 1, s, pte_count(e));
 			} else {
-				o->need++;
+				count_table(o, level - 1, s);
 				visit(o, NULL, e, level - 1, s, 0);
 			}
 			continue;
@@ -655,13 +687,11 @@ static inline bool unmap_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va
 	return true;
 }
 
-/* pt_map and pt_unmap past the hint: check everything, try the one page
- * with a full walk, else the general path. */
-static __attribute__((noinline)) err_t map_checked(struct pt *pt, vaddr_t va, paddr_t pa,
-                                                   uint64_t len, pt_attr_t a, unsigned flags)
+/* pt_map's arguments: sets the linear [from, to). */
+static err_t check_map(vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, uint64_t *from,
+                       uint64_t *to)
 {
-	uint64_t from, to;
-	err_t e = check_range(va, len, &from, &to);
+	err_t e = check_range(va, len, from, to);
 
 	if (e)
 		return e;
@@ -671,6 +701,19 @@ static __attribute__((noinline)) err_t map_checked(struct pt *pt, vaddr_t va, pa
 		return pt_err_range;
 	if (!(a & PT_R) || (a & ~PT_ATTR_MASK))
 		return pt_err_rights;
+	return NULL;
+}
+
+/* pt_map and pt_unmap past the hint: check everything, try the one page
+ * with a full walk, else the general path. */
+static __attribute__((noinline)) err_t map_checked(struct pt *pt, vaddr_t va, paddr_t pa,
+                                                   uint64_t len, pt_attr_t a, unsigned flags)
+{
+	uint64_t from, to;
+	err_t e = check_map(va, pa, len, a, &from, &to);
+
+	if (e)
+		return e;
 	pte_t *pd, *slot = len == PAGE_SIZE ? walk_to_pt(pt, va_addr(va), &pd) : NULL;
 	if (slot && map_page(pt, pd, slot, va_addr(va), pte_leaf(0, pa_addr(pa), a), flags))
 		return NULL;
@@ -713,16 +756,97 @@ err_t pt_unmap(struct pt *pt, vaddr_t va, uint64_t len)
 	return unmap_checked(pt, va, len);
 }
 
-err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set)
+static err_t check_protect(vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set, uint64_t *from,
+                           uint64_t *to)
 {
-	struct op o = {.pt = pt, .kind = OP_PROTECT, .merge = true, .clear = clear, .set = set};
-	err_t e = check_range(va, len, &o.a, &o.b);
+	err_t e = check_range(va, len, from, to);
 
 	if (e)
 		return e;
 	if ((clear & PT_R) || ((clear | set) & ~PT_ATTR_MASK))
 		return pt_err_rights;
-	return run(&o);
+	return NULL;
+}
+
+err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set)
+{
+	struct op o = {.pt = pt, .kind = OP_PROTECT, .merge = true, .clear = clear, .set = set};
+	err_t e = check_protect(va, len, clear, set, &o.a, &o.b);
+
+	return e ? e : run(&o);
+}
+
+/* ---- dry runs ------------------------------------------------------------ */
+
+void pt_tally_begin(struct pt_tally *t)
+{
+	t->need = 0;
+	t->used = 0;
+	if (++t->gen == 0) { /* wrapped: forget every stamp */
+		for (unsigned i = 0; i < PT_TALLY_SLOTS; i++)
+			t->seen[i].gen = 0;
+		t->gen = 1;
+	}
+}
+
+/* The prepare pass of o alone, into tally t. A 4K operation whose level-0
+ * table is there makes no table: the walk (or its hint) answers. */
+static err_t count(struct op *o, struct pt_tally *t)
+{
+	pte_t *pd;
+
+	o->counting = true;
+	o->tally = t;
+	if (pa_addr(o->pt->root) == NO_PAGE) { /* pt_blank: the root too */
+		count_table(o, PT_LEVELS - 1, 0);
+		visit(o, NULL, 0, PT_LEVELS - 1, 0, 0);
+		return NULL;
+	}
+	if (o->b - o->a == PAGE_SIZE && walk_to_pt(o->pt, canon(o->a), &pd))
+		return NULL;
+	visit(o, table_at(o->pt->root), 0, PT_LEVELS - 1, 0, o->pt->root_count);
+	return NULL;
+}
+
+void pt_blank(struct pt *pt, bool gib_pages)
+{
+	*pt = (struct pt){.root = pa_init(NO_PAGE),
+	                  .top_leaf = gib_pages ? 2 : 1,
+	                  .hint_tag = NO_HINT,
+	                  .hint_dtag = NO_HINT};
+}
+
+err_t pt_count_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags,
+                   struct pt_tally *t)
+{
+	struct op o = {.pt = pt,
+	               .kind = OP_MAP,
+	               .attr = a,
+	               .merge = !(flags & PT_SMALL),
+	               .max_leaf = flags & PT_SMALL ? 0 : pt->top_leaf};
+	err_t e = check_map(va, pa, len, a, &o.a, &o.b);
+
+	if (e)
+		return e;
+	o.delta = pa_addr(pa) - o.a;
+	return count(&o, t);
+}
+
+err_t pt_count_unmap(struct pt *pt, vaddr_t va, uint64_t len, struct pt_tally *t)
+{
+	struct op o = {.pt = pt, .kind = OP_UNMAP, .merge = true};
+	err_t e = check_range(va, len, &o.a, &o.b);
+
+	return e ? e : count(&o, t);
+}
+
+err_t pt_count_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set,
+                       struct pt_tally *t)
+{
+	struct op o = {.pt = pt, .kind = OP_PROTECT, .merge = true, .clear = clear, .set = set};
+	err_t e = check_protect(va, len, clear, set, &o.a, &o.b);
+
+	return e ? e : count(&o, t);
 }
 
 /* pt_lookup (pt.h) past the level-0 hint: the level-1 hint, or the whole

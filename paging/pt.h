@@ -12,7 +12,9 @@
  * Every operation is prepare-then-commit: it first counts the table pages
  * it will need (walking only the tables it touches), takes them all, and
  * only then changes entries; when memory runs out it fails with
- * pt_err_nomem and the tree is bit-for-bit as before, no frame taken.
+ * pt_err_nomem and the tree is bit-for-bit as before, no frame taken. The
+ * counting pass alone answers, for callers that reserve table pages ahead
+ * of a whole batch of operations, what the batch needs (pt_count_*).
  *
  * When the tree is the one in CR3, each operation invalidates the TLB
  * entries it changed (invlpg), or flushes the whole TLB past PT_TLB_BATCH
@@ -88,6 +90,73 @@ err_t pt_unmap(struct pt *pt, vaddr_t va, uint64_t len);
  * only where the range cuts it and its attributes change.
  */
 err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set);
+
+/*
+ * Dry runs: how many table pages operations would take, answered by the
+ * operation's own prepare pass (the same walk, changing nothing), so that
+ * a layer above reserves exactly what paging says instead of deriving it.
+ *
+ * A tally adds up the table pages of several operations on one or more
+ * trees, counting each table (a tree, a level, a place) once however many
+ * counted operations would make it. pt_count_map, pt_count_unmap and
+ * pt_count_protect take the arguments of pt_map, pt_unmap and pt_protect
+ * (and fail as they would, adding nothing); each counts its operation on
+ * the tree as it is now.
+ *
+ * The bound: let o_1 .. o_m be operations on trees T (unmaps, protects
+ * that only clear attributes, and maps, none with PT_SMALL), all counted
+ * into one tally on the trees as they are, then run in that order with
+ * table pages taken from a stash and given back into it (pt_mem.put).
+ * The stash never runs dry if it starts with tally->need pages, provided
+ *  (C1) no operation cuts (covers only part of) an entry that an earlier
+ *       map of the run wrote whole, and
+ *  (C2) no map covers only part of an entry that an earlier operation of
+ *       the run covered whole, where the tree at the start already mapped
+ *       the map's range exactly as the map would.
+ * Why: an operation makes a table at place P (level l) only by going down
+ * through an entry E above P that is absent or a leaf. If some table was
+ * at P earlier in the run (at the start, or made since) and is gone, it
+ * was given back to the stash, and the page is matched with that return
+ * (each return at most once: between two tables at P there is a return).
+ * Otherwise no table was ever at P, and the tree at the start had, over
+ * E's place, a leaf L containing it, or an absent entry. Operations only
+ * make leaves by writing a whole entry (excluded under a later cut by
+ * C1) or by merging a table (then a table was at P or above it, and the
+ * tables it freed are matched as above), so for an unmap or protect E's
+ * place is covered by L, which the operation cuts as it cuts E (the same
+ * range), with attributes that contain E's (protect only clears), so the
+ * operation counted on the start tree splits L down through P: P is in
+ * the tally. For a map, the start tree's L or absent entry is likewise
+ * split or filled down through P, unless L already mapped the range
+ * exactly so, and then E changed since by an earlier operation covering
+ * it whole, which C2 excludes. So each page taken is either in the tally
+ * or matched with an earlier return: the stash never holds fewer than
+ * tally->need minus what the tally's tables already took.
+ *
+ * Counting costs one walk per operation (a 4K operation whose level-0
+ * table is there answers 0 from the walk hint); the tally remembers up to
+ * PT_TALLY_SLOTS tables and counts past that without merging duplicates,
+ * which only overcounts.
+ */
+#define PT_TALLY_SLOTS 4096
+struct pt_tally {
+	uint64_t need; /* table pages */
+	uint32_t gen, used;
+	struct {
+		uint64_t root, place; /* the tree's root; the table's level and place */
+		uint32_t gen;
+	} seen[PT_TALLY_SLOTS];
+};
+/* Start a tally at 0 (O(1)). */
+void pt_tally_begin(struct pt_tally *t);
+/* A tree that does not exist yet, for counting only: what pt_init would
+ * make (its root counted as a table), empty. Nothing is taken. */
+void pt_blank(struct pt *pt, bool gib_pages);
+err_t pt_count_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags,
+                   struct pt_tally *t);
+err_t pt_count_unmap(struct pt *pt, vaddr_t va, uint64_t len, struct pt_tally *t);
+err_t pt_count_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set,
+                       struct pt_tally *t);
 
 /* What one address translates to. */
 struct pt_hit {

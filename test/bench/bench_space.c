@@ -57,7 +57,9 @@
  *   map 1G    the same with G1 and 1 GiB: one node, one 1G entry; 16 x 64
  *             calls into 8 spaces at 8 addresses.
  *   map 2M from 512 4K nodes: the source a 2M block of sigma0 already
- *             split into 4K nodes: 512 nodes. 8 x 16 calls per sample.
+ *             split into 4K nodes: 512 nodes (kept split by a read-only
+ *             pin of its last page in space 10: a split tree with no
+ *             reason to stay split heals). 8 x 16 calls per sample.
  *   cold      extra rows: space_map of a random background page of sigma0
  *             into space 9, and space_unmap of one (8 pages derive from
  *             it, 2 levels deep): the pages are spread over the whole
@@ -130,14 +132,15 @@
 #define QUICK_RUNS 3 /* runs at most under --quick */
 
 /* Client addresses: each region has a pin at its end (see above). */
-#define VA_MEAS ((uint64_t)1 << 30)                /* measured page i at VA_MEAS + 4K i */
-#define VA_R2   ((uint64_t)2 << 30)                /* 2M map destinations: + 2M j */
-#define VA_R4   ((uint64_t)3 << 30)                /* 2M-from-4K destinations */
-#define VA_1G   ((uint64_t)8 << 30)                /* 1G map destinations: + 1G i */
-#define VA_BG   (((uint64_t)64 << 30) + PAGE_SIZE) /* the background, 4K off 2M */
-#define VA_CHK  (((uint64_t)64 << 30) + PAGE_SIZE) /* check: the clients' pages */
-#define PIN     (511 * PAGE_SIZE)                  /* the pin's place in a 2M region */
-#define PIN_R   RIGHTS_R                           /* read-only: never merges with rwx neighbours */
+#define VA_MEAS  ((uint64_t)1 << 30)                /* measured page i at VA_MEAS + 4K i */
+#define VA_R2    ((uint64_t)2 << 30)                /* 2M map destinations: + 2M j */
+#define VA_R4    ((uint64_t)3 << 30)                /* 2M-from-4K destinations */
+#define VA_1G    ((uint64_t)8 << 30)                /* 1G map destinations: + 1G i */
+#define VA_R4PIN ((uint64_t)16 << 30)               /* pins of the 2M-from-4K sources */
+#define VA_BG    (((uint64_t)64 << 30) + PAGE_SIZE) /* the background, 4K off 2M */
+#define VA_CHK   (((uint64_t)64 << 30) + PAGE_SIZE) /* check: the clients' pages */
+#define PIN      (511 * PAGE_SIZE)                  /* the pin's place in a 2M region */
+#define PIN_R    RIGHTS_R /* read-only: never merges with rwx neighbours */
 
 static unsigned char *ram;
 static uint64_t huge_kib, check_huge_kib, check_pool_frames;
@@ -497,9 +500,8 @@ static void build_big(void)
 
 	for (unsigned j = 0; j < R4_CALLS; j++) {
 		const uint64_t b = G + (R4_FIRST + j) * 2 * MIB;
-		map(0, b + PAGE_SIZE, sp[0], VA_MEAS + 480 * PAGE_SIZE, PAGE_SIZE, RIGHTS_RWX,
-		    what);
-		flush(sp[0], VA_MEAS + 480 * PAGE_SIZE, PAGE_SIZE, what);
+		/* a pin keeps the block split (a childless split tree heals) */
+		map(0, b + PIN, sp[9], VA_R4PIN + j * 2 * MIB + PIN, PAGE_SIZE, PIN_R, what);
 		if (!sigma0_node_is(b, 0))
 			die(what, "a 2M-from-4K source did not split");
 	}

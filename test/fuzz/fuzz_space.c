@@ -18,6 +18,11 @@
  *     pages reported, the same lookup of the pages the command named, the
  *     same page count in every space; lookup, peek and poke answer (or
  *     fault) as the model says.
+ *   - a failing command leaves the database (nodes, free nodes, pages), the
+ *     table pages and the pool's free frames as they were; the stash is
+ *     empty after every command, and a commit that found it empty would
+ *     have halted (stash_get CHECKs: paging's dry run is the only
+ *     reservation, and a run finds no shortfall).
  * At the end of each input that changed anything every page of the model
  * is compared, and the spaces go back to their boot state (space_shutdown,
  * space_boot). The pool keeps all but 16 MiB, so that sigma0 and the
@@ -301,13 +306,41 @@ static void check_output(err_t e)
 		REQUIRE(errors == 0);
 }
 
+/* The counts a failed command must leave as they were. */
+struct counts {
+	struct mdb_stats ms;
+	uint64_t free, ptables, mdb, stash;
+};
+
+static void take_counts(struct counts *c)
+{
+	struct frame_stats fs;
+	struct space_stats st;
+
+	mdb_stats(&c->ms);
+	frame_stats(&fs);
+	space_stats(&st);
+	c->free = fs.free;
+	c->ptables = fs.owned[FRAME_PTABLE];
+	c->mdb = fs.owned[FRAME_MDB];
+	c->stash = st.stash;
+}
+
 static err_t run(const char *line)
 {
+	struct counts before, after;
+
 	if (nhistory < MAX_CMDS)
 		snprintf(history[nhistory++], sizeof(history[0]), "%s", line);
 	host_output_reset();
+	take_counts(&before);
 	const err_t e = con_exec(&con, line);
 	check_output(e);
+	take_counts(&after);
+	/* a failure changes nothing; no command keeps a table page in the
+	 * stash (and one that ran short of it halted: stash_get CHECKs) */
+	REQUIRE(!e || !memcmp(&before, &after, sizeof(before)));
+	REQUIRE(after.stash == 0);
 	if (verbose)
 		fprintf(stderr, "mon> %s\n%s", line, host_output());
 	if (!e && strncmp(line, "lookup", 6) && strncmp(line, "peek", 4) &&

@@ -1454,3 +1454,71 @@ def test_pool_takes_all_of_sigma0(mon):
     check_ok(mon)
     one(mon, "reset")
     check_ok(mon)
+
+
+# ---- issue 11: the database heals, a failed command changes nothing ---------------
+
+POOL = re.compile(rf"pool frames {HEX} used {HEX} free {HEX} \(ptables {HEX} mdb {HEX} console {HEX}\)")
+
+
+def pool_free(m):
+    out = m.cmd("pool")
+    mt = POOL.fullmatch(out[0])
+    assert mt, out
+    return int(mt[3], 16)
+
+
+# Twenty cycles of map (sigma0's tree splits to 0x10000 4K nodes) -> 4K
+# remap -> unmap -> space del: the database merges back each time, and
+# check and pool say exactly what they said after boot.
+def test_cycles_leave_check_and_pool_as_at_boot(mon):
+    check0, pool0 = mon.cmd("check"), mon.cmd("pool")
+    assert CHECK_OK.fullmatch(check0[0]), check0
+    for i in range(20):
+        n = new_space(mon)
+        outs = batch(mon, [f"map 0 0x10000000 {n} 0x1000 0x10000000 rw",
+                           f"map 0 0x10005000 {n} 0x3000 0x1000 r",
+                           "unmap 0 0x10000000 0x10000000", f"space del {n}"], timeout=600)
+        assert all(len(o) == 1 and not o[0].startswith("error") for o in outs), (i, outs)
+        assert mon.cmd("check") == check0, i
+        assert mon.cmd("pool") == pool0, i
+
+
+# issue 11, repro 3: with a few frames left in the pool (alloc took the
+# rest), pool grow 0x1001 splits sigma0's nodes and then runs out: it
+# fails, and pool and mem read byte for byte as before (the splits are
+# undone, their database pages given back). With 0, 1, 2, ... frames free
+# until it succeeds (at 5 frames, which paging's exact count now allows).
+def test_failed_pool_grow_changes_nothing(mon):
+    taken = []
+
+    def take(count):
+        out = mon.cmd(f"alloc {count:#x}")
+        mt = re.fullmatch(rf"alloc {HEX} count {HEX}", out[0])
+        assert mt, out
+        taken.append((int(mt[1], 16), count))
+
+    while (f := pool_free(mon)) > 8:
+        mt = re.fullmatch(rf"largest free block {HEX} frames.*", mon.cmd("mem")[3])
+        assert mt
+        take(min(int(mt[1], 16), f - 8))
+    while pool_free(mon):
+        take(1)
+    failed = []
+    for k in range(0, 64):
+        assert pool_free(mon) == k
+        pool, mem = mon.cmd("pool"), mon.cmd("mem")
+        out = mon.cmd("pool grow 0x1001")
+        if not out[0].startswith("error: "):
+            break
+        assert single_error(out) and "exhausted" in out[0], out
+        assert mon.cmd("pool") == pool, k
+        assert mon.cmd("mem") == mem, k
+        failed.append(k)
+        pa, count = taken.pop()
+        assert count == 1
+        assert mon.cmd(f"free {pa:#x}") == [f"free {pa:#x} count 0x1"]
+    assert len(failed) >= 3 and len(failed) < 64, failed
+    for pa, count in taken:
+        assert mon.cmd(f"free {pa:#x} {count:#x}") == [f"free {pa:#x} count {count:#x}"]
+    check_ok(mon)

@@ -1049,13 +1049,40 @@ static err_t op_call(const struct op *o)
 	return NULL;
 }
 
-/* Run o on the tree and the reference, and check. */
+/* o's dry run into tally t. */
+static err_t count_call(const struct op *o, struct pt_tally *t)
+{
+	switch (o->kind) {
+	case OP_MAP:
+		return pt_count_map(&m.pt, va_init(o->va), pa_init(o->pa), o->len, o->a, o->flags,
+		                    t);
+	case OP_UNMAP:
+		return pt_count_unmap(&m.pt, va_init(o->va), o->len, t);
+	case OP_PROTECT:
+		return pt_count_protect(&m.pt, va_init(o->va), o->len, o->clear, o->set, t);
+	}
+	return NULL;
+}
+
+static struct pt_tally tally;
+
+/* Run o on the tree and the reference, and check; its dry run, made
+ * first, counted exactly the table pages it took (with the counting
+ * door). */
 static void run_op(const struct op *o)
 {
 	describe(o);
+	pt_tally_begin(&tally);
+	const err_t ce = count_call(o, &tally);
+	const uint64_t gets = m.door.gets;
 	err_t e = op_call(o);
 	if (e)
 		test_failf("failed: %s", e);
+	if (ce)
+		test_failf("the dry run failed: %s", ce);
+	if (m.pt.mem.get == door_get && m.door.gets - gets != tally.need)
+		test_failf("the dry run counted %llu table pages, the operation took %llu",
+		           U(tally.need), U(m.door.gets - gets));
 	model_apply(o);
 	check_op(o);
 	m.ops++;

@@ -1534,6 +1534,72 @@ static void test_random_big(void **state)
 
 /* ---- e. every allocation point failed in turn ------------------------------------- */
 
+/* The counts a failed command must leave as they were, and that deleting
+ * every client space must bring back to their boot values: the database's
+ * nodes, free nodes and pages, the table pages, the pool's used and free
+ * frames, the stash, sigma0's pages and nodes. */
+struct counters {
+	uint64_t nodes, mdb_free, mdb_pages, mdb_frames, ptables, pool_used, pool_free, stash,
+	    sigma0, s0_nodes;
+};
+
+static uint64_t s0_nodes(void)
+{
+	struct space_stats st;
+	uint64_t n = 0;
+
+	space_stats(&st);
+	for (uint64_t pos = 0; pos < SPACE_USER_TOP;) {
+		struct pt_walk w;
+		const mdb_id x = space_node(0, pos);
+		if (x) {
+			n++;
+			pos = mdb_va(mdb_at(x)) + mdb_size(mdb_at(x));
+			continue;
+		}
+		pt_walk(space_pt(0), va_init(pos), &w);
+		const uint64_t span = (uint64_t)KB4 << (9 * (PT_LEVELS - w.depth));
+		pos =
+		    w.step[w.depth - 1].kind == PTE_ABSENT ? (pos & ~(span - 1)) + span : pos + KB4;
+	}
+	return n;
+}
+
+static void take_counters(struct counters *c)
+{
+	struct space_stats st;
+	struct mdb_stats ms;
+	struct frame_stats fs;
+
+	space_stats(&st);
+	mdb_stats(&ms);
+	frame_stats(&fs);
+	*c = (struct counters){.nodes = ms.nodes,
+	                       .mdb_free = ms.free,
+	                       .mdb_pages = ms.pages,
+	                       .mdb_frames = fs.owned[FRAME_MDB],
+	                       .ptables = fs.owned[FRAME_PTABLE],
+	                       .pool_used = st.pool_used,
+	                       .pool_free = st.pool_free,
+	                       .stash = st.stash,
+	                       .sigma0 = st.sigma0,
+	                       .s0_nodes = s0_nodes()};
+}
+
+static void same_counters(const struct counters *a, const struct counters *b, const char *what)
+{
+	static const char *const names[] = {
+	    "nodes",     "free nodes", "database pages", "mdb frames",   "table pages",
+	    "pool used", "pool free",  "stash",          "sigma0 pages", "sigma0 nodes"};
+	const uint64_t *x = &a->nodes, *y = &b->nodes;
+
+	_Static_assert(sizeof(struct counters) == sizeof(names) / sizeof(names[0]) * 8,
+	               "a name per count");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (x[i] != y[i])
+			test_failf("%s: %s 0x%llx, was 0x%llx", what, names[i], U(y[i]), U(x[i]));
+}
+
 struct hog_run {
 	paddr_t pa;
 	uint64_t count;
@@ -1737,8 +1803,11 @@ static uint64_t fail_each(struct op o, unsigned check_every)
 			test_failf("never succeeds");
 		take_snap(&a);
 		copy_extents(&ext_before);
+		struct counters ca, cb;
 		hog_take(k);
+		take_counters(&ca);
 		const err_t e = run_space(&o, &pages, &made);
+		take_counters(&cb);
 		hog_give();
 		if (!e) {
 			agree(&o, e, pages, made);
@@ -1747,6 +1816,7 @@ static uint64_t fail_each(struct op o, unsigned check_every)
 		}
 		if (e != space_err_nomem)
 			test_failf("fails with \"%s\"", e);
+		same_counters(&ca, &cb, "after a failure");
 		take_snap(&b);
 		same_model_state(&a, &b);
 		compare_touched(&o);
@@ -2270,6 +2340,111 @@ static void test_chain_cost(void **state)
 		test_failf("flush of a chain: 4 times the pages cost %.1f times as much", f4 / f1);
 }
 
+/* ---- f. the database heals ------------------------------------------------------- */
+
+/* One random cycle: a few client spaces, random maps out of sigma0 (from
+ * 4K to 8M, aligned or not against the destination), remaps of single
+ * pages with other rights, maps and grants between clients, unmaps in
+ * sigma0 and in clients, flushes and protects in clients; then every
+ * client space deleted in random order. */
+static void heal_cycle(uint64_t base, uint64_t span)
+{
+	static const uint64_t lens[] = {KB4, 3 * KB4, 64 * KB4, MB2, MB2 + KB4, 4 * MB2};
+	unsigned sp[3];
+	const unsigned nsp = 1 + (unsigned)test_below(3);
+
+	for (unsigned i = 0; i < nsp; i++)
+		sp[i] = new_space();
+	for (unsigned k = 1 + (unsigned)test_below(6); k > 0; k--) {
+		const uint64_t len = lens[test_below(6)];
+		const uint64_t v =
+		    base + (test_below(2) ? 0 : test_below((span - len) / KB4) * KB4);
+		const uint64_t d =
+		    (test_below(4) + 1) * 4 * MB2 + (test_below(2) ? 0 : test_below(512) * KB4);
+		const unsigned c = sp[test_below(nsp)], c2 = sp[test_below(nsp)];
+		const unsigned r = rights_set[test_below(4)];
+		switch (test_below(7)) {
+		case 0:
+		case 1:
+			step_any(op_map(0, v, c, d, len, r));
+			break;
+		case 2: /* remap one page of it */
+			step_any(op_map(0, v + test_below(len / KB4) * KB4, c, d, KB4, r));
+			break;
+		case 3:
+			step_any(op_map(c, d, c2, d + test_below(2) * 8 * MB2, len, r));
+			break;
+		case 4:
+			step_any(op_unmap(0, v, len));
+			break;
+		case 5:
+			step_any(test_below(2) ? op_flush(c, d, len) : op_protect(c, d, len, r));
+			break;
+		default:
+			step_any(op_grant(c, d, c2, d + 8 * MB2, len, r));
+			break;
+		}
+	}
+	for (unsigned i = nsp; i > 0; i--) {
+		const unsigned j = (unsigned)test_below(i);
+		step(op_del(sp[j]));
+		sp[j] = sp[i - 1];
+	}
+}
+
+/* After each of HEAL_CYCLES (10^4) random cycles that end with every
+ * client space deleted, the database has healed: sigma0's nodes and
+ * pages, the node count, the database's pages and free nodes, the table
+ * pages and the pool's used and free frames are their boot values, while
+ * the model agrees with every step. */
+static void test_heal_cycles(void **state)
+{
+	const uint64_t cycles = env_u64("HEAL_CYCLES", 10000);
+	const uint64_t span = 16 * MIB, base = s0_run(span);
+	struct counters boot, now;
+	(void)state;
+
+	assert_true(base != 0);
+	fx.check_each = false;
+	test_rng_seed(11);
+	take_counters(&boot);
+	for (uint64_t i = 0; i < cycles; i++) {
+		snprintf(test_where, sizeof(test_where), "%s machine, heal cycle %llu", fx.mc->name,
+		         U(i));
+		heal_cycle(base, span);
+		take_counters(&now);
+		same_counters(&boot, &now, "after every client space was deleted");
+		if (i % 1000 == 0)
+			check_ok();
+	}
+	full_check();
+}
+
+/* The issue's cycle, on the big machine: map 256 MiB of sigma0 to a
+ * misaligned place (sigma0's tree splits to 0x10000 4K nodes), remap a
+ * page, unmap the region in sigma0, delete the space; twenty times. The
+ * counts are the boot counts after each. */
+static void test_heal_big_cycle(void **state)
+{
+	struct counters boot, now;
+	const uint64_t g = fx.g1[0];
+	(void)state;
+
+	fx.check_each = false;
+	take_counters(&boot);
+	for (unsigned i = 0; i < 20; i++) {
+		const unsigned s1 = new_space();
+		step(op_map(0, g, s1, 0x1000, 0x10000000, RW));
+		assert_int_equal(level_of(s1, 0x1000), 0);
+		step(op_map(0, g + 0x5000, s1, 0x3000, KB4, R));
+		step(op_unmap(0, g, 0x10000000));
+		step(op_del(s1));
+		take_counters(&now);
+		same_counters(&boot, &now, "after a map, remap, unmap, space del cycle");
+	}
+	full_check();
+}
+
 int main(void)
 {
 	const struct CMUnitTest small_tests[] = {
@@ -2295,6 +2470,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_superpage_maps, setup_big, teardown),
 	    cmocka_unit_test_setup_teardown(test_superpage_splits, setup_big, teardown),
 	    cmocka_unit_test_setup_teardown(test_nomem_each, setup_big, teardown),
+	    cmocka_unit_test_setup_teardown(test_heal_big_cycle, setup_big, teardown),
 	    cmocka_unit_test_setup_teardown(test_random_big, setup_big, teardown),
 	};
 	const struct CMUnitTest cost_tests[] = {
@@ -2302,6 +2478,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_chain_protect_reserve, setup_small, teardown),
 	    cmocka_unit_test_setup_teardown(test_shared_leaf_reserve, setup_small, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_cost, setup_small, teardown),
+	    cmocka_unit_test_setup_teardown(test_heal_cycles, setup_small, teardown),
 	};
 	if (getenv("SPACE_FILTER"))
 		cmocka_set_test_filter(getenv("SPACE_FILTER"));
