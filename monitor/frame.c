@@ -42,35 +42,9 @@
 
 #include "platform.h"
 
-#ifndef FRAME_JUNK
-#define FRAME_JUNK 1
-#endif
-
-enum frame_state {
-	FS_NONE,  /* not a block head: interior, or not managed */
-	FS_FREE,  /* head of a free block, in list F.head[order] */
-	FS_QUICK, /* a free single frame on the quick stack */
-	FS_USED,  /* head of a used block */
-};
-
-enum frame_flags {
-	FF_RUN = 1,  /* first block of a run: next = run length */
-	FF_CONT = 2, /* later block of a run: next = the run's first frame */
-};
-
-struct frame {
-	uint32_t next;  /* FS_FREE: next in list; FS_USED: see frame_flags */
-	uint32_t prev;  /* FS_FREE: previous in list; 0 otherwise */
-	uint32_t spare; /* 0: keeps an entry 16 bytes, 256 to a table page */
-	uint8_t order;  /* heads: the block's order */
-	uint8_t state;  /* enum frame_state */
-	uint8_t owner;  /* heads: enum frame_owner */
-	uint8_t flags;  /* FS_USED heads: enum frame_flags */
-};
-_Static_assert(sizeof(struct frame) == 16, "the issue allows 16 bytes of metadata per frame");
-
 #define NIL           UINT32_MAX
-#define PER_PAGE      (PAGE_SIZE / sizeof(struct frame)) /* 256 entries per table page */
+#define PER_PAGE      FRAME_PER_PAGE    /* 256 entries per table page */
+#define F             frame_core        /* the allocator's state (frame.h) */
 #define QUICK_ORDER   FRAME_QUICK_ORDER /* refill blocks: up to 2^QUICK_ORDER frames */
 #define QUICK_BLOCK   FRAME_QUICK_BLOCK
 #define QUICK_MAX     FRAME_QUICK_MAX  /* the stack's capacity */
@@ -91,67 +65,12 @@ const char frame_err_notrun[] = "not the first frame of an allocated run";
 const char frame_err_size[] = "the run has a different length";
 const char frame_err_foreign[] = "the run belongs to another owner";
 
-static struct {
-	struct frame *tab; /* nframes entries, zeroed a page at a time */
-	uint8_t *zeroed;   /* zeroed[p]: table page p has been zeroed (a byte, not a bit:
-	                    * kfree's fast path tests it in two instructions) */
-	uint32_t nframes;  /* frames 0 .. nframes-1 have entries */
-	uint32_t head[FRAME_MAX_ORDER + 1];
-	uint64_t avail;            /* bit o: list o is not empty */
-	uint32_t depth;            /* frames on the quick stack */
-	uint32_t stack[QUICK_MAX]; /* the quick stack: free single frames, top last */
-	uint64_t total, firmware, touched;
-	/* used frames by owner; free = total less their sum (free_count),
-	 * so that a single-frame kalloc or kfree updates one counter */
-	uint64_t owned[FRAME_OWNERS];
-	paddr_t table;
-	uint64_t table_pages, table_span;
-} F = {.head = {[0 ... FRAME_MAX_ORDER] = NIL}};
+struct frame_core F = {.head = {[0 ... FRAME_MAX_ORDER] = NIL}};
 
 static const struct frame zero_entry;
 
 /* The entry of a free frame on the quick stack. */
 static const struct frame quick_entry = {.state = FS_QUICK};
-
-/*
- * The allocator's state as `make prove` reads it (ACSL; see proof/ and
- * docs/ARCHITECTURE.md). table_ok: the table and its page map are valid
- * memory apart from each other and from F. quick_ok: the quick stack holds
- * at most QUICK_MAX frames, each a managed frame on a zeroed page in state
- * FS_QUICK, no frame twice (an array, so acyclic by construction; injective
- * by this clause). free_frame: frame i can be handed out, being on the quick
- * stack or inside a block on a buddy list (a head of order j at i rounded
- * down to 2^j). single: frame i is a one-frame run of owner o.
- */
-/*@ predicate zeroed(integer i) = F.zeroed[i / PER_PAGE] != 0;
-    predicate table_ok =
-      0 < F.nframes && \valid(F.tab + (0 .. F.nframes - 1)) &&
-      \valid(F.zeroed + (0 .. (F.nframes - 1) / PER_PAGE)) &&
-      \separated(F.tab + (0 .. F.nframes - 1), F.zeroed + (0 .. (F.nframes - 1) / PER_PAGE),
-                 &F);
-    predicate out_ok(paddr_t *out) =
-      \valid(out) &&
-      \separated(out, &F, F.tab + (0 .. F.nframes - 1),
-                 F.zeroed + (0 .. (F.nframes - 1) / PER_PAGE));
-    predicate quick_ok =
-      F.depth < QUICK_MAX &&
-      (\forall integer k; 0 <= k < F.depth ==>
-         F.stack[k] < F.nframes && zeroed(F.stack[k]) && F.tab[F.stack[k]].state == FS_QUICK) &&
-      (\forall integer k, l; 0 <= k < l < F.depth ==> F.stack[k] != F.stack[l]);
-    predicate frame_ok = table_ok && quick_ok;
-    predicate can_own_p(integer o) =
-      o != FRAME_FREE && o != FRAME_FIRMWARE && 0 <= o < FRAME_OWNERS;
-    predicate single(integer i, integer o) =
-      F.tab[i].next == 1 && F.tab[i].prev == 0 && F.tab[i].spare == 0 && F.tab[i].order == 0 &&
-      F.tab[i].state == FS_USED && F.tab[i].owner == o && F.tab[i].flags == FF_RUN;
-    predicate used_same{A, B}(integer j) =
-      \at(F.tab[j].state, A) == FS_USED ==>
-        \at(F.tab[j], B) == \at(F.tab[j], A) && \at(zeroed(j), B);
-    predicate free_frame(integer i) =
-      zeroed(i) && F.tab[i].state == FS_QUICK ||
-      \exists integer j; 0 <= j <= FRAME_MAX_ORDER && zeroed(i - i % (1 << j)) &&
-        F.tab[i - i % (1 << j)].state == FS_FREE && F.tab[i - i % (1 << j)].order == j;
-*/
 
 const char *frame_owner_name(enum frame_owner o)
 {
@@ -165,15 +84,6 @@ const char *frame_owner_name(enum frame_owner o)
 
 /* ---- the table ------------------------------------------------------------ */
 
-/*@ requires table_ok && i < F.nframes;
-    assigns \nothing;
-    ensures \result <==> zeroed(i);
-*/
-static inline bool page_zeroed(uint32_t i)
-{
-	return F.zeroed[i / PER_PAGE];
-}
-
 /* Entry i for reading: a page never written reads as zero. */
 /*@ requires table_ok && i < F.nframes;
     assigns \nothing;
@@ -183,13 +93,13 @@ static inline bool page_zeroed(uint32_t i)
 */
 static inline const struct frame *peek(uint32_t i)
 {
-	return page_zeroed(i) ? &F.tab[i] : &zero_entry;
+	return frame_page_zeroed(i) ? &F.tab[i] : &zero_entry;
 }
 
 /* Entry i for writing: its page is zeroed first if it never was. */
 static inline struct frame *at(uint32_t i)
 {
-	if (!page_zeroed(i)) {
+	if (!frame_page_zeroed(i)) {
 		uint32_t p = i / PER_PAGE;
 		__builtin_memset(&F.tab[(uint64_t)p * PER_PAGE], 0, PAGE_SIZE);
 		F.zeroed[p] = 1;
@@ -228,18 +138,7 @@ static inline unsigned ceil_log2(uint64_t n)
 	return n <= 1 ? 0 : 64 - (unsigned)__builtin_clzll(n - 1);
 }
 
-/*@ assigns \nothing;
-    ensures \result.pa == i * PAGE_SIZE;
-*/
-static inline paddr_t frame_pa(uint32_t i)
-{
-	return pa_init((uint64_t)i << PAGE_SHIFT);
-}
-
-/* For the prover a stub: it writes only the frames' bytes, which are not the
- * allocator's state (the table is memmon's own, never handed out). */
-/*@ assigns \nothing; */
-static void junk(uint32_t i, uint64_t count, uint8_t byte)
+void frame_junk(uint32_t i, uint64_t count, uint8_t byte)
 {
 	if (!FRAME_JUNK || count > FRAME_JUNK_MAX)
 		return;
@@ -295,7 +194,7 @@ static void block_free(uint32_t i, unsigned order)
 		list_remove((uint32_t)b);
 		F.tab[b] = zero_entry;
 		if (b < i) {
-			if (page_zeroed(i))
+			if (frame_page_zeroed(i))
 				F.tab[i] = zero_entry;
 			i = (uint32_t)b;
 		}
@@ -330,6 +229,17 @@ static uint32_t block_take(unsigned k)
  * QUICK_BLOCK kallocs). Its frames are pushed highest first, so they are
  * handed out in address order, the first being the frame a buddy
  * allocation of one frame would take. False when no frame is free. */
+/* Push the n frames from i (entries t) on the empty stack, highest first. */
+static inline __attribute__((always_inline)) void quick_fill(struct frame *t, uint32_t i,
+                                                             uint32_t n)
+{
+	for (uint32_t f = 0; f < n; f++) /* two loops: each one kind of store, vectorised */
+		t[f] = quick_entry;
+	for (uint32_t f = 0; f < n; f++)
+		F.stack[f] = i + n - 1 - f;
+	F.depth = n;
+}
+
 static __attribute__((noinline)) bool quick_refill(void)
 {
 	CHECK(F.depth == 0);
@@ -338,13 +248,12 @@ static __attribute__((noinline)) bool quick_refill(void)
 	unsigned o = (unsigned)__builtin_ctzll(F.avail);
 	if (o > QUICK_ORDER)
 		o = QUICK_ORDER;
-	uint32_t i = block_take(o), n = (uint32_t)FRAMES(o);
+	uint32_t i = block_take(o);
 	struct frame *t = at(i); /* the block lies in one table page */
-	for (uint32_t f = 0; f < n; f++) {
-		t[f] = quick_entry;
-		F.stack[f] = i + n - 1 - f;
-	}
-	F.depth = n;
+	if (o == QUICK_ORDER)
+		quick_fill(t, i, QUICK_BLOCK); /* the usual case: a fixed count, vector stores */
+	else
+		quick_fill(t, i, (uint32_t)FRAMES(o));
 	return true;
 }
 
@@ -354,14 +263,11 @@ static __attribute__((noinline)) bool quick_refill(void)
 static bool quick_whole(uint32_t p)
 {
 	const uint32_t *s = &F.stack[p];
-	uint32_t b = s[0] >> QUICK_ORDER;
+	uint32_t b = s[0] >> QUICK_ORDER, differ = 0;
 
-	if (s[QUICK_BLOCK - 1] >> QUICK_ORDER != b)
-		return false;
-	for (uint32_t j = 1; j < QUICK_BLOCK - 1; j++)
-		if (s[j] >> QUICK_ORDER != b)
-			return false;
-	return true;
+	for (uint32_t j = 1; j < QUICK_BLOCK; j++) /* no branch: vector compares */
+		differ |= (s[j] >> QUICK_ORDER) ^ b;
+	return !differ;
 }
 
 /* Give frames from the bottom of the quick stack back to the buddy lists
@@ -369,26 +275,14 @@ static bool quick_whole(uint32_t p)
  * entries in a row that make one aligned block as that block, each other
  * frame alone; the frames left move down. Out of line, so that the
  * single-frame paths need no saved registers. */
-/* Assumed by the proof of kfree, not proved (it works on the buddy lists):
- * the top frame stays; every frame free before is free after, and no other;
- * used entries do not change. */
-/*@ requires frame_ok && n + QUICK_BLOCK <= F.depth;
-    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE];
-    ensures frame_ok && F.nframes == \old(F.nframes) && 0 < F.depth;
-    ensures F.stack[F.depth - 1] == \old(F.stack[F.depth - 1]);
-    ensures \forall integer j; 0 <= j < F.nframes ==>
-              (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
-*/
-static __attribute__((noinline, cold)) void quick_drain(uint32_t n)
+__attribute__((cold)) void frame_quick_drain(uint32_t n)
 {
 	uint32_t p = 0, depth = F.depth;
 
 	while (p < n && p < depth) {
 		if (p + QUICK_BLOCK <= depth && quick_whole(p)) {
 			uint32_t b = F.stack[p] & ~(QUICK_BLOCK - 1);
-			struct frame *t = &F.tab[b];
-			for (uint32_t f = 0; f < QUICK_BLOCK; f++)
-				t[f] = zero_entry;
+			__builtin_memset(&F.tab[b], 0, QUICK_BLOCK * sizeof(struct frame));
 			block_free(b, QUICK_ORDER);
 			p += QUICK_BLOCK;
 		} else {
@@ -398,29 +292,8 @@ static __attribute__((noinline, cold)) void quick_drain(uint32_t n)
 			p++;
 		}
 	}
-	for (uint32_t j = p; j < depth; j++)
-		F.stack[j - p] = F.stack[j];
+	__builtin_memmove(&F.stack[0], &F.stack[p], (depth - p) * sizeof(F.stack[0]));
 	F.depth = depth - p;
-}
-
-/* Put single frame i (a one-frame run, its owner count already dropped)
- * on the quick stack. */
-/*@ requires frame_ok && i < F.nframes && zeroed(i) && F.tab[i].state == FS_USED;
-    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE];
-    ensures frame_ok && F.nframes == \old(F.nframes);
-    ensures zeroed(i) && F.tab[i].state == FS_QUICK && free_frame(i);
-    ensures \forall integer j; 0 <= j < F.nframes && j != i ==>
-              (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
-*/
-static inline void quick_push(uint32_t i)
-{
-	uint32_t depth = F.depth;
-
-	F.stack[depth] = i;
-	F.depth = depth + 1;
-	F.tab[i] = quick_entry;
-	if (__builtin_expect(depth + 1 == QUICK_MAX, 0))
-		quick_drain(QUICK_MAX - QUICK_KEEP);
 }
 
 uint64_t frame_quick(void)
@@ -591,14 +464,6 @@ uint64_t frame_limit(void)
 
 /* ---- allocation --------------------------------------------------------------- */
 
-/*@ assigns \nothing;
-    ensures \result <==> can_own_p(owner);
-*/
-static bool can_own(enum frame_owner owner)
-{
-	return owner != FRAME_FREE && owner != FRAME_FIRMWARE && (unsigned)owner < FRAME_OWNERS;
-}
-
 /* Mark [i, i+count) (count > 0) as a run of `owner`, writing
  * the head of each of its blocks. Needs: the blocks' interior entries are
  * clear. Inlined, so that frame_alloc makes no call for it. */
@@ -619,137 +484,18 @@ static inline __attribute__((always_inline)) void mark_run(uint32_t i, uint64_t 
 	}
 }
 
-/* The entry of a one-frame run of `owner`: what kalloc writes
- * and kfree's fast path expects. */
-/*@ requires can_own_p(owner);
-    assigns \nothing;
-    ensures \result.next == 1 && \result.prev == 0 && \result.spare == 0 && \result.order == 0 &&
-            \result.state == FS_USED && \result.owner == owner && \result.flags == FF_RUN;
-*/
-static inline struct frame single_entry(enum frame_owner owner)
-{
-	return (struct frame){
-	    .next = 1, .state = FS_USED, .owner = (uint8_t)owner, .flags = FF_RUN};
-}
-
-/* Whether entry e is exactly single_entry(owner), field by field. */
-/*@ requires \valid_read(e);
-    assigns \nothing;
-    ensures \result <==> e->next == 1 && e->prev == 0 && e->spare == 0 && e->order == 0 &&
-                         e->state == FS_USED && e->owner == owner && e->flags == FF_RUN;
-*/
-static inline bool is_single(const struct frame *e, enum frame_owner owner)
-{
-	return e->next == 1 && e->prev == 0 && e->spare == 0 && e->order == 0 &&
-	       e->state == FS_USED && e->owner == owner && e->flags == FF_RUN;
-}
-
-/* Hand out the frame on top of the (non-empty) quick stack to `owner`. */
-/*@ requires frame_ok && F.depth > 0 && can_own_p(owner);
-    requires out_ok(out);
-    assigns F.depth, F.tab[F.stack[F.depth - 1]], F.owned[owner], *out;
-    ensures frame_ok && \result == \null;
-    ensures F.depth == \old(F.depth) - 1;
-    ensures out->pa == F.stack[F.depth] * PAGE_SIZE;
-    ensures single(F.stack[F.depth], owner) && zeroed(F.stack[F.depth]);
-    ensures \forall integer j; 0 <= j < F.nframes && j != F.stack[F.depth] ==>
-              F.tab[j] == \old(F.tab[j]);
-*/
-static inline err_t quick_pop(enum frame_owner owner, paddr_t *out)
-{
-	uint32_t depth = F.depth - 1, i = F.stack[depth];
-
-	F.depth = depth;
-	F.owned[owner]++;
-	F.tab[i] = single_entry(owner);
-	junk(i, 1, FRAME_JUNK_ALLOC);
-	*out = frame_pa(i);
-	return NULL;
-}
-
-/* kalloc with the quick stack empty: refill it, then pop. */
-/* Assumed by the proof of kalloc, not proved (it takes a block from the
- * buddy lists): as kalloc's contract with an empty stack. */
-/*@ requires frame_ok && F.depth == 0 && can_own_p(owner);
-    requires out_ok(out);
-    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE], *out;
-    behavior none_free:
-      assumes F.depth == 0 && F.avail == 0;
-      assigns \nothing;
-      ensures \result == frame_err_nomem;
-    behavior taken:
-      assumes F.depth > 0 || F.avail != 0;
-      ensures \result == \null && frame_ok && F.nframes == \old(F.nframes);
-      ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE < F.nframes;
-      ensures \at(free_frame(out->pa / PAGE_SIZE), Pre);
-      ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
-      ensures \forall integer j; 0 <= j < F.nframes && j != out->pa / PAGE_SIZE ==>
-                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
-    complete behaviors;
-    disjoint behaviors;
-*/
-static __attribute__((noinline)) err_t kalloc_refill(enum frame_owner owner, paddr_t *out)
+err_t frame_kalloc_refill(enum frame_owner owner, paddr_t *out)
 {
 	if (!quick_refill())
 		return frame_err_nomem;
-	return quick_pop(owner, out);
-}
-
-/* The order-0 fast path: pop the quick stack (refilled with one block when
- * empty) and write the frame's entry. */
-/*
- * kalloc's contract: refused for an owner that cannot hold frames; null
- * exactly when no frame is free (the stack and every buddy list empty);
- * else a frame that was free (on the stack, or in a buddy block when the
- * stack was empty) is now a one-frame run of `owner`; from the stack no
- * other entry changes at all, from a refill no other frame became or stopped
- * being free and no used entry changed; the quick stack stays in range and
- * injective (frame_ok). See proof/known-unproved.txt for what WP has not
- * closed yet.
- */
-/*@ requires frame_ok;
-    requires out_ok(out);
-    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE], *out;
-    behavior refused:
-      assumes !can_own_p(owner);
-      assigns \nothing;
-      ensures \result == frame_err_owner;
-    behavior none_free:
-      assumes can_own_p(owner) && F.depth == 0 && F.avail == 0;
-      ensures \result == frame_err_nomem;
-    behavior from_stack:
-      assumes can_own_p(owner) && F.depth > 0;
-      ensures \result == \null && frame_ok && F.nframes == \old(F.nframes);
-      ensures out->pa == \old(F.stack[F.depth - 1]) * PAGE_SIZE;
-      ensures \at(F.tab[\at(F.stack[F.depth - 1], Pre)].state, Pre) == FS_QUICK;
-      ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
-      ensures \forall integer j; 0 <= j < F.nframes && j != out->pa / PAGE_SIZE ==>
-                F.tab[j] == \at(F.tab[j], Pre);
-    behavior refilled:
-      assumes can_own_p(owner) && F.depth == 0 && F.avail != 0;
-      ensures \result == \null && frame_ok && F.nframes == \old(F.nframes);
-      ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE < F.nframes;
-      ensures \at(free_frame(out->pa / PAGE_SIZE), Pre);
-      ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
-      ensures \forall integer j; 0 <= j < F.nframes && j != out->pa / PAGE_SIZE ==>
-                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
-    complete behaviors;
-    disjoint behaviors;
-*/
-err_t kalloc(enum frame_owner owner, paddr_t *out)
-{
-	if (__builtin_expect(!can_own(owner), 0))
-		return frame_err_owner;
-	if (__builtin_expect(F.depth == 0, 0))
-		return kalloc_refill(owner, out);
-	return quick_pop(owner, out);
+	return frame_quick_pop(owner, out);
 }
 
 err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out)
 {
 	if (count == 0 || count > FRAMES(FRAME_MAX_ORDER))
 		return frame_err_count;
-	if (!can_own(owner))
+	if (!frame_can_own(owner))
 		return frame_err_owner;
 	if (count == 1)
 		return kalloc(owner, out);
@@ -757,7 +503,7 @@ err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out)
 	unsigned k = ceil_log2(count);
 	uint32_t i = block_take(k);
 	if (i == NIL && F.depth) {
-		quick_drain(F.depth);
+		frame_quick_drain(F.depth);
 		i = block_take(k);
 	}
 	if (i == NIL)
@@ -770,7 +516,7 @@ err_t frame_alloc(uint64_t count, enum frame_owner owner, paddr_t *out)
 		pos += FRAMES(j);
 	}
 	F.owned[owner] += count;
-	junk(i, count, FRAME_JUNK_ALLOC);
+	frame_junk(i, count, FRAME_JUNK_ALLOC);
 	*out = frame_pa(i);
 	return NULL;
 }
@@ -824,27 +570,46 @@ static err_t not_a_run(uint32_t i)
     assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE];
     ensures frame_ok && F.nframes == \old(F.nframes);
 */
-err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
+/* Why the run of `count` frames at pa cannot be freed for `owner`, or NULL
+ * (then *i is its first frame). Changes nothing. */
+static err_t free_refused(paddr_t pa, uint64_t count, enum frame_owner owner, uint32_t *i)
 {
-	uint32_t i;
-	err_t err = frame_index(pa, &i);
+	err_t err = frame_index(pa, i);
 
 	if (err)
 		return err;
 	if (count == 0 || count > FRAMES(FRAME_MAX_ORDER))
 		return frame_err_count;
-	struct frame *e = &F.tab[i];
-	if (!page_zeroed(i) || e->state != FS_USED || !(e->flags & FF_RUN))
-		return not_a_run(i);
+	const struct frame *e = &F.tab[*i];
+	if (!frame_page_zeroed(*i) || e->state != FS_USED || !(e->flags & FF_RUN))
+		return not_a_run(*i);
 	if (e->owner != owner)
 		return frame_err_foreign;
 	if (e->next != count)
 		return frame_err_size;
+	return NULL;
+}
 
+err_t frame_kfree_refused(paddr_t pa, enum frame_owner owner)
+{
+	uint32_t i;
+	err_t err = free_refused(pa, 1, owner, &i);
+
+	CHECK(err); /* else entry i is a one-frame run of owner, which is_single missed */
+	return err;
+}
+
+err_t frame_free(paddr_t pa, uint64_t count, enum frame_owner owner)
+{
+	uint32_t i;
+	err_t err = free_refused(pa, count, owner, &i);
+
+	if (err)
+		return err;
 	F.owned[owner] -= count;
-	junk(i, count, FRAME_JUNK_FREE);
+	frame_junk(i, count, FRAME_JUNK_FREE);
 	if (count == 1) {
-		quick_push(i);
+		frame_quick_push(i);
 		return NULL;
 	}
 	uint32_t pos = i;
@@ -891,42 +656,6 @@ err_t frame_carve(paddr_t pa, uint64_t count, enum frame_owner owner)
 	return NULL;
 }
 
-/* kfree's fast path checks the whole entry: a single-frame run of `owner`.
- * Anything else takes frame_free's path, which says what is
- * wrong. */
-/*
- * kfree's contract: a frame that is a one-frame run of `owner`
- * becomes free; no other frame became or stopped being free, no used entry
- * changed, and the quick stack stays injective. Anything else goes to
- * frame_free, which refuses it or frees a longer run.
- */
-/*@ requires frame_ok;
-    assigns F, F.tab[0 .. F.nframes - 1], F.zeroed[0 .. (F.nframes - 1) / PER_PAGE];
-    ensures frame_ok && F.nframes == \old(F.nframes);
-    behavior owned_single:
-      assumes pa.pa % PAGE_SIZE == 0 && pa.pa / PAGE_SIZE < F.nframes && can_own_p(owner) &&
-              zeroed(pa.pa / PAGE_SIZE) && single(pa.pa / PAGE_SIZE, owner);
-      ensures \result == \null && free_frame(pa.pa / PAGE_SIZE);
-      ensures \forall integer j; 0 <= j < F.nframes && j != pa.pa / PAGE_SIZE ==>
-                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
-*/
-err_t kfree(paddr_t pa, enum frame_owner owner)
-{
-	uint64_t a = pa_addr(pa), i = a >> PAGE_SHIFT;
-
-	if (__builtin_expect(a % PAGE_SIZE == 0 && i < F.nframes && can_own(owner) &&
-	                         page_zeroed((uint32_t)i),
-	                     1)) {
-		if (__builtin_expect(is_single(&F.tab[i], owner), 1)) {
-			F.owned[owner]--;
-			junk((uint32_t)i, 1, FRAME_JUNK_FREE);
-			quick_push((uint32_t)i);
-			return NULL;
-		}
-	}
-	return frame_free(pa, 1, owner);
-}
-
 /* ---- queries --------------------------------------------------------------------- */
 
 err_t frame_query(paddr_t pa, struct frame_info *out)
@@ -966,7 +695,7 @@ static uint64_t free_count(void)
 
 void frame_stats(struct frame_stats *s)
 {
-	quick_drain(F.depth);
+	frame_quick_drain(F.depth);
 	*s = (struct frame_stats){
 	    .total = F.total,
 	    .free = free_count(),
@@ -993,7 +722,7 @@ err_t frame_audit(void)
 	uint64_t blocks[FRAME_MAX_ORDER + 1] = {0}, quick = 0;
 
 	for (uint64_t i = 0; i < F.nframes;) {
-		if (!page_zeroed((uint32_t)i)) {
+		if (!frame_page_zeroed((uint32_t)i)) {
 			i = (i / PER_PAGE + 1) * PER_PAGE; /* nothing starts on an untouched page */
 			continue;
 		}
@@ -1010,7 +739,7 @@ err_t frame_audit(void)
 			return "block head with a spare field set";
 		/* interior entries: all zero */
 		for (uint64_t j = i + 1; j < i + size;) {
-			if (!page_zeroed((uint32_t)j)) {
+			if (!frame_page_zeroed((uint32_t)j)) {
 				j = (j / PER_PAGE + 1) * PER_PAGE;
 				continue;
 			}
@@ -1099,7 +828,7 @@ err_t frame_audit(void)
 		return "quick stack overfull";
 	for (uint32_t p = 0; p < F.depth; p++) {
 		uint32_t q = F.stack[p];
-		if (q >= F.nframes || !page_zeroed(q) || F.tab[q].state != FS_QUICK ||
+		if (q >= F.nframes || !frame_page_zeroed(q) || F.tab[q].state != FS_QUICK ||
 		    F.tab[q].next || F.tab[q].prev)
 			return "quick stack holds a frame that is not a quick frame";
 		for (uint32_t r = 0; r < p; r++)

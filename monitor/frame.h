@@ -101,11 +101,11 @@ uint64_t frame_quick(void);
  * contents are undefined (junk in debug builds). Refused, changing nothing
  * and leaving *out alone: frame_err_owner, frame_err_nomem (no frame free).
  */
-err_t kalloc(enum frame_owner owner, paddr_t *out);
+/* (inline: the fast path below) */
 
 /* Take back a frame kalloc handed to `owner`: exactly frame_free(pa, 1, owner)
  * (the frame goes on the quick stack). */
-err_t kfree(paddr_t pa, enum frame_owner owner);
+/* (inline: the fast path below) */
 
 /*
  * Allocate `count` (1 .. 2^FRAME_MAX_ORDER) contiguous frames for `owner`,
@@ -189,5 +189,370 @@ extern const char frame_err_foreign[];   /* the run belongs to another owner */
  * may have. Page tables, the mapping database and single frames, where
  * dangling use happens, are all small. */
 #define FRAME_JUNK_MAX 512
+
+/* ---- the order-0 fast path, inline ---------------------------------------------
+ *
+ * kalloc and kfree are inline, so that every caller (the mapping database,
+ * paging's door to this layer, the benchmarks) pops or pushes the quick
+ * stack in its own code, with no call, and the owner check folds away where
+ * the owner is a constant. Out of line, in frame.c: a refill of the empty
+ * stack (frame_kalloc_refill), a drain of the full one (frame_quick_drain),
+ * the junk fill, and every kfree of anything but a one-frame run of the
+ * owner (frame_free, which says what is wrong). Everything below is frame.c's
+ * own: the entry layout and the allocator's state are no part of the
+ * interface, no other file may name them, and they are here only so that
+ * these functions can be inline. Their contracts are what `make prove`
+ * proves (proof/, docs/ARCHITECTURE.md).
+ */
+
+/* Debug builds fill frames (FRAME_JUNK non-zero, the default); the
+ * benchmarks build with FRAME_JUNK=0. */
+#ifndef FRAME_JUNK
+#define FRAME_JUNK 1
+#endif
+
+enum frame_state {
+	FS_NONE,  /* not a block head: interior, or not managed */
+	FS_FREE,  /* head of a free block, in list frame_core.head[order] */
+	FS_QUICK, /* a free single frame on the quick stack */
+	FS_USED,  /* head of a used block */
+};
+
+enum frame_flags {
+	FF_RUN = 1,  /* first block of a run: next = run length */
+	FF_CONT = 2, /* later block of a run: next = the run's first frame */
+};
+
+/* An entry's byte fields: to the compiler an 8-bit integer that is not a
+ * character type. A store through an unsigned char (uint8_t) may change any
+ * object, so with uint8_t fields every entry written made the compiler
+ * reload the allocator's state (the stack's depth, the counters) from
+ * memory, and a kfree then a kalloc could not keep the depth in a register.
+ * The prover reads it as uint8_t: the same values 0..255 in the same byte. */
+#ifdef __FRAMAC__
+typedef uint8_t frame_byte;
+#else
+typedef unsigned int frame_byte __attribute__((mode(QI)));
+#endif
+_Static_assert(sizeof(frame_byte) == 1, "an entry's byte fields are one byte each");
+
+struct frame {
+	uint32_t next;    /* FS_FREE: next in list; FS_USED: see frame_flags */
+	uint32_t prev;    /* FS_FREE: previous in list; 0 otherwise */
+	uint32_t spare;   /* 0: keeps an entry 16 bytes, 256 to a table page */
+	frame_byte order; /* heads: the block's order */
+	frame_byte state; /* enum frame_state */
+	frame_byte owner; /* heads: enum frame_owner */
+	frame_byte flags; /* FS_USED heads: enum frame_flags */
+};
+_Static_assert(sizeof(struct frame) == 16, "the issue allows 16 bytes of metadata per frame");
+
+#define FRAME_PER_PAGE (PAGE_SIZE / sizeof(struct frame)) /* 256 entries per table page */
+
+/* The allocator's state (frame.c calls it F). */
+struct frame_core {
+	struct frame *tab; /* nframes entries, zeroed a page at a time */
+	uint8_t *zeroed;   /* zeroed[p]: table page p has been zeroed (a byte, not a bit:
+	                    * kfree's fast path tests it in two instructions) */
+	uint32_t nframes;  /* frames 0 .. nframes-1 have entries */
+	uint32_t head[FRAME_MAX_ORDER + 1];
+	uint64_t avail;                  /* bit o: list o is not empty */
+	uint32_t depth;                  /* frames on the quick stack */
+	uint32_t stack[FRAME_QUICK_MAX]; /* the quick stack: free single frames, top last */
+	uint64_t total, firmware, touched;
+	/* used frames by owner; free = total less their sum (free_count),
+	 * so that a single-frame kalloc or kfree updates one counter */
+	uint64_t owned[FRAME_OWNERS];
+	paddr_t table;
+	uint64_t table_pages, table_span;
+};
+extern struct frame_core frame_core;
+
+/*
+ * The allocator's state as `make prove` reads it (ACSL; see proof/ and
+ * docs/ARCHITECTURE.md). table_ok: the table and its page map are valid
+ * memory apart from each other and from frame_core. quick_ok: the quick stack holds
+ * at most FRAME_QUICK_MAX frames, each a managed frame on a zeroed page in state
+ * FS_QUICK, no frame twice (an array, so acyclic by construction; injective
+ * by this clause). free_frame: frame i can be handed out, being on the quick
+ * stack or inside a block on a buddy list (a head of order j at i rounded
+ * down to 2^j). single: frame i is a one-frame run of owner o.
+ */
+/*@ predicate zeroed(integer i) = frame_core.zeroed[i / FRAME_PER_PAGE] != 0;
+    predicate table_ok =
+      0 < frame_core.nframes && \valid(frame_core.tab + (0 .. frame_core.nframes - 1)) &&
+      \valid(frame_core.zeroed + (0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE)) &&
+      \separated(frame_core.tab + (0 .. frame_core.nframes - 1), frame_core.zeroed + (0 ..
+   (frame_core.nframes - 1) / FRAME_PER_PAGE), &frame_core); predicate out_ok(paddr_t *out) =
+      \valid(out) &&
+      \separated(out, &frame_core, frame_core.tab + (0 .. frame_core.nframes - 1),
+                 frame_core.zeroed + (0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE));
+    predicate quick_ok =
+      frame_core.depth < FRAME_QUICK_MAX &&
+      (\forall integer k; 0 <= k < frame_core.depth ==>
+         frame_core.stack[k] < frame_core.nframes && zeroed(frame_core.stack[k]) &&
+   frame_core.tab[frame_core.stack[k]].state == FS_QUICK) &&
+      (\forall integer k, l; 0 <= k < l < frame_core.depth ==> frame_core.stack[k] !=
+   frame_core.stack[l]); predicate frame_ok = table_ok && quick_ok; predicate can_own_p(integer o) =
+      o != FRAME_FREE && o != FRAME_FIRMWARE && 0 <= o < FRAME_OWNERS;
+    predicate single(integer i, integer o) =
+      frame_core.tab[i].next == 1 && frame_core.tab[i].prev == 0 && frame_core.tab[i].spare == 0 &&
+   frame_core.tab[i].order == 0 && frame_core.tab[i].state == FS_USED && frame_core.tab[i].owner ==
+   o && frame_core.tab[i].flags == FF_RUN; predicate used_same{A, B}(integer j) =
+      \at(frame_core.tab[j].state, A) == FS_USED ==>
+        \at(frame_core.tab[j], B) == \at(frame_core.tab[j], A) && \at(zeroed(j), B);
+    predicate free_frame(integer i) =
+      zeroed(i) && frame_core.tab[i].state == FS_QUICK ||
+      \exists integer j; 0 <= j <= FRAME_MAX_ORDER && zeroed(i - i % (1 << j)) &&
+        frame_core.tab[i - i % (1 << j)].state == FS_FREE && frame_core.tab[i - i % (1 << j)].order
+   == j;
+*/
+
+/*@ requires table_ok && i < frame_core.nframes;
+    assigns \nothing;
+    ensures \result <==> zeroed(i);
+*/
+static inline bool frame_page_zeroed(uint32_t i)
+{
+	return frame_core.zeroed[i / FRAME_PER_PAGE];
+}
+
+/*@ assigns \nothing;
+    ensures \result.pa == i * PAGE_SIZE;
+*/
+static inline paddr_t frame_pa(uint32_t i)
+{
+	return pa_init((uint64_t)i << PAGE_SHIFT);
+}
+
+/*@ assigns \nothing;
+    ensures \result <==> can_own_p(owner);
+*/
+static inline bool frame_can_own(enum frame_owner owner)
+{
+	return owner != FRAME_FREE && owner != FRAME_FIRMWARE && (unsigned)owner < FRAME_OWNERS;
+}
+
+/* The entry of a one-frame run of `owner`: what kalloc writes
+ * and kfree's fast path expects. */
+/*@ requires can_own_p(owner);
+    assigns \nothing;
+    ensures \result.next == 1 && \result.prev == 0 && \result.spare == 0 && \result.order == 0 &&
+            \result.state == FS_USED && \result.owner == owner && \result.flags == FF_RUN;
+*/
+static inline struct frame frame_single_entry(enum frame_owner owner)
+{
+	return (struct frame){
+	    .next = 1, .state = FS_USED, .owner = (uint8_t)owner, .flags = FF_RUN};
+}
+
+/* Whether entry e is exactly frame_single_entry(owner). The prover reads it
+ * field by field; the compiler gets the same test as two 64-bit compares of
+ * the entry's words (next and prev; spare and the bytes) against the single
+ * entry's, which test_frame holds to the field-by-field test for every
+ * owner and every bit of an entry (test_is_single_fields). */
+/*@ requires \valid_read(e);
+    assigns \nothing;
+    ensures \result <==> e->next == 1 && e->prev == 0 && e->spare == 0 && e->order == 0 &&
+                         e->state == FS_USED && e->owner == owner && e->flags == FF_RUN;
+*/
+static inline bool frame_is_single(const struct frame *e, enum frame_owner owner)
+{
+#ifdef __FRAMAC__
+	return e->next == 1 && e->prev == 0 && e->spare == 0 && e->order == 0 &&
+	       e->state == FS_USED && e->owner == owner && e->flags == FF_RUN;
+#else
+	const struct frame want = {
+	    .next = 1, .state = FS_USED, .owner = (frame_byte)owner, .flags = FF_RUN};
+	uint64_t have[2], is[2];
+
+	__builtin_memcpy(have, e, sizeof(have));
+	__builtin_memcpy(is, &want, sizeof(is));
+	return ((have[0] ^ is[0]) | (have[1] ^ is[1])) == 0;
+#endif
+}
+
+/* Fill frames [i, i + count) with `byte` (debug builds, runs up to
+ * FRAME_JUNK_MAX frames). */
+/* For the prover a stub: it writes only the frames' bytes, which are not the
+ * allocator's state (the table is memmon's own, never handed out). */
+/*@ assigns \nothing; */
+void frame_junk(uint32_t i, uint64_t count, uint8_t byte);
+
+/* Hand out the frame on top of the (non-empty) quick stack to `owner`. */
+/*@ requires frame_ok && frame_core.depth > 0 && can_own_p(owner);
+    requires out_ok(out);
+    assigns frame_core.depth, frame_core.tab[frame_core.stack[frame_core.depth - 1]],
+   frame_core.owned[owner], *out; ensures frame_ok && \result == \null; ensures frame_core.depth ==
+   \old(frame_core.depth) - 1; ensures out->pa == frame_core.stack[frame_core.depth] * PAGE_SIZE;
+    ensures single(frame_core.stack[frame_core.depth], owner) &&
+   zeroed(frame_core.stack[frame_core.depth]); ensures \forall integer j; 0 <= j <
+   frame_core.nframes && j != frame_core.stack[frame_core.depth] ==> frame_core.tab[j] ==
+   \old(frame_core.tab[j]);
+*/
+static inline err_t frame_quick_pop(enum frame_owner owner, paddr_t *out)
+{
+	uint32_t depth = frame_core.depth - 1, i = frame_core.stack[depth];
+
+	frame_core.depth = depth;
+	frame_core.owned[owner]++;
+	frame_core.tab[i] = frame_single_entry(owner);
+	if (FRAME_JUNK)
+		frame_junk(i, 1, FRAME_JUNK_ALLOC);
+	*out = frame_pa(i);
+	return NULL;
+}
+
+/* kalloc with the quick stack empty: refill it, then pop. */
+/* Assumed by the proof of kalloc, not proved (it takes a block from the
+ * buddy lists): as kalloc's contract with an empty stack. */
+/*@ requires frame_ok && frame_core.depth == 0 && can_own_p(owner);
+    requires out_ok(out);
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
+   (frame_core.nframes - 1) / FRAME_PER_PAGE], *out; behavior none_free: assumes frame_core.depth ==
+   0 && frame_core.avail == 0; assigns \nothing; ensures \result == frame_err_nomem; behavior taken:
+      assumes frame_core.depth > 0 || frame_core.avail != 0;
+      ensures \result == \null && frame_ok && frame_core.nframes == \old(frame_core.nframes);
+      ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE < frame_core.nframes;
+      ensures \at(free_frame(out->pa / PAGE_SIZE), Pre);
+      ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
+      ensures \forall integer j; 0 <= j < frame_core.nframes && j != out->pa / PAGE_SIZE ==>
+                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+    complete behaviors;
+    disjoint behaviors;
+*/
+err_t frame_kalloc_refill(enum frame_owner owner, paddr_t *out);
+
+/* Give frames from the bottom of the quick stack back to the buddy lists
+ * until at least n have gone (frame.c says how). */
+/* Assumed by the proof of kfree, not proved (it works on the buddy lists):
+ * the top frame stays; every frame free before is free after, and no other;
+ * used entries do not change. */
+/*@ requires frame_ok && n + FRAME_QUICK_BLOCK <= frame_core.depth;
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
+   (frame_core.nframes - 1) / FRAME_PER_PAGE]; ensures frame_ok && frame_core.nframes ==
+   \old(frame_core.nframes) && 0 < frame_core.depth; ensures frame_core.depth + n <=
+   \old(frame_core.depth); ensures frame_core.stack[frame_core.depth - 1] ==
+   \old(frame_core.stack[frame_core.depth - 1]); ensures \forall integer j; 0 <= j <
+   frame_core.nframes ==> (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+*/
+void frame_quick_drain(uint32_t n);
+
+/* Put single frame i (a one-frame run, its owner count already dropped)
+ * on the quick stack; a full one (FRAME_QUICK_MAX - 1) is drained first.
+ * The drain comes before the stores, and the depth is then known to be
+ * below FRAME_QUICK_MAX - 1 on every path (the CHECK), so that a kfree then
+ * a kalloc inline in one caller keep the depth, the frame and the owner's
+ * count in registers: no refill test, no reload. */
+/*@ requires frame_ok && i < frame_core.nframes && zeroed(i) && frame_core.tab[i].state == FS_USED;
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
+   (frame_core.nframes - 1) / FRAME_PER_PAGE]; ensures frame_ok && frame_core.nframes ==
+   \old(frame_core.nframes); ensures zeroed(i) && frame_core.tab[i].state == FS_QUICK &&
+   free_frame(i); ensures \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
+              (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+*/
+static inline void frame_quick_push(uint32_t i)
+{
+	uint32_t depth = frame_core.depth;
+
+	if (__builtin_expect(depth >= FRAME_QUICK_MAX - 1, 0)) {
+		frame_quick_drain(FRAME_QUICK_MAX - FRAME_QUICK_KEEP);
+		depth = frame_core.depth;
+		CHECK(depth < FRAME_QUICK_MAX - 1);
+	}
+	frame_core.stack[depth] = i;
+	frame_core.depth = depth + 1;
+	frame_core.tab[i] = (struct frame){.state = FS_QUICK};
+}
+
+/* The order-0 fast path: pop the quick stack (refilled with one block when
+ * empty) and write the frame's entry. */
+/*
+ * kalloc's contract: refused for an owner that cannot hold frames; null
+ * exactly when no frame is free (the stack and every buddy list empty);
+ * else a frame that was free (on the stack, or in a buddy block when the
+ * stack was empty) is now a one-frame run of `owner`; from the stack no
+ * other entry changes at all, from a refill no other frame became or stopped
+ * being free and no used entry changed; the quick stack stays in range and
+ * injective (frame_ok). See proof/known-unproved.txt for what WP has not
+ * closed yet.
+ */
+/*@ requires frame_ok;
+    requires out_ok(out);
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
+   (frame_core.nframes - 1) / FRAME_PER_PAGE], *out; behavior refused: assumes !can_own_p(owner);
+      assigns \nothing;
+      ensures \result == frame_err_owner;
+    behavior none_free:
+      assumes can_own_p(owner) && frame_core.depth == 0 && frame_core.avail == 0;
+      ensures \result == frame_err_nomem;
+    behavior from_stack:
+      assumes can_own_p(owner) && frame_core.depth > 0;
+      ensures \result == \null && frame_ok && frame_core.nframes == \old(frame_core.nframes);
+      ensures out->pa == \old(frame_core.stack[frame_core.depth - 1]) * PAGE_SIZE;
+      ensures \at(frame_core.tab[\at(frame_core.stack[frame_core.depth - 1], Pre)].state, Pre) ==
+   FS_QUICK; ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE); ensures
+   \forall integer j; 0 <= j < frame_core.nframes && j != out->pa / PAGE_SIZE ==> frame_core.tab[j]
+   == \at(frame_core.tab[j], Pre); behavior refilled: assumes can_own_p(owner) && frame_core.depth
+   == 0 && frame_core.avail != 0; ensures \result == \null && frame_ok && frame_core.nframes ==
+   \old(frame_core.nframes); ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE <
+   frame_core.nframes; ensures \at(free_frame(out->pa / PAGE_SIZE), Pre); ensures single(out->pa /
+   PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE); ensures \forall integer j; 0 <= j <
+   frame_core.nframes && j != out->pa / PAGE_SIZE ==> (free_frame(j) <==> \at(free_frame(j), Pre))
+   && used_same{Pre, Post}(j); complete behaviors; disjoint behaviors;
+*/
+static inline err_t kalloc(enum frame_owner owner, paddr_t *out)
+{
+	if (__builtin_expect(!frame_can_own(owner), 0))
+		return frame_err_owner;
+	if (__builtin_expect(frame_core.depth == 0, 0))
+		return frame_kalloc_refill(owner, out);
+	return frame_quick_pop(owner, out);
+}
+
+/* Why kfree refuses pa: what frame_free(pa, 1, owner) would refuse it for,
+ * never NULL (a frame that frame_free would take as a one-frame run of
+ * `owner` is one that kfree's fast path takes; in a table where it is not,
+ * a CHECK fails). Changes nothing. Out of line, and known to the compiler
+ * to return an error, so that a caller's fast path goes on alone. */
+/*@ assigns \nothing;
+    ensures \result != \null;
+*/
+err_t frame_kfree_refused(paddr_t pa, enum frame_owner owner) __attribute__((returns_nonnull));
+
+/* kfree's fast path checks the whole entry: a single-frame run of `owner`.
+ * Anything else is refused (frame_kfree_refused says why). */
+/*
+ * kfree's contract: a frame that is a one-frame run of `owner`
+ * becomes free; no other frame became or stopped being free, no used entry
+ * changed, and the quick stack stays injective. Anything else is refused
+ * and changes nothing.
+ */
+/*@ requires frame_ok;
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
+   (frame_core.nframes - 1) / FRAME_PER_PAGE]; ensures frame_ok && frame_core.nframes ==
+   \old(frame_core.nframes); behavior owned_single: assumes pa.pa % PAGE_SIZE == 0 && pa.pa /
+   PAGE_SIZE < frame_core.nframes && can_own_p(owner) && zeroed(pa.pa / PAGE_SIZE) && single(pa.pa /
+   PAGE_SIZE, owner); ensures \result == \null && free_frame(pa.pa / PAGE_SIZE); ensures \forall
+   integer j; 0 <= j < frame_core.nframes && j != pa.pa / PAGE_SIZE ==> (free_frame(j) <==>
+   \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+*/
+static inline err_t kfree(paddr_t pa, enum frame_owner owner)
+{
+	uint64_t a = pa_addr(pa), i = a >> PAGE_SHIFT;
+
+	if (__builtin_expect(a % PAGE_SIZE == 0 && i < frame_core.nframes && frame_can_own(owner) &&
+	                         frame_page_zeroed((uint32_t)i),
+	                     1)) {
+		if (__builtin_expect(frame_is_single(&frame_core.tab[i], owner), 1)) {
+			frame_core.owned[owner]--;
+			if (FRAME_JUNK)
+				frame_junk((uint32_t)i, 1, FRAME_JUNK_FREE);
+			frame_quick_push((uint32_t)i);
+			return NULL;
+		}
+	}
+	return frame_kfree_refused(pa, owner);
+}
 
 #endif

@@ -49,8 +49,9 @@ UNITS = {
 # kalloc_refill and frame_free (the buddy lists) and junk (a frame's bytes)
 # are not proved: their contracts are assumptions of kalloc's and kfree's.
 FRAME_FUNCS = [
-    "page_zeroed", "peek", "frame_pa", "run_next_order", "ceil_log2", "block_of",
-    "can_own", "single_entry", "is_single", "quick_pop", "quick_push", "kalloc", "kfree",
+    "frame_page_zeroed", "peek", "frame_pa", "run_next_order", "ceil_log2", "block_of",
+    "frame_can_own", "frame_single_entry", "frame_is_single", "frame_quick_pop",
+    "frame_quick_push", "kalloc", "kfree",
 ]
 
 # The pt unit: the functions of paging/pt.c proved so far (RTE and their

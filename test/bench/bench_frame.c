@@ -57,10 +57,13 @@
  *     is asked with frame_query, and the ones memmon has free (and only
  *     those) are the baseline's, pushed in ascending address order (as
  *     xv6's freerange does) or left clear in the bitmap.
- *   - The baseline functions are noinline: a call each, as memmon's are
- *     (frame.c is another translation unit and there is no LTO). Every
- *     address either side hands out is summed into a volatile sink, so
- *     neither loop can be optimised away.
+ *   - Each side is called as its own code is meant to be called. memmon's
+ *     kalloc/kfree are inline in frame.h (the quick stack's pop and push,
+ *     every check; refills, drains and refusals call into frame.c), as
+ *     every caller in the monitor gets them. The baselines are noinline, a
+ *     call each, as xv6's kalloc.c and a hypervisor's page pool are called
+ *     from other files (no LTO). Every address either side hands out is
+ *     summed into a volatile sink, so neither loop can be optimised away.
  *   - Both sides run the same loop around the calls, the same PRNG with the
  *     same seed, and check each result the same way.
  *   - Simulated RAM is faulted in once before anything is timed, and
