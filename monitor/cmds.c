@@ -312,7 +312,7 @@ static err_t cmd_walk(struct con *c, int argc, char **argv)
 	pt_walk(&mon_pt, va_init(v), &w);
 	cmds_print_walk(&w);
 	struct pt_hit h;
-	if (pt_lookup(&mon_pt, va_init(v), &h))
+	if (pt_lookup_slow(&mon_pt, va_init(v), &h)) /* out of line: the console reaches no seam */
 		con_printf("0x%lx -> 0x%lx %s %s\n", v, pa_addr(h.pa), rights_str(h.attr, rights),
 		           cmds_size_name[h.level]);
 	else

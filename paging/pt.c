@@ -572,9 +572,7 @@ static inline bool lookup_from_dir(struct pt *pt, pte_t *dir, uint64_t v, struct
 	unsigned level = 1;
 
 	if (pte_kind(e, 1) == PTE_TABLE) {
-		pt->hint_tag = v >> 21;
-		pt->hint_pd = pd;
-		pt->hint_pt = table_at(pte_next(e));
+		pt_hint_set(pt, v, pd, table_at(pte_next(e)));
 		e = pt->hint_pt[pt_index(v, 0)];
 		level = 0;
 	}

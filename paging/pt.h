@@ -32,6 +32,7 @@
 #ifndef MEMMON_PT_H
 #define MEMMON_PT_H
 
+#include "platform.h"
 #include "pte.h"
 #include "types.h"
 
@@ -167,10 +168,22 @@ struct pt_hit {
 /* Translate va (any alignment). False if nothing maps it or va is not
  * canonical. Changes nothing but the walk hint. Inline: an address in the
  * 2 MiB of the level-0 hint is one tag compare and one entry read here, in
- * the caller; anything else calls pt_lookup_slow (the level-1 hint, or the
- * whole walk, which sets the hints). */
+ * the caller; one in the 1 GiB of the level-1 hint whose PD entry points to
+ * a table is two entry reads (and sets the level-0 hint); anything else
+ * calls pt_lookup_slow (a 2M leaf, or the whole walk, which sets the
+ * hints). pt_lookup_slow is the whole lookup out of line, for callers that
+ * may not reach the machine seam themselves (the console). */
 bool pt_lookup_slow(struct pt *pt, vaddr_t va, struct pt_hit *hit);
 extern pt_attr_t pt_attr0_of[256]; /* pte_attr(e, 0) by e's bits 8:1, XD set; by pt_init */
+
+/* Make the level-0 table `table`, pointed to by PD entry *pd, the walk hint
+ * for va's 2 MiB. */
+static inline void pt_hint_set(struct pt *pt, uint64_t v, pte_t *pd, pte_t *table)
+{
+	pt->hint_tag = v >> 21;
+	pt->hint_pd = pd;
+	pt->hint_pt = table;
+}
 
 /* The attributes of a level-0 leaf: one load and the XD bit. */
 static inline pt_attr_t pt_leaf0_attr(pte_t e)
@@ -182,8 +195,12 @@ static inline bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 {
 	const uint64_t v = va_addr(va);
 
-	if (__builtin_expect(v >> 21 != pt->hint_tag, 0)) /* the tag is canonical */
-		return pt_lookup_slow(pt, va, hit);
+	if (__builtin_expect(v >> 21 != pt->hint_tag, 0)) { /* the tags are canonical */
+		pte_t *pd = &pt->hint_dir[pt_index(v, 1)];
+		if (v >> 30 != pt->hint_dtag || pte_kind(*pd, 1) != PTE_TABLE)
+			return pt_lookup_slow(pt, va, hit);
+		pt_hint_set(pt, v, pd, plat_pa_to_ptr(pte_next(*pd)));
+	}
 	const pte_t e = pt->hint_pt[pt_index(v, 0)];
 	if (pte_kind(e, 0) == PTE_ABSENT)
 		return false;
