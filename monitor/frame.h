@@ -282,30 +282,36 @@ extern struct frame_core frame_core;
     predicate table_ok =
       0 < frame_core.nframes && \valid(frame_core.tab + (0 .. frame_core.nframes - 1)) &&
       \valid(frame_core.zeroed + (0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE)) &&
-      \separated(frame_core.tab + (0 .. frame_core.nframes - 1), frame_core.zeroed + (0 ..
-   (frame_core.nframes - 1) / FRAME_PER_PAGE), &frame_core); predicate out_ok(paddr_t *out) =
+      \separated(frame_core.tab + (0 .. frame_core.nframes - 1),
+          frame_core.zeroed + (0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE),
+                 &frame_core);
+    predicate out_ok(paddr_t *out) =
       \valid(out) &&
       \separated(out, &frame_core, frame_core.tab + (0 .. frame_core.nframes - 1),
                  frame_core.zeroed + (0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE));
     predicate quick_ok =
       frame_core.depth < FRAME_QUICK_MAX &&
       (\forall integer k; 0 <= k < frame_core.depth ==>
-         frame_core.stack[k] < frame_core.nframes && zeroed(frame_core.stack[k]) &&
-   frame_core.tab[frame_core.stack[k]].state == FS_QUICK) &&
-      (\forall integer k, l; 0 <= k < l < frame_core.depth ==> frame_core.stack[k] !=
-   frame_core.stack[l]); predicate frame_ok = table_ok && quick_ok; predicate can_own_p(integer o) =
+         frame_core.stack[k] < frame_core.nframes && zeroed(frame_core.stack[k])
+             && frame_core.tab[frame_core.stack[k]].state == FS_QUICK) &&
+      (\forall integer k, l; 0 <= k < l < frame_core.depth
+          ==> frame_core.stack[k] != frame_core.stack[l]);
+    predicate frame_ok = table_ok && quick_ok;
+    predicate can_own_p(integer o) =
       o != FRAME_FREE && o != FRAME_FIRMWARE && 0 <= o < FRAME_OWNERS;
     predicate single(integer i, integer o) =
-      frame_core.tab[i].next == 1 && frame_core.tab[i].prev == 0 && frame_core.tab[i].spare == 0 &&
-   frame_core.tab[i].order == 0 && frame_core.tab[i].state == FS_USED && frame_core.tab[i].owner ==
-   o && frame_core.tab[i].flags == FF_RUN; predicate used_same{A, B}(integer j) =
+      frame_core.tab[i].next == 1 && frame_core.tab[i].prev == 0 && frame_core.tab[i].spare == 0
+          && frame_core.tab[i].order == 0 &&
+      frame_core.tab[i].state == FS_USED && frame_core.tab[i].owner == o
+          && frame_core.tab[i].flags == FF_RUN;
+    predicate used_same{A, B}(integer j) =
       \at(frame_core.tab[j].state, A) == FS_USED ==>
         \at(frame_core.tab[j], B) == \at(frame_core.tab[j], A) && \at(zeroed(j), B);
     predicate free_frame(integer i) =
       zeroed(i) && frame_core.tab[i].state == FS_QUICK ||
       \exists integer j; 0 <= j <= FRAME_MAX_ORDER && zeroed(i - i % (1 << j)) &&
-        frame_core.tab[i - i % (1 << j)].state == FS_FREE && frame_core.tab[i - i % (1 << j)].order
-   == j;
+        frame_core.tab[i - i % (1 << j)].state == FS_FREE
+            && frame_core.tab[i - i % (1 << j)].order == j;
 */
 
 /*@ requires table_ok && i < frame_core.nframes;
@@ -383,12 +389,15 @@ void frame_junk(uint32_t i, uint64_t count, uint8_t byte);
 /*@ requires frame_ok && frame_core.depth > 0 && can_own_p(owner);
     requires out_ok(out);
     assigns frame_core.depth, frame_core.tab[frame_core.stack[frame_core.depth - 1]],
-   frame_core.owned[owner], *out; ensures frame_ok && \result == \null; ensures frame_core.depth ==
-   \old(frame_core.depth) - 1; ensures out->pa == frame_core.stack[frame_core.depth] * PAGE_SIZE;
-    ensures single(frame_core.stack[frame_core.depth], owner) &&
-   zeroed(frame_core.stack[frame_core.depth]); ensures \forall integer j; 0 <= j <
-   frame_core.nframes && j != frame_core.stack[frame_core.depth] ==> frame_core.tab[j] ==
-   \old(frame_core.tab[j]);
+        frame_core.owned[owner], *out;
+    ensures frame_ok && \result == \null;
+    ensures frame_core.depth == \old(frame_core.depth) - 1;
+    ensures out->pa == frame_core.stack[frame_core.depth] * PAGE_SIZE;
+    ensures single(frame_core.stack[frame_core.depth], owner)
+        && zeroed(frame_core.stack[frame_core.depth]);
+    ensures \forall integer j; 0 <= j < frame_core.nframes
+        && j != frame_core.stack[frame_core.depth] ==>
+              frame_core.tab[j] == \old(frame_core.tab[j]);
 */
 static inline err_t frame_quick_pop(enum frame_owner owner, paddr_t *out)
 {
@@ -408,9 +417,13 @@ static inline err_t frame_quick_pop(enum frame_owner owner, paddr_t *out)
  * buddy lists): as kalloc's contract with an empty stack. */
 /*@ requires frame_ok && frame_core.depth == 0 && can_own_p(owner);
     requires out_ok(out);
-    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
-   (frame_core.nframes - 1) / FRAME_PER_PAGE], *out; behavior none_free: assumes frame_core.depth ==
-   0 && frame_core.avail == 0; assigns \nothing; ensures \result == frame_err_nomem; behavior taken:
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
+        frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE], *out;
+    behavior none_free:
+      assumes frame_core.depth == 0 && frame_core.avail == 0;
+      assigns \nothing;
+      ensures \result == frame_err_nomem;
+    behavior taken:
       assumes frame_core.depth > 0 || frame_core.avail != 0;
       ensures \result == \null && frame_ok && frame_core.nframes == \old(frame_core.nframes);
       ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE < frame_core.nframes;
@@ -429,26 +442,28 @@ err_t frame_kalloc_refill(enum frame_owner owner, paddr_t *out);
  * the top frame stays; every frame free before is free after, and no other;
  * used entries do not change. */
 /*@ requires frame_ok && n + FRAME_QUICK_BLOCK <= frame_core.depth;
-    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
-   (frame_core.nframes - 1) / FRAME_PER_PAGE]; ensures frame_ok && frame_core.nframes ==
-   \old(frame_core.nframes) && 0 < frame_core.depth; ensures frame_core.depth + n <=
-   \old(frame_core.depth); ensures frame_core.stack[frame_core.depth - 1] ==
-   \old(frame_core.stack[frame_core.depth - 1]); ensures \forall integer j; 0 <= j <
-   frame_core.nframes ==> (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
+        frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE];
+    ensures frame_ok && frame_core.nframes == \old(frame_core.nframes) && 0 < frame_core.depth;
+    ensures frame_core.depth + n <= \old(frame_core.depth);
+    ensures frame_core.stack[frame_core.depth - 1] == \old(frame_core.stack[frame_core.depth - 1]);
+    ensures \forall integer j; 0 <= j < frame_core.nframes ==>
+              (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
 */
 void frame_quick_drain(uint32_t n);
 
-/* Put single frame i (a one-frame run, its owner count already dropped)
+/* Put single frame i (a one-frame run; the caller drops its owner's count)
  * on the quick stack; a full one (FRAME_QUICK_MAX - 1) is drained first.
  * The drain comes before the stores, and the depth is then known to be
  * below FRAME_QUICK_MAX - 1 on every path (the CHECK), so that a kfree then
  * a kalloc inline in one caller keep the depth, the frame and the owner's
  * count in registers: no refill test, no reload. */
 /*@ requires frame_ok && i < frame_core.nframes && zeroed(i) && frame_core.tab[i].state == FS_USED;
-    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
-   (frame_core.nframes - 1) / FRAME_PER_PAGE]; ensures frame_ok && frame_core.nframes ==
-   \old(frame_core.nframes); ensures zeroed(i) && frame_core.tab[i].state == FS_QUICK &&
-   free_frame(i); ensures \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
+        frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE];
+    ensures frame_ok && frame_core.nframes == \old(frame_core.nframes);
+    ensures zeroed(i) && frame_core.tab[i].state == FS_QUICK && free_frame(i);
+    ensures \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
               (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
 */
 static inline void frame_quick_push(uint32_t i)
@@ -479,8 +494,10 @@ static inline void frame_quick_push(uint32_t i)
  */
 /*@ requires frame_ok;
     requires out_ok(out);
-    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
-   (frame_core.nframes - 1) / FRAME_PER_PAGE], *out; behavior refused: assumes !can_own_p(owner);
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
+        frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE], *out;
+    behavior refused:
+      assumes !can_own_p(owner);
       assigns \nothing;
       ensures \result == frame_err_owner;
     behavior none_free:
@@ -490,16 +507,21 @@ static inline void frame_quick_push(uint32_t i)
       assumes can_own_p(owner) && frame_core.depth > 0;
       ensures \result == \null && frame_ok && frame_core.nframes == \old(frame_core.nframes);
       ensures out->pa == \old(frame_core.stack[frame_core.depth - 1]) * PAGE_SIZE;
-      ensures \at(frame_core.tab[\at(frame_core.stack[frame_core.depth - 1], Pre)].state, Pre) ==
-   FS_QUICK; ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE); ensures
-   \forall integer j; 0 <= j < frame_core.nframes && j != out->pa / PAGE_SIZE ==> frame_core.tab[j]
-   == \at(frame_core.tab[j], Pre); behavior refilled: assumes can_own_p(owner) && frame_core.depth
-   == 0 && frame_core.avail != 0; ensures \result == \null && frame_ok && frame_core.nframes ==
-   \old(frame_core.nframes); ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE <
-   frame_core.nframes; ensures \at(free_frame(out->pa / PAGE_SIZE), Pre); ensures single(out->pa /
-   PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE); ensures \forall integer j; 0 <= j <
-   frame_core.nframes && j != out->pa / PAGE_SIZE ==> (free_frame(j) <==> \at(free_frame(j), Pre))
-   && used_same{Pre, Post}(j); complete behaviors; disjoint behaviors;
+      ensures \at(frame_core.tab[\at(frame_core.stack[frame_core.depth - 1], Pre)].state,
+          Pre) == FS_QUICK;
+      ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
+      ensures \forall integer j; 0 <= j < frame_core.nframes && j != out->pa / PAGE_SIZE ==>
+                frame_core.tab[j] == \at(frame_core.tab[j], Pre);
+    behavior refilled:
+      assumes can_own_p(owner) && frame_core.depth == 0 && frame_core.avail != 0;
+      ensures \result == \null && frame_ok && frame_core.nframes == \old(frame_core.nframes);
+      ensures out->pa % PAGE_SIZE == 0 && out->pa / PAGE_SIZE < frame_core.nframes;
+      ensures \at(free_frame(out->pa / PAGE_SIZE), Pre);
+      ensures single(out->pa / PAGE_SIZE, owner) && zeroed(out->pa / PAGE_SIZE);
+      ensures \forall integer j; 0 <= j < frame_core.nframes && j != out->pa / PAGE_SIZE ==>
+                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+    complete behaviors;
+    disjoint behaviors;
 */
 static inline err_t kalloc(enum frame_owner owner, paddr_t *out)
 {
@@ -529,13 +551,16 @@ err_t frame_kfree_refused(paddr_t pa, enum frame_owner owner) __attribute__((ret
  * and changes nothing.
  */
 /*@ requires frame_ok;
-    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1], frame_core.zeroed[0 ..
-   (frame_core.nframes - 1) / FRAME_PER_PAGE]; ensures frame_ok && frame_core.nframes ==
-   \old(frame_core.nframes); behavior owned_single: assumes pa.pa % PAGE_SIZE == 0 && pa.pa /
-   PAGE_SIZE < frame_core.nframes && can_own_p(owner) && zeroed(pa.pa / PAGE_SIZE) && single(pa.pa /
-   PAGE_SIZE, owner); ensures \result == \null && free_frame(pa.pa / PAGE_SIZE); ensures \forall
-   integer j; 0 <= j < frame_core.nframes && j != pa.pa / PAGE_SIZE ==> (free_frame(j) <==>
-   \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
+        frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE];
+    ensures frame_ok && frame_core.nframes == \old(frame_core.nframes);
+    behavior owned_single:
+      assumes pa.pa % PAGE_SIZE == 0 && pa.pa / PAGE_SIZE < frame_core.nframes
+          && can_own_p(owner) &&
+              zeroed(pa.pa / PAGE_SIZE) && single(pa.pa / PAGE_SIZE, owner);
+      ensures \result == \null && free_frame(pa.pa / PAGE_SIZE);
+      ensures \forall integer j; 0 <= j < frame_core.nframes && j != pa.pa / PAGE_SIZE ==>
+                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
 */
 static inline err_t kfree(paddr_t pa, enum frame_owner owner)
 {
@@ -545,10 +570,11 @@ static inline err_t kfree(paddr_t pa, enum frame_owner owner)
 	                         frame_page_zeroed((uint32_t)i),
 	                     1)) {
 		if (__builtin_expect(frame_is_single(&frame_core.tab[i], owner), 1)) {
-			frame_core.owned[owner]--;
 			if (FRAME_JUNK)
 				frame_junk((uint32_t)i, 1, FRAME_JUNK_FREE);
 			frame_quick_push((uint32_t)i);
+			frame_core
+			    .owned[owner]--; /* after the push's drain: a kalloc's ++ meets it */
 			return NULL;
 		}
 	}
