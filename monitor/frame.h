@@ -388,24 +388,45 @@ void frame_junk(uint32_t i, uint64_t count, uint8_t byte);
 /* Hand out the frame on top of the (non-empty) quick stack to `owner`. */
 /*@ requires frame_ok && frame_core.depth > 0 && can_own_p(owner);
     requires out_ok(out);
-    assigns frame_core.depth, frame_core.tab[frame_core.stack[frame_core.depth - 1]],
+    assigns frame_core.depth, frame_core.tab[frame_core.stack[(uint32_t)(frame_core.depth - 1)]],
         frame_core.owned[owner], *out;
-    ensures frame_ok && \result == \null;
+    ensures \result == \null;
     ensures frame_core.depth == \old(frame_core.depth) - 1;
     ensures out->pa == frame_core.stack[frame_core.depth] * PAGE_SIZE;
-    ensures single(frame_core.stack[frame_core.depth], owner)
+    ensures pop_single: single(frame_core.stack[frame_core.depth], owner)
         && zeroed(frame_core.stack[frame_core.depth]);
-    ensures \forall integer j; 0 <= j < frame_core.nframes
+    ensures pop_others: \forall integer j; 0 <= j < frame_core.nframes
         && j != frame_core.stack[frame_core.depth] ==>
               frame_core.tab[j] == \old(frame_core.tab[j]);
+    behavior stack_kept:
+      ensures pop_ok: frame_ok;
 */
 static inline err_t frame_quick_pop(enum frame_owner owner, paddr_t *out)
 {
 	uint32_t depth = frame_core.depth - 1, i = frame_core.stack[depth];
 
+	/* For the prover (stack_kept: its asserts stay out of the other posts'
+	 * contexts, which they only slow down): the frames below the top are
+	 * not i (the stack is injective) and their entries and pages lie apart
+	 * from i's entry, so the store to it keeps them FS_QUICK on zeroed
+	 * pages. */
+	/*@ for stack_kept: assert pop_depth: depth == frame_core.depth - 1 &&
+	      i < frame_core.nframes && zeroed(i) &&
+	      \separated(&frame_core.zeroed[i / FRAME_PER_PAGE], &frame_core.tab[i]);
+	*/
+	/*@ for stack_kept: assert pop_rest: \forall integer k; 0 <= k < depth ==>
+	      frame_core.stack[k] != i &&
+	      \separated(&frame_core.tab[frame_core.stack[k]].state, &frame_core.tab[i]) &&
+	      \separated(&frame_core.zeroed[frame_core.stack[k] / FRAME_PER_PAGE],
+	   &frame_core.tab[i]);
+	*/
 	frame_core.depth = depth;
 	frame_core.owned[owner]++;
 	frame_core.tab[i] = frame_single_entry(owner);
+	/*@ for stack_kept: assert pop_kept: \forall integer k; 0 <= k < depth ==>
+	      zeroed(frame_core.stack[k]) && frame_core.tab[frame_core.stack[k]].state == FS_QUICK;
+	*/
+	//@ for stack_kept: assert pop_table: table_ok && frame_core.depth < FRAME_QUICK_MAX;
 	if (FRAME_JUNK)
 		frame_junk(i, 1, FRAME_JUNK_ALLOC);
 	*out = frame_pa(i);
