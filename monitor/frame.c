@@ -233,7 +233,7 @@ static uint32_t block_take(unsigned k)
 static inline __attribute__((always_inline)) void quick_fill(struct frame *t, uint32_t i,
                                                              uint32_t n)
 {
-	for (uint32_t f = 0; f < n; f++) /* two loops: each one kind of store, vectorised */
+	for (uint32_t f = 0; f < n; f++) /* two loops: each one kind of store */
 		t[f] = quick_entry;
 	for (uint32_t f = 0; f < n; f++)
 		F.stack[f] = i + n - 1 - f;
@@ -265,7 +265,7 @@ static bool quick_whole(uint32_t p)
 	const uint32_t *s = &F.stack[p];
 	uint32_t b = s[0] >> QUICK_ORDER, differ = 0;
 
-	for (uint32_t j = 1; j < QUICK_BLOCK; j++) /* no branch: vector compares */
+	for (uint32_t j = 1; j < QUICK_BLOCK; j++) /* no branch in the loop */
 		differ |= (s[j] >> QUICK_ORDER) ^ b;
 	return !differ;
 }
