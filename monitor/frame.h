@@ -585,17 +585,21 @@ err_t frame_kfree_refused(paddr_t pa, enum frame_owner owner) __attribute__((ret
 */
 static inline err_t kfree(paddr_t pa, enum frame_owner owner)
 {
-	uint64_t a = pa_addr(pa), i = a >> PAGE_SHIFT;
+	const uint64_t a = pa_addr(pa);
 
-	if (__builtin_expect(a % PAGE_SIZE == 0 && i < frame_core.nframes && frame_can_own(owner) &&
-	                         frame_page_zeroed((uint32_t)i),
+	if (__builtin_expect(a % PAGE_SIZE == 0 && a >> PAGE_SHIFT < frame_core.nframes &&
+	                         frame_can_own(owner),
 	                     1)) {
-		if (__builtin_expect(frame_is_single(&frame_core.tab[i], owner), 1)) {
+		/* one frame number for the test and the push: with a kalloc inline
+		 * after it, the compiler sees the popped frame is this one */
+		const uint32_t i = (uint32_t)(a >> PAGE_SHIFT);
+		if (__builtin_expect(
+		        frame_page_zeroed(i) && frame_is_single(&frame_core.tab[i], owner), 1)) {
 			if (FRAME_JUNK)
-				frame_junk((uint32_t)i, 1, FRAME_JUNK_FREE);
-			frame_quick_push((uint32_t)i);
-			frame_core
-			    .owned[owner]--; /* after the push's drain: a kalloc's ++ meets it */
+				frame_junk(i, 1, FRAME_JUNK_FREE);
+			frame_quick_push(i);
+			/* after the push's drain: a kalloc's ++ meets it */
+			frame_core.owned[owner]--;
 			return NULL;
 		}
 	}
