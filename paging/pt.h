@@ -196,8 +196,10 @@ static inline bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 	const uint64_t v = va_addr(va);
 
 	if (__builtin_expect(v >> 21 != pt->hint_tag, 0)) { /* the tags are canonical */
+		if (v >> 30 != pt->hint_dtag) /* first: with no level-1 hint, hint_dir is NULL */
+			return pt_lookup_slow(pt, va, hit);
 		pte_t *pd = &pt->hint_dir[pt_index(v, 1)];
-		if (v >> 30 != pt->hint_dtag || pte_kind(*pd, 1) != PTE_TABLE)
+		if (pte_kind(*pd, 1) != PTE_TABLE)
 			return pt_lookup_slow(pt, va, hit);
 		pt_hint_set(pt, v, pd, plat_pa_to_ptr(pte_next(*pd)));
 	}
