@@ -275,8 +275,9 @@ extern struct frame_core frame_core;
  * at most FRAME_QUICK_MAX frames, each a managed frame on a zeroed page in state
  * FS_QUICK, no frame twice (an array, so acyclic by construction; injective
  * by this clause). free_frame: frame i can be handed out, being on the quick
- * stack or inside a block on a buddy list (a head of order j at i rounded
- * down to 2^j). single: frame i is a one-frame run of owner o.
+ * stack or inside a block on a buddy list (a head h of order j at i rounded
+ * down to 2^j; 0 <= h <= i is said, not left to the prover). single: frame i is a one-frame run of
+ * owner o.
  */
 /*@ predicate zeroed(integer i) = frame_core.zeroed[i / FRAME_PER_PAGE] != 0;
     predicate table_ok =
@@ -305,13 +306,14 @@ extern struct frame_core frame_core;
       frame_core.tab[i].state == FS_USED && frame_core.tab[i].owner == o
           && frame_core.tab[i].flags == FF_RUN;
     predicate used_same{A, B}(integer j) =
-      \at(frame_core.tab[j].state, A) == FS_USED ==>
+      \at(zeroed(j), A) && \at(frame_core.tab[j].state, A) == FS_USED ==>
         \at(frame_core.tab[j], B) == \at(frame_core.tab[j], A) && \at(zeroed(j), B);
+    predicate free_head(integer h, integer j) =
+      zeroed(h) && frame_core.tab[h].state == FS_FREE && frame_core.tab[h].order == j;
     predicate free_frame(integer i) =
       zeroed(i) && frame_core.tab[i].state == FS_QUICK ||
-      \exists integer j; 0 <= j <= FRAME_MAX_ORDER && zeroed(i - i % (1 << j)) &&
-        frame_core.tab[i - i % (1 << j)].state == FS_FREE
-            && frame_core.tab[i - i % (1 << j)].order == j;
+      \exists integer j; 0 <= j <= FRAME_MAX_ORDER && 0 <= i - i % (1 << j) <= i &&
+        free_head(i - i % (1 << j), j);
 */
 
 /*@ requires table_ok && i < frame_core.nframes;
@@ -466,12 +468,82 @@ err_t frame_kalloc_refill(enum frame_owner owner, paddr_t *out);
     assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
         frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE];
     ensures frame_ok && frame_core.nframes == \old(frame_core.nframes) && 0 < frame_core.depth;
+    ensures frame_core.tab == \old(frame_core.tab) && frame_core.zeroed == \old(frame_core.zeroed);
     ensures frame_core.depth + n <= \old(frame_core.depth);
     ensures frame_core.stack[frame_core.depth - 1] == \old(frame_core.stack[frame_core.depth - 1]);
     ensures \forall integer j; 0 <= j < frame_core.nframes ==>
               (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
 */
 void frame_quick_drain(uint32_t n);
+
+/* The entry of a free frame on the quick stack. */
+/*@ assigns \nothing;
+    ensures \result.next == 0 && \result.prev == 0 && \result.spare == 0 && \result.order == 0 &&
+            \result.state == FS_QUICK && \result.owner == 0 && \result.flags == 0;
+*/
+static inline struct frame frame_quick_entry(void)
+{
+	return (struct frame){.state = FS_QUICK};
+}
+
+/* The push's stores: frame i (a used frame) on top of a stack of `depth`
+ * (frame_core.depth) frames with room for it. A function of its own for the
+ * prover only (inline, the same stores), so that frame_quick_push's proof
+ * joins its two paths (drained or not) over this contract. */
+/*@ requires frame_ok && depth == frame_core.depth && depth < FRAME_QUICK_MAX - 1;
+    requires i < frame_core.nframes && zeroed(i) && frame_core.tab[i].state == FS_USED;
+    assigns frame_core.stack[depth], frame_core.depth, frame_core.tab[i];
+    ensures put_top: zeroed(i) && frame_core.tab[i].state == FS_QUICK;
+    ensures frame_core.nframes == \old(frame_core.nframes);
+    behavior kept:
+      ensures put_ok: frame_ok;
+    behavior others:
+      ensures put_free: \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
+                \at(free_frame(j), Pre) ==> free_frame(j);
+      ensures put_free_back: \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
+                free_frame(j) ==> \at(free_frame(j), Pre);
+      ensures put_used: \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
+                used_same{Pre, Post}(j);
+*/
+static inline void frame_quick_put(uint32_t i, uint32_t depth)
+{
+	/* For the prover: the frames on the stack are not i (they are FS_QUICK,
+	 * i is FS_USED), and the page map lies apart from i's entry. */
+	//@ assert put_page: \separated(&frame_core.zeroed[i / FRAME_PER_PAGE], &frame_core.tab[i]);
+	/*@ for kept: assert put_apart: \forall integer k; 0 <= k < depth ==>
+	      frame_core.stack[k] != i &&
+	      \separated(&frame_core.tab[frame_core.stack[k]].state, &frame_core.tab[i]) &&
+	      \separated(&frame_core.zeroed[frame_core.stack[k] / FRAME_PER_PAGE],
+	   &frame_core.tab[i]);
+	*/
+	/*@ for others: assert put_pages: \forall integer h; 0 <= h < frame_core.nframes ==>
+	      \separated(&frame_core.zeroed[h / FRAME_PER_PAGE], &frame_core.tab[i]);
+	*/
+	frame_core.stack[depth] = i;
+	frame_core.depth = depth + 1;
+	frame_core.tab[i] = frame_quick_entry();
+	/*@ for others: assert put_same: \forall integer h; h != i ==>
+	      frame_core.tab[h] == \at(frame_core.tab[h], Pre);
+	*/
+	/*@ for others: assert put_zeroed: \forall integer h; 0 <= h < frame_core.nframes ==>
+	      (zeroed(h) <==> \at(zeroed(h), Pre));
+	*/
+	/*@ for others: assert put_heads: \forall integer h, j; 0 <= h < frame_core.nframes ==>
+	      (free_head(h, j) <==> \at(free_head(h, j), Pre));
+	*/
+	/*@ for others: assert put_blocks: \forall integer j, m; 0 <= j < frame_core.nframes &&
+	      0 <= m <= FRAME_MAX_ORDER && 0 <= j - j % (1 << m) <= j ==>
+	      (free_head(j - j % (1 << m), m) <==> \at(free_head(j - j % (1 << m), m), Pre));
+	*/
+	/*@ for others: assert put_quick: \forall integer h; 0 <= h < frame_core.nframes && h != i
+	   ==> (zeroed(h) && frame_core.tab[h].state == FS_QUICK <==> \at(zeroed(h) &&
+	   frame_core.tab[h].state == FS_QUICK, Pre));
+	*/
+	/*@ for kept: assert put_kept: \forall integer k; 0 <= k < depth ==>
+	      zeroed(frame_core.stack[k]) && frame_core.tab[frame_core.stack[k]].state == FS_QUICK;
+	*/
+	//@ for kept: assert put_table: table_ok && frame_core.depth < FRAME_QUICK_MAX;
+}
 
 /* Put single frame i (a one-frame run; the caller drops its owner's count)
  * on the quick stack; a full one (FRAME_QUICK_MAX - 1) is drained first.
@@ -482,9 +554,9 @@ void frame_quick_drain(uint32_t n);
 /*@ requires frame_ok && i < frame_core.nframes && zeroed(i) && frame_core.tab[i].state == FS_USED;
     assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
         frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE];
-    ensures frame_ok && frame_core.nframes == \old(frame_core.nframes);
-    ensures zeroed(i) && frame_core.tab[i].state == FS_QUICK && free_frame(i);
-    ensures \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
+    ensures push_ok: frame_ok && frame_core.nframes == \old(frame_core.nframes);
+    ensures push_top: zeroed(i) && frame_core.tab[i].state == FS_QUICK && free_frame(i);
+    ensures push_others: \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
               (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
 */
 static inline void frame_quick_push(uint32_t i)
@@ -496,9 +568,7 @@ static inline void frame_quick_push(uint32_t i)
 		depth = frame_core.depth;
 		CHECK(depth < FRAME_QUICK_MAX - 1);
 	}
-	frame_core.stack[depth] = i;
-	frame_core.depth = depth + 1;
-	frame_core.tab[i] = (struct frame){.state = FS_QUICK};
+	frame_quick_put(i, depth);
 }
 
 /* The order-0 fast path: pop the quick stack (refilled with one block when
@@ -574,14 +644,16 @@ err_t frame_kfree_refused(paddr_t pa, enum frame_owner owner) __attribute__((ret
 /*@ requires frame_ok;
     assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
         frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE];
-    ensures frame_ok && frame_core.nframes == \old(frame_core.nframes);
+    ensures frame_core.nframes == \old(frame_core.nframes);
+    behavior kept:
+      ensures kfree_ok: frame_ok;
     behavior owned_single:
       assumes pa.pa % PAGE_SIZE == 0 && pa.pa / PAGE_SIZE < frame_core.nframes
           && can_own_p(owner) &&
               zeroed(pa.pa / PAGE_SIZE) && single(pa.pa / PAGE_SIZE, owner);
-      ensures \result == \null && free_frame(pa.pa / PAGE_SIZE);
-      ensures \forall integer j; 0 <= j < frame_core.nframes && j != pa.pa / PAGE_SIZE ==>
-                (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+      ensures kfree_freed: \result == \null && free_frame(pa.pa / PAGE_SIZE);
+      ensures kfree_others: \forall integer j; 0 <= j < frame_core.nframes && j != pa.pa / PAGE_SIZE
+   ==> (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
 */
 static inline err_t kfree(paddr_t pa, enum frame_owner owner)
 {
@@ -598,8 +670,11 @@ static inline err_t kfree(paddr_t pa, enum frame_owner owner)
 			if (FRAME_JUNK)
 				frame_junk(i, 1, FRAME_JUNK_FREE);
 			frame_quick_push(i);
+			//@ for kept: assert kfree_pushed: frame_ok;
 			/* after the push's drain: a kalloc's ++ meets it */
 			frame_core.owned[owner]--;
+			/*@ for kept: assert kfree_table: table_ok; */
+			/*@ for kept: assert kfree_quick: quick_ok; */
 			return NULL;
 		}
 	}

@@ -51,7 +51,7 @@ UNITS = {
 FRAME_FUNCS = [
     "frame_page_zeroed", "peek", "frame_pa", "run_next_order", "ceil_log2", "block_of",
     "frame_can_own", "frame_single_entry", "frame_is_single", "frame_quick_pop",
-    "frame_quick_push", "kalloc", "kfree",
+    "frame_quick_entry", "frame_quick_put", "frame_quick_push", "kalloc", "kfree",
 ]
 
 # The pt unit: the functions of paging/pt.c proved so far (RTE and their
