@@ -368,6 +368,19 @@ void mdb_split(mdb_id i)
 	}
 }
 
+/* The node of `key` (hash bits only), looked for first at slot `guess`:
+ * mdb_split takes a node's pieces 1..511 off the free list one after
+ * another, so piece j of a group often sits j - i slots after piece i. A
+ * right guess saves a hash probe (and reads memory next to the node in
+ * hand); a wrong one costs a compare. */
+static mdb_id find_near(uint64_t key, uint64_t guess)
+{
+	if (guess && guess < (uint64_t)M.npages * PER_PAGE &&
+	    (slot((mdb_id)guess)->key & (KEY_HASH_MASK | MDB_KEY_FREE)) == key)
+		return (mdb_id)guess;
+	return chain_find(key);
+}
+
 mdb_id mdb_piece(mdb_id x, unsigned k)
 {
 	const struct mdb_node *p = slot(x);
@@ -375,13 +388,16 @@ mdb_id mdb_piece(mdb_id x, unsigned k)
 	const uint64_t size = mdb_level_size(level), span = mdb_level_size(level + 1);
 
 	CHECK(level < 2 && k < 512);
-	return chain_find(hkey(mdb_space(p), (mdb_va(p) & ~(span - 1)) + k * size, level));
+	const unsigned kx = (unsigned)(mdb_va(p) / size) & 511;
+	return find_near(hkey(mdb_space(p), (mdb_va(p) & ~(span - 1)) + k * size, level),
+	                 (uint64_t)x + k - kx);
 }
 
 /* Piece k of node y's group: the node k * size past y's block. */
-static mdb_id piece_of(const struct mdb_node *y, unsigned k, uint64_t size)
+static mdb_id piece_of(mdb_id y, unsigned k, uint64_t size)
 {
-	return chain_find(hkey(mdb_space(y), mdb_va(y) + k * size, mdb_level(y)));
+	const struct mdb_node *p = slot(y);
+	return find_near(hkey(mdb_space(p), mdb_va(p) + k * size, mdb_level(p)), (uint64_t)y + k);
 }
 
 /* Whether the tree under piece k (root pk) of r0's group has r0's shape:
@@ -395,13 +411,30 @@ static bool piece_matches(mdb_id r0, mdb_id pk, unsigned k, uint64_t size, uint6
 		return false;
 	for (mdb_id y = mdb_next_in(r0, r0); y; y = mdb_next_in(r0, y)) {
 		const struct mdb_node *p = slot(y);
-		const mdb_id z = piece_of(p, k, size);
+		const mdb_id z = piece_of(y, k, size);
 		if (!z || mdb_rights(slot(z)) != mdb_rights(p) ||
-		    slot(z)->parent != piece_of(slot(p->parent), k, size))
+		    slot(z)->parent != piece_of(p->parent, k, size))
 			return false;
 	}
 	return true;
 }
+
+/*
+ * A memo for mdb_joinable: per group (space, block a level up, level;
+ * direct-mapped by the group's hash), the piece that last differed from
+ * piece 0. Only a hint: a hit that still differs rejects the group at
+ * once, anything else falls back to the scan, so a stale or overwritten
+ * entry costs time, never a wrong answer. It turns the O(512) scan of a
+ * group kept split by one pinned piece into O(tree) per heal.
+ */
+#define WITNESS_BITS 10
+
+struct witness {
+	uint64_t group;
+	unsigned k;
+};
+
+static struct witness W[1u << WITNESS_BITS];
 
 mdb_id mdb_joinable(mdb_id r)
 {
@@ -436,15 +469,27 @@ mdb_id mdb_joinable(mdb_id r)
 	for (mdb_id y = r0; y; y = mdb_next_in(r0, y), n0++)
 		if (mdb_va(slot(y)) & (span - 1))
 			return MDB_NIL;
+	/* The piece that differed when this group was last looked at most
+	 * likely still does (a pinned page among bare ones): one tree's
+	 * look instead of a scan. */
+	const uint64_t group = hkey(mdb_space(a), mdb_va(a) & ~(span - 1), level);
+	struct witness *w = &W[(group * 0x9e3779b97f4a7c15ull) >> (64 - WITNESS_BITS)];
+	if (w->group == group && w->k) {
+		const mdb_id pk = piece_of(r0, w->k, size);
+		if (!pk || !piece_matches(r0, pk, w->k, size, n0))
+			return MDB_NIL;
+	}
 	/* r's own piece first (what changed is most likely there), then the
 	 * rest. */
 	for (unsigned j = 0; j < 512; j++) {
 		const unsigned k = (k0 + j) & 511;
 		if (k == 0)
 			continue;
-		const mdb_id pk = piece_of(slot(r0), k, size);
-		if (!pk || !piece_matches(r0, pk, k, size, n0))
+		const mdb_id pk = piece_of(r0, k, size);
+		if (!pk || !piece_matches(r0, pk, k, size, n0)) {
+			*w = (struct witness){.group = group, .k = k};
 			return MDB_NIL;
+		}
 	}
 	return r0;
 }
@@ -482,7 +527,7 @@ void mdb_join(mdb_id r0)
 		const unsigned space = mdb_space(p);
 		const uint64_t va = mdb_va(p);
 		for (unsigned k = 1; k < 512; k++) {
-			const mdb_id z = piece_of(p, k, size);
+			const mdb_id z = piece_of(y, k, size);
 			CHECK(z);
 			orphan_children(slot(z));
 			mdb_unlink(z);
@@ -525,11 +570,14 @@ static void move_node(mdb_id i, mdb_id j)
 	*x = (struct mdb_node){.key = MDB_KEY_FREE, .bucket = x->bucket};
 }
 
-void mdb_compact(void)
+void mdb_compact(uint32_t floor)
 {
-	if (M.nfree < PER_PAGE)
+	uint32_t keep = (uint32_t)((M.nused + 1 + PER_PAGE - 1) / PER_PAGE);
+
+	if (keep < floor)
+		keep = floor;
+	if (M.npages <= keep)
 		return;
-	const uint32_t keep = (uint32_t)((M.nused + 1 + PER_PAGE - 1) / PER_PAGE);
 	const uint32_t limit = keep * PER_PAGE, slots = M.npages * PER_PAGE;
 
 	/* The free list keeps the slots below the limit; nodes above move
@@ -579,7 +627,8 @@ void mdb_stats(struct mdb_stats *s)
 	*s = (struct mdb_stats){.nodes = M.nused,
 	                        .free = M.nfree,
 	                        .pages = (uint64_t)M.npages + M.ndirs,
-	                        .buckets = M.hbits ? (uint64_t)1 << M.hbits : 0};
+	                        .buckets = M.hbits ? (uint64_t)1 << M.hbits : 0,
+	                        .node_pages = M.npages};
 }
 
 err_t mdb_audit(mdb_id *bad)
@@ -646,9 +695,11 @@ void mdb_clear(void)
 	M.nfree = M.nused = 0;
 	M.hbits = 0;
 	__builtin_memset(M.count, 0, sizeof(M.count));
+	__builtin_memset(W, 0, sizeof(W));
 }
 
 void mdb_init(void)
 {
 	__builtin_memset(&M, 0, sizeof(M));
+	__builtin_memset(W, 0, sizeof(W));
 }

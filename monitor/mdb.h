@@ -146,7 +146,9 @@ mdb_id mdb_piece(mdb_id x, unsigned k);
  * piece k of its parent, with no other node in any piece's tree. Returns
  * piece 0 (MDB_NIL: not joinable). That the roots map contiguous frames
  * is the caller's to check (the database holds no frames). O(512 * tree);
- * a group that differs next to r is rejected in O(tree).
+ * a group that differs next to r, or where the piece that differed at the
+ * last look still does (a memo per group, a hint only), is rejected in
+ * O(tree).
  */
 mdb_id mdb_joinable(mdb_id r);
 
@@ -156,14 +158,13 @@ mdb_id mdb_joinable(mdb_id r);
 void mdb_join(mdb_id r0);
 
 /*
- * Give node pages back while a page's worth of nodes is free: nodes in
- * the pages past the fewest that hold them move down (their indices
- * change: hold none across this call), the emptied pages (and directory
- * pages) go back to the allocator. Afterwards the database holds the
- * fewest pages its nodes need. O(free + nodes moved) when it acts, O(1)
- * otherwise.
+ * Give node pages back down to the fewest that hold the nodes, or `floor`
+ * node pages if that is more: nodes in the pages past the ones kept move
+ * down (their indices change: hold none across this call), the emptied
+ * pages (and directory pages) go back to the allocator. O(free + nodes
+ * moved) when it acts, O(1) when there is nothing to give back.
  */
-void mdb_compact(void);
+void mdb_compact(uint32_t floor);
 
 /* Every node in use, for check: fn(ctx, id), stop when it returns false. */
 void mdb_each(bool (*fn)(void *ctx, mdb_id i), void *ctx);
@@ -173,6 +174,7 @@ struct mdb_stats {
 	uint64_t free;    /* on the free list */
 	uint64_t pages;   /* frames held: node pages and directory pages */
 	uint64_t buckets; /* hash chains */
+	uint32_t node_pages;
 };
 void mdb_stats(struct mdb_stats *s);
 

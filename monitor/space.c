@@ -267,8 +267,8 @@ static uint64_t node_end(mdb_id x)
  *    rights piece for piece, the roots mapping one aligned run of frames
  *    (mdb_joinable). Translations do not change: paging has already
  *    merged the entries of a uniform table on its own.
- * Then the database gives back the node pages it no longer needs
- * (mdb_compact). So after every client space is deleted, sigma0's nodes
+ * Then the database gives back node pages it no longer needs (mdb_compact;
+ * see finish for when). So after every client space is deleted, sigma0's nodes
  * are its boot nodes again, and a failed command leaves the database, and
  * the pool's counts, as they were.
  */
@@ -284,6 +284,7 @@ static struct {
 	mdb_id heal[HEAL_MAX];
 	unsigned nheal;
 	bool heal_all;
+	uint32_t pages0; /* node pages at the start of the command */
 } U;
 
 /* Note that the tree holding x changed: heal it at the end. */
@@ -363,10 +364,25 @@ static void unsplit(unsigned s, uint64_t va, unsigned level)
 	mdb_join(mdb_find(s, va));
 }
 
+/* The start of every command that ends in finish: the database's node
+ * pages, which a failure goes back to. */
+static void begin(void)
+{
+	struct mdb_stats st;
+
+	mdb_stats(&st);
+	U.pages0 = st.node_pages;
+}
+
 /* The end of every command: undo its splits (failed) or heal what it
  * changed (succeeded); give back the database pages and table pages it
- * no longer needs. Returns e. */
-static err_t finish(err_t e)
+ * no longer needs. A failed command leaves the database the node pages
+ * it had (begin); a successful one gives back node pages once two pages'
+ * worth of nodes are free (a workload that frees and takes back a page's
+ * worth does not move nodes every time), and `exact` (space del) gives
+ * back every page the nodes do not need, so that once every client space
+ * is deleted the database is its boot size. Returns e. */
+static err_t finish(err_t e, bool exact)
 {
 	if (e) {
 		while (U.nsplit) {
@@ -385,7 +401,12 @@ static err_t finish(err_t e)
 	}
 	U.nsplit = U.nheal = 0;
 	U.heal_all = false;
-	mdb_compact();
+	struct mdb_stats st;
+	mdb_stats(&st);
+	if (e)
+		mdb_compact(U.pages0);
+	else if (exact || st.free >= 2 * PAGE_SIZE / sizeof(struct mdb_node))
+		mdb_compact(0);
 	stash_trim(STASH_KEEP);
 	return e;
 }
@@ -919,13 +940,15 @@ static err_t map_or_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint
 err_t space_map(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
                 struct space_result *r)
 {
-	return finish(map_or_grant(n, v, n2, v2, len, rights, false, r));
+	begin();
+	return finish(map_or_grant(n, v, n2, v2, len, rights, false, r), false);
 }
 
 err_t space_grant(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t len, unsigned rights,
                   struct space_result *r)
 {
-	return finish(map_or_grant(n, v, n2, v2, len, rights, true, r));
+	begin();
+	return finish(map_or_grant(n, v, n2, v2, len, rights, true, r), false);
 }
 
 /* ---- unmap, flush, protect ------------------------------------------------------- */
@@ -1031,17 +1054,20 @@ static err_t range_op(enum range_op op, unsigned n, uint64_t v, uint64_t len, un
 
 err_t space_unmap(unsigned n, uint64_t v, uint64_t len, struct space_result *r)
 {
-	return finish(range_op(OP_UNMAP, n, v, len, RIGHTS_RWX, r));
+	begin();
+	return finish(range_op(OP_UNMAP, n, v, len, RIGHTS_RWX, r), false);
 }
 
 err_t space_flush(unsigned n, uint64_t v, uint64_t len, struct space_result *r)
 {
-	return finish(range_op(OP_FLUSH, n, v, len, RIGHTS_RWX, r));
+	begin();
+	return finish(range_op(OP_FLUSH, n, v, len, RIGHTS_RWX, r), false);
 }
 
 err_t space_protect(unsigned n, uint64_t v, uint64_t len, unsigned rights, struct space_result *r)
 {
-	return finish(range_op(OP_PROTECT, n, v, len, rights, r));
+	begin();
+	return finish(range_op(OP_PROTECT, n, v, len, rights, r), false);
 }
 
 bool space_lookup(unsigned n, uint64_t v, struct space_hit *h)
@@ -1136,7 +1162,8 @@ static err_t del_space(unsigned n, uint64_t *flushed)
 
 err_t space_del(unsigned n, uint64_t *flushed)
 {
-	return finish(del_space(n, flushed));
+	begin();
+	return finish(del_space(n, flushed), true);
 }
 
 /* The level of the largest block (1G, 2M, 4K) aligned at pos that fits
@@ -1392,7 +1419,8 @@ static err_t shrink_pool(uint64_t count)
 
 err_t space_pool_shrink(uint64_t count)
 {
-	return finish(shrink_pool(count));
+	begin();
+	return finish(shrink_pool(count), false);
 }
 
 /* sigma0's frames from which nothing is derived, mapped at v == r: up to
@@ -1459,7 +1487,8 @@ static err_t grow_pool(uint64_t count)
 
 err_t space_pool_grow(uint64_t count)
 {
-	return finish(grow_pool(count));
+	begin();
+	return finish(grow_pool(count), false);
 }
 
 void space_stats(struct space_stats *s)

@@ -787,12 +787,19 @@ void pt_tally_begin(struct pt_tally *t)
 	}
 }
 
-/* The prepare pass of o alone, into tally t. A 4K operation whose level-0
- * table is there makes no table: the walk (or its hint) answers. */
-static err_t count(struct op *o, struct pt_tally *t)
+/* Whether an operation on [a, b) of pt surely makes no table: one 4K
+ * page whose level-0 table is there (the walk, or its hint, answers).
+ * Asked before a struct op is cleared, which costs more than the walk. */
+static bool count_nothing(struct pt *pt, uint64_t a, uint64_t b)
 {
 	pte_t *pd;
 
+	return b - a == PAGE_SIZE && pa_addr(pt->root) != NO_PAGE && walk_to_pt(pt, canon(a), &pd);
+}
+
+/* The prepare pass of o alone, into tally t. */
+static err_t count(struct op *o, struct pt_tally *t)
+{
 	o->counting = true;
 	o->tally = t;
 	if (pa_addr(o->pt->root) == NO_PAGE) { /* pt_blank: the root too */
@@ -800,8 +807,6 @@ static err_t count(struct op *o, struct pt_tally *t)
 		visit(o, NULL, 0, PT_LEVELS - 1, 0, 0);
 		return NULL;
 	}
-	if (o->b - o->a == PAGE_SIZE && walk_to_pt(o->pt, canon(o->a), &pd))
-		return NULL;
 	visit(o, table_at(o->pt->root), 0, PT_LEVELS - 1, 0, o->pt->root_count);
 	return NULL;
 }
@@ -817,34 +822,49 @@ void pt_blank(struct pt *pt, bool gib_pages)
 err_t pt_count_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags,
                    struct pt_tally *t)
 {
+	uint64_t from, to;
+	err_t e = check_map(va, pa, len, a, &from, &to);
+
+	if (e || count_nothing(pt, from, to))
+		return e;
 	struct op o = {.pt = pt,
 	               .kind = OP_MAP,
+	               .a = from,
+	               .b = to,
 	               .attr = a,
+	               .delta = pa_addr(pa) - from,
 	               .merge = !(flags & PT_SMALL),
 	               .max_leaf = flags & PT_SMALL ? 0 : pt->top_leaf};
-	err_t e = check_map(va, pa, len, a, &o.a, &o.b);
-
-	if (e)
-		return e;
-	o.delta = pa_addr(pa) - o.a;
 	return count(&o, t);
 }
 
 err_t pt_count_unmap(struct pt *pt, vaddr_t va, uint64_t len, struct pt_tally *t)
 {
-	struct op o = {.pt = pt, .kind = OP_UNMAP, .merge = true};
-	err_t e = check_range(va, len, &o.a, &o.b);
+	uint64_t from, to;
+	err_t e = check_range(va, len, &from, &to);
 
-	return e ? e : count(&o, t);
+	if (e || count_nothing(pt, from, to))
+		return e;
+	struct op o = {.pt = pt, .kind = OP_UNMAP, .a = from, .b = to, .merge = true};
+	return count(&o, t);
 }
 
 err_t pt_count_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set,
                        struct pt_tally *t)
 {
-	struct op o = {.pt = pt, .kind = OP_PROTECT, .merge = true, .clear = clear, .set = set};
-	err_t e = check_protect(va, len, clear, set, &o.a, &o.b);
+	uint64_t from, to;
+	err_t e = check_protect(va, len, clear, set, &from, &to);
 
-	return e ? e : count(&o, t);
+	if (e || count_nothing(pt, from, to))
+		return e;
+	struct op o = {.pt = pt,
+	               .kind = OP_PROTECT,
+	               .a = from,
+	               .b = to,
+	               .merge = true,
+	               .clear = clear,
+	               .set = set};
+	return count(&o, t);
 }
 
 /* pt_lookup (pt.h) past the level-0 hint: the level-1 hint, or the whole
