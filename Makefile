@@ -14,7 +14,12 @@ MEM ?= 1G
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
 # The portable core: every C file of monitor/ and paging/.
 CORE_SRC := $(sort $(wildcard monitor/*.c paging/*.c))
-CORE_INC := -Imonitor -Ipaging
+CORE_INC := -Imonitor -Ipaging -I$(B)/progs
+# The built-in guest programs: flat binaries (nasm -f bin) turned into C
+# arrays, which the core's guest layer lists (monitor/guest_progs.c).
+PROGS := hello loop sum long escape
+PROG_BIN := $(patsubst %,$(B)/progs/%.bin,$(PROGS))
+PROG_C := $(B)/progs/progs.c
 # The naive model is the tests' reference (lockstep, fuzzers); since check
 # runs in place over the database, nothing in the monitor calls it, so the
 # UEFI image leaves it out.
@@ -45,16 +50,16 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -T efi/memmon.lds --orphan-handling=error
 EFI_SECTIONS := -j .text -j .rodata -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	-j .rel.* -j .rela.* -j .reloc
 
-EFI_SRC := efi/main.c efi/idmap.c efi/cpu.c efi/uart.c efi/platform_x86.c efi/lib.c
+EFI_SRC := efi/main.c efi/idmap.c efi/cpu.c efi/uart.c efi/platform_x86.c efi/svm.c efi/lib.c
 EFI_ASM := $(sort $(wildcard efi/*.asm))
-EFI_OBJ := $(patsubst %.c,$(B)/efi-obj/%.o,$(filter-out $(TEST_ONLY_SRC),$(CORE_SRC)) $(EFI_SRC)) \
+EFI_OBJ := $(patsubst %.c,$(B)/efi-obj/%.o,$(filter-out $(TEST_ONLY_SRC),$(CORE_SRC)) $(PROG_C) $(EFI_SRC)) \
 	$(patsubst %.asm,$(B)/efi-obj/%.o,$(EFI_ASM))
 HELLO_OBJ := $(B)/efi-obj/efi/hello.o $(B)/efi-obj/efi/uart.o
 
 # ---- the hosted build ------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) $(CORE_INC) -Itest/host $(DEFS)
-HOST_SRC := $(CORE_SRC) test/host/platform_host.c
+HOST_SRC := $(CORE_SRC) $(PROG_C) test/host/platform_host.c
 HOST_OBJ := $(patsubst %.c,$(B)/host-obj/%.o,$(HOST_SRC))
 
 $(B)/build_id.h: FORCE
@@ -67,6 +72,15 @@ $(B)/build_id.h: FORCE
 .DEFAULT_GOAL := all
 
 all: $(B)/memmon.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI $(B)/hello.efi $(B)/host/memmon-host
+
+$(B)/progs/%.bin: monitor/progs/%.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f bin $< -o $@
+
+$(PROG_C): $(PROG_BIN) scripts/progs_c.py
+	$(PYTHON) scripts/progs_c.py $@ $(PROG_BIN)
+$(B)/progs/progs.h: $(PROG_C)
+$(B)/efi-obj/monitor/guest_progs.o $(B)/host-obj/monitor/guest_progs.o: $(B)/progs/progs.h
 
 $(B)/efi-obj/%.o: %.c $(B)/build_id.h
 	@mkdir -p $(dir $@)
@@ -156,7 +170,7 @@ fuzz-smoke:
 integration: all
 	$(PYTHON) -m pytest -v test/integration
 
-# The layer order (console -> spaces -> paging -> frames -> seam), checked on
+# The layer order (console -> guests -> spaces -> paging -> frames -> seam), checked on
 # the includes, on the hosted objects' symbols (nm) and on the console's
 # doors: scripts/check_layers.py says what it holds.
 check-layers: $(HOST_OBJ)

@@ -8,6 +8,7 @@
 #include "cpu.h"
 
 #include "fmt.h"
+#include "svm.h"
 #include "trapguard.h"
 #include "uart.h"
 #include "x86.h"
@@ -144,6 +145,10 @@ void trap_dispatch(struct trap_frame *f)
 
 	if (f->vector == 2) { /* NMI: not caused by the code, so it may go on */
 		dump(f);
+		return;
+	}
+	if (f->vector == SVM_TIMER_VECTOR) { /* a guest's time slice ended */
+		svm_timer_eoi();
 		return;
 	}
 	if (f->vector >= 32) {

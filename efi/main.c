@@ -19,6 +19,7 @@
 #include "monitor.h"
 #include "platform_x86.h"
 #include "script.h"
+#include "svm.h"
 #include "tramp.h"
 #include "uart.h"
 #include "x86.h"
@@ -322,6 +323,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	seg((uint64_t)(uintptr_t)_text, (uint64_t)(uintptr_t)_etext, MM_SEG_TEXT);
 	seg((uint64_t)(uintptr_t)_data, (uint64_t)(uintptr_t)_edata, MM_SEG_DATA);
 	boot.gib_pages = has_1g_pages();
+	/* The local APIC's registers, for the guests' time slices (svm.c). */
+	seg(svm_apic_base(), svm_apic_base() + 4096, MM_SEG_MMIO);
 
 	/* What memmon keeps of loader memory; the map buffer is not among it:
 	 * it is read below, before the allocator exists. keep_stack adds each

@@ -579,6 +579,21 @@ const struct con_cmd con_cmds[] = {
      .summary = "delete every client space and give sigma0 its boot state",
      .usage = "Orphaned frames return to sigma0.",
      .run = cmd_reset},
+    {.name = "guest",
+     .args = "new N | load G PROG [GPA] | run G [MS] | skip G | regs G | set G REG V | del G | list "
+             "| progs",
+     .min_args = 1,
+     .max_args = 4,
+     .summary = "run x86 code inside client space N under AMD SVM (its tables: the nested ones)",
+     .usage = "new N: a guest of space N ('guest G space N'). load G PROG [GPA]: copy a built-in\n"
+              "program to guest-physical GPA (default 0; every page mapped in N) and enter it\n"
+              "there in 32-bit protected mode, eax = GPA. run G [MS]: run until an exit or MS\n"
+              "ms (default 100): 'exit G: hlt|vmmcall|npf|io|msr|exception|shutdown|timer ...'.\n"
+              "Port 0xE9 bytes print as 'guest G: TEXT'. After an npf run retries the access;\n"
+              "after an exception run delivers it to the guest. skip G: step past what stopped\n"
+              "it. regs G / set G REG V: rip rsp rax ... r15 rflags cr0 cr3 cr4 efer. del G,\n"
+              "list (space, state, exit counts), progs (the built-in programs).",
+     .run = cmd_guest},
     {.name = "echo",
      .args = "[on|off]",
      .min_args = 0,

@@ -7,6 +7,7 @@
 #include "cmds.h"
 
 #include "frame.h"
+#include "guest.h"
 #include "monitor.h"
 #include "space.h"
 
@@ -111,6 +112,7 @@ err_t cmd_space(struct con *c, int argc, char **argv)
 		e = space_del(n, &flushed);
 		if (e)
 			return layer_fail(c, "space del", e);
+		guest_space_gone(n);
 		con_printf("space %u deleted: 0x%lx pages flushed\n", n, flushed);
 		return NULL;
 	}
@@ -472,6 +474,7 @@ err_t cmd_reset(struct con *c, int argc, char **argv)
 
 	if (e)
 		return layer_fail(c, "reset", e);
+	guest_space_gone(SPACE_MAX);
 	struct space_stats s;
 	space_stats(&s);
 	con_printf("reset: sigma0 maps 0x%lx frames, no client spaces\n", s.sigma0);

@@ -70,6 +70,8 @@ enum mm_seg_kind {
 	MM_SEG_TEXT,   /* read-only, executable */
 	MM_SEG_DATA,   /* read-write, no-execute */
 	MM_SEG_GUARD,  /* not mapped: a guard page below a stack */
+	MM_SEG_MMIO,   /* device registers the platform drives (the local APIC):
+	                * read-write, no-execute, uncached; outside RAM */
 };
 struct mm_seg {
 	uint64_t base; /* page-aligned */

@@ -37,7 +37,8 @@ static err_t map_identity(uint64_t base, uint64_t pages, pt_attr_t a)
  * and no-execute (the runtime's code read-only and executable) with the
  * largest pages that fit; then the image's and
  * stacks' segments from efi/ (text read-only and executable, read-only
- * data, guard pages unmapped), and page 0 unmapped, so that a null pointer
+ * data, guard pages unmapped, the platform's device registers uncached),
+ * and page 0 unmapped, so that a null pointer
  * faults; and the platform's reserved pieces at their upper-half addresses,
  * supervisor-only with the piece's rights, as every client space maps them,
  * so the trampoline runs on either side of a CR3 switch. Table pages come
@@ -77,6 +78,9 @@ static err_t build_own_map(const struct boot_info *bi)
 			break;
 		case MM_SEG_GUARD:
 			e = pt_unmap(&mon_pt, va, len);
+			break;
+		case MM_SEG_MMIO:
+			e = pt_map(&mon_pt, va, pa_init(g->base), len, PT_R | PT_W | PT_UC, 0);
 			break;
 		}
 	}

@@ -130,6 +130,40 @@ void plat_park(paddr_t root);
  */
 const char *plat_script(size_t *len);
 
+/*
+ * Hardware virtualization: AMD SVM with nested paging, for the guest layer
+ * (monitor/guest.h). The VMCB's format is architectural and the guest
+ * layer writes it (monitor/vmcb.h); the platform runs it.
+ *
+ * plat_svm_on: whether guests can run here: the CPU has SVM with nested
+ * paging and the firmware left SVM enabled. The first call turns SVM on
+ * (EFER.SVME, the host save area) and sets up what the platform owns: the
+ * I/O and MSR permission maps (every port and every MSR intercepted) and the
+ * time-slice timer. True with *asids the number of ASIDs (ASID 0 is the
+ * host's, so guests get 1 .. *asids - 1); false, changing nothing, otherwise.
+ */
+bool plat_svm_on(uint32_t *asids);
+
+/* A guest's general registers that VMRUN does not load from the VMCB (RAX,
+ * RSP, RIP and RFLAGS live there). */
+struct plat_gprs {
+	uint64_t rbx, rcx, rdx, rsi, rdi, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+/*
+ * Run the guest whose VMCB is the 4K-aligned page `vmcb` (memory memmon
+ * keeps, never the allocator's) once, until its next #VMEXIT, with *g as its
+ * other registers (updated on return). The platform writes the VMCB's I/O
+ * and MSR permission map addresses, swaps the state VMLOAD/VMSAVE move (FS,
+ * GS, TR, LDTR and the system-call MSRs) around the run, and arms its timer
+ * for slice_us microseconds (> 0); a guest still running then exits with
+ * the physical-interrupt code. Returns the microseconds left of the slice
+ * (0: it ran out). memmon's interrupts are off again on return.
+ */
+uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us);
+
+
 /* Stop for good after a fatal error (a failed CHECK): the real machine
  * halts with interrupts off; the host aborts, so tests see the failure. */
 void plat_halt(void) __attribute__((noreturn));

@@ -56,8 +56,21 @@ struct space {
 	bool used;
 	struct pt pt;
 	uint64_t pages;
+	uint64_t gen; /* space_generation: the clock when its tables last changed */
 };
 static struct space SP[SPACE_MAX];
+static uint64_t gen_clock; /* ticks at every change of any space's tables */
+
+/* Space s's tables are about to change. */
+static void touched(unsigned s)
+{
+	SP[s].gen = ++gen_clock;
+}
+
+uint64_t space_generation(unsigned n)
+{
+	return n < SPACE_MAX && SP[n].used ? SP[n].gen : 0;
+}
 
 static struct {
 	bool gib;
@@ -619,6 +632,7 @@ static uint64_t drop_node(mdb_id x)
 	const unsigned s = mdb_space(n);
 	const uint64_t size = mdb_size(n), pages = size / PAGE_SIZE;
 
+	touched(s);
 	CHECK(!pt_unmap(&SP[s].pt, va_init(mdb_va(n)), size));
 	SP[s].pages -= pages;
 	if (!n->parent)
@@ -683,6 +697,7 @@ static mdb_id add_node(unsigned s, uint64_t va, unsigned level, unsigned rights,
 		mdb_link(parent, d);
 	else
 		S.roots += size / PAGE_SIZE;
+	touched(s);
 	CHECK(!pt_map(&SP[s].pt, va_init(va), pa, size, attr_of(rights), 0));
 	SP[s].pages += size / PAGE_SIZE;
 	return d;
@@ -968,6 +983,7 @@ static uint64_t protect_tree(mdb_id top, unsigned rights)
 		if (nr == old)
 			continue;
 		const pt_attr_t clear = attr_of(old) & ~attr_of(nr);
+		touched(mdb_space(n));
 		CHECK(!pt_protect(&SP[mdb_space(n)].pt, va_init(mdb_va(n)), mdb_size(n), clear, 0));
 		mdb_set_rights(x, nr);
 		pages += mdb_size(n) / PAGE_SIZE;
@@ -1115,12 +1131,14 @@ static err_t make_space(unsigned n)
 	map_reserved(&SP[n].pt, false);
 	SP[n].used = true;
 	SP[n].pages = 0;
+	touched(n);
 	stash_trim(STASH_KEEP);
 	return NULL;
 }
 
 static void drop_space(unsigned n)
 {
+	touched(n);
 	pt_destroy(&SP[n].pt);
 	SP[n].used = false;
 	SP[n].pages = 0;

@@ -214,8 +214,15 @@ extern const char space_check_failed[];
  * upper half included; 0 when space n does not exist. */
 uint64_t space_tables(unsigned n);
 
-/* Space n's root table: what CR3 holds while space n is loaded. */
+/* Space n's root table: what CR3 holds while space n is loaded (and
+ * what a guest of space n has as its nested page tables' root). */
 paddr_t space_root(unsigned n);
+
+/* A stamp that changes whenever space n's tables change (a mapping set,
+ * removed or reduced, a table split or merged), and never goes back: a
+ * reader that caches translations of space n (a guest's TLB, by ASID) must
+ * drop them when the stamp differs from the one it saw. 0: no space n. */
+uint64_t space_generation(unsigned n);
 
 /* Each maximal run of space n's client half (below SPACE_USER_TOP), in
  * address order, as pt_runs gives them; stops early when fn returns false.

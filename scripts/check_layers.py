@@ -4,6 +4,7 @@
 memmon's portable core is built in layers, and calls go one way:
 
     console  (console, cmds*, monitor: the shell and the boot glue)
+    guests   (guest*, vmcb.h, x86len: virtual CPUs under AMD SVM)
     spaces   (space*, mdb, check, model)
     paging   (paging/)
     frames   (frame, memmap: the takeover of the firmware's map)
@@ -32,8 +33,8 @@ import re
 import subprocess
 import sys
 
-SEAM, FRAMES, PAGING, SPACES, CONSOLE = range(5)
-NAMES = ["seam", "frames", "paging", "spaces", "console"]
+SEAM, FRAMES, PAGING, SPACES, GUESTS, CONSOLE = range(6)
+NAMES = ["seam", "frames", "paging", "spaces", "guests", "console"]
 
 LAYER_OF = {
     "monitor/platform.h": SEAM,
@@ -59,6 +60,9 @@ LAYER_OF = {
 PREFIX_LAYER = [
     ("paging/", PAGING),
     ("monitor/space", SPACES),
+    ("monitor/guest", GUESTS),
+    ("monitor/vmcb", GUESTS),
+    ("monitor/x86len", GUESTS),
     ("monitor/cmds", CONSOLE),
     ("monitor/script", CONSOLE),
 ]

@@ -62,4 +62,48 @@ void *host_ram(uint64_t bytes);
  * its regions out of address order as OVMF's can be. */
 struct boot_info *host_boot_info(unsigned long ram_mib);
 
+/*
+ * The simulated guest CPU behind plat_svm_on and plat_svm_run. Off by
+ * default (plat_svm_on: no SVM, as on a CPU without it); host_svm(asids)
+ * turns it on with that many ASIDs (0: off again, forgetting every TLB).
+ *
+ * It runs a script, not x86 code: op i sits at guest RIP 16 * i, and a
+ * RIP between two ops means the next one (so stepping past an op of any
+ * length 1-16 reaches the next). VMRUN checks what SVM requires (ASID not
+ * 0, the VMRUN intercept, EFER.SVME, nested paging on with a root) and
+ * otherwise exits VMEXIT_INVALID with the guest's saved state overwritten,
+ * as QEMU does. Memory ops walk the nested tables at N_CR3 as the CPU does
+ * (every level present and user; write needs W at every level, fetch X)
+ * and keep what they found in a TLB per ASID, used before any walk, which
+ * only TLB_CONTROL drops: a layer that forgets to flush after a change
+ * lets a guest reach a frame through a mapping that is gone. An injected
+ * exception always faults in delivery (the guest's IDT is empty): exit #GP
+ * with EXITINTINFO holding the event. Each op takes 1 us of the slice;
+ * HOST_G_SPIN (and the end of the script) runs out the slice.
+ */
+enum host_guest_kind {
+	HOST_G_READ,    /* RAX = the 8 bytes at guest-physical addr */
+	HOST_G_WRITE,   /* the 8 bytes at addr = value */
+	HOST_G_FETCH,   /* an instruction fetch at addr (no data) */
+	HOST_G_HLT,
+	HOST_G_VMMCALL, /* with RAX = value */
+	HOST_G_OUT,     /* a byte out to port addr, AL = value */
+	HOST_G_IN,      /* a byte in from port addr */
+	HOST_G_WRMSR,   /* MSR addr (ECX), value */
+	HOST_G_RDMSR,
+	HOST_G_EXC,     /* exception vector value, error code addr */
+	HOST_G_SHUTDOWN,
+	HOST_G_SPIN,    /* run until the slice ends */
+};
+struct host_guest_op {
+	enum host_guest_kind kind;
+	uint64_t addr, value;
+};
+void host_svm(uint32_t asids);
+/* The script every guest runs (the caller keeps `ops` alive). */
+void host_guest_script(const struct host_guest_op *ops, size_t n);
+/* VMRUNs so far, and how many of them had TLB_CONTROL set. */
+unsigned long host_vmruns(void);
+unsigned long host_tlb_flushes(void);
+
 #endif

@@ -9,6 +9,7 @@
 #include "host.h"
 #include "platform.h"
 #include "pte.h"
+#include "vmcb.h"
 
 static struct {
 	unsigned char in[1 << 16];
@@ -344,4 +345,178 @@ struct boot_info *host_boot_info(unsigned long ram_mib)
 	                        .fw_revision = 0x10000};
 	host_ram(top);
 	return &bi;
+}
+
+/* ---- the simulated guest CPU (host.h) ----------------------------------------- */
+
+#define SIM_TLB 64
+static struct {
+	uint32_t asids;
+	const struct host_guest_op *ops;
+	size_t nops;
+	unsigned long vmruns, flushes;
+	struct sim_tlb {
+		uint32_t asid; /* 0: empty */
+		uint64_t gpa, hpa; /* pages */
+		pt_attr_t attr;
+	} tlb[SIM_TLB];
+	unsigned next;
+} sim;
+
+void host_svm(uint32_t asids)
+{
+	memset(&sim, 0, sizeof(sim));
+	sim.asids = asids;
+}
+
+void host_guest_script(const struct host_guest_op *ops, size_t n)
+{
+	sim.ops = ops;
+	sim.nops = n;
+}
+
+unsigned long host_vmruns(void)
+{
+	return sim.vmruns;
+}
+unsigned long host_tlb_flushes(void)
+{
+	return sim.flushes;
+}
+
+bool plat_svm_on(uint32_t *asids)
+{
+	if (!sim.asids)
+		return false;
+	*asids = sim.asids;
+	return true;
+}
+
+static void sim_exit(uint8_t *v, uint64_t code, uint64_t info1, uint64_t info2)
+{
+	vmcb_setq(v, VMCB_EXITCODE, code);
+	vmcb_setq(v, VMCB_EXITINFO1, info1);
+	vmcb_setq(v, VMCB_EXITINFO2, info2);
+}
+
+/* The nested translation of gpa for an access (0 read, 1 write, 2 fetch):
+ * true and *hpa, or false with the NPF's EXITINFO1 in *info. */
+static bool sim_translate(uint8_t *v, uint64_t gpa, int how, uint64_t *hpa, uint64_t *info)
+{
+	const uint32_t asid = (uint32_t)vmcb_get(v, VMCB_ASID, 4);
+	const uint64_t page = gpa & ~(uint64_t)(PAGE_SIZE - 1);
+	const uint64_t acc = (how == 1 ? VMCB_NPF_W : 0) | (how == 2 ? VMCB_NPF_FETCH : 0) |
+	                     (1u << 2) /* user: every nested access is */ | (1ull << 32);
+	struct sim_tlb *t = NULL;
+	pt_attr_t attr;
+	uint64_t pa;
+
+	for (unsigned i = 0; i < SIM_TLB; i++)
+		if (sim.tlb[i].asid == asid && sim.tlb[i].gpa == page)
+			t = &sim.tlb[i];
+	if (t) {
+		pa = t->hpa;
+		attr = t->attr;
+	} else {
+		if (gpa >= (1ull << 47) ||
+		    !host_translate(pa_init(vmcb_q(v, VMCB_N_CR3)), page, &pa, &attr)) {
+			*info = acc;
+			return false;
+		}
+	}
+	if (!(attr & PT_USER) || (how == 1 && !(attr & PT_W)) || (how == 2 && !(attr & PT_X))) {
+		*info = acc | VMCB_NPF_P;
+		return false;
+	}
+	if (!t) {
+		t = &sim.tlb[sim.next++ % SIM_TLB];
+		*t = (struct sim_tlb){.asid = asid, .gpa = page, .hpa = pa, .attr = attr};
+	}
+	*hpa = pa + (gpa - page);
+	return true;
+}
+
+uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
+{
+	uint8_t *v = vmcb;
+	const uint32_t asid = (uint32_t)vmcb_get(v, VMCB_ASID, 4);
+
+	CHECK(sim.asids && slice_us);
+	sim.vmruns++;
+	vmcb_setq(v, VMCB_IOPM_BASE, 0x1000); /* what the platform owns: any value */
+	vmcb_setq(v, VMCB_MSRPM_BASE, 0x4000);
+	if (!asid || asid >= sim.asids || !(vmcb_get(v, VMCB_INTERCEPT_SVM, 4) & 1) ||
+	    !(vmcb_q(v, VMCB_EFER) & (1ull << 12)) || !(vmcb_q(v, VMCB_NP_ENABLE) & 1) ||
+	    !vmcb_q(v, VMCB_N_CR3)) {
+		memset(v + VMCB_ES, 0xa5, VMCB_SAVE_END - VMCB_ES); /* the host's state, as it were */
+		sim_exit(v, VMEXIT_INVALID, 0, 0);
+		return slice_us;
+	}
+	if (vmcb_get(v, VMCB_TLB_CONTROL, 1)) {
+		sim.flushes++;
+		memset(sim.tlb, 0, sizeof(sim.tlb));
+	}
+	vmcb_setq(v, VMCB_EXITINTINFO, 0);
+	const uint64_t ev = vmcb_q(v, VMCB_EVENTINJ);
+	if (ev & VMCB_EV_VALID) { /* delivery through an empty IDT: #GP */
+		vmcb_setq(v, VMCB_EXITINTINFO, ev);
+		vmcb_setq(v, VMCB_EVENTINJ, 0);
+		sim_exit(v, VMEXIT_EXC_BASE + 13, 0, 0);
+		return slice_us - 1;
+	}
+	for (uint64_t left = slice_us;; left--) {
+		const uint64_t rip = vmcb_q(v, VMCB_RIP), i = (rip + 15) / 16;
+		if (!left || i >= sim.nops || sim.ops[i].kind == HOST_G_SPIN) {
+			sim_exit(v, VMEXIT_INTR, 0, 0);
+			return 0;
+		}
+		const struct host_guest_op *op = &sim.ops[i];
+		uint64_t hpa, info;
+		vmcb_setq(v, VMCB_RIP, 16 * i);
+		switch (op->kind) {
+		case HOST_G_READ:
+		case HOST_G_WRITE:
+		case HOST_G_FETCH: {
+			const int how = op->kind == HOST_G_READ ? 0 : op->kind == HOST_G_WRITE ? 1 : 2;
+			if (!sim_translate(v, op->addr, how, &hpa, &info)) {
+				sim_exit(v, VMEXIT_NPF, info, op->addr);
+				return left - 1;
+			}
+			uint64_t *w = plat_pa_to_ptr(pa_init(hpa & ~7ull));
+			if (how == 0)
+				vmcb_setq(v, VMCB_RAX, *w);
+			else if (how == 1)
+				*w = op->value;
+			vmcb_setq(v, VMCB_RIP, 16 * i + 16);
+			continue;
+		}
+		case HOST_G_HLT:
+			sim_exit(v, VMEXIT_HLT, 0, 0);
+			return left - 1;
+		case HOST_G_VMMCALL:
+			vmcb_setq(v, VMCB_RAX, op->value);
+			sim_exit(v, VMEXIT_VMMCALL, 0, 0);
+			return left - 1;
+		case HOST_G_OUT:
+		case HOST_G_IN:
+			vmcb_setq(v, VMCB_RAX, op->value);
+			sim_exit(v, VMEXIT_IOIO,
+			         (op->addr << 16) | VMCB_IO_SZ8 | (op->kind == HOST_G_IN ? VMCB_IO_IN : 0),
+			         16 * i + 2);
+			return left - 1;
+		case HOST_G_WRMSR:
+		case HOST_G_RDMSR:
+			g->rcx = op->addr;
+			sim_exit(v, VMEXIT_MSR, op->kind == HOST_G_WRMSR, 0);
+			return left - 1;
+		case HOST_G_EXC:
+			sim_exit(v, VMEXIT_EXC_BASE + op->value, op->addr, 0);
+			return left - 1;
+		case HOST_G_SHUTDOWN:
+			sim_exit(v, VMEXIT_SHUTDOWN, 0, 0);
+			return left - 1;
+		case HOST_G_SPIN:
+			break;
+		}
+	}
 }

@@ -1,0 +1,137 @@
+/*
+ * AMD SVM on the real machine: the seam's plat_svm_on and plat_svm_run
+ * (monitor/platform.h). Facts from the AMD64 Architecture Programmer's
+ * Manual, vol. 2 (chapter 15 and appendix B):
+ *
+ * - CPUID 8000_0001h ECX bit 2: SVM; 8000_000Ah EDX bit 0: nested paging,
+ *   EBX: the number of ASIDs. VM_CR (C001_0114h) bit 4 set means the
+ *   firmware disabled SVM.
+ * - EFER.SVME (bit 12) enables the SVM instructions; VM_HSAVE_PA
+ *   (C001_0117h) names the page where VMRUN keeps the host's state.
+ * - The I/O permission map is 12 KiB, the MSR permission map 8 KiB; a set
+ *   bit intercepts. Their addresses sit at VMCB offsets 0x40 and 0x48.
+ *
+ * The time slice is the local APIC timer in one-shot mode (registers: EOI
+ * 0xB0, spurious vector 0xF0, LVT timer 0x320, initial count 0x380, current
+ * count 0x390, divide 0x3E0), calibrated once against the PIT's channel 2
+ * (1.193182 MHz; its output is bit 5 of port 0x61, its gate bit 0).
+ */
+#include "platform.h"
+
+#include "svm.h"
+#include "x86.h"
+
+#define MSR_APIC_BASE   0x1bu
+#define MSR_VM_CR       0xc0010114u
+#define MSR_VM_HSAVE_PA 0xc0010117u
+#define VM_CR_SVMDIS    (1ull << 4)
+#define EFER_SVME       (1ull << 12)
+
+#define VMCB_IOPM_BASE  0x040
+#define VMCB_MSRPM_BASE 0x048
+
+#define APIC_EOI      0x0b0
+#define APIC_SVR      0x0f0
+#define APIC_LVT_TMR  0x320
+#define APIC_TMR_INIT 0x380
+#define APIC_TMR_CUR  0x390
+#define APIC_TMR_DIV  0x3e0
+#define LVT_MASKED    (1u << 16)
+
+static uint8_t hsave[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static uint8_t host_state[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static uint8_t iopm[3 * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static uint8_t msrpm[2 * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+static bool svm_ready;
+static uint32_t svm_asids;
+static uint64_t ticks_per_ms; /* APIC timer ticks (divide by 16) per ms */
+
+uint64_t svm_apic_base(void)
+{
+	return rdmsr(MSR_APIC_BASE) & 0x000ffffffffff000ull;
+}
+
+static volatile uint32_t *apic_reg(unsigned off)
+{
+	return (volatile uint32_t *)(uintptr_t)(svm_apic_base() + off);
+}
+
+void svm_timer_eoi(void)
+{
+	*apic_reg(APIC_EOI) = 0;
+}
+
+/* Ticks of the APIC timer in 10 ms of the PIT's channel 2. */
+static uint64_t calibrate(void)
+{
+	const uint16_t count = 11932; /* 10 ms at 1.193182 MHz */
+	const uint8_t p61 = inb(0x61);
+	uint64_t spin = 0;
+
+	*apic_reg(APIC_TMR_DIV) = 0x3; /* divide by 16 */
+	*apic_reg(APIC_LVT_TMR) = LVT_MASKED | SVM_TIMER_VECTOR;
+	outb(0x61, (uint8_t)((p61 & ~0x02) | 0x01)); /* gate on, speaker off */
+	outb(0x43, 0xb0);                             /* channel 2, lo/hi byte, mode 0 */
+	outb(0x42, (uint8_t)count);
+	outb(0x42, (uint8_t)(count >> 8));
+	*apic_reg(APIC_TMR_INIT) = 0xffffffffu;
+	while (!(inb(0x61) & 0x20) && ++spin < (1ull << 26))
+		cpu_pause();
+	const uint64_t used = 0xffffffffu - *apic_reg(APIC_TMR_CUR);
+	*apic_reg(APIC_TMR_INIT) = 0;
+	outb(0x61, p61);
+	return spin < (1ull << 26) ? used : 0;
+}
+
+bool plat_svm_on(uint32_t *asids)
+{
+	uint32_t a, b, c, d;
+
+	if (!svm_ready) {
+		cpuid(0x80000000, &a, &b, &c, &d);
+		if (a < 0x8000000a)
+			return false;
+		cpuid(0x80000001, &a, &b, &c, &d);
+		if (!(c & (1u << 2)))
+			return false;
+		cpuid(0x8000000a, &a, &b, &c, &d);
+		if (!(d & 1) || b < 2 || (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS))
+			return false;
+		const uint64_t per10 = calibrate();
+		ticks_per_ms = per10 >= 10 ? per10 / 10 : 62500; /* QEMU: 1 GHz / 16 */
+		__builtin_memset(iopm, 0xff, sizeof(iopm));
+		__builtin_memset(msrpm, 0xff, sizeof(msrpm));
+		*apic_reg(APIC_SVR) |= 0x100; /* the APIC on, if the firmware left it off */
+		wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+		wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(uintptr_t)hsave);
+		svm_asids = b;
+		svm_ready = true;
+	}
+	*asids = svm_asids;
+	return true;
+}
+
+uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
+{
+	uint8_t *v = vmcb;
+	uint64_t ticks = slice_us * ticks_per_ms / 1000;
+
+	CHECK(svm_ready && (uintptr_t)vmcb % PAGE_SIZE == 0 && slice_us);
+	if (ticks > 0xffffffffu)
+		ticks = 0xffffffffu;
+	if (!ticks)
+		ticks = 1;
+	*(uint64_t *)(v + VMCB_IOPM_BASE) = (uint64_t)(uintptr_t)iopm;
+	*(uint64_t *)(v + VMCB_MSRPM_BASE) = (uint64_t)(uintptr_t)msrpm;
+	*apic_reg(APIC_LVT_TMR) = SVM_TIMER_VECTOR; /* one-shot, unmasked */
+	*apic_reg(APIC_TMR_INIT) = (uint32_t)ticks;
+	svm_enter((uint64_t)(uintptr_t)vmcb, g, (uint64_t)(uintptr_t)host_state);
+	const uint64_t left = *apic_reg(APIC_TMR_CUR);
+	*apic_reg(APIC_LVT_TMR) = LVT_MASKED | SVM_TIMER_VECTOR;
+	*apic_reg(APIC_TMR_INIT) = 0;
+	/* Take what the guest's run left pending (the timer's interrupt, once
+	 * it fired): trap_dispatch acknowledges it. */
+	__asm__ volatile("sti; nop; cli" ::: "memory");
+	return left * 1000 / ticks_per_ms;
+}

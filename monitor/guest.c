@@ -1,0 +1,616 @@
+/*
+ * guests: guest objects, their VMCBs built from a space, exit decoding and
+ * the run loop (guest.h says what and why).
+ */
+#include "guest.h"
+
+#include "fmt.h"
+#include "platform.h"
+#include "space.h"
+#include "vmcb.h"
+#include "x86len.h"
+
+#define LINE_MAX 120 /* a guest console line longer than this is cut */
+#define RUNS_MAX 100000u /* VMRUNs of one guest_run that go on without a stop */
+
+struct guest {
+	bool used;
+	unsigned space;
+	const struct guest_prog *prog;
+	enum guest_stop state;
+	bool stepped;         /* guest_skip went past the stop since */
+	uint64_t io_next_rip; /* io: the instruction after it */
+	uint64_t exit_info1, exit_info2, exit_int_info;
+	unsigned vector;      /* exception: the vector it stopped on */
+	uint64_t gen;         /* space_generation at the last run; 0: flush */
+	uint64_t exits[GUEST_NSTOPS];
+	struct plat_gprs gprs;
+	char line[LINE_MAX + 1];
+	size_t line_len;
+};
+
+/* The VMCBs: pages of memmon's image, one per guest (index g - 1). */
+static uint8_t vmcbs[GUEST_MAX][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static uint8_t shadow[VMCB_SAVE_END - VMCB_ES]; /* the state before a run */
+static struct guest G[GUEST_MAX + 1];
+static int svm_state; /* 0 not asked, 1 available, -1 not */
+static uint32_t nasids;
+static char msg[160];
+
+const char guest_err_nosvm[] = "guest: this CPU has no SVM with nested paging";
+
+const char *const guest_stop_name[GUEST_NSTOPS] = {
+    "ready", "hlt", "vmmcall", "npf", "io", "msr", "exception", "shutdown", "timer",
+};
+const char *const guest_reg_name[GUEST_NREGS] = {
+    "rip", "rsp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8",  "r9",
+    "r10", "r11", "r12", "r13", "r14", "r15", "rflags", "cr0", "cr3", "cr4", "efer",
+};
+
+#define EFER_SVME  (1ull << 12)
+#define EFER_LMA   (1ull << 10)
+#define EFER_BITS  ((1ull << 0) | (1ull << 8) | EFER_LMA | (1ull << 11) | EFER_SVME)
+#define CR0_PE     (1ull << 0)
+#define CR0_ET     (1ull << 4)
+#define CR0_PG     (1ull << 31)
+#define CR4_PSE    (1ull << 4)
+#define CR4_PAE    (1ull << 5)
+#define RFLAGS_1   (1ull << 1)
+
+static void *vmcb(unsigned g)
+{
+	return vmcbs[g - 1];
+}
+
+bool guest_available(void)
+{
+	if (!svm_state)
+		svm_state = plat_svm_on(&nasids) && nasids >= 2 ? 1 : -1;
+	return svm_state > 0;
+}
+
+bool guest_exists(unsigned g)
+{
+	return g >= 1 && g <= GUEST_MAX && G[g].used;
+}
+
+static void seg(void *v, unsigned off, uint16_t sel, uint16_t attr, uint32_t limit, uint64_t base)
+{
+	vmcb_put(v, off, 2, sel);
+	vmcb_put(v, off + 2, 2, attr);
+	vmcb_put(v, off + 4, 4, limit);
+	vmcb_setq(v, off + 8, base);
+}
+
+/* A fresh VMCB: every intercept, nested paging on, and a CPU in 32-bit
+ * protected mode with flat 4 GiB segments, paging and interrupts off,
+ * entering at `entry` with EAX = entry. */
+static void vmcb_init(unsigned g, uint64_t entry)
+{
+	void *v = vmcb(g);
+
+	__builtin_memset(v, 0, PAGE_SIZE);
+	vmcb_put(v, VMCB_INTERCEPT_EXC, 4, 0xffffffffu);
+	vmcb_put(v, VMCB_INTERCEPT_MISC, 4,
+	         VMCB_I_INTR | VMCB_I_NMI | VMCB_I_SMI | VMCB_I_INIT | VMCB_I_INVD | VMCB_I_HLT |
+	             VMCB_I_INVLPGA | VMCB_I_IOIO | VMCB_I_MSR | VMCB_I_SHUTDOWN);
+	vmcb_put(v, VMCB_INTERCEPT_SVM, 4, VMCB_I_SVM_ALL);
+	vmcb_put(v, VMCB_ASID, 4, g);
+	vmcb_setq(v, VMCB_VINTR, VMCB_V_INTR_MASKING);
+	vmcb_setq(v, VMCB_NP_ENABLE, 1);
+	seg(v, VMCB_CS, 0x08, VMCB_SEG_CODE32, 0xffffffffu, 0);
+	seg(v, VMCB_DS, 0x10, VMCB_SEG_DATA32, 0xffffffffu, 0);
+	seg(v, VMCB_ES, 0x10, VMCB_SEG_DATA32, 0xffffffffu, 0);
+	seg(v, VMCB_SS, 0x10, VMCB_SEG_DATA32, 0xffffffffu, 0);
+	seg(v, VMCB_FS, 0x10, VMCB_SEG_DATA32, 0xffffffffu, 0);
+	seg(v, VMCB_GS, 0x10, VMCB_SEG_DATA32, 0xffffffffu, 0);
+	seg(v, VMCB_GDTR, 0, 0, 0, 0);
+	seg(v, VMCB_IDTR, 0, 0, 0, 0);
+	seg(v, VMCB_LDTR, 0, VMCB_SEG_LDT, 0, 0);
+	seg(v, VMCB_TR, 0, VMCB_SEG_TSS32, 0x67, 0);
+	vmcb_put(v, VMCB_CPL, 1, 0);
+	vmcb_setq(v, VMCB_EFER, EFER_SVME);
+	vmcb_setq(v, VMCB_CR0, CR0_PE | CR0_ET);
+	vmcb_setq(v, VMCB_DR6, 0xffff0ff0u);
+	vmcb_setq(v, VMCB_DR7, 0x400);
+	vmcb_setq(v, VMCB_RFLAGS, RFLAGS_1);
+	vmcb_setq(v, VMCB_RIP, entry);
+	vmcb_setq(v, VMCB_RAX, entry);
+	vmcb_setq(v, VMCB_G_PAT, 0x0007040600070406ull); /* the power-on PAT */
+	__builtin_memset(&G[g].gprs, 0, sizeof(G[g].gprs));
+	G[g].gen = 0;
+}
+
+err_t guest_new(unsigned n, unsigned *out)
+{
+	if (!guest_available())
+		return guest_err_nosvm;
+	if (!n)
+		return "guest: sigma0 (space 0) cannot hold a guest";
+	if (!space_exists(n))
+		return "guest: no such space";
+	for (unsigned g = 1; g <= GUEST_MAX && g < nasids; g++) {
+		if (G[g].used)
+			continue;
+		G[g] = (struct guest){.used = true, .space = n};
+		vmcb_init(g, 0);
+		*out = g;
+		return NULL;
+	}
+	return "guest: every guest number is in use (one ASID each)";
+}
+
+err_t guest_del(unsigned g)
+{
+	if (!guest_exists(g))
+		return "guest: no such guest";
+	G[g].used = false;
+	return NULL;
+}
+
+void guest_space_gone(unsigned n)
+{
+	for (unsigned g = 1; g <= GUEST_MAX; g++)
+		if (G[g].used && (n == SPACE_MAX || G[g].space == n))
+			G[g].used = false;
+}
+
+/* The frame byte behind guest-physical address gpa of space n, or NULL. */
+static uint8_t *gpa_ptr(unsigned n, uint64_t gpa)
+{
+	struct space_hit h;
+
+	if (gpa >= SPACE_USER_TOP || !space_lookup(n, gpa, &h))
+		return NULL;
+	return plat_pa_to_ptr(h.pa);
+}
+
+err_t guest_load(unsigned g, const char *name, uint64_t gpa, uint64_t *size)
+{
+	const struct guest_prog *p = NULL;
+
+	if (!guest_exists(g))
+		return "guest: no such guest";
+	for (size_t i = 0; i < guest_nprogs; i++) {
+		const char *a = guest_progs[i].name, *b = name;
+		while (*a && *a == *b)
+			a++, b++;
+		if (*a == *b)
+			p = &guest_progs[i];
+	}
+	if (!p)
+		return "guest: no such program ('guest progs' lists them)";
+	if (gpa % PAGE_SIZE)
+		return "guest: the load address is not 4K-aligned";
+	if (gpa >= (1ull << 32) - p->size)
+		return "guest: a program starts in 32-bit mode: load it below 4 GiB";
+	for (uint64_t a = gpa; a < gpa + p->size; a += PAGE_SIZE)
+		if (!gpa_ptr(G[g].space, a)) {
+			fmt_format(msg, sizeof(msg),
+			           "guest: page 0x%lx is not mapped in space %u (map it first)", a,
+			           G[g].space);
+			return msg;
+		}
+	for (uint64_t o = 0; o < p->size; o++)
+		*gpa_ptr(G[g].space, gpa + o) = p->bytes[o];
+	vmcb_init(g, gpa);
+	G[g].prog = p;
+	G[g].state = GUEST_NONE;
+	G[g].stepped = false;
+	G[g].line_len = 0;
+	*size = p->size;
+	return NULL;
+}
+
+/* ---- reading the guest's memory as it sees it --------------------------- */
+
+/* The guest-physical address of linear address `la`, walking the guest's
+ * own page tables when its paging is on; false when a level is missing. */
+static bool linear_to_gpa(unsigned g, uint64_t la, uint64_t *gpa)
+{
+	const void *v = vmcb(g);
+	const uint64_t cr0 = vmcb_q(v, VMCB_CR0), cr4 = vmcb_q(v, VMCB_CR4);
+	const uint64_t cr3 = vmcb_q(v, VMCB_CR3), efer = vmcb_q(v, VMCB_EFER);
+	const unsigned n = G[g].space;
+
+	if (!(cr0 & CR0_PG)) {
+		*gpa = la & 0xffffffffull;
+		return true;
+	}
+	if (!(cr4 & CR4_PAE)) { /* two levels of 4-byte entries */
+		const uint32_t a = (uint32_t)la;
+		uint64_t t = cr3 & 0xfffff000u;
+		for (int shift = 22;; shift -= 10) {
+			uint32_t e = 0;
+			for (int i = 0; i < 4; i++) {
+				const uint8_t *b = gpa_ptr(n, t + ((a >> shift) & 0x3ff) * 4 + i);
+				if (!b)
+					return false;
+				e |= (uint32_t)*b << (8 * i);
+			}
+			if (!(e & 1))
+				return false;
+			if (shift == 12 || ((e & 0x80) && (cr4 & CR4_PSE))) {
+				const uint32_t mask = (1u << shift) - 1;
+				*gpa = (uint64_t)((e & ~mask & 0xfffff000u) | (a & mask));
+				return true;
+			}
+			t = e & 0xfffff000u;
+		}
+	}
+	const bool lm = efer & EFER_LMA;
+	uint64_t t = lm ? cr3 & 0x000ffffffffff000ull : cr3 & 0xffffffe0ull;
+	for (int shift = lm ? 39 : 30;; shift -= 9) {
+		const unsigned bits = (!lm && shift == 30) ? 2 : 9;
+		uint64_t e = 0;
+		for (int i = 0; i < 8; i++) {
+			const uint8_t *b = gpa_ptr(n, t + ((la >> shift) & ((1u << bits) - 1)) * 8 + i);
+			if (!b)
+				return false;
+			e |= (uint64_t)*b << (8 * i);
+		}
+		if (!(e & 1))
+			return false;
+		const uint64_t addr = e & 0x000ffffffffff000ull;
+		const bool large = (e & 0x80) && (shift == 21 || (lm && shift == 30));
+		if (shift == 12 || large) {
+			const uint64_t mask = (1ull << shift) - 1;
+			*gpa = (addr & ~mask) | (la & mask);
+			return true;
+		}
+		t = addr;
+	}
+}
+
+/* The length of the instruction at the guest's RIP, 0 if unknown. */
+static unsigned insn_len(unsigned g)
+{
+	const void *v = vmcb(g);
+	const uint64_t efer = vmcb_q(v, VMCB_EFER), attr = vmcb_get(v, VMCB_CS + 2, 2);
+	const uint64_t rip = vmcb_q(v, VMCB_RIP);
+	enum x86_mode mode = X86_MODE_16;
+	uint8_t code[15];
+	size_t got = 0;
+
+	if ((efer & EFER_LMA) && (attr & VMCB_SEG_L))
+		mode = X86_MODE_64;
+	else if (attr & (1u << 10))
+		mode = X86_MODE_32;
+	const uint64_t base = mode == X86_MODE_64 ? 0 : vmcb_q(v, VMCB_CS + 8);
+	for (; got < sizeof(code); got++) {
+		uint64_t gpa;
+		const uint8_t *b = NULL;
+		if (linear_to_gpa(g, base + rip + got, &gpa))
+			b = gpa_ptr(G[g].space, gpa);
+		if (!b)
+			break;
+		code[got] = *b;
+	}
+	return x86_insn_len(code, got, mode);
+}
+
+/* ---- running ----------------------------------------------------------------- */
+
+/* Which exceptions push an error code; which are contributory. */
+static bool has_error_code(unsigned v)
+{
+	return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
+}
+static bool contributory(unsigned v)
+{
+	return v == 0 || (v >= 10 && v <= 13);
+}
+
+/* After an exception exit that interrupted the delivery of event `first`:
+ * what the CPU delivers instead (-1: shut down). */
+static int combine(unsigned first, unsigned second)
+{
+	if (first == 8)
+		return -1;
+	if ((contributory(first) && contributory(second)) ||
+	    (first == 14 && (contributory(second) || second == 14)))
+		return 8;
+	return (int)second;
+}
+
+/* Set up the delivery of the exception guest g stopped on, as its
+ * `guest run` asks. False: it cannot be delivered (a shutdown). */
+static bool inject(unsigned g)
+{
+	void *v = vmcb(g);
+	struct guest *x = &G[g];
+	unsigned vec = x->vector;
+	uint64_t err = x->exit_info1 & 0xffffffffu;
+
+	if ((x->exit_int_info & VMCB_EV_VALID) && ((x->exit_int_info >> 8) & 7) == 3) {
+		const int c = combine(x->exit_int_info & 0xff, vec);
+		if (c < 0)
+			return false;
+		if (c == 8)
+			err = 0;
+		vec = (unsigned)c;
+	}
+	if (vec == 14)
+		vmcb_setq(v, VMCB_CR2, x->exit_info2);
+	uint64_t ev = vec | VMCB_EV_EXC | VMCB_EV_VALID;
+	if (has_error_code(vec))
+		ev |= VMCB_EV_ERR | (err << 32);
+	vmcb_setq(v, VMCB_EVENTINJ, ev);
+	return true;
+}
+
+static void console_byte(unsigned g, uint8_t b, guest_line_fn *line, void *ctx)
+{
+	struct guest *x = &G[g];
+
+	if (b == '\r')
+		return;
+	if (b != '\n') {
+		x->line[x->line_len++] = (b >= 0x20 && b < 0x7f) ? (char)b : '?';
+		if (x->line_len < LINE_MAX)
+			return;
+	}
+	x->line[x->line_len] = 0;
+	line(ctx, g, x->line);
+	x->line_len = 0;
+}
+
+/* The exit guest g stopped on, decoded into *e. */
+static void decode(unsigned g, enum guest_stop why, struct guest_exit *e)
+{
+	const void *v = vmcb(g);
+	const struct guest *x = &G[g];
+
+	*e = (struct guest_exit){.why = why, .rip = vmcb_q(v, VMCB_RIP), .space = x->space};
+	switch (why) {
+	case GUEST_VMMCALL:
+		e->rax = vmcb_q(v, VMCB_RAX);
+		break;
+	case GUEST_NPF:
+		e->gpa = x->exit_info2 & ~(uint64_t)(PAGE_SIZE - 1);
+		e->present = x->exit_info1 & VMCB_NPF_P;
+		e->access = (x->exit_info1 & VMCB_NPF_FETCH) ? 'x'
+		            : (x->exit_info1 & VMCB_NPF_W)   ? 'w'
+		                                             : 'r';
+		break;
+	case GUEST_IO:
+		e->port = (uint16_t)(x->exit_info1 >> 16);
+		e->write = !(x->exit_info1 & VMCB_IO_IN);
+		break;
+	case GUEST_MSR:
+		e->msr = (uint32_t)x->gprs.rcx;
+		e->write = x->exit_info1 & 1;
+		break;
+	case GUEST_EXCEPTION:
+		e->vector = x->vector;
+		break;
+	default:
+		break;
+	}
+}
+
+err_t guest_run(unsigned g, uint64_t ms, guest_line_fn *line, void *ctx, struct guest_exit *e)
+{
+	struct guest *x;
+	void *v;
+
+	if (!guest_exists(g))
+		return "guest: no such guest";
+	x = &G[g];
+	v = vmcb(g);
+	if (!x->prog)
+		return "guest: no program loaded (guest load G PROG)";
+	if (x->state == GUEST_SHUTDOWN)
+		return "guest: it shut down (guest load starts it again)";
+	if (!ms || ms > GUEST_MS_MAX)
+		return "guest: the time slice must be 1 to 10000 ms";
+	if (x->state == GUEST_EXCEPTION && !x->stepped && !inject(g)) {
+		x->state = GUEST_SHUTDOWN;
+		x->exits[GUEST_SHUTDOWN]++;
+		decode(g, GUEST_SHUTDOWN, e);
+		return NULL;
+	}
+	uint64_t left = ms * 1000;
+	for (unsigned runs = 0;; runs++) {
+		const uint64_t gen = space_generation(x->space);
+		CHECK(gen);
+		vmcb_put(v, VMCB_TLB_CONTROL, 1, gen != x->gen);
+		vmcb_setq(v, VMCB_N_CR3, pa_addr(space_root(x->space)));
+		vmcb_put(v, VMCB_CLEAN, 4, 0);
+		__builtin_memcpy(shadow, (uint8_t *)v + VMCB_ES, sizeof(shadow));
+		const struct plat_gprs before = x->gprs;
+		left = plat_svm_run(v, &x->gprs, left);
+		const uint64_t code = vmcb_q(v, VMCB_EXITCODE);
+		if ((uint32_t)code == VMEXIT_INVALID) {
+			/* VMRUN refused the state and ran nothing; what the VMCB
+			 * holds of the guest now may be the host's: put it back. */
+			__builtin_memcpy((uint8_t *)v + VMCB_ES, shadow, sizeof(shadow));
+			vmcb_setq(v, VMCB_EVENTINJ, 0);
+			x->gprs = before;
+			return "guest: the CPU refused the guest's state (VMEXIT_INVALID); "
+			       "nothing ran";
+		}
+		x->gen = gen;
+		x->stepped = false;
+		x->exit_info1 = vmcb_q(v, VMCB_EXITINFO1);
+		x->exit_info2 = vmcb_q(v, VMCB_EXITINFO2);
+		x->exit_int_info = vmcb_q(v, VMCB_EXITINTINFO);
+		vmcb_setq(v, VMCB_EVENTINJ, 0);
+		enum guest_stop why;
+		switch (code) {
+		case VMEXIT_INTR:
+		case VMEXIT_NMI:
+		case VMEXIT_SMI:
+		case VMEXIT_INIT:
+			if (left && runs < RUNS_MAX)
+				continue;
+			why = GUEST_TIMER;
+			break;
+		case VMEXIT_IOIO:
+			if ((x->exit_info1 >> 16) == 0xe9 &&
+			    !(x->exit_info1 & (VMCB_IO_IN | VMCB_IO_STR)) &&
+			    (x->exit_info1 & (7u << 4)) == VMCB_IO_SZ8) {
+				console_byte(g, (uint8_t)vmcb_q(v, VMCB_RAX), line, ctx);
+				vmcb_setq(v, VMCB_RIP, x->exit_info2);
+				if (left && runs < RUNS_MAX)
+					continue;
+				why = GUEST_TIMER;
+				break;
+			}
+			x->io_next_rip = x->exit_info2;
+			why = GUEST_IO;
+			break;
+		case VMEXIT_HLT:
+			why = GUEST_HLT;
+			break;
+		case VMEXIT_VMMCALL:
+			why = GUEST_VMMCALL;
+			break;
+		case VMEXIT_NPF:
+			why = GUEST_NPF;
+			break;
+		case VMEXIT_MSR:
+			why = GUEST_MSR;
+			break;
+		case VMEXIT_SHUTDOWN:
+			why = GUEST_SHUTDOWN;
+			break;
+		default:
+			why = GUEST_EXCEPTION;
+			if (code >= VMEXIT_EXC_BASE && code < VMEXIT_EXC_BASE + 32) {
+				x->vector = (unsigned)(code - VMEXIT_EXC_BASE);
+			} else {
+				/* The SVM instructions, invd, wbinvd, monitor/mwait
+				 * (and any other intercept): not the guest's to use,
+				 * so an invalid opcode, delivered as one on `run`. */
+				x->vector = 6;
+				x->exit_info1 = 0;
+				x->exit_int_info = 0;
+			}
+			break;
+		}
+		x->state = why;
+		x->exits[why]++;
+		decode(g, why, e);
+		return NULL;
+	}
+}
+
+err_t guest_skip(unsigned g, uint64_t *rip)
+{
+	struct guest *x;
+	void *v;
+	unsigned len = 0;
+
+	if (!guest_exists(g))
+		return "guest: no such guest";
+	x = &G[g];
+	v = vmcb(g);
+	if (x->stepped || x->state == GUEST_NONE)
+		return "guest: nothing stopped it (guest run first)";
+	const uint64_t at = vmcb_q(v, VMCB_RIP);
+	switch (x->state) {
+	case GUEST_HLT:
+		len = 1;
+		break;
+	case GUEST_VMMCALL:
+		len = 3;
+		break;
+	case GUEST_MSR:
+		len = 2;
+		break;
+	case GUEST_IO:
+		vmcb_setq(v, VMCB_RIP, x->io_next_rip);
+		break;
+	case GUEST_NPF:
+	case GUEST_EXCEPTION:
+		len = insn_len(g);
+		if (!len) {
+			fmt_format(msg, sizeof(msg),
+			           "guest: cannot decode the instruction at rip 0x%lx to step past it",
+			           at);
+			return msg;
+		}
+		break;
+	case GUEST_SHUTDOWN:
+		return "guest: it shut down (guest load starts it again)";
+	case GUEST_TIMER:
+		return "guest: its time slice ended; nothing to step past (guest run goes on)";
+	default:
+		CHECK(false);
+	}
+	if (len)
+		vmcb_setq(v, VMCB_RIP, at + len);
+	vmcb_setq(v, VMCB_INT_SHADOW, 0);
+	x->stepped = true;
+	*rip = vmcb_q(v, VMCB_RIP);
+	return NULL;
+}
+
+/* ---- registers ------------------------------------------------------------------- */
+
+static uint64_t *gpr(struct plat_gprs *p, enum guest_reg r)
+{
+	switch (r) {
+	case GR_RBX: return &p->rbx;
+	case GR_RCX: return &p->rcx;
+	case GR_RDX: return &p->rdx;
+	case GR_RSI: return &p->rsi;
+	case GR_RDI: return &p->rdi;
+	case GR_RBP: return &p->rbp;
+	case GR_R8: return &p->r8;
+	case GR_R9: return &p->r9;
+	case GR_R10: return &p->r10;
+	case GR_R11: return &p->r11;
+	case GR_R12: return &p->r12;
+	case GR_R13: return &p->r13;
+	case GR_R14: return &p->r14;
+	case GR_R15: return &p->r15;
+	default: return NULL;
+	}
+}
+
+static const unsigned vmcb_off[GUEST_NREGS] = {
+    [GR_RIP] = VMCB_RIP, [GR_RSP] = VMCB_RSP, [GR_RAX] = VMCB_RAX, [GR_RFLAGS] = VMCB_RFLAGS,
+    [GR_CR0] = VMCB_CR0, [GR_CR3] = VMCB_CR3, [GR_CR4] = VMCB_CR4, [GR_EFER] = VMCB_EFER,
+};
+
+uint64_t guest_reg(unsigned g, enum guest_reg r)
+{
+	CHECK(guest_exists(g) && r < GUEST_NREGS);
+	const uint64_t *p = gpr(&G[g].gprs, r);
+	return p ? *p : vmcb_q(vmcb(g), vmcb_off[r]);
+}
+
+err_t guest_set(unsigned g, enum guest_reg r, uint64_t val, uint64_t *stored)
+{
+	if (!guest_exists(g))
+		return "guest: no such guest";
+	CHECK(r < GUEST_NREGS);
+	uint64_t *p = gpr(&G[g].gprs, r);
+	if (p) {
+		*p = val;
+	} else {
+		if (r == GR_EFER) {
+			if (val & ~EFER_BITS)
+				return "guest: efer: only SCE, LME, LMA, NXE and SVME may be set";
+			val |= EFER_SVME;
+		}
+		if (r == GR_RFLAGS)
+			val |= RFLAGS_1;
+		vmcb_setq(vmcb(g), vmcb_off[r], val);
+	}
+	*stored = guest_reg(g, r);
+	return NULL;
+}
+
+bool guest_info(unsigned g, struct guest_info *i)
+{
+	if (!guest_exists(g))
+		return false;
+	*i = (struct guest_info){.space = G[g].space,
+	                         .prog = G[g].prog ? G[g].prog->name : NULL,
+	                         .state = G[g].state};
+	__builtin_memcpy(i->exits, G[g].exits, sizeof(i->exits));
+	return true;
+}
