@@ -268,6 +268,23 @@ void plat_park(paddr_t root)
 		;
 }
 
+extern __attribute__((visibility("hidden"))) char _text[], _etext[], _rodata[], _erodata[];
+
+uint64_t plat_image_sum(uint64_t *bytes)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const volatile uint8_t *spans[2][2] = {{(uint8_t *)_text, (uint8_t *)_etext},
+	                                       {(uint8_t *)_rodata, (uint8_t *)_erodata}};
+
+	*bytes = 0;
+	for (int i = 0; i < 2; i++) {
+		for (const volatile uint8_t *p = spans[i][0]; p < spans[i][1]; p++)
+			h = (h ^ *p) * 0x100000001b3ull;
+		*bytes += (uint64_t)(spans[i][1] - spans[i][0]);
+	}
+	return h;
+}
+
 void plat_halt(void)
 {
 	uart_puts("memmon: halted\n");

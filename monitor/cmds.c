@@ -211,6 +211,16 @@ static err_t cmd_free(struct con *c, int argc, char **argv)
 
 /* ---- page tables ---------------------------------------------------------- */
 
+static err_t cmd_image(struct con *c, int argc, char **argv)
+{
+	uint64_t bytes;
+	const uint64_t sum = plat_image_sum(&bytes);
+
+	(void)c, (void)argc, (void)argv;
+	con_printf("image: 0x%lx bytes of code and read-only data, checksum 0x%lx\n", bytes, sum);
+	return NULL;
+}
+
 const char *const cmds_size_name[3] = {"4K", "2M", "1G"};
 static const char *const level_name[PT_LEVELS] = {"pt", "pd", "pdpt", "pml4"};
 
@@ -416,6 +426,14 @@ const struct con_cmd con_cmds[] = {
               "(never touched). Then a summary in pages.\n"
               "With PA, only the descriptor that holds physical address PA.",
      .run = cmd_memmap},
+    {.name = "image",
+     .args = "",
+     .min_args = 0,
+     .max_args = 0,
+     .summary = "checksum memmon's code and read-only data (nothing may change them)",
+     .usage = "Prints 'image: 0xBYTES bytes of code and read-only data, checksum 0xSUM'\n"
+              "(FNV-1a, 64 bits), the same at every call unless something wrote to them.",
+     .run = cmd_image},
     {.name = "mem",
      .args = "[PA]",
      .min_args = 0,

@@ -22,6 +22,7 @@ struct guest {
 	uint64_t io_next_rip; /* io: the instruction after it */
 	uint64_t exit_info1, exit_info2, exit_int_info;
 	unsigned vector;      /* exception: the vector it stopped on */
+	unsigned soft_len;    /* exception: an INT n / INT3 / INTO this long (0: a fault) */
 	uint64_t gen;         /* space_generation at the last run; 0: flush */
 	uint64_t exits[GUEST_NSTOPS];
 	struct plat_gprs gprs;
@@ -92,7 +93,8 @@ static void vmcb_init(unsigned g, uint64_t entry)
 	__builtin_memset(v, 0, PAGE_SIZE);
 	vmcb_put(v, VMCB_INTERCEPT_EXC, 4, 0xffffffffu);
 	vmcb_put(v, VMCB_INTERCEPT_MISC, 4,
-	         VMCB_I_INTR | VMCB_I_NMI | VMCB_I_SMI | VMCB_I_INIT | VMCB_I_INVD | VMCB_I_HLT |
+	         VMCB_I_INTR | VMCB_I_NMI | VMCB_I_SMI | VMCB_I_INIT | VMCB_I_INTN | VMCB_I_INVD |
+	                 VMCB_I_HLT |
 	             VMCB_I_INVLPGA | VMCB_I_IOIO | VMCB_I_MSR | VMCB_I_SHUTDOWN);
 	vmcb_put(v, VMCB_INTERCEPT_SVM, 4, VMCB_I_SVM_ALL);
 	vmcb_put(v, VMCB_ASID, 4, g);
@@ -262,21 +264,30 @@ static bool linear_to_gpa(unsigned g, uint64_t la, uint64_t *gpa)
 	}
 }
 
+static enum x86_mode code_mode(unsigned g)
+{
+	const void *v = vmcb(g);
+	const uint64_t attr = vmcb_get(v, VMCB_CS + 2, 2);
+
+	if ((vmcb_q(v, VMCB_EFER) & EFER_LMA) && (attr & VMCB_SEG_L))
+		return X86_MODE_64;
+	return attr & (1u << 10) ? X86_MODE_32 : X86_MODE_16;
+}
+
+/* CS's base as the CPU uses it (none in 64-bit mode). */
+static uint64_t code_base(unsigned g)
+{
+	return code_mode(g) == X86_MODE_64 ? 0 : vmcb_q(vmcb(g), VMCB_CS + 8);
+}
+
 /* The length of the instruction at the guest's RIP, 0 if unknown. */
 static unsigned insn_len(unsigned g)
 {
-	const void *v = vmcb(g);
-	const uint64_t efer = vmcb_q(v, VMCB_EFER), attr = vmcb_get(v, VMCB_CS + 2, 2);
-	const uint64_t rip = vmcb_q(v, VMCB_RIP);
-	enum x86_mode mode = X86_MODE_16;
+	const uint64_t rip = vmcb_q(vmcb(g), VMCB_RIP), base = code_base(g);
+	const enum x86_mode mode = code_mode(g);
 	uint8_t code[15];
 	size_t got = 0;
 
-	if ((efer & EFER_LMA) && (attr & VMCB_SEG_L))
-		mode = X86_MODE_64;
-	else if (attr & (1u << 10))
-		mode = X86_MODE_32;
-	const uint64_t base = mode == X86_MODE_64 ? 0 : vmcb_q(v, VMCB_CS + 8);
 	for (; got < sizeof(code); got++) {
 		uint64_t gpa;
 		const uint8_t *b = NULL;
@@ -287,6 +298,36 @@ static unsigned insn_len(unsigned g)
 		code[got] = *b;
 	}
 	return x86_insn_len(code, got, mode);
+}
+
+/* A software interrupt at the guest's RIP: INT3 (vector 3), INT n, INTO
+ * (vector 4); its vector and length. False if the bytes say otherwise. */
+static bool soft_int(unsigned g, unsigned *vector, unsigned *len)
+{
+	uint8_t b[2];
+	unsigned got = 0;
+
+	*len = insn_len(g);
+	for (const uint64_t rip = vmcb_q(vmcb(g), VMCB_RIP); got < 2 && *len; got++) {
+		uint64_t gpa;
+		const uint8_t *p = NULL;
+		if (linear_to_gpa(g, code_base(g) + rip + got, &gpa))
+			p = gpa_ptr(G[g].space, gpa);
+		if (!p)
+			break;
+		b[got] = *p;
+	}
+	if (!*len || got < 1)
+		return false;
+	if (b[0] == 0xcc || b[0] == 0xce) {
+		*vector = b[0] == 0xcc ? 3 : 4;
+		return true;
+	}
+	if (b[0] == 0xcd && got == 2) {
+		*vector = b[1];
+		return true;
+	}
+	return false;
 }
 
 /* ---- running ----------------------------------------------------------------- */
@@ -332,6 +373,11 @@ static bool inject(unsigned g)
 	}
 	if (vec == 14)
 		vmcb_setq(v, VMCB_CR2, x->exit_info2);
+	if (x->soft_len) { /* INT n: delivered after the instruction, no error code */
+		vmcb_setq(v, VMCB_RIP, vmcb_q(v, VMCB_RIP) + x->soft_len);
+		vmcb_setq(v, VMCB_EVENTINJ, vec | VMCB_EV_SOFT | VMCB_EV_VALID);
+		return true;
+	}
 	uint64_t ev = vec | VMCB_EV_EXC | VMCB_EV_VALID;
 	if (has_error_code(vec))
 		ev |= VMCB_EV_ERR | (err << 32);
@@ -477,7 +523,11 @@ err_t guest_run(unsigned g, uint64_t ms, guest_line_fn *line, void *ctx, struct 
 			break;
 		default:
 			why = GUEST_EXCEPTION;
-			if (code >= VMEXIT_EXC_BASE && code < VMEXIT_EXC_BASE + 32) {
+			x->soft_len = 0;
+			if (code == VMEXIT_SWINT && soft_int(g, &x->vector, &x->soft_len)) {
+				x->exit_info1 = 0;
+				x->exit_int_info = 0;
+			} else if (code >= VMEXIT_EXC_BASE && code < VMEXIT_EXC_BASE + 32) {
 				x->vector = (unsigned)(code - VMEXIT_EXC_BASE);
 			} else {
 				/* The SVM instructions, invd, wbinvd, monitor/mwait
@@ -489,6 +539,9 @@ err_t guest_run(unsigned g, uint64_t ms, guest_line_fn *line, void *ctx, struct 
 			}
 			break;
 		}
+		if (why == GUEST_EXCEPTION && (x->exit_int_info & VMCB_EV_VALID) &&
+		    ((x->exit_int_info >> 8) & 7) == 3 && (x->exit_int_info & 0xff) == 8)
+			why = GUEST_SHUTDOWN; /* a fault delivering a double fault */
 		x->state = why;
 		x->exits[why]++;
 		decode(g, why, e);

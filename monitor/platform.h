@@ -163,6 +163,11 @@ struct plat_gprs {
  */
 uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us);
 
+/* A checksum (FNV-1a, 64 bits) of memmon's code and read-only data as they
+ * are in memory now, and their size in *bytes: what nothing may ever
+ * write (`image` prints it; the tests compare it before and after a
+ * hostile guest). The host has no image: 0 bytes. */
+uint64_t plat_image_sum(uint64_t *bytes);
 
 /* Stop for good after a fatal error (a failed CHECK): the real machine
  * halts with interrupts off; the host aborts, so tests see the failure. */

@@ -35,6 +35,7 @@
 #define VMCB_I_NMI      (1u << 1)
 #define VMCB_I_SMI      (1u << 2)
 #define VMCB_I_INIT     (1u << 3)
+#define VMCB_I_INTN     (1u << 21) /* INT n, INT3, INTO: software interrupts */
 #define VMCB_I_INVD     (1u << 22)
 #define VMCB_I_HLT      (1u << 24)
 #define VMCB_I_INVLPGA  (1u << 26)
@@ -86,6 +87,7 @@
 #define VMEXIT_NMI      0x61
 #define VMEXIT_SMI      0x62
 #define VMEXIT_INIT     0x63
+#define VMEXIT_SWINT    0x75
 #define VMEXIT_INVD     0x76
 #define VMEXIT_HLT      0x78
 #define VMEXIT_INVLPGA  0x7a
@@ -115,6 +117,7 @@
 /* EVENTINJ / EXITINTINFO: vector 0-7, type 8-10 (3: exception), EV 11
  * (error code valid), V 31, error code 32-63. */
 #define VMCB_EV_EXC   (3u << 8)
+#define VMCB_EV_SOFT  (4u << 8) /* a software interrupt (INT n) */
 #define VMCB_EV_ERR   (1u << 11)
 #define VMCB_EV_VALID (1u << 31)
 

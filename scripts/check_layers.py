@@ -73,7 +73,7 @@ PREFIX_LAYER = [
 # startup script the platform found).
 CONSOLE_SEAM = {
     "plat_putc", "plat_getc", "plat_idle", "plat_guarded_call", "plat_raise",
-    "plat_poweroff", "plat_halt", "plat_protect_on", "plat_reserved", "plat_script",
+    "plat_poweroff", "plat_halt", "plat_protect_on", "plat_reserved", "plat_script", "plat_image_sum",
 }
 
 # In console files: no raw entry decoding, no tables but through the views,
