@@ -34,7 +34,6 @@ struct guest {
 static uint8_t vmcbs[GUEST_MAX][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 static uint8_t shadow[VMCB_SAVE_END - VMCB_ES]; /* the state before a run */
 static struct guest G[GUEST_MAX + 1];
-static int svm_state; /* 0 not asked, 1 available, -1 not */
 static uint32_t nasids;
 static char msg[160];
 
@@ -65,9 +64,7 @@ static void *vmcb(unsigned g)
 
 bool guest_available(void)
 {
-	if (!svm_state)
-		svm_state = plat_svm_on(&nasids) && nasids >= 2 ? 1 : -1;
-	return svm_state > 0;
+	return plat_svm_on(&nasids) && nasids >= 2; /* the platform remembers */
 }
 
 bool guest_exists(unsigned g)

@@ -70,7 +70,8 @@ struct boot_info *host_boot_info(unsigned long ram_mib);
  * It runs a script, not x86 code: op i sits at guest RIP 16 * i, and a
  * RIP between two ops means the next one (so stepping past an op of any
  * length 1-16 reaches the next). VMRUN checks what SVM requires (ASID not
- * 0, the VMRUN intercept, EFER.SVME, nested paging on with a root) and
+ * 0, the VMRUN intercept, EFER.SVME, nested paging on with a root, not
+ * CR0.PG without CR0.PE) and
  * otherwise exits VMEXIT_INVALID with the guest's saved state overwritten,
  * as QEMU does. Memory ops walk the nested tables at N_CR3 as the CPU does
  * (every level present and user; write needs W at every level, fetch X)

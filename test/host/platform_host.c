@@ -453,7 +453,7 @@ uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 	vmcb_setq(v, VMCB_MSRPM_BASE, 0x4000);
 	if (!asid || asid >= sim.asids || !(vmcb_get(v, VMCB_INTERCEPT_SVM, 4) & 1) ||
 	    !(vmcb_q(v, VMCB_EFER) & (1ull << 12)) || !(vmcb_q(v, VMCB_NP_ENABLE) & 1) ||
-	    !vmcb_q(v, VMCB_N_CR3)) {
+	    !vmcb_q(v, VMCB_N_CR3) || (vmcb_q(v, VMCB_CR0) & 0x80000001u) == 0x80000000u) {
 		memset(v + VMCB_ES, 0xa5, VMCB_SAVE_END - VMCB_ES); /* the host's state, as it were */
 		sim_exit(v, VMEXIT_INVALID, 0, 0);
 		return slice_us;
