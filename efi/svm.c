@@ -72,7 +72,7 @@ static uint64_t calibrate(void)
 	*apic_reg(APIC_TMR_DIV) = 0x3; /* divide by 16 */
 	*apic_reg(APIC_LVT_TMR) = LVT_MASKED | SVM_TIMER_VECTOR;
 	outb(0x61, (uint8_t)((p61 & ~0x02) | 0x01)); /* gate on, speaker off */
-	outb(0x43, 0xb0);                             /* channel 2, lo/hi byte, mode 0 */
+	outb(0x43, 0xb0);                            /* channel 2, lo/hi byte, mode 0 */
 	outb(0x42, (uint8_t)count);
 	outb(0x42, (uint8_t)(count >> 8));
 	*apic_reg(APIC_TMR_INIT) = 0xffffffffu;

@@ -42,8 +42,11 @@ static void print_exit(unsigned g, const struct guest_exit *e)
 		con_printf(" rip 0x%lx rax 0x%lx\n", e->rip, e->rax);
 		return;
 	case GUEST_NPF:
-		con_printf(" %u:0x%lx %s %s", e->space, e->gpa, e->present ? "protection" : "not-present",
-		           e->access == 'x' ? "exec" : e->access == 'w' ? "write" : "read");
+		con_printf(" %u:0x%lx %s %s", e->space, e->gpa,
+		           e->present ? "protection" : "not-present",
+		           e->access == 'x'   ? "exec"
+		           : e->access == 'w' ? "write"
+		                              : "read");
 		break;
 	case GUEST_IO:
 		con_printf(" 0x%x %s", e->port, e->write ? "out" : "in");
@@ -81,7 +84,8 @@ static err_t guest_list_cmd(void)
 		for (unsigned k = 1; k < GUEST_NSTOPS; k++)
 			total += i.exits[k];
 		con_printf("guest %u space %u prog %s state %s exits 0x%lx:", g, i.space,
-		           i.prog ? i.prog : "-", i.prog ? guest_stop_name[i.state] : "empty", total);
+		           i.prog ? i.prog : "-", i.prog ? guest_stop_name[i.state] : "empty",
+		           total);
 		for (unsigned k = 1; k < GUEST_NSTOPS; k++)
 			con_printf(" %s 0x%lx", guest_stop_name[k], i.exits[k]);
 		con_printf("\n");
@@ -102,8 +106,8 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 		if (streq(sub, "list"))
 			return guest_list_cmd();
 		for (size_t i = 0; i < guest_nprogs; i++)
-			con_printf("%-7s 0x%lx bytes  %s\n", guest_progs[i].name, guest_progs[i].size,
-			           guest_progs[i].summary);
+			con_printf("%-7s 0x%lx bytes  %s\n", guest_progs[i].name,
+			           guest_progs[i].size, guest_progs[i].summary);
 		return NULL;
 	}
 	if (streq(sub, "new")) {
@@ -127,14 +131,15 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 	static const struct {
 		const char *name;
 		int min, max; /* arguments after the subcommand */
-	} subs[] = {{"load", 2, 3}, {"run", 1, 2}, {"skip", 1, 1}, {"regs", 1, 1},
-	            {"set", 3, 3},  {"del", 1, 1}};
+	} subs[] = {{"load", 2, 3}, {"run", 1, 2}, {"skip", 1, 1},
+	            {"regs", 1, 1}, {"set", 3, 3}, {"del", 1, 1}};
 	size_t k = 0;
 	while (k < ARRAY_SIZE(subs) && !streq(sub, subs[k].name))
 		k++;
 	if (k == ARRAY_SIZE(subs))
-		return con_fail(c, "guest: say new, load, run, skip, regs, set, del, list or progs, "
-		                   "not '%.40s'",
+		return con_fail(c,
+		                "guest: say new, load, run, skip, regs, set, del, list or progs, "
+		                "not '%.40s'",
 		                sub);
 	if (argc - 2 < subs[k].min || argc - 2 > subs[k].max)
 		return con_fail(c, "guest %s: wrong number of arguments ('help guest')", sub);
@@ -162,8 +167,8 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 			if (e)
 				return con_fail(c, "guest run: MS: %s: '%.40s'", e, argv[3]);
 			if (!ms || ms > GUEST_MS_MAX)
-				return con_fail(c, "guest run: MS must be 1 to %u, not 0x%lx", GUEST_MS_MAX,
-				                ms);
+				return con_fail(c, "guest run: MS must be 1 to %u, not 0x%lx",
+				                GUEST_MS_MAX, ms);
 		}
 		e = guest_run(g, ms, print_line, NULL, &x);
 		if (e)

@@ -10,7 +10,7 @@
 #include "vmcb.h"
 #include "x86len.h"
 
-#define LINE_MAX 120 /* a guest console line longer than this is cut */
+#define LINE_MAX 120     /* a guest console line longer than this is cut */
 #define RUNS_MAX 100000u /* VMRUNs of one guest_run that go on without a stop */
 
 struct guest {
@@ -21,9 +21,9 @@ struct guest {
 	bool stepped;         /* guest_skip went past the stop since */
 	uint64_t io_next_rip; /* io: the instruction after it */
 	uint64_t exit_info1, exit_info2, exit_int_info;
-	unsigned vector;      /* exception: the vector it stopped on */
-	unsigned soft_len;    /* exception: an INT n / INT3 / INTO this long (0: a fault) */
-	uint64_t gen;         /* space_generation at the last run; 0: flush */
+	unsigned vector;   /* exception: the vector it stopped on */
+	unsigned soft_len; /* exception: an INT n / INT3 / INTO this long (0: a fault) */
+	uint64_t gen;      /* space_generation at the last run; 0: flush */
 	uint64_t exits[GUEST_NSTOPS];
 	struct plat_gprs gprs;
 	char line[LINE_MAX + 1];
@@ -43,19 +43,19 @@ const char *const guest_stop_name[GUEST_NSTOPS] = {
     "ready", "hlt", "vmmcall", "npf", "io", "msr", "exception", "shutdown", "timer",
 };
 const char *const guest_reg_name[GUEST_NREGS] = {
-    "rip", "rsp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8",  "r9",
+    "rip", "rsp", "rax", "rbx", "rcx", "rdx", "rsi",    "rdi", "rbp", "r8",  "r9",
     "r10", "r11", "r12", "r13", "r14", "r15", "rflags", "cr0", "cr3", "cr4", "efer",
 };
 
-#define EFER_SVME  (1ull << 12)
-#define EFER_LMA   (1ull << 10)
-#define EFER_BITS  ((1ull << 0) | (1ull << 8) | EFER_LMA | (1ull << 11) | EFER_SVME)
-#define CR0_PE     (1ull << 0)
-#define CR0_ET     (1ull << 4)
-#define CR0_PG     (1ull << 31)
-#define CR4_PSE    (1ull << 4)
-#define CR4_PAE    (1ull << 5)
-#define RFLAGS_1   (1ull << 1)
+#define EFER_SVME (1ull << 12)
+#define EFER_LMA  (1ull << 10)
+#define EFER_BITS ((1ull << 0) | (1ull << 8) | EFER_LMA | (1ull << 11) | EFER_SVME)
+#define CR0_PE    (1ull << 0)
+#define CR0_ET    (1ull << 4)
+#define CR0_PG    (1ull << 31)
+#define CR4_PSE   (1ull << 4)
+#define CR4_PAE   (1ull << 5)
+#define RFLAGS_1  (1ull << 1)
 
 static void *vmcb(unsigned g)
 {
@@ -91,8 +91,7 @@ static void vmcb_init(unsigned g, uint64_t entry)
 	vmcb_put(v, VMCB_INTERCEPT_EXC, 4, 0xffffffffu);
 	vmcb_put(v, VMCB_INTERCEPT_MISC, 4,
 	         VMCB_I_INTR | VMCB_I_NMI | VMCB_I_SMI | VMCB_I_INIT | VMCB_I_INTN | VMCB_I_INVD |
-	                 VMCB_I_HLT |
-	             VMCB_I_INVLPGA | VMCB_I_IOIO | VMCB_I_MSR | VMCB_I_SHUTDOWN);
+	             VMCB_I_HLT | VMCB_I_INVLPGA | VMCB_I_IOIO | VMCB_I_MSR | VMCB_I_SHUTDOWN);
 	vmcb_put(v, VMCB_INTERCEPT_SVM, 4, VMCB_I_SVM_ALL);
 	vmcb_put(v, VMCB_ASID, 4, g);
 	vmcb_setq(v, VMCB_VINTR, VMCB_V_INTR_MASKING);
@@ -243,7 +242,8 @@ static bool linear_to_gpa(unsigned g, uint64_t la, uint64_t *gpa)
 		const unsigned bits = (!lm && shift == 30) ? 2 : 9;
 		uint64_t e = 0;
 		for (int i = 0; i < 8; i++) {
-			const uint8_t *b = gpa_ptr(n, t + ((la >> shift) & ((1u << bits) - 1)) * 8 + i);
+			const uint8_t *b =
+			    gpa_ptr(n, t + ((la >> shift) & ((1u << bits) - 1)) * 8 + i);
 			if (!b)
 				return false;
 			e |= (uint64_t)*b << (8 * i);
@@ -576,9 +576,10 @@ err_t guest_skip(unsigned g, uint64_t *rip)
 	case GUEST_EXCEPTION:
 		len = insn_len(g);
 		if (!len) {
-			fmt_format(msg, sizeof(msg),
-			           "guest: cannot decode the instruction at rip 0x%lx to step past it",
-			           at);
+			fmt_format(
+			    msg, sizeof(msg),
+			    "guest: cannot decode the instruction at rip 0x%lx to step past it",
+			    at);
 			return msg;
 		}
 		break;
@@ -602,21 +603,36 @@ err_t guest_skip(unsigned g, uint64_t *rip)
 static uint64_t *gpr(struct plat_gprs *p, enum guest_reg r)
 {
 	switch (r) {
-	case GR_RBX: return &p->rbx;
-	case GR_RCX: return &p->rcx;
-	case GR_RDX: return &p->rdx;
-	case GR_RSI: return &p->rsi;
-	case GR_RDI: return &p->rdi;
-	case GR_RBP: return &p->rbp;
-	case GR_R8: return &p->r8;
-	case GR_R9: return &p->r9;
-	case GR_R10: return &p->r10;
-	case GR_R11: return &p->r11;
-	case GR_R12: return &p->r12;
-	case GR_R13: return &p->r13;
-	case GR_R14: return &p->r14;
-	case GR_R15: return &p->r15;
-	default: return NULL;
+	case GR_RBX:
+		return &p->rbx;
+	case GR_RCX:
+		return &p->rcx;
+	case GR_RDX:
+		return &p->rdx;
+	case GR_RSI:
+		return &p->rsi;
+	case GR_RDI:
+		return &p->rdi;
+	case GR_RBP:
+		return &p->rbp;
+	case GR_R8:
+		return &p->r8;
+	case GR_R9:
+		return &p->r9;
+	case GR_R10:
+		return &p->r10;
+	case GR_R11:
+		return &p->r11;
+	case GR_R12:
+		return &p->r12;
+	case GR_R13:
+		return &p->r13;
+	case GR_R14:
+		return &p->r14;
+	case GR_R15:
+		return &p->r15;
+	default:
+		return NULL;
 	}
 }
 
@@ -658,9 +674,8 @@ bool guest_info(unsigned g, struct guest_info *i)
 {
 	if (!guest_exists(g))
 		return false;
-	*i = (struct guest_info){.space = G[g].space,
-	                         .prog = G[g].prog ? G[g].prog->name : NULL,
-	                         .state = G[g].state};
+	*i = (struct guest_info){
+	    .space = G[g].space, .prog = G[g].prog ? G[g].prog->name : NULL, .state = G[g].state};
 	__builtin_memcpy(i->exits, G[g].exits, sizeof(i->exits));
 	return true;
 }

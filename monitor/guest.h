@@ -31,9 +31,9 @@
 
 #include "types.h"
 
-#define GUEST_MAX      15u     /* guests 1 .. GUEST_MAX (ASIDs 1 .. 15) */
-#define GUEST_SLICE_MS 100u    /* the default time slice */
-#define GUEST_MS_MAX   10000u  /* the longest slice guest_run takes */
+#define GUEST_MAX      15u    /* guests 1 .. GUEST_MAX (ASIDs 1 .. 15) */
+#define GUEST_SLICE_MS 100u   /* the default time slice */
+#define GUEST_MS_MAX   10000u /* the longest slice guest_run takes */
 
 /* The built-in programs (guest_progs.c): flat 32-bit code entered at its
  * load address with EAX = that address. */
@@ -84,15 +84,15 @@ extern const char *const guest_stop_name[GUEST_NSTOPS];
 struct guest_exit {
 	enum guest_stop why;
 	uint64_t rip;
-	uint64_t rax;      /* vmmcall */
-	unsigned space;    /* npf: the guest's space */
-	uint64_t gpa;      /* npf: the page */
-	bool present;      /* npf: a mapping was there (protection) */
-	char access;       /* npf: 'r', 'w' or 'x' */
-	uint16_t port;     /* io */
-	bool write;        /* io out, msr write */
-	uint32_t msr;      /* msr */
-	unsigned vector;   /* exception */
+	uint64_t rax;    /* vmmcall */
+	unsigned space;  /* npf: the guest's space */
+	uint64_t gpa;    /* npf: the page */
+	bool present;    /* npf: a mapping was there (protection) */
+	char access;     /* npf: 'r', 'w' or 'x' */
+	uint16_t port;   /* io */
+	bool write;      /* io out, msr write */
+	uint32_t msr;    /* msr */
+	unsigned vector; /* exception */
 };
 
 /* Console output of a guest: one line (no line end), as it is complete. */
@@ -111,9 +111,29 @@ err_t guest_skip(unsigned g, uint64_t *rip);
 
 /* Registers, in `guest regs` order. */
 enum guest_reg {
-	GR_RIP, GR_RSP, GR_RAX, GR_RBX, GR_RCX, GR_RDX, GR_RSI, GR_RDI, GR_RBP,
-	GR_R8, GR_R9, GR_R10, GR_R11, GR_R12, GR_R13, GR_R14, GR_R15,
-	GR_RFLAGS, GR_CR0, GR_CR3, GR_CR4, GR_EFER, GUEST_NREGS
+	GR_RIP,
+	GR_RSP,
+	GR_RAX,
+	GR_RBX,
+	GR_RCX,
+	GR_RDX,
+	GR_RSI,
+	GR_RDI,
+	GR_RBP,
+	GR_R8,
+	GR_R9,
+	GR_R10,
+	GR_R11,
+	GR_R12,
+	GR_R13,
+	GR_R14,
+	GR_R15,
+	GR_RFLAGS,
+	GR_CR0,
+	GR_CR3,
+	GR_CR4,
+	GR_EFER,
+	GUEST_NREGS
 };
 extern const char *const guest_reg_name[GUEST_NREGS];
 /* Register r of guest g (which exists). */
@@ -125,8 +145,8 @@ err_t guest_set(unsigned g, enum guest_reg r, uint64_t v, uint64_t *stored);
 /* For guest list. */
 struct guest_info {
 	unsigned space;
-	const char *prog;       /* NULL: none loaded */
-	enum guest_stop state;  /* the last stop, GUEST_NONE before the first */
+	const char *prog;      /* NULL: none loaded */
+	enum guest_stop state; /* the last stop, GUEST_NONE before the first */
 	uint64_t exits[GUEST_NSTOPS];
 };
 bool guest_info(unsigned g, struct guest_info *i);

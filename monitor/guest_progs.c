@@ -7,7 +7,10 @@
 #include "guest.h"
 #include "progs.h"
 
-#define ENTRY(n, s) {#n, s, guest_bin_##n, GUEST_BIN_SIZE_##n}
+#define ENTRY(n, s)                                                                                \
+	{                                                                                          \
+#n, s, guest_bin_##n, GUEST_BIN_SIZE_##n                                           \
+	}
 
 const struct guest_prog guest_progs[] = {
     ENTRY(hello, "prints one line on port 0xE9, then hlt"),

@@ -44,33 +44,33 @@
 #define VMCB_I_SHUTDOWN (1u << 31)
 /* VMCB_INTERCEPT_SVM: VMRUN 0, VMMCALL 1, VMLOAD 2, VMSAVE 3, STGI 4,
  * CLGI 5, SKINIT 6, WBINVD 9, MONITOR 10, MWAIT 11, MWAIT armed 12. */
-#define VMCB_I_SVM_ALL  (0x7fu | (1u << 9) | (7u << 10))
+#define VMCB_I_SVM_ALL      (0x7fu | (1u << 9) | (7u << 10))
 #define VMCB_V_INTR_MASKING (1ull << 24)
 
 /* ---- state save area ---- */
-#define VMCB_ES     0x400 /* segments: u16 selector, u16 attributes, u32 limit, u64 base */
-#define VMCB_CS     0x410
-#define VMCB_SS     0x420
-#define VMCB_DS     0x430
-#define VMCB_FS     0x440
-#define VMCB_GS     0x450
-#define VMCB_GDTR   0x460
-#define VMCB_LDTR   0x470
-#define VMCB_IDTR   0x480
-#define VMCB_TR     0x490
-#define VMCB_CPL    0x4cb /* u8 */
-#define VMCB_EFER   0x4d0
-#define VMCB_CR4    0x548
-#define VMCB_CR3    0x550
-#define VMCB_CR0    0x558
-#define VMCB_DR7    0x560
-#define VMCB_DR6    0x568
-#define VMCB_RFLAGS 0x570
-#define VMCB_RIP    0x578
-#define VMCB_RSP    0x5d8
-#define VMCB_RAX    0x5f8
-#define VMCB_CR2    0x640
-#define VMCB_G_PAT  0x668
+#define VMCB_ES       0x400 /* segments: u16 selector, u16 attributes, u32 limit, u64 base */
+#define VMCB_CS       0x410
+#define VMCB_SS       0x420
+#define VMCB_DS       0x430
+#define VMCB_FS       0x440
+#define VMCB_GS       0x450
+#define VMCB_GDTR     0x460
+#define VMCB_LDTR     0x470
+#define VMCB_IDTR     0x480
+#define VMCB_TR       0x490
+#define VMCB_CPL      0x4cb /* u8 */
+#define VMCB_EFER     0x4d0
+#define VMCB_CR4      0x548
+#define VMCB_CR3      0x550
+#define VMCB_CR0      0x558
+#define VMCB_DR7      0x560
+#define VMCB_DR6      0x568
+#define VMCB_RFLAGS   0x570
+#define VMCB_RIP      0x578
+#define VMCB_RSP      0x5d8
+#define VMCB_RAX      0x5f8
+#define VMCB_CR2      0x640
+#define VMCB_G_PAT    0x668
 #define VMCB_SAVE_END 0x698 /* through the last field memmon writes */
 
 /* Segment attributes (the descriptor's bits 8-15 and 20-23, packed):
@@ -105,9 +105,9 @@
 
 /* EXITINFO1 of an I/O exit: bit 0 in, bit 2 string, bits 4-6 size (1, 2, 4
  * bytes), bits 16-31 port; EXITINFO2: the next instruction's RIP. */
-#define VMCB_IO_IN   (1u << 0)
-#define VMCB_IO_STR  (1u << 2)
-#define VMCB_IO_SZ8  (1u << 4)
+#define VMCB_IO_IN  (1u << 0)
+#define VMCB_IO_STR (1u << 2)
+#define VMCB_IO_SZ8 (1u << 4)
 /* EXITINFO1 of a nested page fault: present, write, user, fetch; EXITINFO2
  * the guest-physical address. */
 #define VMCB_NPF_P     (1ull << 0)

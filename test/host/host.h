@@ -67,9 +67,10 @@ struct boot_info *host_boot_info(unsigned long ram_mib);
  * default (plat_svm_on: no SVM, as on a CPU without it); host_svm(asids)
  * turns it on with that many ASIDs (0: off again, forgetting every TLB).
  *
- * It runs a script, not x86 code: op i sits at guest RIP 16 * i, and a
- * RIP between two ops means the next one (so stepping past an op of any
- * length 1-16 reaches the next). VMRUN checks what SVM requires (ASID not
+ * It runs a script, not x86 code: op i sits at offset 16 * i of the page
+ * RIP is in (a program loaded at a page starts at op 0), and a RIP between
+ * two ops means the next one (so stepping past an op of any length 1-16
+ * reaches the next). VMRUN checks what SVM requires (ASID not
  * 0, the VMRUN intercept, EFER.SVME, nested paging on with a root, not
  * CR0.PG without CR0.PE) and
  * otherwise exits VMEXIT_INVALID with the guest's saved state overwritten,
@@ -83,18 +84,18 @@ struct boot_info *host_boot_info(unsigned long ram_mib);
  * HOST_G_SPIN (and the end of the script) runs out the slice.
  */
 enum host_guest_kind {
-	HOST_G_READ,    /* RAX = the 8 bytes at guest-physical addr */
-	HOST_G_WRITE,   /* the 8 bytes at addr = value */
-	HOST_G_FETCH,   /* an instruction fetch at addr (no data) */
+	HOST_G_READ,  /* RAX = the 8 bytes at guest-physical addr */
+	HOST_G_WRITE, /* the 8 bytes at addr = value */
+	HOST_G_FETCH, /* an instruction fetch at addr (no data) */
 	HOST_G_HLT,
 	HOST_G_VMMCALL, /* with RAX = value */
 	HOST_G_OUT,     /* a byte out to port addr, AL = value */
 	HOST_G_IN,      /* a byte in from port addr */
 	HOST_G_WRMSR,   /* MSR addr (ECX), value */
 	HOST_G_RDMSR,
-	HOST_G_EXC,     /* exception vector value, error code addr */
+	HOST_G_EXC, /* exception vector value, error code addr */
 	HOST_G_SHUTDOWN,
-	HOST_G_SPIN,    /* run until the slice ends */
+	HOST_G_SPIN, /* run until the slice ends */
 };
 struct host_guest_op {
 	enum host_guest_kind kind;
@@ -106,5 +107,8 @@ void host_guest_script(const struct host_guest_op *ops, size_t n);
 /* VMRUNs so far, and how many of them had TLB_CONTROL set. */
 unsigned long host_vmruns(void);
 unsigned long host_tlb_flushes(void);
+/* Accesses served from the TLB with a translation or rights the nested
+ * tables no longer hold (a stale translation: SPEC section 3 says never). */
+unsigned long host_stale_accesses(void);
 
 #endif

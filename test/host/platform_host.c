@@ -354,9 +354,9 @@ static struct {
 	uint32_t asids;
 	const struct host_guest_op *ops;
 	size_t nops;
-	unsigned long vmruns, flushes;
+	unsigned long vmruns, flushes, stale;
 	struct sim_tlb {
-		uint32_t asid; /* 0: empty */
+		uint32_t asid;     /* 0: empty */
 		uint64_t gpa, hpa; /* pages */
 		pt_attr_t attr;
 	} tlb[SIM_TLB];
@@ -382,6 +382,10 @@ unsigned long host_vmruns(void)
 unsigned long host_tlb_flushes(void)
 {
 	return sim.flushes;
+}
+unsigned long host_stale_accesses(void)
+{
+	return sim.stale;
 }
 
 uint64_t plat_image_sum(uint64_t *bytes)
@@ -434,6 +438,13 @@ static bool sim_translate(uint8_t *v, uint64_t gpa, int how, uint64_t *hpa, uint
 		*info = acc | VMCB_NPF_P;
 		return false;
 	}
+	if (t) { /* the oracle: does the space still map what the TLB says? */
+		uint64_t now;
+		pt_attr_t a;
+		if (!host_translate(pa_init(vmcb_q(v, VMCB_N_CR3)), page, &now, &a) || now != pa ||
+		    (t->attr & ~a & (PT_RIGHTS | PT_USER)))
+			sim.stale++;
+	}
 	if (!t) {
 		t = &sim.tlb[sim.next++ % SIM_TLB];
 		*t = (struct sim_tlb){.asid = asid, .gpa = page, .hpa = pa, .attr = attr};
@@ -454,7 +465,8 @@ uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 	if (!asid || asid >= sim.asids || !(vmcb_get(v, VMCB_INTERCEPT_SVM, 4) & 1) ||
 	    !(vmcb_q(v, VMCB_EFER) & (1ull << 12)) || !(vmcb_q(v, VMCB_NP_ENABLE) & 1) ||
 	    !vmcb_q(v, VMCB_N_CR3) || (vmcb_q(v, VMCB_CR0) & 0x80000001u) == 0x80000000u) {
-		memset(v + VMCB_ES, 0xa5, VMCB_SAVE_END - VMCB_ES); /* the host's state, as it were */
+		memset(v + VMCB_ES, 0xa5,
+		       VMCB_SAVE_END - VMCB_ES); /* the host's state, as it were */
 		sim_exit(v, VMEXIT_INVALID, 0, 0);
 		return slice_us;
 	}
@@ -471,19 +483,22 @@ uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 		return slice_us - 1;
 	}
 	for (uint64_t left = slice_us;; left--) {
-		const uint64_t rip = vmcb_q(v, VMCB_RIP), i = (rip + 15) / 16;
+		const uint64_t rip = vmcb_q(v, VMCB_RIP), i = (rip % PAGE_SIZE + 15) / 16;
+		const uint64_t at = rip - rip % PAGE_SIZE + 16 * i;
 		if (!left || i >= sim.nops || sim.ops[i].kind == HOST_G_SPIN) {
 			sim_exit(v, VMEXIT_INTR, 0, 0);
 			return 0;
 		}
 		const struct host_guest_op *op = &sim.ops[i];
 		uint64_t hpa, info;
-		vmcb_setq(v, VMCB_RIP, 16 * i);
+		vmcb_setq(v, VMCB_RIP, at);
 		switch (op->kind) {
 		case HOST_G_READ:
 		case HOST_G_WRITE:
 		case HOST_G_FETCH: {
-			const int how = op->kind == HOST_G_READ ? 0 : op->kind == HOST_G_WRITE ? 1 : 2;
+			const int how = op->kind == HOST_G_READ    ? 0
+			                : op->kind == HOST_G_WRITE ? 1
+			                                           : 2;
 			if (!sim_translate(v, op->addr, how, &hpa, &info)) {
 				sim_exit(v, VMEXIT_NPF, info, op->addr);
 				return left - 1;
@@ -493,7 +508,7 @@ uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 				vmcb_setq(v, VMCB_RAX, *w);
 			else if (how == 1)
 				*w = op->value;
-			vmcb_setq(v, VMCB_RIP, 16 * i + 16);
+			vmcb_setq(v, VMCB_RIP, at + 16);
 			continue;
 		}
 		case HOST_G_HLT:
@@ -507,8 +522,9 @@ uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 		case HOST_G_IN:
 			vmcb_setq(v, VMCB_RAX, op->value);
 			sim_exit(v, VMEXIT_IOIO,
-			         (op->addr << 16) | VMCB_IO_SZ8 | (op->kind == HOST_G_IN ? VMCB_IO_IN : 0),
-			         16 * i + 2);
+			         (op->addr << 16) | VMCB_IO_SZ8 |
+			             (op->kind == HOST_G_IN ? VMCB_IO_IN : 0),
+			         at + 2);
 			return left - 1;
 		case HOST_G_WRMSR:
 		case HOST_G_RDMSR:

@@ -188,9 +188,9 @@ static void test_refusals(void **state)
 static void test_exits(void **state)
 {
 	static const struct host_guest_op ops[] = {
-	    {HOST_G_OUT, 0xe9, 'h'},      {HOST_G_OUT, 0xe9, 'i'},   {HOST_G_OUT, 0xe9, '\n'},
-	    {HOST_G_HLT, 0, 0},           {HOST_G_VMMCALL, 0, 0x42}, {HOST_G_OUT, 0x80, 7},
-	    {HOST_G_IN, 0x3f8, 0},        {HOST_G_WRMSR, 0xc0000080, 0}, {HOST_G_RDMSR, 0x1b, 0},
+	    {HOST_G_OUT, 0xe9, 'h'}, {HOST_G_OUT, 0xe9, 'i'},       {HOST_G_OUT, 0xe9, '\n'},
+	    {HOST_G_HLT, 0, 0},      {HOST_G_VMMCALL, 0, 0x42},     {HOST_G_OUT, 0x80, 7},
+	    {HOST_G_IN, 0x3f8, 0},   {HOST_G_WRMSR, 0xc0000080, 0}, {HOST_G_RDMSR, 0x1b, 0},
 	    {HOST_G_SHUTDOWN, 0, 0},
 	};
 	struct guest_exit e;
@@ -259,7 +259,7 @@ static void test_exits(void **state)
 static void test_pager_and_flush(void **state)
 {
 	static const struct host_guest_op ops[] = {
-	    {HOST_G_READ, 0x20000, 0}, {HOST_G_HLT, 0, 0}, {HOST_G_WRITE, 0x20000, 0x77},
+	    {HOST_G_READ, 0x20000, 0}, {HOST_G_HLT, 0, 0},         {HOST_G_WRITE, 0x20000, 0x77},
 	    {HOST_G_HLT, 0, 0},        {HOST_G_FETCH, 0x20000, 0}, {HOST_G_HLT, 0, 0},
 	};
 	struct guest_exit e;
@@ -312,6 +312,7 @@ static void test_pager_and_flush(void **state)
 	assert_int_equal(e.why, GUEST_NPF);
 	assert_true(e.present);
 	assert_int_equal(e.access, 'x');
+	assert_int_equal(host_stale_accesses(), 0);
 }
 
 static void test_set_and_invalid(void **state)
