@@ -62,7 +62,18 @@ void svm_timer_eoi(void)
 	*apic_reg(APIC_EOI) = 0;
 }
 
-/* Ticks of the APIC timer in 10 ms of the PIT's channel 2. */
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static uint64_t tsc_per_us; /* 0 until calibrated */
+
+/* Ticks of the APIC timer (and of the TSC: tsc_per_us) in 10 ms of the
+ * PIT's channel 2. */
 static uint64_t calibrate(void)
 {
 	const uint16_t count = 11932; /* 10 ms at 1.193182 MHz */
@@ -76,9 +87,13 @@ static uint64_t calibrate(void)
 	outb(0x42, (uint8_t)count);
 	outb(0x42, (uint8_t)(count >> 8));
 	*apic_reg(APIC_TMR_INIT) = 0xffffffffu;
+	const uint64_t t0 = rdtsc();
 	while (!(inb(0x61) & 0x20) && ++spin < (1ull << 26))
 		cpu_pause();
 	const uint64_t used = 0xffffffffu - *apic_reg(APIC_TMR_CUR);
+	tsc_per_us = (rdtsc() - t0) / 10000;
+	if (!tsc_per_us)
+		tsc_per_us = 1;
 	*apic_reg(APIC_TMR_INIT) = 0;
 	outb(0x61, p61);
 	return spin < (1ull << 26) ? used : 0;
@@ -110,6 +125,13 @@ bool plat_svm_on(uint32_t *asids)
 	}
 	*asids = svm_asids;
 	return true;
+}
+
+uint64_t plat_now_us(void)
+{
+	if (!tsc_per_us)
+		(void)calibrate();
+	return rdtsc() / tsc_per_us;
 }
 
 uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)

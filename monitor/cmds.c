@@ -600,7 +600,7 @@ const struct con_cmd con_cmds[] = {
     {.name = "guest",
      .args =
          "new N | load G PROG [GPA] | run G [MS] | skip G | regs G | set G REG V | del G | list "
-         "| progs",
+         "| progs | bench",
      .min_args = 1,
      .max_args = 4,
      .summary = "run x86 code inside client space N under AMD SVM (its tables: the nested ones)",
@@ -611,7 +611,8 @@ const struct con_cmd con_cmds[] = {
               "Port 0xE9 bytes print as 'guest G: TEXT'. After an npf run retries the access;\n"
               "after an exception run delivers it to the guest. skip G: step past what stopped\n"
               "it. regs G / set G REG V: rip rsp rax ... r15 rflags cr0 cr3 cr4 efer. del G,\n"
-              "list (space, state, exit counts), progs (the built-in programs).",
+              "list (space, state, exit counts), progs (the built-in programs). bench: exit,\n"
+              "pager and nested-paging throughput numbers (needs a GiB-aligned GiB of sigma0).",
      .run = cmd_guest},
     {.name = "echo",
      .args = "[on|off]",

@@ -6,6 +6,7 @@
 #include "cmds.h"
 
 #include "guest.h"
+#include "platform.h"
 #include "space.h"
 
 static bool streq(const char *a, const char *b)
@@ -14,6 +15,8 @@ static bool streq(const char *a, const char *b)
 		a++, b++;
 	return *a == *b;
 }
+
+err_t cmds_guest_bench(struct con *c);
 
 static err_t arg_guest(struct con *c, const char *cmd, const char *s, unsigned *g)
 {
@@ -100,6 +103,11 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 	unsigned g;
 	err_t e;
 
+	if (streq(sub, "bench")) {
+		if (argc != 2)
+			return con_fail(c, "guest bench takes no argument");
+		return cmds_guest_bench(c);
+	}
 	if (streq(sub, "progs") || streq(sub, "list")) {
 		if (argc != 2)
 			return con_fail(c, "guest %s takes no argument", sub);
@@ -208,5 +216,146 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 	if (e)
 		return con_fail(c, "%s", e);
 	con_printf("guest %u deleted\n", g);
+	return NULL;
+}
+
+/* ---- guest bench ---------------------------------------------------------------- */
+
+/* A GiB-aligned GiB of sigma0 with room for `extra` bytes after it (the
+ * source of the throughput runs), or 0. */
+static uint64_t sigma0_gib(uint64_t extra)
+{
+	const struct space_extent *ext;
+	const uint64_t gib = 1ull << 30;
+
+	for (size_t i = space_extents(&ext); i-- > 0;) {
+		const uint64_t a = (ext[i].base + gib - 1) & ~(gib - 1);
+		if (a + gib + extra <= ext[i].base + ext[i].pages * PAGE_SIZE)
+			return a;
+	}
+	return 0;
+}
+
+struct bench {
+	unsigned n, g;
+	uint64_t src; /* sigma0's GiB */
+};
+
+/* Run sum (guest b->g, loaded at 0) over [base, base + len) until its
+ * vmmcall; *runs the guest_run calls it took (timer exits go on); each npf
+ * maps the page from sigma0 at b->src + (gpa - base) read-only when
+ * `pager`. */
+static err_t bench_run(struct bench *b, uint64_t base, uint64_t len, bool pager, uint64_t *runs,
+                       uint64_t *npfs)
+{
+	struct guest_exit x;
+	struct space_result r;
+	uint64_t v;
+	err_t e;
+
+	*runs = *npfs = 0;
+	if ((e = guest_set(b->g, GR_RIP, 0, &v)) || (e = guest_set(b->g, GR_RSI, base, &v)) ||
+	    (e = guest_set(b->g, GR_RCX, len, &v)))
+		return e;
+	for (; !e; ++*runs) {
+		e = guest_run(b->g, GUEST_MS_MAX, print_line, NULL, &x);
+		if (e || x.why == GUEST_VMMCALL)
+			break;
+		if (x.why == GUEST_TIMER)
+			continue;
+		if (x.why != GUEST_NPF || !pager)
+			return "guest bench: the guest stopped unexpectedly";
+		++*npfs;
+		e = space_map(0, b->src + (x.gpa - base), b->n, x.gpa, PAGE_SIZE, RIGHTS_R, &r);
+	}
+	return e;
+}
+
+static void bench_line(const char *what, uint64_t count, const char *unit, uint64_t us)
+{
+	const uint64_t per_s = us ? count * 1000000 / us : 0;
+
+	con_printf("%-34s %10lu %-6s %10lu us %12lu /s\n", what, count, unit, us, per_s);
+}
+
+static err_t bench_body(struct bench *b)
+{
+	struct space_result r;
+	uint64_t size, runs, npfs, t;
+	const uint64_t mib = 1ull << 20, gib = 1ull << 30, region = 16 * mib, at = gib;
+	err_t e;
+
+	/* The program's page: sum, at guest-physical 0, reading nothing. */
+	if ((e = space_map(0, b->src + gib + 2 * mib, b->n, 0, PAGE_SIZE, RIGHTS_RWX, &r)) ||
+	    (e = guest_new(b->n, &b->g)) || (e = guest_load(b->g, "sum", 0, &size)))
+		return e;
+	const uint64_t calls = 20000;
+	t = plat_now_us();
+	for (uint64_t i = 0; i < calls && !e; i++)
+		e = bench_run(b, 0, 0, false, &runs, &npfs);
+	if (e)
+		return e;
+	bench_line("vmmcall exit and resume", calls, "exits", plat_now_us() - t);
+
+	/* The pager loop: sum over 16 MiB at 1 GiB, nothing mapped. */
+	t = plat_now_us();
+	e = bench_run(b, at, region, true, &runs, &npfs);
+	if (e)
+		return e;
+	bench_line("npf -> map 4K -> resume (16 MiB)", npfs, "npfs", plat_now_us() - t);
+	if ((e = space_flush(b->n, at, region, &r)))
+		return e;
+
+	/* Throughput: sum over 1 GiB at 1 GiB, mapped with 4K, 2M, 1G pages
+	 * (the source's alignment decides: paging picks the largest fit). */
+	static const struct {
+		const char *what;
+		uint64_t offset;
+	} kinds[] = {{"read 1 GiB through 4K nested pages", 4096},
+	             {"read 1 GiB through 2M nested pages", 2 * mib},
+	             {"read 1 GiB through 1G nested pages", 0}};
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		struct space_hit h;
+		if ((e = space_map(0, b->src + kinds[k].offset, b->n, at, gib, RIGHTS_R, &r)))
+			return e;
+		if (!space_lookup(b->n, at, &h))
+			return "guest bench: the region is not mapped";
+		t = plat_now_us();
+		e = bench_run(b, at, gib, false, &runs, &npfs);
+		if (e)
+			return e;
+		const uint64_t us = plat_now_us() - t;
+		con_printf("%-34s %10lu MiB    %10lu us %12lu MiB/s (%s entries, sum 0x%lx)\n",
+		           kinds[k].what, gib / mib, us, us ? (gib / mib) * 1000000 / us : 0,
+		           cmds_size_name[h.level], guest_reg(b->g, GR_RAX));
+		if ((e = space_flush(b->n, at, gib, &r)))
+			return e;
+	}
+	return NULL;
+}
+
+/* guest bench: the numbers of issue 12's bench, measured on this machine
+ * with a space and a guest of its own, deleted after. */
+err_t cmds_guest_bench(struct con *c)
+{
+	struct bench b = {0};
+	uint64_t flushed;
+
+	if (!guest_available())
+		return con_fail(c, "%s", guest_err_nosvm);
+	b.src = sigma0_gib(4 * (1ull << 20));
+	if (!b.src)
+		return con_fail(c,
+		                "guest bench: no GiB-aligned GiB of sigma0 (boot with 4G or more)");
+	err_t e = space_new(&b.n);
+	if (e)
+		return con_fail(c, "guest bench: %s", e);
+	con_printf("%-34s %10s %-6s %13s %15s\n", "guest bench", "count", "", "time", "rate");
+	e = bench_body(&b);
+	if (b.g)
+		guest_del(b.g);
+	err_t d = space_del(b.n, &flushed);
+	if (e || d)
+		return con_fail(c, "guest bench: %s", e ? e : d);
 	return NULL;
 }

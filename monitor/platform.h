@@ -163,6 +163,10 @@ struct plat_gprs {
  */
 uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us);
 
+/* Microseconds since some fixed moment (the TSC, calibrated once against
+ * the PIT): for measuring, never for correctness. */
+uint64_t plat_now_us(void);
+
 /* A checksum (FNV-1a, 64 bits) of memmon's code and read-only data as they
  * are in memory now, and their size in *bytes: what nothing may ever
  * write (`image` prints it; the tests compare it before and after a

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "host.h"
 #include "platform.h"
@@ -386,6 +387,14 @@ unsigned long host_tlb_flushes(void)
 unsigned long host_stale_accesses(void)
 {
 	return sim.stale;
+}
+
+uint64_t plat_now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
 }
 
 uint64_t plat_image_sum(uint64_t *bytes)
