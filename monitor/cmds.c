@@ -598,9 +598,7 @@ const struct con_cmd con_cmds[] = {
      .usage = "Orphaned frames return to sigma0.",
      .run = cmd_reset},
     {.name = "guest",
-     .args =
-         "new N | load G PROG [GPA] | run G [MS] | skip G | regs G | set G REG V | del G | list "
-         "| progs | bench",
+     .args = "new|load|run|skip|regs|set|del|list|progs|bench",
      .min_args = 1,
      .max_args = 4,
      .summary = "run x86 code inside client space N under AMD SVM (its tables: the nested ones)",
