@@ -52,9 +52,14 @@ uint64_t svm_apic_base(void)
 	return rdmsr(MSR_APIC_BASE) & 0x000ffffffffff000ull;
 }
 
+/* The APIC's register at `off`; its base is read from the MSR once. */
 static volatile uint32_t *apic_reg(unsigned off)
 {
-	return (volatile uint32_t *)(uintptr_t)(svm_apic_base() + off);
+	static uint64_t base;
+
+	if (!base)
+		base = svm_apic_base();
+	return (volatile uint32_t *)(uintptr_t)(base + off);
 }
 
 void svm_timer_eoi(void)

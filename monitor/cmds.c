@@ -12,13 +12,6 @@
 #include "frame.h"
 #include "platform.h"
 
-static bool streq(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return *a == *b;
-}
-
 static err_t cmd_help(struct con *c, int argc, char **argv)
 {
 	if (argc == 2) {
@@ -336,9 +329,9 @@ static err_t cmd_echo(struct con *c, int argc, char **argv)
 		con_printf("echo %s\n", c->echo ? "on" : "off");
 		return NULL;
 	}
-	if (streq(argv[1], "on"))
+	if (con_streq(argv[1], "on"))
 		c->echo = true;
-	else if (streq(argv[1], "off"))
+	else if (con_streq(argv[1], "off"))
 		c->echo = false;
 	else
 		return con_fail(c, "echo: say on or off, not '%.40s'", argv[1]);
@@ -384,10 +377,10 @@ static err_t cmd_trap(struct con *c, int argc, char **argv)
 {
 	(void)argc;
 	for (size_t i = 0; i < ARRAY_SIZE(trap_kinds); i++) {
-		if (!streq(argv[1], trap_kinds[i].name))
+		if (!con_streq(argv[1], trap_kinds[i].name))
 			continue;
 		uint64_t addr = trap_kinds[i].addr;
-		if (streq(argv[1], "guard") && !(addr = a_guard_page()))
+		if (con_streq(argv[1], "guard") && !(addr = a_guard_page()))
 			return con_fail(c, "trap: memmon has no guard page here");
 		if (!plat_raise(trap_kinds[i].kind, addr))
 			return con_fail(c, "trap: this platform cannot raise %s", argv[1]);

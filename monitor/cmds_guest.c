@@ -9,13 +9,6 @@
 #include "platform.h"
 #include "space.h"
 
-static bool streq(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return *a == *b;
-}
-
 err_t cmds_guest_bench(struct con *c);
 
 static err_t arg_guest(struct con *c, const char *cmd, const char *s, unsigned *g)
@@ -103,22 +96,22 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 	unsigned g;
 	err_t e;
 
-	if (streq(sub, "bench")) {
+	if (con_streq(sub, "bench")) {
 		if (argc != 2)
 			return con_fail(c, "guest bench takes no argument");
 		return cmds_guest_bench(c);
 	}
-	if (streq(sub, "progs") || streq(sub, "list")) {
+	if (con_streq(sub, "progs") || con_streq(sub, "list")) {
 		if (argc != 2)
 			return con_fail(c, "guest %s takes no argument", sub);
-		if (streq(sub, "list"))
+		if (con_streq(sub, "list"))
 			return guest_list_cmd();
 		for (size_t i = 0; i < guest_nprogs; i++)
 			con_printf("%-7s 0x%lx bytes  %s\n", guest_progs[i].name,
 			           guest_progs[i].size, guest_progs[i].summary);
 		return NULL;
 	}
-	if (streq(sub, "new")) {
+	if (con_streq(sub, "new")) {
 		uint64_t n;
 		if (argc != 3)
 			return con_fail(c, "guest: usage: guest new N");
@@ -142,7 +135,7 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 	} subs[] = {{"load", 2, 3}, {"run", 1, 2}, {"skip", 1, 1},
 	            {"regs", 1, 1}, {"set", 3, 3}, {"del", 1, 1}};
 	size_t k = 0;
-	while (k < ARRAY_SIZE(subs) && !streq(sub, subs[k].name))
+	while (k < ARRAY_SIZE(subs) && !con_streq(sub, subs[k].name))
 		k++;
 	if (k == ARRAY_SIZE(subs))
 		return con_fail(c,
@@ -154,7 +147,7 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 	e = arg_guest(c, sub, argv[2], &g);
 	if (e)
 		return e;
-	if (streq(sub, "load")) {
+	if (con_streq(sub, "load")) {
 		uint64_t gpa = 0, size;
 		if (argc == 5) {
 			e = con_parse_addr(argv[4], &gpa);
@@ -167,7 +160,7 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 		con_printf("guest %u: loaded %s at 0x%lx, 0x%lx bytes\n", g, argv[3], gpa, size);
 		return NULL;
 	}
-	if (streq(sub, "run")) {
+	if (con_streq(sub, "run")) {
 		uint64_t ms = GUEST_SLICE_MS;
 		struct guest_exit x;
 		if (argc == 4) {
@@ -184,7 +177,7 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 		print_exit(g, &x);
 		return NULL;
 	}
-	if (streq(sub, "skip")) {
+	if (con_streq(sub, "skip")) {
 		uint64_t rip;
 		e = guest_skip(g, &rip);
 		if (e)
@@ -192,12 +185,12 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 		con_printf("guest %u rip 0x%lx\n", g, rip);
 		return NULL;
 	}
-	if (streq(sub, "regs"))
+	if (con_streq(sub, "regs"))
 		return guest_regs_cmd(g);
-	if (streq(sub, "set")) {
+	if (con_streq(sub, "set")) {
 		unsigned r = 0;
 		uint64_t v, stored;
-		while (r < GUEST_NREGS && !streq(argv[3], guest_reg_name[r]))
+		while (r < GUEST_NREGS && !con_streq(argv[3], guest_reg_name[r]))
 			r++;
 		if (r == GUEST_NREGS)
 			return con_fail(c, "guest set: no register '%.40s' (guest regs lists them)",

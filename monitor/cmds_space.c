@@ -11,13 +11,6 @@
 #include "monitor.h"
 #include "space.h"
 
-static bool streq(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return *a == *b;
-}
-
 /* A space number that exists. */
 static err_t arg_space(struct con *c, const char *cmd, const char *s, unsigned *n)
 {
@@ -91,7 +84,7 @@ static void print_rights(unsigned r, char buf[4])
 
 err_t cmd_space(struct con *c, int argc, char **argv)
 {
-	if (streq(argv[1], "new")) {
+	if (con_streq(argv[1], "new")) {
 		unsigned n;
 		if (argc != 2)
 			return con_fail(c, "space: new takes no argument");
@@ -101,7 +94,7 @@ err_t cmd_space(struct con *c, int argc, char **argv)
 		con_printf("space %u\n", n);
 		return NULL;
 	}
-	if (streq(argv[1], "del")) {
+	if (con_streq(argv[1], "del")) {
 		unsigned n;
 		uint64_t flushed;
 		if (argc != 3)
@@ -116,7 +109,7 @@ err_t cmd_space(struct con *c, int argc, char **argv)
 		con_printf("space %u deleted: 0x%lx pages flushed\n", n, flushed);
 		return NULL;
 	}
-	if (streq(argv[1], "list")) {
+	if (con_streq(argv[1], "list")) {
 		if (argc != 2)
 			return con_fail(c, "space: list takes no argument");
 		unsigned count = 0;
@@ -197,7 +190,7 @@ err_t cmd_grant(struct con *c, int argc, char **argv)
 err_t cmd_region(struct con *c, int argc, char **argv)
 {
 	const char *cmd = argv[0];
-	const bool protect = streq(cmd, "protect");
+	const bool protect = con_streq(cmd, "protect");
 	unsigned n, rights = RIGHTS_RWX;
 	uint64_t v, len = PAGE_SIZE;
 	err_t e = arg_space(c, cmd, argv[1], &n);
@@ -213,9 +206,9 @@ err_t cmd_region(struct con *c, int argc, char **argv)
 	if (len > SPACE_USER_TOP - v)
 		return con_fail(c, "%s: 0x%lx + 0x%lx leaves the lower half", cmd, v, len);
 	struct space_result r;
-	e = protect               ? space_protect(n, v, len, rights, &r)
-	    : streq(cmd, "unmap") ? space_unmap(n, v, len, &r)
-	                          : space_flush(n, v, len, &r);
+	e = protect                   ? space_protect(n, v, len, rights, &r)
+	    : con_streq(cmd, "unmap") ? space_unmap(n, v, len, &r)
+	                              : space_flush(n, v, len, &r);
 	if (e)
 		return layer_fail(c, cmd, e);
 	con_printf("%s %u:0x%lx size 0x%lx: 0x%lx pages %s\n", cmd, n, v, len, r.pages,
@@ -448,8 +441,8 @@ err_t cmd_pool(struct con *c, int argc, char **argv)
 		print_pool();
 		return NULL;
 	}
-	const bool grow = streq(argv[1], "grow");
-	if (!grow && !streq(argv[1], "shrink"))
+	const bool grow = con_streq(argv[1], "grow");
+	if (!grow && !con_streq(argv[1], "shrink"))
 		return con_fail(c, "pool: say grow COUNT or shrink COUNT, not '%.40s'", argv[1]);
 	if (argc != 3)
 		return con_fail(c, "pool: usage: pool %s COUNT", argv[1]);

@@ -143,15 +143,18 @@ err_t con_parse_addr(const char *s, uint64_t *out)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
+bool con_streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
 const struct con_cmd *con_find(const char *name)
 {
-	for (size_t i = 0; i < con_ncmds; i++) {
-		const char *a = con_cmds[i].name, *b = name;
-		while (*a && *a == *b)
-			a++, b++;
-		if (!*a && !*b)
+	for (size_t i = 0; i < con_ncmds; i++)
+		if (con_streq(con_cmds[i].name, name))
 			return &con_cmds[i];
-	}
 	return NULL;
 }
 

@@ -85,6 +85,9 @@ err_t con_tokenize(char *s, char **argv, int max, int *argc);
  */
 err_t con_parse_number(const char *s, uint64_t *out);
 
+/* Whether two strings are equal (the console's words: no libc here). */
+bool con_streq(const char *a, const char *b);
+
 /* An address: a number that is also canonical (bits 63..47 all equal). */
 err_t con_parse_addr(const char *s, uint64_t *out);
 

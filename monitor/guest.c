@@ -277,51 +277,45 @@ static uint64_t code_base(unsigned g)
 	return code_mode(g) == X86_MODE_64 ? 0 : vmcb_q(vmcb(g), VMCB_CS + 8);
 }
 
-/* The length of the instruction at the guest's RIP, 0 if unknown. */
-static unsigned insn_len(unsigned g)
+/* Up to `cap` bytes of the instruction at the guest's RIP, as it fetches
+ * them (through its own paging, then space N); how many could be read. */
+static size_t read_code(unsigned g, uint8_t *code, size_t cap)
 {
-	const uint64_t rip = vmcb_q(vmcb(g), VMCB_RIP), base = code_base(g);
-	const enum x86_mode mode = code_mode(g);
-	uint8_t code[15];
+	const uint64_t at = code_base(g) + vmcb_q(vmcb(g), VMCB_RIP);
 	size_t got = 0;
 
-	for (; got < sizeof(code); got++) {
+	for (; got < cap; got++) {
 		uint64_t gpa;
 		const uint8_t *b = NULL;
-		if (linear_to_gpa(g, base + rip + got, &gpa))
+		if (linear_to_gpa(g, at + got, &gpa))
 			b = gpa_ptr(G[g].space, gpa);
 		if (!b)
 			break;
 		code[got] = *b;
 	}
-	return x86_insn_len(code, got, mode);
+	return got;
+}
+
+/* The length of the instruction at the guest's RIP, 0 if unknown; its
+ * bytes in code[]. */
+static unsigned insn_len(unsigned g, uint8_t code[X86_MAX_INSN_LEN])
+{
+	return x86_insn_len(code, read_code(g, code, X86_MAX_INSN_LEN), code_mode(g));
 }
 
 /* A software interrupt at the guest's RIP: INT3 (vector 3), INT n, INTO
  * (vector 4); its vector and length. False if the bytes say otherwise. */
 static bool soft_int(unsigned g, unsigned *vector, unsigned *len)
 {
-	uint8_t b[2];
-	unsigned got = 0;
+	uint8_t code[X86_MAX_INSN_LEN];
 
-	*len = insn_len(g);
-	for (const uint64_t rip = vmcb_q(vmcb(g), VMCB_RIP); got < 2 && *len; got++) {
-		uint64_t gpa;
-		const uint8_t *p = NULL;
-		if (linear_to_gpa(g, code_base(g) + rip + got, &gpa))
-			p = gpa_ptr(G[g].space, gpa);
-		if (!p)
-			break;
-		b[got] = *p;
-	}
-	if (!*len || got < 1)
-		return false;
-	if (b[0] == 0xcc || b[0] == 0xce) {
-		*vector = b[0] == 0xcc ? 3 : 4;
+	*len = insn_len(g, code);
+	if (*len == 1 && (code[0] == 0xcc || code[0] == 0xce)) {
+		*vector = code[0] == 0xcc ? 3 : 4;
 		return true;
 	}
-	if (b[0] == 0xcd && got == 2) {
-		*vector = b[1];
+	if (*len == 2 && code[0] == 0xcd) {
+		*vector = code[1];
 		return true;
 	}
 	return false;
@@ -550,6 +544,7 @@ err_t guest_skip(unsigned g, uint64_t *rip)
 {
 	struct guest *x;
 	void *v;
+	uint8_t code[X86_MAX_INSN_LEN];
 	unsigned len = 0;
 
 	if (!guest_exists(g))
@@ -574,7 +569,7 @@ err_t guest_skip(unsigned g, uint64_t *rip)
 		break;
 	case GUEST_NPF:
 	case GUEST_EXCEPTION:
-		len = insn_len(g);
+		len = insn_len(g, code);
 		if (!len) {
 			fmt_format(
 			    msg, sizeof(msg),
