@@ -50,7 +50,8 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -T efi/memmon.lds --orphan-handling=error
 EFI_SECTIONS := -j .text -j .rodata -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 	-j .rel.* -j .rela.* -j .reloc
 
-EFI_SRC := efi/main.c efi/idmap.c efi/cpu.c efi/uart.c efi/platform_x86.c efi/svm.c efi/lib.c
+EFI_SRC := efi/main.c efi/idmap.c efi/cpu.c efi/uart.c efi/platform_x86.c efi/svm.c efi/lib.c \
+	efi/apic.c efi/smp.c efi/shoot.c
 EFI_ASM := $(sort $(wildcard efi/*.asm))
 EFI_OBJ := $(patsubst %.c,$(B)/efi-obj/%.o,$(filter-out $(TEST_ONLY_SRC),$(CORE_SRC)) $(PROG_C) $(EFI_SRC)) \
 	$(patsubst %.asm,$(B)/efi-obj/%.o,$(EFI_ASM))

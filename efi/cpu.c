@@ -8,6 +8,7 @@
 #include "cpu.h"
 
 #include "fmt.h"
+#include "smp.h"
 #include "svm.h"
 #include "trapguard.h"
 #include "uart.h"
@@ -49,8 +50,10 @@ struct table_reg {
 	uint64_t base;
 } __attribute__((packed));
 
-static struct tss tss __attribute__((aligned(16)));
-static uint64_t gdt[5] __attribute__((aligned(16)));
+/* A GDT and TSS per CPU (loading a TSS marks its descriptor busy, so no two
+ * CPUs can share one); one IDT for all, written once by CPU 0. */
+static struct tss tss[SMP_CPU_MAX] __attribute__((aligned(16)));
+static uint64_t gdt[SMP_CPU_MAX][5] __attribute__((aligned(16)));
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 extern char isr_stubs[]; /* entry.asm: 256 stubs of 16 bytes */
@@ -69,27 +72,30 @@ static struct idt_gate gate(uint64_t handler, uint8_t ist)
 	};
 }
 
-void cpu_init(void *ist1_top, void *ist2_top)
+void cpu_init(unsigned k, void *ist1_top, void *ist2_top)
 {
-	uint64_t base = (uint64_t)(uintptr_t)&tss, limit = sizeof(tss) - 1;
+	struct tss *t = &tss[k];
+	uint64_t *d = gdt[k];
+	uint64_t base = (uint64_t)(uintptr_t)t, limit = sizeof(*t) - 1;
 
-	tss.ist[0] = (uint64_t)(uintptr_t)ist1_top;
-	tss.ist[1] = (uint64_t)(uintptr_t)ist2_top;
-	tss.iomap_base = sizeof(tss); /* no I/O permission bitmap */
+	t->ist[0] = (uint64_t)(uintptr_t)ist1_top;
+	t->ist[1] = (uint64_t)(uintptr_t)ist2_top;
+	t->iomap_base = sizeof(*t); /* no I/O permission bitmap */
 
-	gdt[0] = 0;
-	gdt[1] = DESC_CODE;
-	gdt[2] = DESC_DATA;
+	d[0] = 0;
+	d[1] = DESC_CODE;
+	d[2] = DESC_DATA;
 	/* 64-bit available TSS (type 9), P=1; the base spans both quadwords. */
-	gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
-	         (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-	gdt[4] = base >> 32;
+	d[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+	       (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	d[4] = base >> 32;
 
-	for (int v = 0; v < 256; v++) {
-		bool critical = v == 2 || v == 8 || v == 18; /* NMI, #DF, #MC */
-		idt[v] = gate((uint64_t)(uintptr_t)(isr_stubs + 16 * v), critical ? 2 : 1);
-	}
-	struct table_reg gdtr = {sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt};
+	if (k == 0)
+		for (int v = 0; v < 256; v++) {
+			bool critical = v == 2 || v == 8 || v == 18; /* NMI, #DF, #MC */
+			idt[v] = gate((uint64_t)(uintptr_t)(isr_stubs + 16 * v), critical ? 2 : 1);
+		}
+	struct table_reg gdtr = {sizeof(gdt[k]) - 1, (uint64_t)(uintptr_t)d};
 	struct table_reg idtr = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
 	x86_load_tables(&gdtr, &idtr, SEL_CODE, SEL_DATA, SEL_TSS);
 }
@@ -115,16 +121,23 @@ void cpu_halt_forever(void)
 	}
 }
 
+/* The dump's lines; CPUs take turns (a bounded wait: a CPU that died
+ * holding the turn does not silence the others). */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
+	static int turn;
 	char buf[160];
 	va_list ap;
+	unsigned spin = 0;
 
 	va_start(ap, fmt);
 	fmt_vformat(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	while (__atomic_exchange_n(&turn, 1, __ATOMIC_ACQUIRE) && ++spin < 10000000)
+		cpu_pause();
 	uart_puts(buf);
+	__atomic_store_n(&turn, 0, __ATOMIC_RELEASE);
 }
 
 static void dump(const struct trap_frame *f)
@@ -141,19 +154,33 @@ static void dump(const struct trap_frame *f)
 
 void trap_dispatch(struct trap_frame *f)
 {
-	static volatile int depth; /* exceptions being handled, NMIs aside */
+	static volatile int depth; /* CPU 0's exceptions being handled, NMIs aside */
 
-	if (f->vector == 2) { /* NMI: not caused by the code, so it may go on */
-		dump(f);
+	if (f->vector == SMP_IPI_VECTOR) { /* CPU 0 wants something */
+		smp_ipi();
 		return;
 	}
 	if (f->vector == SVM_TIMER_VECTOR) { /* a guest's time slice ended */
 		svm_timer_eoi();
 		return;
 	}
-	if (f->vector >= 32) {
-		say("\nmemmon: stray interrupt vector %lu ignored\n", f->vector);
+	const unsigned k = smp_self();
+	if (f->vector == 2) { /* NMI: not caused by the code, so it may go on */
+		if (k)
+			say("\ncpu 0x%x:", k);
+		dump(f);
 		return;
+	}
+	if (f->vector >= 32) {
+		say("\nmemmon: stray interrupt vector %lu on cpu 0x%x ignored\n", f->vector, k);
+		return;
+	}
+	if (k) { /* another CPU: stop it; CPU 0 carries on */
+		say("\ncpu 0x%x:", k);
+		dump(f);
+		say("memmon: cpu 0x%x halted\n", k);
+		smp_halted(k);
+		cpu_halt_forever();
 	}
 	if (++depth > 2) { /* the nested dump itself faulted: say the least */
 		say("\nexception vector %lu rip 0x%lx; halted\n", f->vector, f->rip);

@@ -26,12 +26,13 @@ void x86_switch_stack(void *top, void (*fn)(void *), void *arg) __attribute__((n
 void x86_load_tables(const void *gdtr, const void *idtr, uint16_t cs, uint16_t ds, uint16_t tss);
 
 /*
- * Install memmon's GDT (code, data, TSS) and IDT (all 256 vectors). The
- * exception handlers run on ist1_top; #DF, NMI and #MC on ist2_top, so that
- * even a broken stack ends in a dump rather than a triple fault.
- * Interrupts must be disabled; they stay so.
+ * Install CPU k's GDT (code, data, its own TSS) and the IDT (all 256
+ * vectors; CPU 0 writes it, before the others start). The exception
+ * handlers run on ist1_top; #DF, NMI and #MC on ist2_top, so that even a
+ * broken stack ends in a dump rather than a triple fault. Interrupts must
+ * be disabled; they stay so.
  */
-void cpu_init(void *ist1_top, void *ist2_top);
+void cpu_init(unsigned k, void *ist1_top, void *ist2_top);
 
 /* Called from isr_common. Returns only for events after which the
  * interrupted code may go on (NMI, stray interrupts). */

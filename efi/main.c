@@ -19,6 +19,8 @@
 #include "monitor.h"
 #include "platform_x86.h"
 #include "script.h"
+#include "smp.h"
+#include "apic.h"
 #include "svm.h"
 #include "tramp.h"
 #include "uart.h"
@@ -37,9 +39,32 @@
  * wherever the firmware loaded the image. */
 extern __attribute__((visibility("hidden"))) char _text[], _etext[], _data[], _edata[];
 
+/* The firmware's MP services (UEFI PI specification, vol. 2, 13.4): only
+ * the two calls memmon makes. */
+#define MP_SERVICES_GUID                                                                           \
+	{                                                                                          \
+		0x3fdda605, 0xa76e, 0x4f46,                                                        \
+		{                                                                                  \
+			0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08                             \
+		}                                                                                  \
+	}
+#define MP_BSP     (1u << 0) /* StatusFlag: the booting CPU */
+#define MP_ENABLED (1u << 1)
+struct mp_info {
+	UINT64 apic_id; /* ProcessorId */
+	UINT32 status;
+	UINT32 location[3];
+	UINT8 newer[64]; /* room for fields later revisions add */
+};
+struct mp_services {
+	EFI_STATUS(EFIAPI *count)(struct mp_services *self, UINTN *all, UINTN *enabled);
+	EFI_STATUS(EFIAPI *info)(struct mp_services *self, UINTN n, struct mp_info *out);
+};
+
 static EFI_SYSTEM_TABLE *st;
 static bool efi_exited; /* set once ExitBootServices has succeeded */
 static struct boot_info boot;
+static struct smp_boot smp;
 static struct con console;
 
 /* Every boot-service call goes through here, so none can follow the exit. */
@@ -222,6 +247,49 @@ static struct script read_script(EFI_LOADED_IMAGE *li)
 	return sc;
 }
 
+/*
+ * The other CPUs, from the firmware's MP services: their APIC IDs, a stack
+ * allocation for each, and the low area that starts them (below 1 MiB).
+ * Without MP services or a low area, memmon runs on CPU 0 alone.
+ */
+static void find_cpus(void)
+{
+	EFI_GUID guid = MP_SERVICES_GUID;
+	struct mp_services *mp = NULL;
+	UINTN all = 0, enabled = 0;
+	EFI_STATUS s = uefi_call_wrapper(bs()->LocateProtocol, 3, &guid, NULL, (void **)&mp);
+
+	if (EFI_ERROR(s) || !mp) {
+		uart_puts("memmon: no MP services: one CPU\n");
+		return;
+	}
+	if (EFI_ERROR(uefi_call_wrapper(mp->count, 3, mp, &all, &enabled)))
+		return;
+	for (UINTN i = 0; i < all; i++) {
+		struct mp_info info;
+		if (EFI_ERROR(uefi_call_wrapper(mp->info, 3, mp, i, &info)) ||
+		    !(info.status & MP_ENABLED))
+			continue;
+		smp.reported++;
+		if ((info.status & MP_BSP) || smp.n + 1 >= SMP_CPU_MAX)
+			continue;
+		smp.apic[smp.n++] = (uint32_t)info.apic_id;
+	}
+	if (!smp.n)
+		return;
+	EFI_PHYSICAL_ADDRESS low = SMP_LOW_LIMIT;
+	s = uefi_call_wrapper(bs()->AllocatePages, 4, AllocateMaxAddress, EfiLoaderData,
+	                      SMP_LOW_PAGES, &low);
+	if (EFI_ERROR(s)) {
+		uart_puts("memmon: no pages below 1 MiB to start the other CPUs from\n");
+		smp.n = 0;
+		return;
+	}
+	smp.low = low;
+	for (unsigned i = 0; i < smp.n; i++)
+		smp.stacks[i] = (uint64_t)(uintptr_t)alloc_pages(SMP_AP_PAGES);
+}
+
 struct takeover {
 	void *main_stack, *ist1, *ist2;
 };
@@ -232,8 +300,8 @@ static void monitor_entry(void *arg)
 {
 	struct takeover *t = arg;
 
-	cpu_init(stack_top(t->ist1, IST_STACK_PAGES), stack_top(t->ist2, IST_STACK_PAGES));
-	monitor_init(&console, &boot);
+	cpu_init(0, stack_top(t->ist1, IST_STACK_PAGES), stack_top(t->ist2, IST_STACK_PAGES));
+	monitor_init(&console, &boot); /* starts the other CPUs: plat_start_cpus */
 	monitor_run(&console);
 	cpu_halt_forever();
 }
@@ -298,6 +366,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	take.ist1 = alloc_stack(IST_STACK_PAGES);
 	take.ist2 = alloc_stack(IST_STACK_PAGES);
 	void *rsv = alloc_pages(TRAMP_FRAMES);
+	find_cpus();
 
 	/* The final map, and the exit; a stale key means the map changed. */
 	for (boot.ebs_tries = 1;; boot.ebs_tries++) {
@@ -324,7 +393,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	seg((uint64_t)(uintptr_t)_data, (uint64_t)(uintptr_t)_edata, MM_SEG_DATA);
 	boot.gib_pages = has_1g_pages();
 	/* The local APIC's registers, for the guests' time slices (svm.c). */
-	seg(svm_apic_base(), svm_apic_base() + 4096, MM_SEG_MMIO);
+	seg(apic_base(), apic_base() + 4096, MM_SEG_MMIO);
 
 	/* What memmon keeps of loader memory; the map buffer is not among it:
 	 * it is read below, before the allocator exists. keep_stack adds each
@@ -336,6 +405,19 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	keep_stack(take.ist2, IST_STACK_PAGES);
 	keep((uint64_t)(uintptr_t)idmap, idmap_n * 4096);
 	keep((uint64_t)(uintptr_t)rsv, TRAMP_FRAMES * 4096);
+	if (smp.low) {
+		keep(smp.low, SMP_LOW_PAGES * 4096);
+		seg(smp.low, smp.low + 4096, MM_SEG_TEXT); /* the start code */
+	}
+	for (unsigned i = 0; i < smp.n; i++) {
+		keep(smp.stacks[i], SMP_AP_PAGES * 4096);
+		for (unsigned gp = 0; gp < 3; gp++) {
+			const uint64_t at = smp.stacks[i] + 4096ull * (gp == 0   ? SMP_GUARD0
+			                                               : gp == 1 ? SMP_GUARD1
+			                                                         : SMP_GUARD2);
+			seg(at, at + 4096, MM_SEG_GUARD);
+		}
+	}
 	if (sc.text) {
 		keep((uint64_t)(uintptr_t)sc.text, sc.pages * 4096);
 		efi_script_set(sc.text, sc.len);
@@ -344,6 +426,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	/* Leave the firmware's page tables: they are boot-services memory. */
 	idmap_load(idmap, top);
 	tramp_init((uint64_t)(uintptr_t)rsv); /* the pieces plat_reserved reports */
+	smp_prepare(&smp);
 
 	/* Walk by desc_size: descriptors may be larger than the struct. */
 	for (UINTN off = 0; off + desc_size <= map_size && boot.nregions < region_cap;

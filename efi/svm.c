@@ -18,28 +18,25 @@
  */
 #include "platform.h"
 
+#include "apic.h"
+#include "smp.h"
 #include "svm.h"
 #include "x86.h"
 
-#define MSR_APIC_BASE   0x1bu
 #define MSR_VM_CR       0xc0010114u
 #define MSR_VM_HSAVE_PA 0xc0010117u
 #define VM_CR_SVMDIS    (1ull << 4)
 #define EFER_SVME       (1ull << 12)
 
-#define VMCB_IOPM_BASE  0x040
-#define VMCB_MSRPM_BASE 0x048
+#define VMCB_IOPM_BASE   0x040
+#define VMCB_MSRPM_BASE  0x048
+#define VMCB_TLB_CONTROL 0x05c /* u8 */
 
-#define APIC_EOI      0x0b0
-#define APIC_SVR      0x0f0
-#define APIC_LVT_TMR  0x320
-#define APIC_TMR_INIT 0x380
-#define APIC_TMR_CUR  0x390
-#define APIC_TMR_DIV  0x3e0
-#define LVT_MASKED    (1u << 16)
-
-static uint8_t hsave[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
-static uint8_t host_state[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+/* Per CPU: the host save area VMRUN uses and the page VMSAVE keeps
+ * memmon's FS, GS, TR, LDTR and MSRs in. The permission maps are shared
+ * (nothing writes them after plat_svm_on). */
+static uint8_t hsave[SMP_CPU_MAX][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static uint8_t host_state[SMP_CPU_MAX][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 static uint8_t iopm[3 * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 static uint8_t msrpm[2 * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
@@ -47,24 +44,37 @@ static bool svm_ready;
 static uint32_t svm_asids;
 static uint64_t ticks_per_ms; /* APIC timer ticks (divide by 16) per ms */
 
-uint64_t svm_apic_base(void)
-{
-	return rdmsr(MSR_APIC_BASE) & 0x000ffffffffff000ull;
-}
-
-/* The APIC's register at `off`; its base is read from the MSR once. */
-static volatile uint32_t *apic_reg(unsigned off)
-{
-	static uint64_t base;
-
-	if (!base)
-		base = svm_apic_base();
-	return (volatile uint32_t *)(uintptr_t)(base + off);
-}
-
 void svm_timer_eoi(void)
 {
-	*apic_reg(APIC_EOI) = 0;
+	apic_eoi();
+}
+
+/* SVM with nested paging, not disabled by the firmware: *asids the ASIDs. */
+static bool svm_supported(uint32_t *asids)
+{
+	uint32_t a, b, c, d;
+
+	cpuid(0x80000000, &a, &b, &c, &d);
+	if (a < 0x8000000a)
+		return false;
+	cpuid(0x80000001, &a, &b, &c, &d);
+	if (!(c & (1u << 2)))
+		return false;
+	cpuid(0x8000000a, &a, &b, &c, &d);
+	if (!(d & 1) || b < 2 || (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS))
+		return false;
+	*asids = b;
+	return true;
+}
+
+void svm_cpu_on(unsigned k)
+{
+	uint32_t asids;
+
+	if (!svm_supported(&asids))
+		return;
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+	wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(uintptr_t)hsave[k]);
 }
 
 static inline uint64_t rdtsc(void)
@@ -85,48 +95,41 @@ static uint64_t calibrate(void)
 	const uint8_t p61 = inb(0x61);
 	uint64_t spin = 0;
 
-	*apic_reg(APIC_TMR_DIV) = 0x3; /* divide by 16 */
-	*apic_reg(APIC_LVT_TMR) = LVT_MASKED | SVM_TIMER_VECTOR;
+	apic_write(APIC_TMR_DIV, 0x3); /* divide by 16 */
+	apic_write(APIC_LVT_TMR, APIC_LVT_MASKED | SVM_TIMER_VECTOR);
 	outb(0x61, (uint8_t)((p61 & ~0x02) | 0x01)); /* gate on, speaker off */
 	outb(0x43, 0xb0);                            /* channel 2, lo/hi byte, mode 0 */
 	outb(0x42, (uint8_t)count);
 	outb(0x42, (uint8_t)(count >> 8));
-	*apic_reg(APIC_TMR_INIT) = 0xffffffffu;
+	apic_write(APIC_TMR_INIT, 0xffffffffu);
 	const uint64_t t0 = rdtsc();
 	while (!(inb(0x61) & 0x20) && ++spin < (1ull << 26))
 		cpu_pause();
-	const uint64_t used = 0xffffffffu - *apic_reg(APIC_TMR_CUR);
+	const uint64_t used = 0xffffffffu - apic_read(APIC_TMR_CUR);
 	tsc_per_us = (rdtsc() - t0) / 10000;
 	if (!tsc_per_us)
 		tsc_per_us = 1;
-	*apic_reg(APIC_TMR_INIT) = 0;
+	apic_write(APIC_TMR_INIT, 0);
 	outb(0x61, p61);
 	return spin < (1ull << 26) ? used : 0;
 }
 
 bool plat_svm_on(uint32_t *asids)
 {
-	uint32_t a, b, c, d;
+	uint32_t b;
 
 	if (!svm_ready) {
-		cpuid(0x80000000, &a, &b, &c, &d);
-		if (a < 0x8000000a)
-			return false;
-		cpuid(0x80000001, &a, &b, &c, &d);
-		if (!(c & (1u << 2)))
-			return false;
-		cpuid(0x8000000a, &a, &b, &c, &d);
-		if (!(d & 1) || b < 2 || (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS))
+		if (!svm_supported(&b))
 			return false;
 		const uint64_t per10 = calibrate();
 		ticks_per_ms = per10 >= 10 ? per10 / 10 : 62500; /* QEMU: 1 GHz / 16 */
 		__builtin_memset(iopm, 0xff, sizeof(iopm));
 		__builtin_memset(msrpm, 0xff, sizeof(msrpm));
-		*apic_reg(APIC_SVR) |= 0x100; /* the APIC on, if the firmware left it off */
-		wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-		wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(uintptr_t)hsave);
+		apic_write(APIC_SVR,
+		           apic_read(APIC_SVR) | 0x100); /* on, if the firmware left it off */
+		svm_cpu_on(0);
 		svm_asids = b;
-		svm_ready = true;
+		__atomic_store_n(&svm_ready, true, __ATOMIC_RELEASE);
 	}
 	*asids = svm_asids;
 	return true;
@@ -143,22 +146,26 @@ uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 {
 	uint8_t *v = vmcb;
 	uint64_t ticks = slice_us * ticks_per_ms / 1000;
+	const unsigned k = smp_self();
 
-	CHECK(svm_ready && (uintptr_t)vmcb % PAGE_SIZE == 0 && slice_us);
+	CHECK(__atomic_load_n(&svm_ready, __ATOMIC_ACQUIRE) && (uintptr_t)vmcb % PAGE_SIZE == 0 &&
+	      slice_us);
 	if (ticks > 0xffffffffu)
 		ticks = 0xffffffffu;
 	if (!ticks)
 		ticks = 1;
 	*(uint64_t *)(v + VMCB_IOPM_BASE) = (uint64_t)(uintptr_t)iopm;
 	*(uint64_t *)(v + VMCB_MSRPM_BASE) = (uint64_t)(uintptr_t)msrpm;
-	*apic_reg(APIC_LVT_TMR) = SVM_TIMER_VECTOR; /* one-shot, unmasked */
-	*apic_reg(APIC_TMR_INIT) = (uint32_t)ticks;
-	svm_enter((uint64_t)(uintptr_t)vmcb, g, (uint64_t)(uintptr_t)host_state);
-	const uint64_t left = *apic_reg(APIC_TMR_CUR);
-	*apic_reg(APIC_LVT_TMR) = LVT_MASKED | SVM_TIMER_VECTOR;
-	*apic_reg(APIC_TMR_INIT) = 0;
+	if (smp_take_flush())
+		v[VMCB_TLB_CONTROL] = 1;            /* a shootdown round asked for it */
+	apic_write(APIC_LVT_TMR, SVM_TIMER_VECTOR); /* one-shot, unmasked */
+	apic_write(APIC_TMR_INIT, (uint32_t)ticks);
+	svm_enter((uint64_t)(uintptr_t)vmcb, g, (uint64_t)(uintptr_t)host_state[k]);
+	const uint64_t left = apic_read(APIC_TMR_CUR);
+	apic_write(APIC_LVT_TMR, APIC_LVT_MASKED | SVM_TIMER_VECTOR);
+	apic_write(APIC_TMR_INIT, 0);
 	/* Take what the guest's run left pending (the timer's interrupt, once
-	 * it fired): trap_dispatch acknowledges it. */
+	 * it fired; a shootdown's): trap_dispatch acknowledges it. */
 	__asm__ volatile("sti; nop; cli" ::: "memory");
 	return left * 1000 / ticks_per_ms;
 }

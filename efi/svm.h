@@ -14,9 +14,10 @@
 #define SVM_TIMER_VECTOR 0x40
 void svm_timer_eoi(void);
 
-/* The local APIC's register page (from the APIC base MSR), which memmon's
- * own tables map uncached (MM_SEG_MMIO). */
-uint64_t svm_apic_base(void);
+/* Turn SVM on for CPU k (EFER.SVME and its own host save area), if the CPU
+ * has it: plat_svm_on does it for CPU 0, efi/smp.c for the others as they
+ * start. */
+void svm_cpu_on(unsigned k);
 
 /* vmrun.asm: VMSAVE the host's state to host_pa, load *g and VMLOAD and
  * VMRUN the guest at vmcb_pa with memmon's interrupts on but GIF clear

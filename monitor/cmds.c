@@ -590,8 +590,16 @@ const struct con_cmd con_cmds[] = {
      .summary = "delete every client space and give sigma0 its boot state",
      .usage = "Orphaned frames return to sigma0.",
      .run = cmd_reset},
+    {.name = "cpu",
+     .args = "",
+     .min_args = 0,
+     .max_args = 0,
+     .summary = "list the CPUs: 'cpu K apic 0xID console|idle|guest G'",
+     .usage = "CPU 0 booted memmon and serves the console; the others run guests (guest start).\n"
+              "A CPU stopped by a fault in memmon's code shows 'halted'.",
+     .run = cmd_cpu},
     {.name = "guest",
-     .args = "new|load|run|skip|regs|set|del|list|progs|bench",
+     .args = "new|load|run|start|stop|skip|regs|set|del|...",
      .min_args = 1,
      .max_args = 4,
      .summary = "run x86 code inside client space N under AMD SVM (its tables: the nested ones)",
@@ -603,7 +611,9 @@ const struct con_cmd con_cmds[] = {
               "after an exception run delivers it to the guest. skip G: step past what stopped\n"
               "it. regs G / set G REG V: rip rsp rax ... r15 rflags cr0 cr3 cr4 efer. del G,\n"
               "list (space, state, exit counts), progs (the built-in programs). bench: exit,\n"
-              "pager and nested-paging throughput numbers (needs a GiB-aligned GiB of sigma0).",
+              "pager and nested-paging throughput numbers (needs a GiB-aligned GiB of sigma0).\n"
+              "start G K: run G on CPU K until it exits or stop ('guest G on cpu K'); stop G:\n"
+              "bring it back and print its exit ('exit G: stopped rip 0xRIP' if it still ran).",
      .run = cmd_guest},
     {.name = "echo",
      .args = "[on|off]",

@@ -43,5 +43,6 @@ err_t cmd_park(struct con *c, int argc, char **argv);
 err_t cmd_pool(struct con *c, int argc, char **argv);
 err_t cmd_reset(struct con *c, int argc, char **argv);
 err_t cmd_guest(struct con *c, int argc, char **argv);
+err_t cmd_cpu(struct con *c, int argc, char **argv);
 
 #endif

@@ -79,9 +79,12 @@ static err_t guest_list_cmd(void)
 		uint64_t total = 0;
 		for (unsigned k = 1; k < GUEST_NSTOPS; k++)
 			total += i.exits[k];
-		con_printf("guest %u space %u prog %s state %s exits 0x%lx:", g, i.space,
-		           i.prog ? i.prog : "-", i.prog ? guest_stop_name[i.state] : "empty",
-		           total);
+		con_printf("guest %u space %u prog %s state ", g, i.space, i.prog ? i.prog : "-");
+		if (guest_cpu(g))
+			con_printf("cpu-%u", guest_cpu(g));
+		else
+			con_printf("%s", i.prog ? guest_stop_name[i.state] : "empty");
+		con_printf(" exits 0x%lx:", total);
 		for (unsigned k = 1; k < GUEST_NSTOPS; k++)
 			con_printf(" %s 0x%lx", guest_stop_name[k], i.exits[k]);
 		con_printf("\n");
@@ -132,16 +135,18 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 	static const struct {
 		const char *name;
 		int min, max; /* arguments after the subcommand */
-	} subs[] = {{"load", 2, 3}, {"run", 1, 2}, {"skip", 1, 1},
-	            {"regs", 1, 1}, {"set", 3, 3}, {"del", 1, 1}};
+	} subs[] = {{"load", 2, 3}, {"run", 1, 2},  {"start", 2, 2}, {"stop", 1, 1},
+	            {"skip", 1, 1}, {"regs", 1, 1}, {"set", 3, 3},   {"del", 1, 1}};
 	size_t k = 0;
 	while (k < ARRAY_SIZE(subs) && !con_streq(sub, subs[k].name))
 		k++;
 	if (k == ARRAY_SIZE(subs))
-		return con_fail(c,
-		                "guest: say new, load, run, skip, regs, set, del, list or progs, "
-		                "not '%.40s'",
-		                sub);
+		return con_fail(
+		    c,
+		    "guest: say new, load, run, start, stop, skip, regs, set, del, list or "
+		    "progs, "
+		    "not '%.40s'",
+		    sub);
 	if (argc - 2 < subs[k].min || argc - 2 > subs[k].max)
 		return con_fail(c, "guest %s: wrong number of arguments ('help guest')", sub);
 	e = arg_guest(c, sub, argv[2], &g);
@@ -177,6 +182,31 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 		print_exit(g, &x);
 		return NULL;
 	}
+	if (con_streq(sub, "start")) {
+		uint64_t cpu;
+		e = con_parse_number(argv[3], &cpu);
+		if (e)
+			return con_fail(c, "guest start: cpu: %s: '%.40s'", e, argv[3]);
+		if (cpu >= plat_cpu_count())
+			return con_fail(c, "guest start: no cpu '%.40s' ('cpu' lists them)",
+			                argv[3]);
+		e = guest_start(g, (unsigned)cpu);
+		if (e)
+			return con_fail(c, "%s", e);
+		con_printf("guest %u on cpu %u\n", g, (unsigned)cpu);
+		return NULL;
+	}
+	if (con_streq(sub, "stop")) {
+		struct guest_exit x;
+		e = guest_stop(g, print_line, NULL, &x);
+		if (e)
+			return con_fail(c, "%s", e);
+		print_exit(g, &x);
+		return NULL;
+	}
+	if (con_streq(sub, "regs") && guest_cpu(g))
+		return con_fail(c, "guest regs: guest %u runs on cpu %u (guest stop %u first)", g,
+		                guest_cpu(g), g);
 	if (con_streq(sub, "skip")) {
 		uint64_t rip;
 		e = guest_skip(g, &rip);
@@ -209,6 +239,21 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 	if (e)
 		return con_fail(c, "%s", e);
 	con_printf("guest %u deleted\n", g);
+	return NULL;
+}
+
+err_t cmd_cpu(struct con *c, int argc, char **argv)
+{
+	(void)c, (void)argc, (void)argv;
+	for (unsigned k = 0; k < plat_cpu_count(); k++) {
+		con_printf("cpu %u apic 0x%x ", k, plat_cpu_apic(k));
+		if (guest_on_cpu(k))
+			con_printf("guest %u\n", guest_on_cpu(k));
+		else if (plat_cpu_state(k) == PLAT_CPU_HALTED)
+			con_printf("halted\n");
+		else
+			con_printf("%s\n", k ? "idle" : "console");
+	}
 	return NULL;
 }
 

@@ -102,6 +102,11 @@ err_t cmd_space(struct con *c, int argc, char **argv)
 		err_t e = arg_space(c, "space del", argv[2], &n);
 		if (e)
 			return e;
+		if (n && space_exists(n)) {
+			e = guest_recall(n); /* none may run on the tables space_del frees */
+			if (e)
+				return con_fail(c, "space del: %s", e);
+		}
 		e = space_del(n, &flushed);
 		if (e)
 			return layer_fail(c, "space del", e);
@@ -463,7 +468,11 @@ err_t cmd_pool(struct con *c, int argc, char **argv)
 err_t cmd_reset(struct con *c, int argc, char **argv)
 {
 	(void)argc, (void)argv;
-	err_t e = space_reset();
+	err_t e = guest_recall(SPACE_MAX); /* none may run on the tables reset frees */
+
+	if (e)
+		return con_fail(c, "reset: %s", e);
+	e = space_reset();
 
 	if (e)
 		return layer_fail(c, "reset", e);

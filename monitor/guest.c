@@ -10,8 +10,16 @@
 #include "vmcb.h"
 #include "x86len.h"
 
-#define LINE_MAX 120     /* a guest console line longer than this is cut */
-#define RUNS_MAX 100000u /* VMRUNs of one guest_run that go on without a stop */
+#define LINE_MAX        120      /* a guest console line longer than this is cut */
+#define RUNS_MAX        100000u  /* VMRUNs of one guest_run that go on without a stop */
+#define HELD_LINES      16       /* console lines a guest on another CPU keeps for guest stop */
+#define REMOTE_SLICE_US 100000u  /* a guest on another CPU: its timer's period */
+#define STOP_WAIT_US    1000000u /* how long guest stop waits for the other CPU */
+#define REMOTE_RUNNING  ~(uint64_t)0
+#define REMOTE_STOPPED  (~(uint64_t)0 - 1)
+
+#define LOAD(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
 struct guest {
 	bool used;
@@ -28,19 +36,34 @@ struct guest {
 	struct plat_gprs gprs;
 	char line[LINE_MAX + 1];
 	size_t line_len;
+	uint8_t shadow[VMCB_SAVE_END - VMCB_ES]; /* the VMCB's state before a run */
+	struct plat_gprs before;                 /* and the registers */
+	/* Started on another CPU (guest_start): that CPU (0: none), whether
+	 * guest_stop asked it back (atomic), the exit code its run loop ended
+	 * on (REMOTE_RUNNING while it runs), the generation of its space that
+	 * the last shootdown round covered, and the console lines it wrote
+	 * there, printed when it comes back. */
+	unsigned cpu;
+	bool stop_req;
+	uint64_t remote_code;
+	uint64_t synced;
+	char held[HELD_LINES][LINE_MAX + 1];
+	unsigned nheld, dropped;
 };
 
 /* The VMCBs: pages of memmon's image, one per guest (index g - 1). */
 static uint8_t vmcbs[GUEST_MAX][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
-static uint8_t shadow[VMCB_SAVE_END - VMCB_ES]; /* the state before a run */
 static struct guest G[GUEST_MAX + 1];
+static unsigned cpu_guest[PLAT_CPU_MAX]; /* the guest started on each CPU (0: none) */
 static uint32_t nasids;
 static char msg[160];
+
+static err_t elsewhere(unsigned g);
 
 const char guest_err_nosvm[] = "guest: this CPU has no SVM with nested paging";
 
 const char *const guest_stop_name[GUEST_NSTOPS] = {
-    "ready", "hlt", "vmmcall", "npf", "io", "msr", "exception", "shutdown", "timer",
+    "ready", "hlt", "vmmcall", "npf", "io", "msr", "exception", "shutdown", "timer", "stopped",
 };
 const char *const guest_reg_name[GUEST_NREGS] = {
     "rip", "rsp", "rax", "rbx", "rcx", "rdx", "rsi",    "rdi", "rbp", "r8",  "r9",
@@ -138,10 +161,18 @@ err_t guest_new(unsigned n, unsigned *out)
 	return "guest: every guest number is in use (one ASID each)";
 }
 
+static void drop_line(void *ctx, unsigned g, const char *text);
+
 err_t guest_del(unsigned g)
 {
 	if (!guest_exists(g))
 		return "guest: no such guest";
+	if (G[g].cpu) {
+		struct guest_exit e;
+		err_t err = guest_stop(g, drop_line, NULL, &e);
+		if (err)
+			return err;
+	}
 	G[g].used = false;
 	return NULL;
 }
@@ -149,8 +180,10 @@ err_t guest_del(unsigned g)
 void guest_space_gone(unsigned n)
 {
 	for (unsigned g = 1; g <= GUEST_MAX; g++)
-		if (G[g].used && (n == SPACE_MAX || G[g].space == n))
+		if (G[g].used && (n == SPACE_MAX || G[g].space == n)) {
+			CHECK(!G[g].cpu); /* guest_recall(n) brought it back */
 			G[g].used = false;
+		}
 }
 
 /* The frame byte behind guest-physical address gpa of space n, or NULL. */
@@ -169,6 +202,8 @@ err_t guest_load(unsigned g, const char *name, uint64_t gpa, uint64_t *size)
 
 	if (!guest_exists(g))
 		return "guest: no such guest";
+	if (G[g].cpu)
+		return elsewhere(g);
 	for (size_t i = 0; i < guest_nprogs; i++) {
 		const char *a = guest_progs[i].name, *b = name;
 		while (*a && *a == *b)
@@ -426,118 +461,366 @@ static void decode(unsigned g, enum guest_stop why, struct guest_exit *e)
 	}
 }
 
-err_t guest_run(unsigned g, uint64_t ms, guest_line_fn *line, void *ctx, struct guest_exit *e)
+/* Why guest g stopped on exit `code` (one that does not just go on). */
+static enum guest_stop classify(unsigned g, uint64_t code)
 {
-	struct guest *x;
-	void *v;
+	struct guest *x = &G[g];
+	enum guest_stop why;
+
+	switch (code) {
+	case REMOTE_STOPPED:
+		return GUEST_STOPPED;
+	case VMEXIT_INTR:
+	case VMEXIT_NMI:
+	case VMEXIT_SMI:
+	case VMEXIT_INIT:
+		return GUEST_TIMER;
+	case VMEXIT_IOIO:
+		x->io_next_rip = x->exit_info2;
+		return GUEST_IO;
+	case VMEXIT_HLT:
+		return GUEST_HLT;
+	case VMEXIT_VMMCALL:
+		return GUEST_VMMCALL;
+	case VMEXIT_NPF:
+		return GUEST_NPF;
+	case VMEXIT_MSR:
+		return GUEST_MSR;
+	case VMEXIT_SHUTDOWN:
+		return GUEST_SHUTDOWN;
+	default:
+		why = GUEST_EXCEPTION;
+		x->soft_len = 0;
+		if (code == VMEXIT_SWINT && soft_int(g, &x->vector, &x->soft_len)) {
+			x->exit_info1 = 0;
+			x->exit_int_info = 0;
+		} else if (code >= VMEXIT_EXC_BASE && code < VMEXIT_EXC_BASE + 32) {
+			x->vector = (unsigned)(code - VMEXIT_EXC_BASE);
+		} else {
+			/* The SVM instructions, invd, wbinvd, monitor/mwait
+			 * (and any other intercept): not the guest's to use,
+			 * so an invalid opcode, delivered as one on `run`. */
+			x->vector = 6;
+			x->exit_info1 = 0;
+			x->exit_int_info = 0;
+		}
+		if ((x->exit_int_info & VMCB_EV_VALID) && ((x->exit_int_info >> 8) & 7) == 3 &&
+		    (x->exit_int_info & 0xff) == 8)
+			why = GUEST_SHUTDOWN; /* a fault delivering a double fault */
+		return why;
+	}
+}
+
+/* Guest g (which exists) was started on another CPU: an error for any
+ * command that would touch its state there. */
+static err_t elsewhere(unsigned g)
+{
+	if (!G[g].cpu)
+		return NULL;
+	fmt_format(msg, sizeof(msg), "guest: guest %u runs on cpu %u (guest stop %u first)", g,
+	           G[g].cpu, g);
+	return msg;
+}
+
+/* What may stop a guest before it runs (shared by guest run and start). */
+static err_t runnable(unsigned g)
+{
+	const struct guest *x = &G[g];
 
 	if (!guest_exists(g))
 		return "guest: no such guest";
-	x = &G[g];
-	v = vmcb(g);
+	if (x->cpu)
+		return elsewhere(g);
 	if (!x->prog)
 		return "guest: no program loaded (guest load G PROG)";
 	if (x->state == GUEST_SHUTDOWN)
 		return "guest: it shut down (guest load starts it again)";
+	return NULL;
+}
+
+/* Record a stop of guest g and describe it in *e. */
+static void stopped(unsigned g, enum guest_stop why, struct guest_exit *e)
+{
+	G[g].state = why;
+	G[g].exits[why]++;
+	decode(g, why, e);
+}
+
+/* The VMCB before a run: nested paging on space N's tables, a flush when
+ * asked, nothing cached; and a copy to put back if VMRUN refuses it. */
+static void before_run(unsigned g, bool flush)
+{
+	struct guest *x = &G[g];
+	void *v = vmcb(g);
+
+	vmcb_put(v, VMCB_TLB_CONTROL, 1, flush);
+	vmcb_setq(v, VMCB_N_CR3, pa_addr(space_root(x->space)));
+	vmcb_put(v, VMCB_CLEAN, 4, 0);
+	__builtin_memcpy(x->shadow, (uint8_t *)v + VMCB_ES, sizeof(x->shadow));
+	x->before = x->gprs;
+}
+
+/* After a run: the exit's code, its information kept. */
+static uint64_t after_run(unsigned g)
+{
+	struct guest *x = &G[g];
+	void *v = vmcb(g);
+	const uint64_t code = vmcb_q(v, VMCB_EXITCODE);
+
+	if ((uint32_t)code == VMEXIT_INVALID) {
+		/* VMRUN refused the state and ran nothing; what the VMCB holds
+		 * of the guest now may be the host's: put it back. */
+		__builtin_memcpy((uint8_t *)v + VMCB_ES, x->shadow, sizeof(x->shadow));
+		vmcb_setq(v, VMCB_EVENTINJ, 0);
+		x->gprs = x->before;
+		return VMEXIT_INVALID;
+	}
+	x->stepped = false;
+	x->exit_info1 = vmcb_q(v, VMCB_EXITINFO1);
+	x->exit_info2 = vmcb_q(v, VMCB_EXITINFO2);
+	x->exit_int_info = vmcb_q(v, VMCB_EXITINTINFO);
+	vmcb_setq(v, VMCB_EVENTINJ, 0);
+	return code;
+}
+
+/* A byte out to port 0xE9 (the guest's console): true, and RIP past it. */
+static bool console_out(unsigned g)
+{
+	const struct guest *x = &G[g];
+
+	if ((x->exit_info1 >> 16) != 0xe9 || (x->exit_info1 & (VMCB_IO_IN | VMCB_IO_STR)) ||
+	    (x->exit_info1 & (7u << 4)) != VMCB_IO_SZ8)
+		return false;
+	vmcb_setq(vmcb(g), VMCB_RIP, x->exit_info2);
+	return true;
+}
+
+static const char err_invalid[] =
+    "guest: the CPU refused the guest's state (VMEXIT_INVALID); nothing ran";
+
+err_t guest_run(unsigned g, uint64_t ms, guest_line_fn *line, void *ctx, struct guest_exit *e)
+{
+	err_t err = runnable(g);
+
+	if (err)
+		return err;
+	struct guest *x = &G[g];
+	void *v = vmcb(g);
 	if (!ms || ms > GUEST_MS_MAX)
 		return "guest: the time slice must be 1 to 10000 ms";
 	if (x->state == GUEST_EXCEPTION && !x->stepped && !inject(g)) {
-		x->state = GUEST_SHUTDOWN;
-		x->exits[GUEST_SHUTDOWN]++;
-		decode(g, GUEST_SHUTDOWN, e);
+		stopped(g, GUEST_SHUTDOWN, e);
 		return NULL;
 	}
 	uint64_t left = ms * 1000;
 	for (unsigned runs = 0;; runs++) {
 		const uint64_t gen = space_generation(x->space);
 		CHECK(gen);
-		vmcb_put(v, VMCB_TLB_CONTROL, 1, gen != x->gen);
-		vmcb_setq(v, VMCB_N_CR3, pa_addr(space_root(x->space)));
-		vmcb_put(v, VMCB_CLEAN, 4, 0);
-		__builtin_memcpy(shadow, (uint8_t *)v + VMCB_ES, sizeof(shadow));
-		const struct plat_gprs before = x->gprs;
+		before_run(g, gen != x->gen);
 		left = plat_svm_run(v, &x->gprs, left);
-		const uint64_t code = vmcb_q(v, VMCB_EXITCODE);
-		if ((uint32_t)code == VMEXIT_INVALID) {
-			/* VMRUN refused the state and ran nothing; what the VMCB
-			 * holds of the guest now may be the host's: put it back. */
-			__builtin_memcpy((uint8_t *)v + VMCB_ES, shadow, sizeof(shadow));
-			vmcb_setq(v, VMCB_EVENTINJ, 0);
-			x->gprs = before;
-			return "guest: the CPU refused the guest's state (VMEXIT_INVALID); "
-			       "nothing ran";
-		}
+		const uint64_t code = after_run(g);
+		if (code == VMEXIT_INVALID)
+			return err_invalid;
 		x->gen = gen;
-		x->stepped = false;
-		x->exit_info1 = vmcb_q(v, VMCB_EXITINFO1);
-		x->exit_info2 = vmcb_q(v, VMCB_EXITINFO2);
-		x->exit_int_info = vmcb_q(v, VMCB_EXITINTINFO);
-		vmcb_setq(v, VMCB_EVENTINJ, 0);
-		enum guest_stop why;
-		switch (code) {
-		case VMEXIT_INTR:
-		case VMEXIT_NMI:
-		case VMEXIT_SMI:
-		case VMEXIT_INIT:
-			if (left && runs < RUNS_MAX)
-				continue;
-			why = GUEST_TIMER;
-			break;
-		case VMEXIT_IOIO:
-			if ((x->exit_info1 >> 16) == 0xe9 &&
-			    !(x->exit_info1 & (VMCB_IO_IN | VMCB_IO_STR)) &&
-			    (x->exit_info1 & (7u << 4)) == VMCB_IO_SZ8) {
-				console_byte(g, (uint8_t)vmcb_q(v, VMCB_RAX), line, ctx);
-				vmcb_setq(v, VMCB_RIP, x->exit_info2);
-				if (left && runs < RUNS_MAX)
-					continue;
-				why = GUEST_TIMER;
-				break;
-			}
-			x->io_next_rip = x->exit_info2;
-			why = GUEST_IO;
-			break;
-		case VMEXIT_HLT:
-			why = GUEST_HLT;
-			break;
-		case VMEXIT_VMMCALL:
-			why = GUEST_VMMCALL;
-			break;
-		case VMEXIT_NPF:
-			why = GUEST_NPF;
-			break;
-		case VMEXIT_MSR:
-			why = GUEST_MSR;
-			break;
-		case VMEXIT_SHUTDOWN:
-			why = GUEST_SHUTDOWN;
-			break;
-		default:
-			why = GUEST_EXCEPTION;
-			x->soft_len = 0;
-			if (code == VMEXIT_SWINT && soft_int(g, &x->vector, &x->soft_len)) {
-				x->exit_info1 = 0;
-				x->exit_int_info = 0;
-			} else if (code >= VMEXIT_EXC_BASE && code < VMEXIT_EXC_BASE + 32) {
-				x->vector = (unsigned)(code - VMEXIT_EXC_BASE);
-			} else {
-				/* The SVM instructions, invd, wbinvd, monitor/mwait
-				 * (and any other intercept): not the guest's to use,
-				 * so an invalid opcode, delivered as one on `run`. */
-				x->vector = 6;
-				x->exit_info1 = 0;
-				x->exit_int_info = 0;
-			}
-			break;
-		}
-		if (why == GUEST_EXCEPTION && (x->exit_int_info & VMCB_EV_VALID) &&
-		    ((x->exit_int_info >> 8) & 7) == 3 && (x->exit_int_info & 0xff) == 8)
-			why = GUEST_SHUTDOWN; /* a fault delivering a double fault */
-		x->state = why;
-		x->exits[why]++;
-		decode(g, why, e);
+		const bool goes_on = code == VMEXIT_INTR || code == VMEXIT_NMI ||
+		                     code == VMEXIT_SMI || code == VMEXIT_INIT ||
+		                     (code == VMEXIT_IOIO && console_out(g));
+		if (code == VMEXIT_IOIO && goes_on)
+			console_byte(g, (uint8_t)vmcb_q(v, VMCB_RAX), line, ctx);
+		if (goes_on && left && runs < RUNS_MAX)
+			continue;
+		stopped(g, goes_on ? GUEST_TIMER : classify(g, code), e);
 		return NULL;
 	}
+}
+
+/* ---- guests on other CPUs ---------------------------------------------------------- */
+
+/* A console line of a guest on another CPU: kept for guest stop. */
+static void hold_line(void *ctx, unsigned g, const char *text)
+{
+	struct guest *x = &G[g];
+
+	(void)ctx;
+	if (x->nheld == HELD_LINES) {
+		x->dropped++;
+		return;
+	}
+	size_t n = 0;
+	while (text[n] && n < LINE_MAX) {
+		x->held[x->nheld][n] = text[n];
+		n++;
+	}
+	x->held[x->nheld++][n] = 0;
+}
+
+/*
+ * The run loop on the other CPU: VMRUN until an exit that stops the guest,
+ * or until guest_stop asks for it back. It touches only the guest's own
+ * VMCB, registers and console buffer, never the spaces: exits that need
+ * the guest's memory to decode (a software interrupt) are classified by
+ * CPU 0 in guest_stop. Physical interrupts (the timer, shootdown rounds,
+ * guest_stop's kick) just go on; the platform flushes the TLB before the
+ * next run when a round asked it to.
+ */
+static void remote_loop(void *arg)
+{
+	struct guest *x = arg;
+	const unsigned g = (unsigned)(x - G);
+	void *v = vmcb(g);
+
+	for (;;) {
+		(void)plat_svm_run(v, &x->gprs, REMOTE_SLICE_US);
+		vmcb_put(v, VMCB_TLB_CONTROL, 1, 0);
+		const uint64_t code = after_run(g);
+		const bool goes_on = code == VMEXIT_INTR || code == VMEXIT_NMI ||
+		                     code == VMEXIT_SMI || code == VMEXIT_INIT ||
+		                     (code == VMEXIT_IOIO && console_out(g));
+		if (code == VMEXIT_IOIO && goes_on)
+			console_byte(g, (uint8_t)vmcb_q(v, VMCB_RAX), hold_line, NULL);
+		if (goes_on && !LOAD(&x->stop_req))
+			continue;
+		STORE(&x->remote_code, goes_on ? REMOTE_STOPPED : code);
+		return;
+	}
+}
+
+err_t guest_start(unsigned g, unsigned k)
+{
+	err_t err = runnable(g);
+
+	if (err)
+		return err;
+	struct guest *x = &G[g];
+	if (!k)
+		return "guest: cpu 0 serves the console (guest run runs a guest there)";
+	if (k >= plat_cpu_count()) {
+		fmt_format(msg, sizeof(msg), "guest: no cpu %u (cpu lists them)", k);
+		return msg;
+	}
+	if (cpu_guest[k]) {
+		fmt_format(msg, sizeof(msg), "guest: cpu %u runs guest %u (guest stop %u first)", k,
+		           cpu_guest[k], cpu_guest[k]);
+		return msg;
+	}
+	if (plat_cpu_state(k) != PLAT_CPU_IDLE) {
+		fmt_format(msg, sizeof(msg), "guest: cpu %u is halted", k);
+		return msg;
+	}
+	if (x->state == GUEST_EXCEPTION && !x->stepped && !inject(g)) {
+		x->state = GUEST_SHUTDOWN;
+		x->exits[GUEST_SHUTDOWN]++;
+		return "guest: it shut down delivering its exception (guest run shows it)";
+	}
+	/* The other CPU's TLB may hold this ASID's entries from an earlier
+	 * visit: flush on its first run. */
+	before_run(g, true);
+	x->synced = space_generation(x->space);
+	x->stop_req = false;
+	x->remote_code = REMOTE_RUNNING;
+	x->nheld = x->dropped = 0;
+	x->cpu = k;
+	cpu_guest[k] = g;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!plat_cpu_call(k, remote_loop, x)) {
+		x->cpu = 0;
+		cpu_guest[k] = 0;
+		fmt_format(msg, sizeof(msg), "guest: cpu %u is busy", k);
+		return msg;
+	}
+	return NULL;
+}
+
+err_t guest_stop(unsigned g, guest_line_fn *line, void *ctx, struct guest_exit *e)
+{
+	if (!guest_exists(g))
+		return "guest: no such guest";
+	struct guest *x = &G[g];
+	const unsigned k = x->cpu;
+	if (!k) {
+		fmt_format(msg, sizeof(msg), "guest: guest %u is not started (guest start %u CPU)",
+		           g, g);
+		return msg;
+	}
+	if (LOAD(&x->remote_code) == REMOTE_RUNNING) {
+		STORE(&x->stop_req, true);
+		plat_cpu_kick(k);
+		const uint64_t t = plat_now_us();
+		while (LOAD(&x->remote_code) == REMOTE_RUNNING && plat_now_us() - t < STOP_WAIT_US)
+			plat_idle();
+		if (LOAD(&x->remote_code) == REMOTE_RUNNING) {
+			fmt_format(msg, sizeof(msg),
+			           "guest: cpu %u does not answer; guest %u is left there", k, g);
+			return msg;
+		}
+	}
+	/* The loop has returned; wait for the CPU to say so (a few
+	 * instructions), so that the next start finds it idle. */
+	const uint64_t t = plat_now_us();
+	while (plat_cpu_state(k) == PLAT_CPU_BUSY && plat_now_us() - t < STOP_WAIT_US)
+		plat_idle();
+	for (unsigned i = 0; i < x->nheld; i++)
+		line(ctx, g, x->held[i]);
+	if (x->dropped) {
+		fmt_format(msg, sizeof(msg), "(0x%x more lines dropped)", x->dropped);
+		line(ctx, g, msg);
+	}
+	x->nheld = x->dropped = 0;
+	x->cpu = 0;
+	cpu_guest[k] = 0;
+	x->gen = 0; /* CPU 0's TLB may hold this ASID's entries from before */
+	const uint64_t code = x->remote_code;
+	if (code == VMEXIT_INVALID)
+		return err_invalid;
+	stopped(g, classify(g, code), e);
+	return NULL;
+}
+
+unsigned guest_cpu(unsigned g)
+{
+	return guest_exists(g) ? G[g].cpu : 0;
+}
+
+unsigned guest_on_cpu(unsigned k)
+{
+	return k < PLAT_CPU_MAX ? cpu_guest[k] : 0;
+}
+
+uint64_t guest_sync(void)
+{
+	uint64_t mask = 0;
+
+	for (unsigned g = 1; g <= GUEST_MAX; g++) {
+		struct guest *x = &G[g];
+		if (!x->used || !x->cpu)
+			continue;
+		const uint64_t gen = space_generation(x->space);
+		if (gen != x->synced) {
+			mask |= (uint64_t)1 << x->cpu;
+			x->synced = gen;
+		}
+	}
+	return mask ? plat_shootdown(mask) : 0;
+}
+
+static void drop_line(void *ctx, unsigned g, const char *text)
+{
+	(void)ctx;
+	(void)g;
+	(void)text;
+}
+
+err_t guest_recall(unsigned n)
+{
+	for (unsigned g = 1; g <= GUEST_MAX; g++) {
+		struct guest_exit e;
+		if (G[g].used && G[g].cpu && (n == SPACE_MAX || G[g].space == n)) {
+			err_t err = guest_stop(g, drop_line, NULL, &e);
+			if (err)
+				return err;
+		}
+	}
+	return NULL;
 }
 
 err_t guest_skip(unsigned g, uint64_t *rip)
@@ -549,6 +832,8 @@ err_t guest_skip(unsigned g, uint64_t *rip)
 
 	if (!guest_exists(g))
 		return "guest: no such guest";
+	if (G[g].cpu)
+		return elsewhere(g);
 	x = &G[g];
 	v = vmcb(g);
 	if (x->stepped || x->state == GUEST_NONE)
@@ -647,6 +932,8 @@ err_t guest_set(unsigned g, enum guest_reg r, uint64_t val, uint64_t *stored)
 {
 	if (!guest_exists(g))
 		return "guest: no such guest";
+	if (G[g].cpu)
+		return elsewhere(g);
 	CHECK(r < GUEST_NREGS);
 	uint64_t *p = gpr(&G[g].gprs, r);
 	if (p) {

@@ -77,6 +77,7 @@ enum guest_stop {
 	GUEST_EXCEPTION,
 	GUEST_SHUTDOWN,
 	GUEST_TIMER,
+	GUEST_STOPPED, /* guest stop brought it back from another CPU while it ran */
 	GUEST_NSTOPS
 };
 extern const char *const guest_stop_name[GUEST_NSTOPS];
@@ -104,6 +105,43 @@ typedef void guest_line_fn(void *ctx, unsigned g, const char *text);
  * (and a fault while delivering it is the next exception, as the CPU
  * would combine them: a fault delivering a double fault is a shutdown). */
 err_t guest_run(unsigned g, uint64_t ms, guest_line_fn *line, void *ctx, struct guest_exit *e);
+
+/*
+ * Guests on other CPUs (SPEC section 4). CPU 0 alone changes every guest's
+ * state; a guest started on CPU k is that CPU's until guest_stop brings it
+ * back, and every other call on it but guest_stop, guest_del and
+ * guest_info is refused meanwhile.
+ *
+ * guest_start: run guest g on CPU k (1 .. plat_cpu_count() - 1, idle and
+ * holding no guest) and return at once. It runs until an exit that would
+ * end guest_run (a time slice does not), or until guest_stop. Its console
+ * lines are kept (the last HELD_LINES) and handed to `line` by guest_stop.
+ *
+ * guest_stop: bring guest g back (asking its CPU, which the guest leaves at
+ * its next exit) and describe in *e the exit it stopped on: GUEST_STOPPED
+ * when it was still running. An error, changing nothing, when the CPU
+ * does not answer within a second.
+ */
+err_t guest_start(unsigned g, unsigned k);
+err_t guest_stop(unsigned g, guest_line_fn *line, void *ctx, struct guest_exit *e);
+/* The CPU guest g was started on (0: none); the guest started on CPU k. */
+unsigned guest_cpu(unsigned g);
+unsigned guest_on_cpu(unsigned k);
+
+/*
+ * The shootdown rule, after every command: for each space that changed
+ * (space_generation) since the last call while a guest of it was on
+ * another CPU, one round of plat_shootdown to those CPUs. Returns when
+ * none of them can still use a translation from before the change: the
+ * CPUs that did not acknowledge in time (0: all did).
+ */
+uint64_t guest_sync(void);
+
+/* Before space_del(n) (or space_reset: SPACE_MAX): bring back every guest
+ * of space n from other CPUs, so that none runs on tables about to be
+ * freed. An error when a CPU does not answer (then the caller must not
+ * delete). */
+err_t guest_recall(unsigned n);
 
 /* guest skip: step past the instruction that stopped guest g; *rip the new
  * RIP. */

@@ -78,7 +78,7 @@ struct mm_seg {
 	uint64_t pages;
 	enum mm_seg_kind kind;
 };
-#define MM_SEGS_MAX 16
+#define MM_SEGS_MAX 64
 
 /* What efi/ hands to the core after ExitBootServices. */
 struct boot_info {

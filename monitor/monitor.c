@@ -137,6 +137,7 @@ void monitor_init(struct con *c, struct boot_info *bi)
 	space_stats(&ss);
 	con_printf("memmon: sigma0 maps 0x%lx frames; the pool keeps 0x%lx (1/%u of RAM)\n",
 	           ss.sigma0, ss.pool, SPACE_POOL_SHARE);
+	plat_start_cpus();
 	con_puts("memmon: type 'help' for commands\n");
 	size_t script_len;
 	const char *script = plat_script(&script_len);

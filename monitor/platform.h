@@ -159,9 +159,46 @@ struct plat_gprs {
  * GS, TR, LDTR and the system-call MSRs) around the run, and arms its timer
  * for slice_us microseconds (> 0); a guest still running then exits with
  * the physical-interrupt code. Returns the microseconds left of the slice
- * (0: it ran out). memmon's interrupts are off again on return.
+ * (0: it ran out). memmon's interrupts are off again on return. On any
+ * CPU; the run flushes the TLB when a shootdown round asked this CPU to.
  */
 uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us);
+
+/*
+ * CPUs (SPEC section 4). CPU 0 is the one that booted: it serves the
+ * console and runs every command, and it alone changes frames, tables and
+ * the database. The others, 1 .. plat_cpu_count() - 1 (those that arrived
+ * when the platform started them), run what CPU 0 hands them.
+ *
+ * plat_cpu_call: CPU k (1 ..) runs fn(arg) and goes back to idle when fn
+ * returns; plat_cpu_call returns at once. False, changing nothing, when k
+ * is not idle. plat_cpu_kick interrupts CPU k (a guest running there exits
+ * with the physical-interrupt code; fn sees it on its next exit).
+ *
+ * plat_shootdown: after CPU 0 changed page tables that guests on the CPUs
+ * in `mask` (bit k: CPU k) may hold in their TLBs, one round of
+ * interrupts: returns when each of them has acknowledged, from outside its
+ * guest, and will flush its TLB before the guest runs again (plat_svm_run
+ * does), or when PLAT_SHOOT_BOUND_US has passed: the CPUs that did not
+ * acknowledge in time.
+ */
+#define PLAT_CPU_MAX 16
+/* Start the other CPUs: once, from monitor_init, on memmon's own tables,
+ * before the console's first prompt. */
+void plat_start_cpus(void);
+#define PLAT_SHOOT_BOUND_US 200000u
+enum plat_cpu_state {
+	PLAT_CPU_CONSOLE, /* CPU 0 */
+	PLAT_CPU_IDLE,
+	PLAT_CPU_BUSY,   /* running what plat_cpu_call gave it */
+	PLAT_CPU_HALTED, /* stopped by a fault in memmon's code (its dump was printed) */
+};
+unsigned plat_cpu_count(void);
+uint32_t plat_cpu_apic(unsigned k);
+enum plat_cpu_state plat_cpu_state(unsigned k);
+bool plat_cpu_call(unsigned k, void (*fn)(void *), void *arg);
+void plat_cpu_kick(unsigned k);
+uint64_t plat_shootdown(uint64_t mask);
 
 /* Microseconds since some fixed moment (the TSC, calibrated once against
  * the PIT): for measuring, never for correctness. */

@@ -3,13 +3,14 @@
 # QEMU command line. `make run`, `make debug`, the integration tests and the
 # boot benchmark all come through here.
 #
-#   scripts/qemu.sh [--mem SIZE] [--esp DIR | --image FILE] [--script FILE] [--workdir DIR]
+#   scripts/qemu.sh [--mem SIZE] [--smp N] [--esp DIR | --image FILE] [--script FILE] [--workdir DIR]
 #                   [--serial stdio|unix:PATH] [--serial-log FILE] [--monitor PATH]
 #                   [--no-exit-device] [--gdb | --gdbstub PORT] [-- extra QEMU args]
 #
 # --mem       guest RAM, e.g. 1G, 64G, 256G (default 1G); above 16 GiB the RAM
 #             comes from a memory backend with reserve=off, so the host only
 #             backs what the guest touches.
+# --smp       CPUs (default 4: memmon starts them all; CPU 0 serves the console)
 # --esp       folder holding EFI/BOOT/BOOTX64.EFI (default build/esp), served
 #             to the firmware as a FAT disk (a copy in WORKDIR)
 # --image     a raw disk image (make image: GPT, one EFI system partition)
@@ -34,6 +35,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 mem=1G
+smp=4
 esp=$here/build/esp
 image=
 script=
@@ -49,6 +51,7 @@ extra=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mem) mem=$2; shift 2 ;;
+	--smp) smp=$2; shift 2 ;;
 	--esp) esp=$2; shift 2 ;;
 	--image) image=$2; shift 2 ;;
 	--script) script=$2; shift 2 ;;
@@ -97,7 +100,7 @@ case "$mem" in
 esac
 
 args=(
-	-machine q35 -cpu qemu64,+pdpe1gb,+svm,+npt
+	-machine q35 -cpu qemu64,+pdpe1gb,+svm,+npt -smp "$smp"
 	-drive if=pflash,format=raw,unit=0,readonly=on,file="$ovmf_code"
 	-drive if=pflash,format=raw,unit=1,file="$workdir/OVMF_VARS.fd"
 	"${disk[@]}"

@@ -111,4 +111,19 @@ unsigned long host_tlb_flushes(void);
  * tables no longer hold (a stale translation: SPEC section 3 says never). */
 unsigned long host_stale_accesses(void);
 
+/*
+ * CPUs (plat_cpu_*): one by default. host_cpus(n) simulates n, all idle,
+ * on the calling thread: plat_cpu_call only records the work; it runs when
+ * the test calls host_cpu_run(k) (so the work must end by itself: a guest
+ * script that ends in a stopping exit) or when plat_cpu_kick interrupts
+ * CPU k (guest stop: the run loop then sees the request at its first
+ * interrupt exit). plat_shootdown counts its rounds and has each CPU of the
+ * mask flush its TLB before its next VMRUN, but for the CPUs of
+ * host_cpu_deaf's mask, which never acknowledge, nor answer a kick.
+ */
+void host_cpus(unsigned n);
+void host_cpu_deaf(uint64_t mask);
+bool host_cpu_run(unsigned k);
+unsigned long host_shootdowns(void);
+
 #endif

@@ -462,6 +462,100 @@ static bool sim_translate(uint8_t *v, uint64_t gpa, int how, uint64_t *hpa, uint
 	return true;
 }
 
+/* ---- CPUs: simulated one at a time, on the calling thread ---------------------------- */
+
+static struct {
+	unsigned n;
+	unsigned current; /* the CPU whose work runs now (0: the console's) */
+	enum plat_cpu_state state[PLAT_CPU_MAX];
+	void (*fn[PLAT_CPU_MAX])(void *);
+	void *arg[PLAT_CPU_MAX];
+	bool flush[PLAT_CPU_MAX];
+	uint64_t deaf; /* CPUs that never acknowledge */
+	unsigned long rounds, kicks;
+} cpus = {.n = 1};
+
+void host_cpus(unsigned n)
+{
+	CHECK(n >= 1 && n <= PLAT_CPU_MAX);
+	memset(&cpus, 0, sizeof(cpus));
+	cpus.n = n;
+	for (unsigned k = 1; k < n; k++)
+		cpus.state[k] = PLAT_CPU_IDLE;
+}
+
+void host_cpu_deaf(uint64_t mask)
+{
+	cpus.deaf = mask;
+}
+
+bool host_cpu_run(unsigned k)
+{
+	CHECK(k && k < cpus.n);
+	if (cpus.state[k] != PLAT_CPU_BUSY)
+		return false;
+	cpus.current = k;
+	cpus.fn[k](cpus.arg[k]);
+	cpus.current = 0;
+	cpus.state[k] = PLAT_CPU_IDLE;
+	return true;
+}
+
+unsigned long host_shootdowns(void)
+{
+	return cpus.rounds;
+}
+
+void plat_start_cpus(void) {}
+
+unsigned plat_cpu_count(void)
+{
+	return cpus.n;
+}
+
+uint32_t plat_cpu_apic(unsigned k)
+{
+	CHECK(k < cpus.n);
+	return k;
+}
+
+enum plat_cpu_state plat_cpu_state(unsigned k)
+{
+	CHECK(k < cpus.n);
+	return k ? cpus.state[k] : PLAT_CPU_CONSOLE;
+}
+
+bool plat_cpu_call(unsigned k, void (*fn)(void *), void *arg)
+{
+	CHECK(k < cpus.n);
+	if (!k || cpus.state[k] != PLAT_CPU_IDLE)
+		return false;
+	cpus.fn[k] = fn;
+	cpus.arg[k] = arg;
+	cpus.state[k] = PLAT_CPU_BUSY;
+	return true;
+}
+
+void plat_cpu_kick(unsigned k)
+{
+	CHECK(k && k < cpus.n);
+	cpus.kicks++;
+	if (!(cpus.deaf >> k & 1))
+		(void)host_cpu_run(k);
+}
+
+uint64_t plat_shootdown(uint64_t mask)
+{
+	mask &= ~(uint64_t)1;
+	if (!mask)
+		return 0;
+	cpus.rounds++;
+	for (unsigned k = 1; k < cpus.n; k++)
+		if ((mask >> k & 1) && !(cpus.deaf >> k & 1))
+			cpus.flush[k] = true;
+	return mask & cpus.deaf;
+}
+
 uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 {
 	uint8_t *v = vmcb;
@@ -479,7 +573,8 @@ uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 		sim_exit(v, VMEXIT_INVALID, 0, 0);
 		return slice_us;
 	}
-	if (vmcb_get(v, VMCB_TLB_CONTROL, 1)) {
+	if (vmcb_get(v, VMCB_TLB_CONTROL, 1) || cpus.flush[cpus.current]) {
+		cpus.flush[cpus.current] = false;
 		sim.flushes++;
 		memset(sim.tlb, 0, sizeof(sim.tlb));
 	}
