@@ -187,7 +187,7 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 		e = con_parse_number(argv[3], &cpu);
 		if (e)
 			return con_fail(c, "guest start: cpu: %s: '%.40s'", e, argv[3]);
-		if (cpu >= plat_cpu_count())
+		if (cpu >= guest_ncpus())
 			return con_fail(c, "guest start: no cpu '%.40s' ('cpu' lists them)",
 			                argv[3]);
 		e = guest_start(g, (unsigned)cpu);
@@ -245,14 +245,14 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 err_t cmd_cpu(struct con *c, int argc, char **argv)
 {
 	(void)c, (void)argc, (void)argv;
-	for (unsigned k = 0; k < plat_cpu_count(); k++) {
-		con_printf("cpu %u apic 0x%x ", k, plat_cpu_apic(k));
-		if (guest_on_cpu(k))
-			con_printf("guest %u\n", guest_on_cpu(k));
-		else if (plat_cpu_state(k) == PLAT_CPU_HALTED)
-			con_printf("halted\n");
+	for (unsigned k = 0; k < guest_ncpus(); k++) {
+		struct guest_cpu_info i;
+		guest_cpu_info(k, &i);
+		con_printf("cpu %u apic 0x%x ", k, i.apic);
+		if (i.guest)
+			con_printf("guest %u\n", i.guest);
 		else
-			con_printf("%s\n", k ? "idle" : "console");
+			con_printf("%s\n", i.halted ? "halted" : i.console ? "console" : "idle");
 	}
 	return NULL;
 }

@@ -786,6 +786,21 @@ unsigned guest_on_cpu(unsigned k)
 	return k < PLAT_CPU_MAX ? cpu_guest[k] : 0;
 }
 
+unsigned guest_ncpus(void)
+{
+	return plat_cpu_count();
+}
+
+void guest_cpu_info(unsigned k, struct guest_cpu_info *i)
+{
+	CHECK(k < plat_cpu_count());
+	const enum plat_cpu_state st = plat_cpu_state(k);
+	*i = (struct guest_cpu_info){.apic = plat_cpu_apic(k),
+	                             .console = st == PLAT_CPU_CONSOLE,
+	                             .halted = st == PLAT_CPU_HALTED,
+	                             .guest = cpu_guest[k]};
+}
+
 uint64_t guest_sync(void)
 {
 	uint64_t mask = 0;

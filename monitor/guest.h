@@ -128,6 +128,17 @@ err_t guest_stop(unsigned g, guest_line_fn *line, void *ctx, struct guest_exit *
 unsigned guest_cpu(unsigned g);
 unsigned guest_on_cpu(unsigned k);
 
+/* For cpu: the CPUs guests may use (CPU 0 among them, for guest run) and
+ * what each is. */
+struct guest_cpu_info {
+	uint32_t apic;
+	bool console;   /* CPU 0 */
+	bool halted;    /* stopped by a fault in memmon's code */
+	unsigned guest; /* started there (0: none) */
+};
+unsigned guest_ncpus(void);
+void guest_cpu_info(unsigned k, struct guest_cpu_info *i);
+
 /*
  * The shootdown rule, after every command: for each space that changed
  * (space_generation) since the last call while a guest of it was on
