@@ -146,8 +146,14 @@ $(B)/host/test_%: test/unit/test_%.c $(HOST_OBJ) $(UNITLIB_SRC) $(wildcard test/
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Itest/lib $(SAN) $(filter-out %.h,$^) -lcmocka -o $@
 
-unit: $(UNIT_TESTS)
-	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+# The shootdown protocol (efi/shoot.c) under threads, with ThreadSanitizer
+# (which cannot share a build with AddressSanitizer).
+$(B)/host/tsan_shoot: test/threads/test_shoot.c efi/shoot.c efi/shoot.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g $(WARN) -Iefi -fsanitize=thread -pthread $(filter %.c,$^) -o $@
+
+unit: $(UNIT_TESTS) $(B)/host/tsan_shoot
+	@for t in $(UNIT_TESTS) $(B)/host/tsan_shoot; do echo "== $$t"; $$t || exit 1; done
 
 FUZZ_FLAGS := -std=gnu11 -O1 -g $(CORE_INC) -Itest/host $(DEFS) -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all

@@ -122,6 +122,9 @@ unsigned long host_stale_accesses(void);
  * host_cpu_deaf's mask, which never acknowledge, nor answer a kick.
  */
 void host_cpus(unsigned n);
+/* Called before each VMRUN on a CPU other than 0 with that CPU's count of
+ * runs: what CPU 0 would do meanwhile (change a space, guest_sync). */
+void host_cpu_hook(void (*hook)(unsigned k, unsigned long run));
 void host_cpu_deaf(uint64_t mask);
 bool host_cpu_run(unsigned k);
 unsigned long host_shootdowns(void);

@@ -473,7 +473,14 @@ static struct {
 	bool flush[PLAT_CPU_MAX];
 	uint64_t deaf; /* CPUs that never acknowledge */
 	unsigned long rounds, kicks;
+	unsigned long runs[PLAT_CPU_MAX];
+	void (*hook)(unsigned k, unsigned long run);
 } cpus = {.n = 1};
+
+void host_cpu_hook(void (*hook)(unsigned k, unsigned long run))
+{
+	cpus.hook = hook;
+}
 
 void host_cpus(unsigned n)
 {
@@ -563,6 +570,8 @@ uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 
 	CHECK(sim.asids && slice_us);
 	sim.vmruns++;
+	if (cpus.current && cpus.hook)
+		cpus.hook(cpus.current, ++cpus.runs[cpus.current]);
 	vmcb_setq(v, VMCB_IOPM_BASE, 0x1000); /* what the platform owns: any value */
 	vmcb_setq(v, VMCB_MSRPM_BASE, 0x4000);
 	if (!asid || asid >= sim.asids || !(vmcb_get(v, VMCB_INTERCEPT_SVM, 4) & 1) ||

@@ -388,6 +388,136 @@ static void test_space_gone(void **state)
 	assert_false(guest_exists(g2));
 }
 
+/* ---- guests on other CPUs (simulated one at a time: host.h) ------------------------ */
+
+static uint64_t hook_pa; /* sigma0's page the hook unmaps */
+static unsigned long hook_rounds;
+static bool hook_sync = true;
+
+/* CPU 0 meanwhile: before the guest's second run on CPU 1, remove the
+ * page it read in the first, and apply the shootdown rule as the console
+ * does after every command. */
+static void unmap_between(unsigned k, unsigned long run)
+{
+	struct space_result r;
+
+	assert_int_equal(k, 1);
+	if (run != 2)
+		return;
+	assert_null(space_unmap(0, hook_pa, KB4, &r));
+	assert_int_equal(r.pages, 1);
+	if (hook_sync)
+		hook_rounds += guest_sync() == 0;
+}
+
+static void test_cpus(void **state)
+{
+	static const struct host_guest_op ops[] = {
+	    {HOST_G_READ, 0x3000, 0}, {HOST_G_OUT, 0xe9, 'a'}, {HOST_G_OUT, 0xe9, '\n'},
+	    {HOST_G_READ, 0x3000, 0}, {HOST_G_HLT, 0, 0},
+	};
+	struct guest_exit e;
+	unsigned n, g = guest_with_space(&n), g2;
+	uint64_t size, flushed;
+
+	(void)state;
+	host_cpus(4);
+	host_guest_script(ops, ARRAY_SIZE(ops));
+	/* Refusals. */
+	assert_non_null(guest_start(g, 0));
+	assert_non_null(guest_start(g, 4));
+	assert_non_null(guest_start(9, 1));
+	assert_non_null(guest_stop(g, on_line, NULL, &e)); /* not started */
+	assert_null(guest_start(g, 1));
+	assert_int_equal(guest_cpu(g), 1);
+	assert_int_equal(guest_on_cpu(1), g);
+	assert_non_null(guest_start(g, 2)); /* already on cpu 1 */
+	assert_non_null(guest_run(g, 10, on_line, NULL, &e));
+	assert_non_null(guest_load(g, "hello", 0, &size));
+	assert_non_null(guest_skip(g, &size));
+	assert_non_null(guest_set(g, GR_RAX, 1, &size));
+	assert_null(guest_new(n, &g2));
+	assert_null(guest_load(g2, "hello", 0, &size));
+	assert_non_null(guest_start(g2, 1)); /* cpu 1 holds guest 1 */
+
+	/* It runs there: a change between its runs is shot down before the
+	 * next, so the second read misses rather than using the TLB. */
+	hook_pa = SRC + 0x3000;
+	hook_rounds = 0;
+	host_cpu_hook(unmap_between);
+	const unsigned long flushes = host_tlb_flushes();
+	assert_true(host_cpu_run(1));
+	host_cpu_hook(NULL);
+	assert_int_equal(hook_rounds, 1);
+	assert_int_equal(host_shootdowns(), 1);
+	assert_int_equal(host_tlb_flushes(), flushes + 2); /* the start's, the round's */
+	assert_int_equal(host_stale_accesses(), 0);
+	lines.count = 0;
+	assert_null(guest_stop(g, on_line, NULL, &e));
+	assert_int_equal(lines.count, 1); /* held on cpu 1, printed at stop */
+	assert_string_equal(lines.text[0], "a");
+	assert_int_equal(e.why, GUEST_NPF);
+	assert_int_equal(e.gpa, 0x3000);
+	assert_int_equal(guest_cpu(g), 0);
+	assert_int_equal(plat_cpu_state(1), PLAT_CPU_IDLE);
+
+	/* Still running when stopped: 'stopped', at the instruction it would
+	 * run next. A command that changes no space sends no round. */
+	static const struct host_guest_op spin[] = {{HOST_G_SPIN, 0, 0}};
+	host_guest_script(spin, ARRAY_SIZE(spin));
+	assert_null(guest_start(g2, 2));
+	assert_int_equal(guest_sync(), 0);
+	assert_int_equal(host_shootdowns(), 1);
+	assert_null(guest_stop(g2, on_line, NULL, &e));
+	assert_int_equal(e.why, GUEST_STOPPED);
+	assert_int_equal(e.rip, 0);
+
+	/* A CPU that never answers: a round reports it; stop gives up and
+	 * leaves the guest there; space del refuses to free its tables. */
+	assert_null(guest_start(g2, 3));
+	host_cpu_deaf(1u << 3);
+	map(n, 0x40000, 0x40000, 1, RIGHTS_R);
+	assert_int_equal(guest_sync(), 1u << 3);
+	assert_non_null(guest_stop(g2, on_line, NULL, &e));
+	assert_int_equal(guest_cpu(g2), 3);
+	assert_non_null(guest_recall(n));
+	host_cpu_deaf(0);
+	/* Deleting the space brings its guests back first. */
+	assert_null(guest_recall(n));
+	assert_int_equal(guest_cpu(g2), 0);
+	assert_null(space_del(n, &flushed));
+	guest_space_gone(n);
+	assert_false(guest_exists(g2));
+	host_cpus(1);
+}
+
+/* Without the shootdown rule the same run reads through the stale TLB:
+ * what test_cpus checks can fail. */
+static void test_cpus_without_rounds(void **state)
+{
+	static const struct host_guest_op ops[] = {
+	    {HOST_G_READ, 0x3000, 0}, {HOST_G_OUT, 0xe9, 'a'}, {HOST_G_OUT, 0xe9, '\n'},
+	    {HOST_G_READ, 0x3000, 0}, {HOST_G_HLT, 0, 0},
+	};
+	struct guest_exit e;
+	unsigned n, g = guest_with_space(&n);
+
+	(void)state;
+	host_cpus(2);
+	host_guest_script(ops, ARRAY_SIZE(ops));
+	assert_null(guest_start(g, 1));
+	hook_pa = SRC + 0x3000;
+	hook_sync = false;
+	host_cpu_hook(unmap_between);
+	assert_true(host_cpu_run(1));
+	host_cpu_hook(NULL);
+	hook_sync = true;
+	assert_int_equal(host_stale_accesses(), 1);
+	assert_null(guest_stop(g, on_line, NULL, &e));
+	assert_int_equal(e.why, GUEST_HLT);
+	host_cpus(1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +527,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_set_and_invalid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exceptions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_space_gone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cpus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cpus_without_rounds, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
