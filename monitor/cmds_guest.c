@@ -5,6 +5,7 @@
  */
 #include "cmds.h"
 
+#include "fmt.h"
 #include "guest.h"
 #include "platform.h"
 #include "space.h"
@@ -76,8 +77,8 @@ static err_t guest_list_cmd(void)
 		if (!guest_info(g, &i))
 			continue;
 		count++;
-		uint64_t total = 0;
-		for (unsigned k = 1; k < GUEST_NSTOPS; k++)
+		uint64_t total = 0; /* the exits (a stop on another CPU is none) */
+		for (unsigned k = 1; k < GUEST_STOPPED; k++)
 			total += i.exits[k];
 		con_printf("guest %u space %u prog %s state ", g, i.space, i.prog ? i.prog : "-");
 		if (guest_cpu(g))
@@ -85,7 +86,7 @@ static err_t guest_list_cmd(void)
 		else
 			con_printf("%s", i.prog ? guest_stop_name[i.state] : "empty");
 		con_printf(" exits 0x%lx:", total);
-		for (unsigned k = 1; k < GUEST_NSTOPS; k++)
+		for (unsigned k = 1; k < GUEST_STOPPED; k++)
 			con_printf(" %s 0x%lx", guest_stop_name[k], i.exits[k]);
 		con_printf("\n");
 	}
@@ -276,7 +277,9 @@ static uint64_t sigma0_gib(uint64_t extra)
 
 struct bench {
 	unsigned n, g;
-	uint64_t src; /* sigma0's GiB */
+	uint64_t src;                 /* sigma0's GiB */
+	unsigned loops[PLAT_CPU_MAX]; /* loop guests started on other CPUs */
+	unsigned nloops;
 };
 
 /* Run sum (guest b->g, loaded at 0) over [base, base + len) until its
@@ -314,6 +317,55 @@ static void bench_line(const char *what, uint64_t count, const char *unit, uint6
 	const uint64_t per_s = us ? count * 1000000 / us : 0;
 
 	con_printf("%-34s %10lu %-6s %10lu us %12lu /s\n", what, count, unit, us, per_s);
+}
+
+/*
+ * The cost of a shootdown round: unmap one page of the space (and apply
+ * the console's rule, guest_sync, as after every command) with 0, 1 and 3
+ * guests of the space running `loop` on other CPUs (as many as there are).
+ */
+static err_t bench_shootdown(struct bench *b)
+{
+	const uint64_t mib = 1ull << 20, gib = 1ull << 30, page = b->src + gib + 3 * mib;
+	const uint64_t code = b->src + gib + mib; /* loop's code and counters */
+	static const unsigned counts[] = {0, 1, 3};
+	struct space_result r;
+	uint64_t size, missed = 0;
+	err_t e;
+
+	for (size_t i = 0; i < ARRAY_SIZE(counts) && counts[i] < guest_ncpus(); i++) {
+		while (b->nloops < counts[i]) {
+			const uint64_t gpa = 0x100000 + 0x2000 * b->nloops;
+			unsigned g;
+			if ((e = space_map(0, code + 0x2000 * b->nloops, b->n, gpa, 2 * PAGE_SIZE,
+			                   RIGHTS_RWX, &r)) ||
+			    (e = guest_new(b->n, &g)))
+				return e;
+			b->loops[b->nloops++] = g;
+			if ((e = guest_load(g, "loop", gpa, &size)) ||
+			    (e = guest_start(g, b->nloops)))
+				return e;
+		}
+		const uint64_t rounds = 2000;
+		uint64_t us = 0;
+		for (uint64_t k = 0; k < rounds; k++) {
+			if ((e = space_map(0, page, b->n, 0x200000, PAGE_SIZE, RIGHTS_R, &r)))
+				return e;
+			(void)guest_sync();
+			const uint64_t t = plat_now_us();
+			e = space_unmap(0, page, PAGE_SIZE, &r);
+			missed |= guest_sync();
+			us += plat_now_us() - t;
+			if (e)
+				return e;
+		}
+		char what[48];
+		fmt_format(what, sizeof(what), "unmap 4K, guests on 0x%x other CPUs", counts[i]);
+		bench_line(what, rounds, "unmaps", us);
+	}
+	if (missed)
+		return "guest bench: a CPU did not acknowledge a shootdown";
+	return NULL;
 }
 
 static err_t bench_body(struct bench *b)
@@ -369,7 +421,7 @@ static err_t bench_body(struct bench *b)
 		if ((e = space_flush(b->n, at, gib, &r)))
 			return e;
 	}
-	return NULL;
+	return bench_shootdown(b);
 }
 
 /* guest bench: the numbers of issue 12's bench, measured on this machine
@@ -392,6 +444,9 @@ err_t cmds_guest_bench(struct con *c)
 	e = bench_body(&b);
 	if (b.g)
 		guest_del(b.g);
+	for (unsigned i = 0; i < b.nloops; i++)
+		if (guest_del(b.loops[i]) && !e)
+			e = "a CPU does not give its guest back";
 	err_t d = space_del(b.n, &flushed);
 	if (e || d)
 		return con_fail(c, "guest bench: %s", e ? e : d);

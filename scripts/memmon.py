@@ -335,7 +335,7 @@ class Memmon:
     unix socket that QEMU waits for, so no byte is lost; QEMU's monitor on another)
     or attached to a running one's serial socket (attach=PATH).
 
-    Boot options: mem, exit_device (isa-debug-exit, for halt), extra (QEMU
+    Boot options: mem, smp (CPUs; qemu.sh's default otherwise), exit_device (isa-debug-exit, for halt), extra (QEMU
     arguments), script (a file put on the ESP as startup.mon; the boot waits for
     its closing line, and .startup holds its transcript), image (a raw disk image
     from make image, booted instead of the ESP folder), esp, serial_log (a file
@@ -345,7 +345,7 @@ class Memmon:
     on an error line; the typed methods (lookup, pt, mem, ...) return values."""
 
     def __init__(self, mem="1G", exit_device=True, extra=(), script=None, image=None, esp=ESP,
-                 attach=None, serial_log=None, gdbstub=False, boot_timeout=BOOT_TIMEOUT):
+                 attach=None, serial_log=None, gdbstub=False, boot_timeout=BOOT_TIMEOUT, smp=None):
         self.proc = self._hmp = self.log = None
         self.dir = tempfile.mkdtemp(prefix="memmon-")
         self.banner = self.startup = ""
@@ -359,6 +359,8 @@ class Memmon:
         self.serial_path = os.path.join(self.dir, "serial.sock")
         args = [QEMU_SH, "--mem", mem, "--workdir", os.path.join(self.dir, "w"),
                 "--serial", "unix:" + self.serial_path, "--monitor", self.hmp_path]
+        if smp:
+            args += ["--smp", str(smp)]
         args += ["--image", image] if image else ["--esp", esp]
         if script:
             args += ["--script", script]

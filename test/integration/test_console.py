@@ -7,7 +7,7 @@ from memmon_qemu import parse_memmap as client_parse_memmap
 
 COMMANDS = ["help", "version", "memmap", "mem", "alloc", "free", "pt", "walk", "space", "map", "grant",
             "unmap", "flush", "protect", "lookup", "mdb", "check", "peek", "poke", "park", "pool",
-            "reset", "guest", "image", "echo", "trap", "halt"]
+            "reset", "cpu", "guest", "image", "echo", "trap", "halt"]
 RAM_1G_PAGES = 1 << 18
 
 

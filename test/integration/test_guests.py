@@ -41,6 +41,7 @@ EXIT_FORMS = {
     "exception": rf"exception (\d+) rip {HEX}",
     "shutdown": rf"shutdown rip {HEX}",
     "timer": rf"timer rip {HEX}",
+    "stopped": rf"stopped rip {HEX}",  # guest stop (SPEC section 4; test_cpus.py)
 }
 LIST_LINE = re.compile(rf"guest (\d+) space (\d+) prog (\S+) state (\S+) exits {HEX}:"
                        + "".join(rf" {k} {HEX}" for k in STOPS))

@@ -12,7 +12,14 @@ RUN = re.compile(rf"{HEX}-{HEX} -> {HEX} (r[w-][x-]) (4K|2M|1G)")
 SUMMARY = re.compile(rf"pt monitor: runs {HEX} pages {HEX} ptpages {HEX}")
 SIZES = {"4K": 1 << 12, "2M": 1 << 21, "1G": 1 << 30}
 RUNTIME = 1 << 63  # the descriptor attribute: the firmware's runtime needs it mapped
-PF_PAGES = 4  # RAM pages memmon leaves unmapped: page 0, and a guard below each of 3 stacks
+# RAM pages memmon leaves unmapped: page 0, a guard below each of CPU 0's 3 stacks, and
+# 3 guards for each other CPU's stacks
+def pf_pages(ncpus):
+    return 4 + 3 * (ncpus - 1)
+
+
+def ncpus(mon):
+    return len([line for line in mon.cmd("cpu") if line.startswith("cpu ")])
 RSV_BASE = 0xFFFFFF8000000000  # the reserved pieces (plat_reserved): PML4 slot 511
 # The trampoline's pieces, as efi/platform_x86.c lays them out: code, data,
 # (a guard page), stack; each in frames memmon keeps.
@@ -170,8 +177,8 @@ def check_own_map(mon, runs, summary):
     # read-write, uncached (pt does not show caching), outside RAM.
     apic = [r for r in runs if r[0] <= APIC_BASE < r[1]]
     assert apic and apic[0][2] + APIC_BASE - apic[0][0] == APIC_BASE and apic[0][3] == "rw-", apic
-    assert summary[1] == (ram_pages(regions) - PF_PAGES + runtime_mmio(mon, regions) + rsv_pages
-                          + APIC_PAGES)
+    assert summary[1] == (ram_pages(regions) - pf_pages(ncpus(mon)) + runtime_mmio(mon, regions)
+                          + rsv_pages + APIC_PAGES)
     assert lookup(runs, 0) is None
     assert all(rights != "rwx" for _, _, _, rights, _ in runs), "a page both writable and executable"
     base, size = image_span(mon.banner)
@@ -179,10 +186,13 @@ def check_own_map(mon, runs, summary):
     assert text, "no executable run inside the image"
     inside = [rights for a, b, _, rights, _ in runs if a < base + size and b > base]
     assert "r--" in inside and "rw-" in inside, inside
-    # Outside the image, only the firmware's runtime code may execute.
+    # Outside the image, only the firmware's runtime code may execute, and the one page
+    # below 1 MiB the other CPUs start from.
     runtime_code = [(s, e) for s, e, kind, *_ in regions if kind == "runtime-code"]
+    start = [(a, b) for a, b, _, rights, _ in runs if rights == "r-x" and b <= 0xA0000]
+    assert len(start) == (ncpus(mon) > 1) and all(b - a == 0x1000 for a, b in start), start
     for a, b, _, rights, _ in runs:
-        if rights == "r-x" and not base <= a < base + size:
+        if rights == "r-x" and not base <= a < base + size and (a, b) not in start:
             assert any(s <= a and b <= e for s, e in runtime_code), (hex(a), hex(b))
     # the allocator's table pages: memmon's own, and every space's
     mem = parse_mem(mon.cmd("mem"))
