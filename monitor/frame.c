@@ -257,6 +257,14 @@ static __attribute__((noinline)) bool quick_refill(void)
 	return true;
 }
 
+/* Whether quick entry e is bare: all but its state zero, as refills and
+ * pushes write it (frame_quick_entry), so that the drain clears a whole
+ * block by its states alone. For the audit. */
+static bool quick_bare(const struct frame *e)
+{
+	return !e->next && !e->prev && !e->spare && !e->order && !e->owner && !e->flags;
+}
+
 /* Whether the QUICK_BLOCK stack entries from position p are all in one
  * aligned block of QUICK_ORDER; the entries being distinct frames, they are
  * then the whole block. */
@@ -265,7 +273,9 @@ static bool quick_whole(uint32_t p)
 	const uint32_t *s = &F.stack[p];
 	uint32_t b = s[0] >> QUICK_ORDER, differ = 0;
 
-	for (uint32_t j = 1; j < QUICK_BLOCK; j++) /* no branch in the loop */
+	/* all QUICK_BLOCK entries, s[0] too: a whole number of vectors, no
+	 * branch and no remainder loop */
+	for (uint32_t j = 0; j < QUICK_BLOCK; j++)
 		differ |= (s[j] >> QUICK_ORDER) ^ b;
 	return !differ;
 }
@@ -274,15 +284,20 @@ static bool quick_whole(uint32_t p)
  * until at least n have gone or the stack is empty: every QUICK_BLOCK
  * entries in a row that make one aligned block as that block, each other
  * frame alone; the frames left move down. Out of line, so that the
- * single-frame paths need no saved registers. */
-__attribute__((cold)) void frame_quick_drain(uint32_t n)
+ * single-frame paths need no saved registers; not cold, which would have
+ * GCC compile it for size (no vectors, a rep stos for the clearing), and a
+ * burst of frees drains once every QUICK_MAX - QUICK_KEEP pushes. */
+void frame_quick_drain(uint32_t n)
 {
 	uint32_t p = 0, depth = F.depth;
 
 	while (p < n && p < depth) {
 		if (p + QUICK_BLOCK <= depth && quick_whole(p)) {
 			uint32_t b = F.stack[p] & ~(QUICK_BLOCK - 1);
-			__builtin_memset(&F.tab[b], 0, QUICK_BLOCK * sizeof(struct frame));
+			/* quick entries are bare (FS_QUICK and zero), so clearing
+			 * the states makes the block's entries interior */
+			for (uint32_t f = 0; f < QUICK_BLOCK; f++)
+				F.tab[b + f].state = FS_NONE;
 			block_free(b, QUICK_ORDER);
 			p += QUICK_BLOCK;
 		} else {
@@ -762,7 +777,8 @@ err_t frame_audit(void)
 				return "two free buddies not merged";
 			break;
 		case FS_QUICK:
-			if (e->order || e->owner)
+			/* bare: the drain clears only the state of a whole block */
+			if (!quick_bare(e))
 				return "quick frame that is not a bare single frame";
 			quick++;
 			nfree += 1;
@@ -828,8 +844,7 @@ err_t frame_audit(void)
 		return "quick stack overfull";
 	for (uint32_t p = 0; p < F.depth; p++) {
 		uint32_t q = F.stack[p];
-		if (q >= F.nframes || !frame_page_zeroed(q) || F.tab[q].state != FS_QUICK ||
-		    F.tab[q].next || F.tab[q].prev)
+		if (q >= F.nframes || !frame_page_zeroed(q) || F.tab[q].state != FS_QUICK)
 			return "quick stack holds a frame that is not a quick frame";
 		for (uint32_t r = 0; r < p; r++)
 			if (F.stack[r] == q)

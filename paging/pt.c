@@ -586,8 +586,10 @@ static inline bool lookup_from_dir(struct pt *pt, pte_t *dir, uint64_t v, struct
 
 /* The whole walk for pt_lookup (the hints missed), one level at a time,
  * setting the hints as it passes a PD and a PT. */
-static __attribute__((noinline)) bool lookup_walk(struct pt *pt, uint64_t v, struct pt_hit *hit)
+bool pt_lookup_walk(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 {
+	const uint64_t v = va_addr(va);
+
 	if (!is_canonical(v))
 		return false;
 	pte_t e = table_at(pt->root)[pt_index(v, 3)];
@@ -877,7 +879,7 @@ bool pt_lookup_slow(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 		return pt_lookup(pt, va, hit);
 	if (v >> 30 == pt->hint_dtag) /* the tags are of canonical addresses */
 		return lookup_from_dir(pt, pt->hint_dir, v, hit);
-	return lookup_walk(pt, v, hit);
+	return pt_lookup_walk(pt, va, hit);
 }
 
 /*@ requires \valid_read(pt) && \valid(w);

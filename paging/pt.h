@@ -169,11 +169,17 @@ struct pt_hit {
  * canonical. Changes nothing but the walk hint. Inline: an address in the
  * 2 MiB of the level-0 hint is one tag compare and one entry read here, in
  * the caller; one in the 1 GiB of the level-1 hint whose PD entry points to
- * a table is two entry reads (and sets the level-0 hint); anything else
- * calls pt_lookup_slow (a 2M leaf, or the whole walk, which sets the
- * hints). pt_lookup_slow is the whole lookup out of line, for callers that
- * may not reach the machine seam themselves (the console). */
+ * a table is two entry reads (and sets the level-0 hint); outside the
+ * level-1 hint's 1 GiB it calls pt_lookup_walk (the whole walk, which sets
+ * the hints), and for a 2M leaf or an absent PD entry there pt_lookup_slow.
+ * pt_lookup_slow is the whole lookup out of line, for callers that may not
+ * reach the machine seam themselves (the console). */
 bool pt_lookup_slow(struct pt *pt, vaddr_t va, struct pt_hit *hit);
+/* The walk from the root (no hint consulted), setting the hints as it passes
+ * a PD and a PT: pt_lookup's call when va is outside both hints, straight to
+ * the walk rather than through pt_lookup_slow's hint tests again (a tree of
+ * 1G leaves has no level-1 hint, so every lookup in it comes here). */
+bool pt_lookup_walk(struct pt *pt, vaddr_t va, struct pt_hit *hit);
 extern pt_attr_t pt_attr0_of[256]; /* pte_attr(e, 0) by e's bits 8:1, XD set; by pt_init */
 
 /* Make the level-0 table `table`, pointed to by PD entry *pd, the walk hint
@@ -197,7 +203,7 @@ static inline bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 
 	if (__builtin_expect(v >> 21 != pt->hint_tag, 0)) { /* the tags are canonical */
 		if (v >> 30 != pt->hint_dtag) /* first: with no level-1 hint, hint_dir is NULL */
-			return pt_lookup_slow(pt, va, hit);
+			return pt_lookup_walk(pt, va, hit);
 		pte_t *pd = &pt->hint_dir[pt_index(v, 1)];
 		if (pte_kind(*pd, 1) != PTE_TABLE)
 			return pt_lookup_slow(pt, va, hit);

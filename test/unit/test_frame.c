@@ -2285,10 +2285,20 @@ static void test_quick_drain(void **state)
 		q = now;
 	}
 	assert_true(drains >= N / (FRAME_QUICK_MAX - FRAME_QUICK_KEEP + FRAME_QUICK_BLOCK));
-	/* the frames freed first (got[N-1] down) went back as merged blocks */
+	/* the frames freed first (got[N-1] down) went back as merged blocks:
+	 * every frame of their first block lies in one free block at least that
+	 * large (the drain cleared each stacked frame's state, so none is left
+	 * a head of its own) */
 	struct frame_info fi = query(got[N - 1]);
 	assert_int_equal(fi.owner, FRAME_FREE);
 	assert_true(fi.order >= FRAME_QUICK_ORDER);
+	const uint64_t first = pa_addr(got[N - 1]) & ~((uint64_t)FRAME_QUICK_BLOCK * PAGE_SIZE - 1);
+	for (uint64_t f = 0; f < FRAME_QUICK_BLOCK; f++) {
+		struct frame_info fb = query(pa_init(first + f * PAGE_SIZE));
+		assert_int_equal(fb.owner, FRAME_FREE);
+		assert_true(fb.order >= FRAME_QUICK_ORDER);
+		assert_int_equal(pa_addr(fb.block), pa_addr(fi.block));
+	}
 	assert_null(frame_audit());
 	assert_taken(0, FRAME_FREE);
 }
