@@ -75,7 +75,24 @@ static uint64_t now_us(void)
 	return plat_now_us();
 }
 
-static struct shoot shoot = {.send = send_ipi, .now_us = now_us, .relax = cpu_pause};
+/*
+ * CPU 0 waiting for acknowledgements sleeps in `hlt` rather than spinning:
+ * under QEMU's TCG on a busy host a spinning CPU 0 takes the host time the
+ * CPUs it waits for need. A CPU that acknowledges while CPU 0 waits sends
+ * it an interrupt; the timer bounds each sleep at 1 ms in case none comes.
+ */
+static int cpu0_waiting;
+
+static void wait_for_acks(void)
+{
+	STORE(&cpu0_waiting, 1);
+	svm_timer_wake(1000);
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	svm_timer_wake(0);
+	STORE(&cpu0_waiting, 0);
+}
+
+static struct shoot shoot = {.send = send_ipi, .now_us = now_us, .relax = wait_for_acks};
 
 unsigned smp_self(void)
 {
@@ -84,8 +101,14 @@ unsigned smp_self(void)
 
 void smp_ipi(void)
 {
+	const unsigned k = smp_self();
+
 	apic_eoi();
-	shoot_ack(&shoot, smp_self());
+	if (!k)
+		return; /* CPU 0 woken from wait_for_acks */
+	shoot_ack(&shoot, k);
+	if (LOAD(&cpu0_waiting))
+		send_ipi(0);
 }
 
 bool smp_take_flush(void)

@@ -135,6 +135,18 @@ bool plat_svm_on(uint32_t *asids)
 	return true;
 }
 
+void svm_timer_wake(uint64_t us)
+{
+	const uint64_t per_ms = ticks_per_ms ? ticks_per_ms : 62500;
+	uint64_t ticks = us * per_ms / 1000;
+
+	if (ticks > 0xffffffffu)
+		ticks = 0xffffffffu;
+	apic_write(APIC_TMR_DIV, 0x3);
+	apic_write(APIC_LVT_TMR, us ? SVM_TIMER_VECTOR : APIC_LVT_MASKED | SVM_TIMER_VECTOR);
+	apic_write(APIC_TMR_INIT, us ? (uint32_t)(ticks ? ticks : 1) : 0);
+}
+
 uint64_t plat_now_us(void)
 {
 	if (!tsc_per_us)

@@ -13,6 +13,9 @@
  * trap_dispatch hands it here to be acknowledged. */
 #define SVM_TIMER_VECTOR 0x40
 void svm_timer_eoi(void);
+/* Arm this CPU's timer to interrupt once in `us` microseconds (0: stop
+ * it): a bound on a `hlt` that waits for another CPU. */
+void svm_timer_wake(uint64_t us);
 
 /* Turn SVM on for CPU k (EFER.SVME and its own host save area), if the CPU
  * has it: plat_svm_on does it for CPU 0, efi/smp.c for the others as they
