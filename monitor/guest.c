@@ -595,6 +595,19 @@ static bool console_out(unsigned g)
 	return true;
 }
 
+/* An exit the guest goes on after: a physical interrupt (the timer's, or
+ * another CPU's), or a byte to its console (handed to `line` a line at a
+ * time, RIP past the `out`). */
+static bool passes(unsigned g, uint64_t code, guest_line_fn *line, void *ctx)
+{
+	if (code == VMEXIT_INTR || code == VMEXIT_NMI || code == VMEXIT_SMI || code == VMEXIT_INIT)
+		return true;
+	if (code != VMEXIT_IOIO || !console_out(g))
+		return false;
+	console_byte(g, (uint8_t)vmcb_q(vmcb(g), VMCB_RAX), line, ctx);
+	return true;
+}
+
 static const char err_invalid[] =
     "guest: the CPU refused the guest's state (VMEXIT_INVALID); nothing ran";
 
@@ -622,11 +635,7 @@ err_t guest_run(unsigned g, uint64_t ms, guest_line_fn *line, void *ctx, struct 
 		if (code == VMEXIT_INVALID)
 			return err_invalid;
 		x->gen = gen;
-		const bool goes_on = code == VMEXIT_INTR || code == VMEXIT_NMI ||
-		                     code == VMEXIT_SMI || code == VMEXIT_INIT ||
-		                     (code == VMEXIT_IOIO && console_out(g));
-		if (code == VMEXIT_IOIO && goes_on)
-			console_byte(g, (uint8_t)vmcb_q(v, VMCB_RAX), line, ctx);
+		const bool goes_on = passes(g, code, line, ctx);
 		if (goes_on && left && runs < RUNS_MAX)
 			continue;
 		stopped(g, goes_on ? GUEST_TIMER : classify(g, code), e);
@@ -673,11 +682,7 @@ static void remote_loop(void *arg)
 		(void)plat_svm_run(v, &x->gprs, REMOTE_SLICE_US);
 		vmcb_put(v, VMCB_TLB_CONTROL, 1, 0);
 		const uint64_t code = after_run(g);
-		const bool goes_on = code == VMEXIT_INTR || code == VMEXIT_NMI ||
-		                     code == VMEXIT_SMI || code == VMEXIT_INIT ||
-		                     (code == VMEXIT_IOIO && console_out(g));
-		if (code == VMEXIT_IOIO && goes_on)
-			console_byte(g, (uint8_t)vmcb_q(v, VMCB_RAX), hold_line, NULL);
+		const bool goes_on = passes(g, code, hold_line, NULL);
 		if (goes_on && !LOAD(&x->stop_req))
 			continue;
 		STORE(&x->remote_code, goes_on ? REMOTE_STOPPED : code);
