@@ -10,11 +10,11 @@
 #include "vmcb.h"
 #include "x86len.h"
 
-#define LINE_MAX        120      /* a guest console line longer than this is cut */
-#define RUNS_MAX        100000u  /* VMRUNs of one guest_run that go on without a stop */
-#define HELD_LINES      16       /* console lines a guest on another CPU keeps for guest stop */
-#define REMOTE_SLICE_US 100000u  /* a guest on another CPU: its timer's period */
-#define STOP_WAIT_US    1000000u /* how long guest stop waits for the other CPU */
+#define LINE_MAX        120       /* a guest console line longer than this is cut */
+#define RUNS_MAX        100000u   /* VMRUNs of one guest_run that go on without a stop */
+#define HELD_LINES      16        /* console lines a guest on another CPU keeps for guest stop */
+#define REMOTE_SLICE_US 60000000u /* another CPU: a backstop (IPIs stop it) */
+#define STOP_WAIT_US    1000000u  /* how long guest stop waits for the other CPU */
 #define REMOTE_RUNNING  ~(uint64_t)0
 #define REMOTE_STOPPED  (~(uint64_t)0 - 1)
 
