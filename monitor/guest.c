@@ -656,7 +656,7 @@ static void hold_line(void *ctx, unsigned g, const char *text)
 		return;
 	}
 	size_t n = 0;
-	while (text[n] && n < LINE_MAX) {
+	while (n < LINE_MAX && text[n]) {
 		x->held[x->nheld][n] = text[n];
 		n++;
 	}
