@@ -86,6 +86,20 @@ def load_known():
     return known
 
 
+def check_free_in():
+    """frame.h spells free_in out as one in_free(t, z, i, j, 2^j) per order j
+    (no existential over the order, no shift for the prover): each size must
+    be 2^j, for every order 0 .. FRAME_MAX_ORDER once."""
+    text = open(os.path.join(ROOT, "monitor", "frame.h")).read()
+    top = int(re.search(r"#define FRAME_MAX_ORDER (\d+)", text).group(1))
+    pairs = [(int(j), int(s, 0)) for j, s in
+             re.findall(r"in_free\(t, z, i, (\d+), (0x[0-9a-f]+|\d+)\)", text)]
+    bad = [(j, s) for j, s in pairs if s != 1 << j]
+    if bad or sorted(j for j, _ in pairs) != list(range(top + 1)):
+        sys.exit(f"prove: monitor/frame.h: free_in must name in_free(t, z, i, j, 2^j) once for "
+                 f"each order 0 .. {top}; wrong: {bad or sorted(j for j, _ in pairs)}")
+
+
 def frama_c(unit, src, fcts, extra, exclude, timeout, par):
     cpp = ["-Iproof", "-Imonitor", "-Ipaging", "-Itest/host", "-include", "build/build_id.h",
            "-include", "proof/prover.h"]
@@ -153,6 +167,7 @@ def main():
     args = ap.parse_args()
 
     known = load_known()
+    check_free_in()
     bad = []
     t_all = time.time()
     total_ok = total = 0
