@@ -697,6 +697,12 @@ err_t frame_kfree_refused(paddr_t pa, enum frame_owner owner) __attribute__((ret
               (free_frame(j) <==> \at(free_frame(j), Pre));
       ensures kfree_used: \forall integer j;
           0 <= j < frame_core.nframes && j != pa.pa / PAGE_SIZE ==> used_same{Pre, Post}(j);
+    behavior refused:
+      assumes !(pa.pa % PAGE_SIZE == 0 && pa.pa / PAGE_SIZE < frame_core.nframes
+          && can_own_p(owner) &&
+              zeroed(pa.pa / PAGE_SIZE) && single(pa.pa / PAGE_SIZE, owner));
+      assigns \nothing;
+      ensures kfree_refused: \result != \null;
 */
 static inline err_t kfree(paddr_t pa, enum frame_owner owner)
 {
