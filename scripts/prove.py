@@ -38,8 +38,9 @@ HEADER_FUNCS = [
 UNITS = {
     # The entry format and index helpers, and the shift/mask facts.
     "pte": ("proof/pte.c", [], []),
-    # The page-table driver: RTE on every function, with the machine seam
-    # and the door to the frame allocator as stub contracts (proof/seam.h).
+    # The page-table driver: the functions PT_FUNCS names (not yet every
+    # function of the file), with the machine seam as a stub contract
+    # (table_at, in pt.c).
     "pt": ("paging/pt.c", "PT", []),
     # The frame table's helpers, its lists, and kalloc/kfree's order-0 path.
     "frame": ("monitor/frame.c", "FRAME", []),
