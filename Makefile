@@ -243,7 +243,7 @@ check-format:
 # sanitizers; each fails on any report. A report is fixed, or the code says
 # why it cannot happen in a form the analyzer reads (CHECK, returns_nonnull).
 ANALYZE_SRC := $(HOST_SRC) test/host/main_host.c
-analyze: $(B)/build_id.h
+analyze: $(B)/build_id.h $(B)/progs/progs.h
 	cppcheck --error-exitcode=1 --enable=warning,portability --inline-suppr -q \
 	  $(CORE_INC) -Itest/host monitor test/host
 	@rm -rf $(B)/analyze && mkdir -p $(B)/analyze

@@ -275,9 +275,16 @@ extern struct frame_core frame_core;
  * at most FRAME_QUICK_MAX frames, each a managed frame on a zeroed page in state
  * FS_QUICK, no frame twice (an array, so acyclic by construction; injective
  * by this clause). free_frame: frame i can be handed out, being on the quick
- * stack or inside a block on a buddy list (a head h of order j at i rounded
- * down to 2^j; 0 <= h <= i is said, not left to the prover). single: frame i is a one-frame run of
- * owner o.
+ * stack or inside a block on a buddy list: for some order j, the head at i
+ * rounded down to 2^j is free with order j. That "for some j" is written
+ * out as one in_free(.., j, 2^j) per order (scripts/prove.py checks each
+ * size is 2^j), not as an existential: the provers then need no witness for
+ * the order and no shift, and an equivalence across a store is one
+ * instance per order (put_in_free). single: frame i is a one-frame run of
+ * owner o. The predicates that relate two states (free_frame, used_same)
+ * read the table through their pointer arguments (free_in, used_same_in),
+ * so that a store to another field of frame_core (a count, the depth)
+ * leaves them syntactically the same to the provers.
  */
 /*@ predicate zeroed(integer i) = frame_core.zeroed[i / FRAME_PER_PAGE] != 0;
     predicate table_ok =
@@ -305,15 +312,37 @@ extern struct frame_core frame_core;
           && frame_core.tab[i].order == 0 &&
       frame_core.tab[i].state == FS_USED && frame_core.tab[i].owner == o
           && frame_core.tab[i].flags == FF_RUN;
+    predicate used_same_in{A, B}(struct frame *ta, uint8_t *za, struct frame *tb, uint8_t *zb,
+                                 integer j) =
+      \at(za[j / FRAME_PER_PAGE], A) != 0 && \at(ta[j].state, A) == FS_USED ==>
+        \at(tb[j], B) == \at(ta[j], A) && \at(zb[j / FRAME_PER_PAGE], B) != 0;
     predicate used_same{A, B}(integer j) =
-      \at(zeroed(j), A) && \at(frame_core.tab[j].state, A) == FS_USED ==>
-        \at(frame_core.tab[j], B) == \at(frame_core.tab[j], A) && \at(zeroed(j), B);
+      used_same_in{A, B}(\at(frame_core.tab, A), \at(frame_core.zeroed, A),
+                         \at(frame_core.tab, B), \at(frame_core.zeroed, B), j);
+    predicate free_head_in{L}(struct frame *t, uint8_t *z, integer h, integer j) =
+      z[h / FRAME_PER_PAGE] != 0 && t[h].state == FS_FREE && t[h].order == j;
     predicate free_head(integer h, integer j) =
-      zeroed(h) && frame_core.tab[h].state == FS_FREE && frame_core.tab[h].order == j;
-    predicate free_frame(integer i) =
-      zeroed(i) && frame_core.tab[i].state == FS_QUICK ||
-      \exists integer j; 0 <= j <= FRAME_MAX_ORDER && 0 <= i - i % (1 << j) <= i &&
-        free_head(i - i % (1 << j), j);
+      free_head_in(frame_core.tab, frame_core.zeroed, h, j);
+    predicate in_free{L}(struct frame *t, uint8_t *z, integer i, integer j, integer size) =
+      free_head_in(t, z, i - i % size, j);
+    predicate free_in{L}(struct frame *t, uint8_t *z, integer i) =
+      z[i / FRAME_PER_PAGE] != 0 && t[i].state == FS_QUICK ||
+      in_free(t, z, i, 0, 0x1) || in_free(t, z, i, 1, 0x2) || in_free(t, z, i, 2, 0x4) ||
+      in_free(t, z, i, 3, 0x8) || in_free(t, z, i, 4, 0x10) || in_free(t, z, i, 5, 0x20) ||
+      in_free(t, z, i, 6, 0x40) || in_free(t, z, i, 7, 0x80) || in_free(t, z, i, 8, 0x100) ||
+      in_free(t, z, i, 9, 0x200) || in_free(t, z, i, 10, 0x400) ||
+      in_free(t, z, i, 11, 0x800) || in_free(t, z, i, 12, 0x1000) ||
+      in_free(t, z, i, 13, 0x2000) || in_free(t, z, i, 14, 0x4000) ||
+      in_free(t, z, i, 15, 0x8000) || in_free(t, z, i, 16, 0x10000) ||
+      in_free(t, z, i, 17, 0x20000) || in_free(t, z, i, 18, 0x40000) ||
+      in_free(t, z, i, 19, 0x80000) || in_free(t, z, i, 20, 0x100000) ||
+      in_free(t, z, i, 21, 0x200000) || in_free(t, z, i, 22, 0x400000) ||
+      in_free(t, z, i, 23, 0x800000) || in_free(t, z, i, 24, 0x1000000) ||
+      in_free(t, z, i, 25, 0x2000000) || in_free(t, z, i, 26, 0x4000000) ||
+      in_free(t, z, i, 27, 0x8000000) || in_free(t, z, i, 28, 0x10000000) ||
+      in_free(t, z, i, 29, 0x20000000) || in_free(t, z, i, 30, 0x40000000) ||
+      in_free(t, z, i, 31, 0x80000000);
+    predicate free_frame(integer i) = free_in(frame_core.tab, frame_core.zeroed, i);
 */
 
 /*@ requires table_ok && i < frame_core.nframes;
@@ -529,11 +558,12 @@ static inline void frame_quick_put(uint32_t i, uint32_t depth)
 	      (zeroed(h) <==> \at(zeroed(h), Pre));
 	*/
 	/*@ for others: assert put_heads: \forall integer h, j; 0 <= h < frame_core.nframes ==>
-	      (free_head(h, j) <==> \at(free_head(h, j), Pre));
+	      (free_head_in(frame_core.tab, frame_core.zeroed, h, j) <==>
+	           \at(free_head_in(frame_core.tab, frame_core.zeroed, h, j), Pre));
 	*/
-	/*@ for others: assert put_blocks: \forall integer j, m; 0 <= j < frame_core.nframes &&
-	      0 <= m <= FRAME_MAX_ORDER && 0 <= j - j % (1 << m) <= j ==>
-	      (free_head(j - j % (1 << m), m) <==> \at(free_head(j - j % (1 << m), m), Pre));
+	/*@ for others: assert put_in_free: \forall integer j, m, s; 0 <= j < frame_core.nframes &&
+	      0 < s ==> (in_free(frame_core.tab, frame_core.zeroed, j, m, s) <==>
+	           \at(in_free(frame_core.tab, frame_core.zeroed, j, m, s), Pre));
 	*/
 	/*@ for others: assert put_quick: \forall integer h; 0 <= h < frame_core.nframes && h != i
 	   ==> (zeroed(h) && frame_core.tab[h].state == FS_QUICK <==> \at(zeroed(h) &&
@@ -556,8 +586,10 @@ static inline void frame_quick_put(uint32_t i, uint32_t depth)
         frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE];
     ensures push_ok: frame_ok && frame_core.nframes == \old(frame_core.nframes);
     ensures push_top: zeroed(i) && frame_core.tab[i].state == FS_QUICK && free_frame(i);
-    ensures push_others: \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
-              (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+    ensures push_free: \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
+              (free_frame(j) <==> \at(free_frame(j), Pre));
+    ensures push_used: \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
+              used_same{Pre, Post}(j);
 */
 static inline void frame_quick_push(uint32_t i)
 {
@@ -565,10 +597,17 @@ static inline void frame_quick_push(uint32_t i)
 
 	if (__builtin_expect(depth >= FRAME_QUICK_MAX - 1, 0)) {
 		frame_quick_drain(FRAME_QUICK_MAX - FRAME_QUICK_KEEP);
+		//@ assert push_drained: used_same{Pre, Here}(i);
 		depth = frame_core.depth;
 		CHECK(depth < FRAME_QUICK_MAX - 1);
 	}
+	//@ ghost drained:;
 	frame_quick_put(i, depth);
+	/* For the prover: used_same composes across the drain (label drained,
+	 * the state the put starts from); the asserts give it the instances. */
+	/*@ assert push_chain: \forall integer j; 0 <= j < frame_core.nframes && j != i ==>
+	      used_same{Pre, drained}(j) && used_same{drained, Here}(j) ==> used_same{Pre, Here}(j);
+	*/
 }
 
 /* The order-0 fast path: pop the quick stack (refilled with one block when
@@ -580,8 +619,9 @@ static inline void frame_quick_push(uint32_t i)
  * stack was empty) is now a one-frame run of `owner`; from the stack no
  * other entry changes at all, from a refill no other frame became or stopped
  * being free and no used entry changed; the quick stack stays in range and
- * injective (frame_ok). See proof/known-unproved.txt for what WP has not
- * closed yet.
+ * injective (frame_ok). make prove proves it whole, with kfree's (below),
+ * over the contracts of the refill and the drain (the buddy side), which
+ * it assumes.
  */
 /*@ requires frame_ok;
     requires out_ok(out);
@@ -652,8 +692,17 @@ err_t frame_kfree_refused(paddr_t pa, enum frame_owner owner) __attribute__((ret
           && can_own_p(owner) &&
               zeroed(pa.pa / PAGE_SIZE) && single(pa.pa / PAGE_SIZE, owner);
       ensures kfree_freed: \result == \null && free_frame(pa.pa / PAGE_SIZE);
-      ensures kfree_others: \forall integer j; 0 <= j < frame_core.nframes && j != pa.pa / PAGE_SIZE
-   ==> (free_frame(j) <==> \at(free_frame(j), Pre)) && used_same{Pre, Post}(j);
+      ensures kfree_free: \forall integer j;
+          0 <= j < frame_core.nframes && j != pa.pa / PAGE_SIZE ==>
+              (free_frame(j) <==> \at(free_frame(j), Pre));
+      ensures kfree_used: \forall integer j;
+          0 <= j < frame_core.nframes && j != pa.pa / PAGE_SIZE ==> used_same{Pre, Post}(j);
+    behavior refused:
+      assumes !(pa.pa % PAGE_SIZE == 0 && pa.pa / PAGE_SIZE < frame_core.nframes
+          && can_own_p(owner) &&
+              zeroed(pa.pa / PAGE_SIZE) && single(pa.pa / PAGE_SIZE, owner));
+      assigns \nothing;
+      ensures kfree_refused: \result != \null;
 */
 static inline err_t kfree(paddr_t pa, enum frame_owner owner)
 {
@@ -672,7 +721,13 @@ static inline err_t kfree(paddr_t pa, enum frame_owner owner)
 			frame_quick_push(i);
 			//@ for kept: assert kfree_pushed: frame_ok;
 			/* after the push's drain: a kalloc's ++ meets it */
+			/* for the prover: the count is no part of free_frame */
+			//@ ghost pushed:;
 			frame_core.owned[owner]--;
+			/*@ for owned_single: assert kfree_count: \forall integer j;
+			      0 <= j < frame_core.nframes ==>
+			        (free_frame(j) <==> \at(free_frame(j), pushed));
+			*/
 			/*@ for kept: assert kfree_table: table_ok; */
 			/*@ for kept: assert kfree_quick: quick_ok; */
 			return NULL;

@@ -51,11 +51,13 @@ static inline pt_attr_t leaf0_attr(pte_t e)
  * back) leaves it alone. */
 static uint64_t live_root = NO_PAGE;
 
+/*@ assigns \nothing; */
 static uint64_t canon(uint64_t lin)
 {
 	return lin & LIN_HALF ? lin | ~(LIN_TOP - 1) : lin;
 }
 
+/*@ assigns \nothing; */
 static bool is_canonical(uint64_t va)
 {
 	uint64_t top = va >> (LIN_BITS - 1);
@@ -215,7 +217,22 @@ static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, uns
 				t[i] = 0;
 		*count = 0;
 	} else {
-		pte_t first = pte_leaf(level, pte_frame(e, level + 1), pte_attr(e, level + 1));
+		const uint64_t f = pte_frame(e, level + 1);
+		/* For the prover: a split leaf is at level 1 or 2, so the sizes
+		 * are numbers, and a frame aligned to the larger is aligned to
+		 * the smaller with 511 more pages below 2^52 (one case each). */
+		/*@ assert split_sizes: level == 0 && pt_size_of(level) == 0x1000 &&
+		          pt_size_of((unsigned)(level + 1)) == 0x200000 ||
+		      level == 1 && pt_size_of(level) == 0x200000 &&
+		          pt_size_of((unsigned)(level + 1)) == 0x40000000;
+		*/
+		//@ assert split_0: level == 0 ==> f % 0x1000 == 0 && f + 511 * 0x1000 < (1 << 52);
+		/*@ assert split_1: level == 1 ==>
+		      f % 0x200000 == 0 && f + 511 * 0x200000 < (1 << 52);
+		*/
+		//@ assert split_f: f % pt_size_of(level) == 0;
+		//@ assert split_end: f + 511 * pt_size_of(level) < (1 << 52);
+		pte_t first = pte_leaf(level, f, pte_attr(e, level + 1));
 		/*@ loop invariant 0 <= i <= PT_ENTRIES;
 		    loop assigns i, t[0 .. PT_ENTRIES - 1]; */
 		for (unsigned i = 0; i < PT_ENTRIES; i++)

@@ -38,8 +38,9 @@ HEADER_FUNCS = [
 UNITS = {
     # The entry format and index helpers, and the shift/mask facts.
     "pte": ("proof/pte.c", [], []),
-    # The page-table driver: RTE on every function, with the machine seam
-    # and the door to the frame allocator as stub contracts (proof/seam.h).
+    # The page-table driver: the functions PT_FUNCS names (not yet every
+    # function of the file), with the machine seam as a stub contract
+    # (table_at, in pt.c).
     "pt": ("paging/pt.c", "PT", []),
     # The frame table's helpers, its lists, and kalloc/kfree's order-0 path.
     "frame": ("monitor/frame.c", "FRAME", []),
@@ -84,6 +85,20 @@ def load_known():
             unit, fct, prop, reason = parts
             known.setdefault(unit, []).append((fct, prop, reason))
     return known
+
+
+def check_free_in():
+    """frame.h spells free_in out as one in_free(t, z, i, j, 2^j) per order j
+    (no existential over the order, no shift for the prover): each size must
+    be 2^j, for every order 0 .. FRAME_MAX_ORDER once."""
+    text = open(os.path.join(ROOT, "monitor", "frame.h")).read()
+    top = int(re.search(r"#define FRAME_MAX_ORDER (\d+)", text).group(1))
+    pairs = [(int(j), int(s, 0)) for j, s in
+             re.findall(r"in_free\(t, z, i, (\d+), (0x[0-9a-f]+|\d+)\)", text)]
+    bad = [(j, s) for j, s in pairs if s != 1 << j]
+    if bad or sorted(j for j, _ in pairs) != list(range(top + 1)):
+        sys.exit(f"prove: monitor/frame.h: free_in must name in_free(t, z, i, j, 2^j) once for "
+                 f"each order 0 .. {top}; wrong: {bad or sorted(j for j, _ in pairs)}")
 
 
 def frama_c(unit, src, fcts, extra, exclude, timeout, par):
@@ -153,6 +168,7 @@ def main():
     args = ap.parse_args()
 
     known = load_known()
+    check_free_in()
     bad = []
     t_all = time.time()
     total_ok = total = 0
