@@ -295,3 +295,13 @@ uint64_t plat_shootdown(uint64_t mask)
 {
 	return shoot_round(&shoot, mask, PLAT_SHOOT_BOUND_US);
 }
+
+static void raise_job(void *arg)
+{
+	(void)plat_raise((enum plat_trap)(uintptr_t)arg, 0);
+}
+
+bool plat_raise_on(unsigned k, enum plat_trap kind)
+{
+	return k && k < ncpus && plat_cpu_call(k, raise_job, (void *)(uintptr_t)kind);
+}

@@ -5,6 +5,8 @@
  * only through its err_t. argv[0] is the command's name.
  */
 #include "cmds.h"
+
+#include "guest.h"
 #include "console.h"
 #include "memmap.h"
 #include "monitor.h"
@@ -373,12 +375,47 @@ static const struct {
     {"overflow", PLAT_TRAP_DEEP, 0},
 };
 
+/* trap KIND CPU: the exception on another CPU (idle), which stops that
+ * CPU with a dump; CPU 0 waits (a second at most) to see it halted. */
+static err_t trap_on(struct con *c, const char *kind_name, enum plat_trap kind, const char *cpu)
+{
+	struct guest_cpu_info i;
+	uint64_t k;
+	err_t e = con_parse_number(cpu, &k);
+
+	if (e)
+		return con_fail(c, "trap: cpu: %s: '%.40s'", e, cpu);
+	if (!k || k >= guest_ncpus())
+		return con_fail(c, "trap: no other cpu '%.40s' ('cpu' lists them)", cpu);
+	if (kind != PLAT_TRAP_DE && kind != PLAT_TRAP_BP && kind != PLAT_TRAP_UD &&
+	    kind != PLAT_TRAP_GP)
+		return con_fail(c, "trap: only de, bp, ud and gp go to another cpu, not %s",
+		                kind_name);
+	guest_cpu_info((unsigned)k, &i);
+	if (i.guest || i.halted)
+		return con_fail(c, "trap: cpu %u is not idle", (unsigned)k);
+	if (!plat_raise_on((unsigned)k, kind))
+		return con_fail(c, "trap: this platform cannot raise %s on cpu %u", kind_name,
+		                (unsigned)k);
+	const uint64_t t = plat_now_us();
+	do {
+		plat_idle();
+		guest_cpu_info((unsigned)k, &i);
+	} while (!i.halted && plat_now_us() - t < 1000000);
+	if (!i.halted)
+		return con_fail(c, "trap: %s was raised on cpu %u but did not fault", kind_name,
+		                (unsigned)k);
+	con_printf("trap: cpu %u halted; the others carry on\n", (unsigned)k);
+	return NULL;
+}
+
 static err_t cmd_trap(struct con *c, int argc, char **argv)
 {
-	(void)argc;
 	for (size_t i = 0; i < ARRAY_SIZE(trap_kinds); i++) {
 		if (!con_streq(argv[1], trap_kinds[i].name))
 			continue;
+		if (argc == 3)
+			return trap_on(c, argv[1], trap_kinds[i].kind, argv[2]);
 		uint64_t addr = trap_kinds[i].addr;
 		if (con_streq(argv[1], "guard") && !(addr = a_guard_page()))
 			return con_fail(c, "trap: memmon has no guard page here");
@@ -624,9 +661,9 @@ const struct con_cmd con_cmds[] = {
               "a new line); echo on restores it; echo alone shows the setting.",
      .run = cmd_echo},
     {.name = "trap",
-     .args = "de|bp|ud|gp|pf|null|guard|wp|nx|overflow",
+     .args = "de|bp|ud|gp|pf|null|guard|wp|nx|overflow [CPU]",
      .min_args = 1,
-     .max_args = 1,
+     .max_args = 2,
      .summary = "raise a CPU exception on purpose (tests the fault path and memmon's tables)",
      .usage = "Raises #DE (divide by zero), #BP (int3), #UD (ud2), #GP (non-canonical access)\n"
               "or #PF: pf reads the unmapped upper half, null reads page 0, guard reads the\n"
@@ -634,7 +671,9 @@ const struct con_cmd con_cmds[] = {
               "unchanged (read-only), nx calls a 'ret' in memmon's data (no-execute),\n"
               "overflow recurses until the stack meets its guard page. memmon prints the\n"
               "exception dump, ends the command with an error and returns to the prompt;\n"
-              "'did not fault' means the protection is missing.",
+              "'did not fault' means the protection is missing. With CPU (1 or more, idle;\n"
+              "de, bp, ud or gp), that CPU raises it: its dump is printed, it halts for good\n"
+              "('cpu' shows it halted), CPU 0 carries on: 'trap: cpu K halted; ...'.",
      .run = cmd_trap},
     {.name = "halt",
      .args = "",

@@ -78,6 +78,9 @@ enum plat_trap {
 	PLAT_TRAP_DEEP,  /* recursion without end (#PF on the stack's guard page) */
 };
 bool plat_raise(enum plat_trap kind, uint64_t addr);
+/* The same on CPU k (1 .., idle), for kinds without an address: the fault
+ * stops that CPU (SPEC section 4); returns at once. False where it cannot. */
+bool plat_raise_on(unsigned k, enum plat_trap kind);
 
 /*
  * The reserved part of every address space: memmon's own pages, mapped

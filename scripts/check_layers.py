@@ -74,7 +74,7 @@ PREFIX_LAYER = [
 CONSOLE_SEAM = {
     "plat_putc", "plat_getc", "plat_idle", "plat_guarded_call", "plat_raise",
     "plat_poweroff", "plat_halt", "plat_protect_on", "plat_reserved", "plat_script", "plat_image_sum",
-    "plat_now_us", "plat_start_cpus",
+    "plat_now_us", "plat_start_cpus", "plat_raise_on",
 }
 
 # In console files: no raw entry decoding, no tables but through the views,

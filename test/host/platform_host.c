@@ -515,6 +515,13 @@ unsigned long host_shootdowns(void)
 
 void plat_start_cpus(void) {}
 
+bool plat_raise_on(unsigned k, enum plat_trap kind)
+{
+	(void)k;
+	(void)kind;
+	return false;
+}
+
 unsigned plat_cpu_count(void)
 {
 	return cpus.n;

@@ -273,3 +273,25 @@ def test_one_cpu(fresh):
     kind, d = parse_exit(one(m, f"guest run {g}"), g)
     assert kind == "npf"
     check_ok(m)
+
+
+def test_fault_on_another_cpu(fresh):
+    """An exception in memmon's code on CPU 1 stops CPU 1 with a dump; CPU 0 and the
+    other CPUs carry on (trap KIND CPU)."""
+    m = fresh(smp=3)
+    out = m.cmd("trap ud 1", 30)
+    text = "\n".join(out)
+    assert re.search(r"cpu 0x1:\s*exception #UD vector 6 error 0x0 rip 0x[0-9a-f]+", text), text
+    assert "memmon: cpu 0x1 halted" in text, text
+    assert out[-1] == "trap: cpu 1 halted; the others carry on", out
+    assert [s for _, _, s in cpus(m)] == ["console", "halted", "idle"]
+    n, g = loop_space(m, F, F + K4)
+    fails(m, f"guest start {g} 1", "halted")
+    fails(m, "trap ud 1", "not idle")
+    fails(m, "trap pf 2", "only de, bp, ud and gp")
+    fails(m, "trap ud 3", "no other cpu")
+    start(m, g, 2)
+    assert grows(m, F + K4)
+    text, kind, d = stop(m, g)
+    assert kind == "stopped"
+    check_ok(m)
