@@ -61,6 +61,7 @@ static unsigned ncpus = 1;
 static uint8_t index_of[256]; /* APIC ID -> CPU index (0 for unknown) */
 static uint64_t low_area;
 static const struct smp_boot *boot_cpus; /* from smp_prepare */
+static bool aps_woken;                   /* an INIT went out: APIC IDs must be looked up */
 
 #define LOAD(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -96,7 +97,7 @@ static struct shoot shoot = {.send = send_ipi, .now_us = now_us, .relax = wait_f
 
 unsigned smp_self(void)
 {
-	return ncpus == 1 ? 0 : index_of[apic_id() & 0xff];
+	return aps_woken ? index_of[apic_id() & 0xff] : 0;
 }
 
 void smp_ipi(void)
@@ -204,6 +205,7 @@ static bool start_one(const struct smp_boot *b, unsigned i)
 	d->entry = (uint64_t)(uintptr_t)ap_main;
 	d->arg = k;
 	index_of[c->apic & 0xff] = (uint8_t)k;
+	aps_woken = true;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 	const uint32_t page = (uint32_t)(code >> 12);

@@ -747,6 +747,11 @@ err_t guest_stop(unsigned g, guest_line_fn *line, void *ctx, struct guest_exit *
 		           g, g);
 		return msg;
 	}
+	if (LOAD(&x->remote_code) == REMOTE_RUNNING && plat_cpu_state(k) == PLAT_CPU_HALTED) {
+		/* A fault in memmon's code stopped that CPU mid-run: the guest's
+		 * state there is lost, as after a triple fault. */
+		STORE(&x->remote_code, (uint64_t)VMEXIT_SHUTDOWN);
+	}
 	if (LOAD(&x->remote_code) == REMOTE_RUNNING) {
 		STORE(&x->stop_req, true);
 		plat_cpu_kick(k);
@@ -812,8 +817,8 @@ uint64_t guest_sync(void)
 
 	for (unsigned g = 1; g <= GUEST_MAX; g++) {
 		struct guest *x = &G[g];
-		if (!x->used || !x->cpu)
-			continue;
+		if (!x->used || !x->cpu || plat_cpu_state(x->cpu) == PLAT_CPU_HALTED)
+			continue; /* a halted CPU runs nothing and never answers */
 		const uint64_t gen = space_generation(x->space);
 		if (gen != x->synced) {
 			mask |= (uint64_t)1 << x->cpu;
