@@ -54,6 +54,7 @@ struct cpu {
 	void (*fn)(void *);        /* atomic: work plat_cpu_call handed it */
 	void *arg;
 	uint64_t stacks; /* its SMP_AP_PAGES allocation */
+	int arrived;     /* atomic: set by the CPU once it waits for work */
 };
 
 static struct cpu cpus[SMP_CPU_MAX] = {{.state = PLAT_CPU_CONSOLE}};
@@ -163,6 +164,7 @@ static void ap_main(uint64_t k)
 	apic_write(APIC_LVT_TMR, APIC_LVT_MASKED | SVM_TIMER_VECTOR);
 	svm_cpu_on((unsigned)k);
 	STORE(&c->state, PLAT_CPU_IDLE);
+	STORE(&c->arrived, 1);
 	for (;;) {
 		cpu_cli();
 		void (*fn)(void *) = LOAD(&c->fn);
@@ -187,7 +189,7 @@ static bool start_one(const struct smp_boot *b, unsigned i)
 
 	c->apic = b->apic[i];
 	c->stacks = b->stacks[i];
-	c->state = PLAT_CPU_IDLE + 100; /* not arrived */
+	c->arrived = 0;
 	d->gdt[0] = 0;
 	d->gdt[1] = 0x00cf9a000000ffffull; /* 32-bit code, flat */
 	d->gdt[2] = 0x00cf92000000ffffull; /* data, flat */
@@ -211,14 +213,14 @@ static bool start_one(const struct smp_boot *b, unsigned i)
 	const uint32_t page = (uint32_t)(code >> 12);
 	bool sent = apic_send(c->apic, APIC_ICR_INIT);
 	delay_us(10000);
-	for (int sipi = 0; sent && sipi < 2 && LOAD(&c->state) != PLAT_CPU_IDLE; sipi++) {
+	for (int sipi = 0; sent && sipi < 2 && !LOAD(&c->arrived); sipi++) {
 		sent = apic_send(c->apic, APIC_ICR_SIPI | page);
 		delay_us(200);
 	}
 	const uint64_t t = plat_now_us();
-	while (LOAD(&c->state) != PLAT_CPU_IDLE && plat_now_us() - t < 200000)
+	while (!LOAD(&c->arrived) && plat_now_us() - t < 200000)
 		cpu_pause();
-	if (LOAD(&c->state) == PLAT_CPU_IDLE) {
+	if (LOAD(&c->arrived)) {
 		ncpus++;
 		return true;
 	}
