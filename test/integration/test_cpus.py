@@ -257,7 +257,7 @@ def test_stress_no_write_after_removal(cm):
         assert kind == "stopped", (kind, d)  # they were all still running
     assert [s for _, _, s in cpus(cm)] == ["console", "idle", "idle", "idle"]
     check_ok(cm)
-    assert len(removed) > 10
+    assert len(removed) >= max(1, STRESS // 500), len(removed)  # about 1 in 150 commands
 
 
 def test_one_cpu(fresh):
