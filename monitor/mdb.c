@@ -494,6 +494,46 @@ mdb_id mdb_joinable(mdb_id r)
 	return r0;
 }
 
+/* Whether node y and the node of its space and level in the next piece
+ * of the block a level up have the same rights, the same root-ness and
+ * the same presence of children; *z that node. */
+static bool next_piece_agrees(mdb_id y, mdb_id *z)
+{
+	const struct mdb_node *p = slot(y);
+	const unsigned k = (unsigned)(mdb_va(p) / mdb_size(p)) & 511;
+
+	*z = mdb_piece(y, (k + 1) & 511);
+	if (!*z)
+		return false;
+	const struct mdb_node *q = slot(*z);
+	return mdb_rights(q) == mdb_rights(p) && !q->parent == !p->parent && !q->child == !p->child;
+}
+
+/*
+ * Why this is necessary: if the group of x's root r (piece k0) is
+ * joinable, every node y of r's tree is piece k0 of a node y0 of piece
+ * 0's tree, and y0 is aligned to the size a level up, so y's own index in
+ * its block a level up is k0 and mdb_piece(y, k0 + 1) is piece k0 + 1 of
+ * y0: a node of the next piece's tree with y's rights; it is a root just
+ * when y is (both are when y0 is), and its children are the pieces k0 + 1
+ * of y0's children as y's are their pieces k0. (Piece 511's next is
+ * piece 0, the same argument.) So x and its first child must each find
+ * such a node, and that child's must be a child of x's.
+ */
+bool mdb_may_join(mdb_id x)
+{
+	const struct mdb_node *p = slot(x);
+	mdb_id z, zc;
+
+	if (mdb_level(p) >= 2)
+		return false;
+	if (!next_piece_agrees(x, &z))
+		return false;
+	if (!p->child)
+		return true;
+	return next_piece_agrees(p->child, &zc) && slot(zc)->parent == z;
+}
+
 /* Cut node z's children loose (each becomes a root of its own tree). */
 static void orphan_children(struct mdb_node *z)
 {
