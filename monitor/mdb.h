@@ -157,8 +157,10 @@ mdb_id mdb_joinable(mdb_id r);
  * counterpart in the next piece's tree (the node of x's space and level
  * one block past x's, wrapping inside the block a level up: mdb_piece)
  * exists, has x's rights, and is a root or has children exactly when x
- * is and does; likewise x's first child, if it has one. False: the
- * group of x's tree is not joinable (x below 1G). True: it may be.
+ * is and does; and x's first child's counterpart is a child of it with
+ * the same rights and presence of children (looked for among its first 8
+ * children only). False: the group of x's tree is not joinable (x below
+ * 1G). True: it may be.
  */
 bool mdb_may_join(mdb_id x);
 
