@@ -494,6 +494,61 @@ mdb_id mdb_joinable(mdb_id r)
 	return r0;
 }
 
+/* Whether node y and the node of its space and level in the next piece
+ * of the block a level up have the same rights, the same root-ness and
+ * the same presence of children; *z that node. */
+static bool next_piece_agrees(mdb_id y, mdb_id *z)
+{
+	const struct mdb_node *p = slot(y);
+	const unsigned k = (unsigned)(mdb_va(p) / mdb_size(p)) & 511;
+
+	*z = mdb_piece(y, (k + 1) & 511);
+	if (!*z)
+		return false;
+	const struct mdb_node *q = slot(*z);
+	return mdb_rights(q) == mdb_rights(p) && !q->parent == !p->parent && !q->child == !p->child;
+}
+
+/* Children of the next piece's node that mdb_may_join looks at, at most. */
+#define MAY_JOIN_RING 8
+
+/*
+ * Why this is necessary: if the group of x's root r (piece k0) is
+ * joinable, every node y of r's tree is piece k0 of a node y0 of piece
+ * 0's tree, and y0 is aligned to the size a level up, so y's own index in
+ * its block a level up is k0 and mdb_piece(y, k0 + 1) is piece k0 + 1 of
+ * y0 (piece 511's next is piece 0): a node of the next piece's tree, at
+ * y's place plus one fixed delta, with y's rights; it is a root just when
+ * y is (both are when y0 is), and its children are the pieces k0 + 1 of
+ * y0's children as y's are their pieces k0. So x must find such a node z,
+ * and x's first child's counterpart must be among z's children: looked
+ * for in z's ring (no hash probe), up to MAY_JOIN_RING of them (past
+ * that, "may").
+ */
+bool mdb_may_join(mdb_id x)
+{
+	const struct mdb_node *p = slot(x);
+	mdb_id z;
+
+	if (mdb_level(p) >= 2 || !next_piece_agrees(x, &z))
+		return false;
+	if (!p->child)
+		return true;
+	const struct mdb_node *c = slot(p->child);
+	const uint64_t want = mdb_va(c) + (mdb_va(slot(z)) - mdb_va(p)); /* modulo 2^64 */
+	const mdb_id first = slot(z)->child;
+	mdb_id d = first;
+	for (unsigned n = 0; n < MAY_JOIN_RING; n++) {
+		const struct mdb_node *q = slot(d);
+		if (mdb_space(q) == mdb_space(c) && mdb_va(q) == want)
+			return mdb_rights(q) == mdb_rights(c) && !q->child == !c->child;
+		d = q->next;
+		if (d == first)
+			return false;
+	}
+	return true;
+}
+
 /* Cut node z's children loose (each becomes a root of its own tree). */
 static void orphan_children(struct mdb_node *z)
 {

@@ -152,6 +152,18 @@ mdb_id mdb_piece(mdb_id x, unsigned k);
  */
 mdb_id mdb_joinable(mdb_id r);
 
+/*
+ * A necessary condition for mdb_joinable(mdb_root(x)), in O(1): x's
+ * counterpart in the next piece's tree (the node of x's space and level
+ * one block past x's, wrapping inside the block a level up: mdb_piece)
+ * exists, has x's rights, and is a root or has children exactly when x
+ * is and does; and x's first child's counterpart is a child of it with
+ * the same rights and presence of children (looked for among its first 8
+ * children only). False: the group of x's tree is not joinable (x below
+ * 1G). True: it may be.
+ */
+bool mdb_may_join(mdb_id x);
+
 /* Undo mdb_split for a joinable r0: every group of 512 pieces becomes its
  * piece 0, a level up; the other 511 nodes of each group are freed.
  * Translations do not change. */

@@ -339,9 +339,9 @@ static uint64_t group_of(mdb_id r)
 static void heal_tree(mdb_id c, uint64_t *failed)
 {
 	for (;;) {
-		const mdb_id r = mdb_root(c);
-		if (mdb_level(N(r)) >= 2)
+		if (!mdb_may_join(c))
 			return;
+		const mdb_id r = mdb_root(c);
 		const uint64_t g = group_of(r);
 		if (g == *failed)
 			return;

@@ -2445,6 +2445,50 @@ static void test_heal_big_cycle(void **state)
 	full_check();
 }
 
+/* The size of the database node of n holding v (0 4K, 1 2M, 2 1G). */
+static unsigned node_level(unsigned n, uint64_t v)
+{
+	const uint32_t x = space_node(n, v);
+
+	assert_true(x != MDB_NIL);
+	return mdb_level(mdb_at(x));
+}
+
+/* A group whose pieces all still have mappings derived from them heals
+ * too, and one that differs below its roots does not: sigma0's 2M block
+ * mapped 2M into space a and 2M into b; a flush of one page of b splits
+ * the tree (each of its three nodes into 512 4K nodes, one of b's gone);
+ * the flush of the rest of b leaves every piece of sigma0 with one child
+ * in a, the same shape: the tree joins back to one 2M node in sigma0 and
+ * one in a. With one page of a made read-only first, it stays split. */
+static void test_heal_shaped(void **state)
+{
+	const uint64_t s = s0_run(MB2), d = 4 * MB2;
+	(void)state;
+
+	assert_true(s != 0);
+	for (unsigned pin = 0; pin < 2; pin++) {
+		const unsigned a = new_space(), b = new_space();
+		step(op_map(0, s, a, d, MB2, RWX));
+		step(op_map(0, s, b, d, MB2, RWX));
+		assert_int_equal(node_level(b, d), 1);
+		const uint64_t n1 = nodes();
+		step(op_flush(b, d + 5 * KB4, KB4));
+		assert_int_equal(node_level(a, d), 0);
+		assert_int_equal(nodes(), n1 + 3 * 511 - 1);
+		if (pin)
+			step(op_protect(a, d + 7 * KB4, KB4, R));
+		step(op_flush(b, d, MB2));
+		assert_int_equal(node_level(a, d), pin ? 0 : 1);
+		assert_int_equal(node_level(0, s + 9 * KB4), pin ? 0 : 1);
+		/* the three 2M nodes were n1's; now 2 x 512 4K nodes, or 2 */
+		assert_int_equal(nodes(), pin ? n1 - 3 + 2 * 512 : n1 - 1);
+		full_check();
+		step(op_del(b));
+		step(op_del(a));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest small_tests[] = {
@@ -2479,6 +2523,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_shared_leaf_reserve, setup_small, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_cost, setup_small, teardown),
 	    cmocka_unit_test_setup_teardown(test_heal_cycles, setup_small, teardown),
+	    cmocka_unit_test_setup_teardown(test_heal_shaped, setup_small, teardown),
 	};
 	if (getenv("SPACE_FILTER"))
 		cmocka_set_test_filter(getenv("SPACE_FILTER"));
