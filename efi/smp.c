@@ -162,6 +162,7 @@ static void ap_main(uint64_t k)
 	         stack_top(c, SMP_GUARD2 + 1, SMP_IST_PAGES));
 	apic_write(APIC_SVR, apic_read(APIC_SVR) | 0x100);
 	apic_write(APIC_LVT_TMR, APIC_LVT_MASKED | SVM_TIMER_VECTOR);
+	apic_write(APIC_TMR_DIV, 0x3); /* divide by 16, as calibrated on CPU 0 */
 	svm_cpu_on((unsigned)k);
 	STORE(&c->state, PLAT_CPU_IDLE);
 	STORE(&c->arrived, 1);

@@ -250,10 +250,12 @@ err_t cmd_cpu(struct con *c, int argc, char **argv)
 		struct guest_cpu_info i;
 		guest_cpu_info(k, &i);
 		con_printf("cpu %u apic 0x%x ", k, i.apic);
-		if (i.guest)
+		if (i.halted)
+			con_printf("halted\n");
+		else if (i.guest)
 			con_printf("guest %u\n", i.guest);
 		else
-			con_printf("%s\n", i.halted ? "halted" : i.console ? "console" : "idle");
+			con_printf("%s\n", i.console ? "console" : "idle");
 	}
 	return NULL;
 }
@@ -445,8 +447,11 @@ err_t cmds_guest_bench(struct con *c)
 	if (b.g)
 		guest_del(b.g);
 	for (unsigned i = 0; i < b.nloops; i++)
-		if (guest_del(b.loops[i]) && !e)
-			e = "a CPU does not give its guest back";
+		if (guest_del(b.loops[i])) /* still on its CPU: its tables must stay */
+			return con_fail(c,
+			                "guest bench: a CPU does not give guest %u back; space %u "
+			                "is kept",
+			                b.loops[i], b.n);
 	err_t d = space_del(b.n, &flushed);
 	if (e || d)
 		return con_fail(c, "guest bench: %s", e ? e : d);

@@ -170,7 +170,7 @@ err_t guest_del(unsigned g)
 	if (G[g].cpu) {
 		struct guest_exit e;
 		err_t err = guest_stop(g, drop_line, NULL, &e);
-		if (err)
+		if (err && G[g].cpu) /* not back (VMEXIT_INVALID still brings it back) */
 			return err;
 	}
 	G[g].used = false;
@@ -679,6 +679,13 @@ static void remote_loop(void *arg)
 	void *v = vmcb(g);
 
 	for (;;) {
+		/* Interrupts are off here: a kick that came before this test
+		 * (even one spent waking this CPU) is seen by it; one after it
+		 * is still pending at VMRUN, and the guest exits at once. */
+		if (LOAD(&x->stop_req)) {
+			STORE(&x->remote_code, REMOTE_STOPPED);
+			return;
+		}
 		(void)plat_svm_run(v, &x->gprs, REMOTE_SLICE_US);
 		vmcb_put(v, VMCB_TLB_CONTROL, 1, 0);
 		const uint64_t code = after_run(g);
@@ -709,7 +716,8 @@ err_t guest_start(unsigned g, unsigned k)
 		return msg;
 	}
 	if (plat_cpu_state(k) != PLAT_CPU_IDLE) {
-		fmt_format(msg, sizeof(msg), "guest: cpu %u is halted", k);
+		fmt_format(msg, sizeof(msg), "guest: cpu %u is %s", k,
+		           plat_cpu_state(k) == PLAT_CPU_HALTED ? "halted" : "busy");
 		return msg;
 	}
 	if (x->state == GUEST_EXCEPTION && !x->stepped && !inject(g)) {
@@ -841,7 +849,7 @@ err_t guest_recall(unsigned n)
 		struct guest_exit e;
 		if (G[g].used && G[g].cpu && (n == SPACE_MAX || G[g].space == n)) {
 			err_t err = guest_stop(g, drop_line, NULL, &e);
-			if (err)
+			if (err && G[g].cpu)
 				return err;
 		}
 	}
@@ -892,6 +900,8 @@ err_t guest_skip(unsigned g, uint64_t *rip)
 		return "guest: it shut down (guest load starts it again)";
 	case GUEST_TIMER:
 		return "guest: its time slice ended; nothing to step past (guest run goes on)";
+	case GUEST_STOPPED:
+		return "guest: guest stop brought it back mid-run; nothing to step past";
 	default:
 		CHECK(false);
 	}

@@ -130,6 +130,7 @@ def test_start_stop_and_refusals(cm):
         assert still(cm, F + 0x10000 * (k - 1) + K4, 0.3)
     assert [s for _, _, s in cpus(cm)] == ["console", "idle", "idle", "idle"]
     assert guest_list(cm)[g1][2] == "stopped"
+    fails(cm, f"guest skip {g1}", "nothing to step past")
     # Back on CPU 0 it runs where it left off; then on another CPU again.
     kind, d = parse_exit(one(cm, f"guest run {g1} 20"), g1)
     assert kind == "timer"
@@ -179,6 +180,19 @@ def test_space_del_and_reset_with_guests_running(cm):
     assert guest_list(cm) == {}
     assert [s for _, _, s in cpus(cm)] == ["console", "idle", "idle", "idle"]
     assert still(cm, F + 0x11000, 0.5) and still(cm, F + 0x21000, 0.5)
+    check_ok(cm)
+
+
+def test_stop_right_after_start(cm):
+    """A stop sent in one write behind its start (as a script would) is never lost,
+    however early the other CPU takes it."""
+    n, g = loop_space(cm, F, F + K4)
+    for k in (1, 2, 3, 1, 2, 3, 1, 2, 3, 1):
+        started, stopped = cm.batch([f"guest start {g} {k}", f"guest stop {g}"], 30)
+        assert started == [f"guest {g} on cpu {k}"], started
+        assert len(stopped) == 1 and re.fullmatch(rf"exit {g}: stopped rip {HEX}", stopped[0]), \
+            stopped
+        assert [s for _, _, s in cpus(cm)] == ["console", "idle", "idle", "idle"]
     check_ok(cm)
 
 
