@@ -121,10 +121,7 @@ void cpu_halt_forever(void)
 	}
 }
 
-/* The dump's lines; CPUs take turns (a bounded wait: a CPU that died
- * holding the turn does not silence the others). */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+void cpu_say(const char *fmt, ...)
 {
 	static int turn;
 	char buf[160];
@@ -142,14 +139,14 @@ static void say(const char *fmt, ...)
 
 static void dump(const struct trap_frame *f)
 {
-	say("\nexception %s vector %lu error 0x%lx rip 0x%lx cr2 0x%lx\n",
-	    x86_exc_name((int)f->vector), f->vector, f->error, f->rip, read_cr2());
-	say("  rax 0x%lx rbx 0x%lx rcx 0x%lx rdx 0x%lx\n", f->rax, f->rbx, f->rcx, f->rdx);
-	say("  rsi 0x%lx rdi 0x%lx rbp 0x%lx rsp 0x%lx\n", f->rsi, f->rdi, f->rbp, f->rsp);
-	say("  r8 0x%lx r9 0x%lx r10 0x%lx r11 0x%lx\n", f->r8, f->r9, f->r10, f->r11);
-	say("  r12 0x%lx r13 0x%lx r14 0x%lx r15 0x%lx\n", f->r12, f->r13, f->r14, f->r15);
-	say("  cs 0x%lx ss 0x%lx rflags 0x%lx cr0 0x%lx cr3 0x%lx cr4 0x%lx\n", f->cs, f->ss,
-	    f->rflags, read_cr0(), read_cr3(), read_cr4());
+	cpu_say("\nexception %s vector %lu error 0x%lx rip 0x%lx cr2 0x%lx\n",
+	        x86_exc_name((int)f->vector), f->vector, f->error, f->rip, read_cr2());
+	cpu_say("  rax 0x%lx rbx 0x%lx rcx 0x%lx rdx 0x%lx\n", f->rax, f->rbx, f->rcx, f->rdx);
+	cpu_say("  rsi 0x%lx rdi 0x%lx rbp 0x%lx rsp 0x%lx\n", f->rsi, f->rdi, f->rbp, f->rsp);
+	cpu_say("  r8 0x%lx r9 0x%lx r10 0x%lx r11 0x%lx\n", f->r8, f->r9, f->r10, f->r11);
+	cpu_say("  r12 0x%lx r13 0x%lx r14 0x%lx r15 0x%lx\n", f->r12, f->r13, f->r14, f->r15);
+	cpu_say("  cs 0x%lx ss 0x%lx rflags 0x%lx cr0 0x%lx cr3 0x%lx cr4 0x%lx\n", f->cs, f->ss,
+	        f->rflags, read_cr0(), read_cr3(), read_cr4());
 }
 
 void trap_dispatch(struct trap_frame *f)
@@ -167,28 +164,28 @@ void trap_dispatch(struct trap_frame *f)
 	const unsigned k = smp_self();
 	if (f->vector == 2) { /* NMI: not caused by the code, so it may go on */
 		if (k)
-			say("\ncpu 0x%x:", k);
+			cpu_say("\ncpu 0x%x:", k);
 		dump(f);
 		return;
 	}
 	if (f->vector >= 32) {
-		say("\nmemmon: stray interrupt vector %lu on cpu 0x%x ignored\n", f->vector, k);
+		cpu_say("\nmemmon: stray interrupt vector %lu on cpu 0x%x ignored\n", f->vector, k);
 		return;
 	}
 	if (k) { /* another CPU: stop it; CPU 0 carries on */
-		say("\ncpu 0x%x:", k);
+		cpu_say("\ncpu 0x%x:", k);
 		dump(f);
-		say("memmon: cpu 0x%x halted\n", k);
+		cpu_say("memmon: cpu 0x%x halted\n", k);
 		smp_halted(k);
 		cpu_halt_forever();
 	}
 	if (++depth > 2) { /* the nested dump itself faulted: say the least */
-		say("\nexception vector %lu rip 0x%lx; halted\n", f->vector, f->rip);
+		cpu_say("\nexception vector %lu rip 0x%lx; halted\n", f->vector, f->rip);
 		cpu_halt_forever();
 	}
 	dump(f);
 	if (depth > 1) {
-		say("memmon: exception while handling an exception; halted\n");
+		cpu_say("memmon: exception while handling an exception; halted\n");
 		cpu_halt_forever();
 	}
 	if (f->vector != 8 && f->vector != 18) {
@@ -196,6 +193,6 @@ void trap_dispatch(struct trap_frame *f)
 		trapguard_recover((int)f->vector); /* returns if no command runs */
 		depth++;
 	}
-	say("memmon: fatal exception outside any command; halted\n");
+	cpu_say("memmon: fatal exception outside any command; halted\n");
 	cpu_halt_forever();
 }

@@ -51,6 +51,12 @@ void trap_dispatch(struct trap_frame *f);
 #define CPU_TRAMP_IDT_BYTES (CPU_TRAMP_VECTORS * 16)
 void cpu_tramp_tables(void *gdt_out, void *idt_out, uint64_t stubs_va);
 
+/* A line of the platform's own (a dump, a CPU that did not start): the
+ * format as fmt.h's, at most 159 characters, to COM1 ('\n' as "\r\n").
+ * CPUs take turns (a bounded wait, so that a CPU that died holding the
+ * turn does not silence the others); the console's output does not. */
+void cpu_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Halt for good, with interrupts off. */
 void cpu_halt_forever(void) __attribute__((noreturn));
 

@@ -409,12 +409,11 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		keep(smp.low, SMP_LOW_PAGES * 4096);
 		seg(smp.low, smp.low + 4096, MM_SEG_TEXT); /* the start code */
 	}
+	static const unsigned guards[] = {SMP_GUARD0, SMP_GUARD1, SMP_GUARD2};
 	for (unsigned i = 0; i < smp.n; i++) {
 		keep(smp.stacks[i], SMP_AP_PAGES * 4096);
-		for (unsigned gp = 0; gp < 3; gp++) {
-			const uint64_t at = smp.stacks[i] + 4096ull * (gp == 0   ? SMP_GUARD0
-			                                               : gp == 1 ? SMP_GUARD1
-			                                                         : SMP_GUARD2);
+		for (unsigned gp = 0; gp < ARRAY_SIZE(guards); gp++) {
+			const uint64_t at = smp.stacks[i] + 4096ull * guards[gp];
 			seg(at, at + 4096, MM_SEG_GUARD);
 		}
 	}

@@ -18,8 +18,6 @@
 #include "platform.h"
 #include "shoot.h"
 #include "svm.h"
-#include "uart.h"
-#include "fmt.h"
 #include "x86.h"
 
 extern __attribute__((visibility("hidden"))) char apboot_start[], apboot_end[], apboot_pm32[],
@@ -231,32 +229,20 @@ static bool start_one(const struct smp_boot *b, unsigned i)
 	return false;
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char buf[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	fmt_vformat(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	uart_puts(buf);
-}
-
 void plat_start_cpus(void)
 {
 	const struct smp_boot *b = boot_cpus;
 
 	cpus[0].apic = apic_id();
 	if (b->reported > SMP_CPU_MAX)
-		say("memmon: the firmware reports 0x%x CPUs; memmon runs on the first 0x%x\n",
-		    b->reported, SMP_CPU_MAX);
+		cpu_say("memmon: the firmware reports 0x%x CPUs; memmon runs on the first 0x%x\n",
+		        b->reported, SMP_CPU_MAX);
 	if (!b || !low_area)
 		return;
 	for (unsigned i = 0; i < b->n && ncpus < SMP_CPU_MAX; i++)
 		if (!start_one(b, i))
-			say("memmon: the CPU with APIC ID 0x%x did not start; left out\n",
-			    b->apic[i]);
+			cpu_say("memmon: the CPU with APIC ID 0x%x did not start; left out\n",
+			        b->apic[i]);
 }
 
 /* ---- the seam ----------------------------------------------------------- */

@@ -135,16 +135,32 @@ bool plat_svm_on(uint32_t *asids)
 	return true;
 }
 
-void svm_timer_wake(uint64_t us)
+/* This CPU's timer, one-shot, to interrupt in `us` (at least one tick, at
+ * most the counter's range); and stopped again. Its divider is 16 on every
+ * CPU (calibrate, ap_main), as ticks_per_ms was measured. */
+static void timer_arm(uint64_t us)
 {
-	const uint64_t per_ms = ticks_per_ms ? ticks_per_ms : 62500;
-	uint64_t ticks = us * per_ms / 1000;
+	uint64_t ticks = us * ticks_per_ms / 1000;
 
 	if (ticks > 0xffffffffu)
 		ticks = 0xffffffffu;
-	apic_write(APIC_TMR_DIV, 0x3);
-	apic_write(APIC_LVT_TMR, us ? SVM_TIMER_VECTOR : APIC_LVT_MASKED | SVM_TIMER_VECTOR);
-	apic_write(APIC_TMR_INIT, us ? (uint32_t)(ticks ? ticks : 1) : 0);
+	apic_write(APIC_LVT_TMR, SVM_TIMER_VECTOR); /* one-shot, unmasked */
+	apic_write(APIC_TMR_INIT, (uint32_t)(ticks ? ticks : 1));
+}
+
+static void timer_stop(void)
+{
+	apic_write(APIC_LVT_TMR, APIC_LVT_MASKED | SVM_TIMER_VECTOR);
+	apic_write(APIC_TMR_INIT, 0);
+}
+
+void svm_timer_wake(uint64_t us)
+{
+	CHECK(ticks_per_ms); /* a CPU waits for others only once guests exist */
+	if (us)
+		timer_arm(us);
+	else
+		timer_stop();
 }
 
 uint64_t plat_now_us(void)
@@ -157,25 +173,18 @@ uint64_t plat_now_us(void)
 uint64_t plat_svm_run(void *vmcb, struct plat_gprs *g, uint64_t slice_us)
 {
 	uint8_t *v = vmcb;
-	uint64_t ticks = slice_us * ticks_per_ms / 1000;
 	const unsigned k = smp_self();
 
 	CHECK(__atomic_load_n(&svm_ready, __ATOMIC_ACQUIRE) && (uintptr_t)vmcb % PAGE_SIZE == 0 &&
 	      slice_us);
-	if (ticks > 0xffffffffu)
-		ticks = 0xffffffffu;
-	if (!ticks)
-		ticks = 1;
 	*(uint64_t *)(v + VMCB_IOPM_BASE) = (uint64_t)(uintptr_t)iopm;
 	*(uint64_t *)(v + VMCB_MSRPM_BASE) = (uint64_t)(uintptr_t)msrpm;
 	if (smp_take_flush())
-		v[VMCB_TLB_CONTROL] = 1;            /* a shootdown round asked for it */
-	apic_write(APIC_LVT_TMR, SVM_TIMER_VECTOR); /* one-shot, unmasked */
-	apic_write(APIC_TMR_INIT, (uint32_t)ticks);
+		v[VMCB_TLB_CONTROL] = 1; /* a shootdown round asked for it */
+	timer_arm(slice_us);
 	svm_enter((uint64_t)(uintptr_t)vmcb, g, (uint64_t)(uintptr_t)host_state[k]);
 	const uint64_t left = apic_read(APIC_TMR_CUR);
-	apic_write(APIC_LVT_TMR, APIC_LVT_MASKED | SVM_TIMER_VECTOR);
-	apic_write(APIC_TMR_INIT, 0);
+	timer_stop();
 	/* Take what the guest's run left pending (the timer's interrupt, once
 	 * it fired; a shootdown's): trap_dispatch acknowledges it. */
 	__asm__ volatile("sti; nop; cli" ::: "memory");

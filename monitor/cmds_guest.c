@@ -205,9 +205,8 @@ err_t cmd_guest(struct con *c, int argc, char **argv)
 		print_exit(g, &x);
 		return NULL;
 	}
-	if (con_streq(sub, "regs") && guest_cpu(g))
-		return con_fail(c, "guest regs: guest %u runs on cpu %u (guest stop %u first)", g,
-		                guest_cpu(g), g);
+	if (con_streq(sub, "regs") && (e = guest_elsewhere(g)))
+		return con_fail(c, "%s", e);
 	if (con_streq(sub, "skip")) {
 		uint64_t rip;
 		e = guest_skip(g, &rip);

@@ -58,8 +58,6 @@ static unsigned cpu_guest[PLAT_CPU_MAX]; /* the guest started on each CPU (0: no
 static uint32_t nasids;
 static char msg[160];
 
-static err_t elsewhere(unsigned g);
-
 const char guest_err_nosvm[] = "guest: this CPU has no SVM with nested paging";
 
 const char *const guest_stop_name[GUEST_NSTOPS] = {
@@ -203,7 +201,7 @@ err_t guest_load(unsigned g, const char *name, uint64_t gpa, uint64_t *size)
 	if (!guest_exists(g))
 		return "guest: no such guest";
 	if (G[g].cpu)
-		return elsewhere(g);
+		return guest_elsewhere(g);
 	for (size_t i = 0; i < guest_nprogs; i++) {
 		const char *a = guest_progs[i].name, *b = name;
 		while (*a && *a == *b)
@@ -511,9 +509,7 @@ static enum guest_stop classify(unsigned g, uint64_t code)
 	}
 }
 
-/* Guest g (which exists) was started on another CPU: an error for any
- * command that would touch its state there. */
-static err_t elsewhere(unsigned g)
+err_t guest_elsewhere(unsigned g)
 {
 	if (!G[g].cpu)
 		return NULL;
@@ -530,7 +526,7 @@ static err_t runnable(unsigned g)
 	if (!guest_exists(g))
 		return "guest: no such guest";
 	if (x->cpu)
-		return elsewhere(g);
+		return guest_elsewhere(g);
 	if (!x->prog)
 		return "guest: no program loaded (guest load G PROG)";
 	if (x->state == GUEST_SHUTDOWN)
@@ -721,8 +717,8 @@ err_t guest_start(unsigned g, unsigned k)
 		return msg;
 	}
 	if (x->state == GUEST_EXCEPTION && !x->stepped && !inject(g)) {
-		x->state = GUEST_SHUTDOWN;
-		x->exits[GUEST_SHUTDOWN]++;
+		struct guest_exit e;
+		stopped(g, GUEST_SHUTDOWN, &e);
 		return "guest: it shut down delivering its exception (guest run shows it)";
 	}
 	/* The other CPU's TLB may hold this ASID's entries from an earlier
@@ -866,7 +862,7 @@ err_t guest_skip(unsigned g, uint64_t *rip)
 	if (!guest_exists(g))
 		return "guest: no such guest";
 	if (G[g].cpu)
-		return elsewhere(g);
+		return guest_elsewhere(g);
 	x = &G[g];
 	v = vmcb(g);
 	if (x->stepped || x->state == GUEST_NONE)
@@ -968,7 +964,7 @@ err_t guest_set(unsigned g, enum guest_reg r, uint64_t val, uint64_t *stored)
 	if (!guest_exists(g))
 		return "guest: no such guest";
 	if (G[g].cpu)
-		return elsewhere(g);
+		return guest_elsewhere(g);
 	CHECK(r < GUEST_NREGS);
 	uint64_t *p = gpr(&G[g].gprs, r);
 	if (p) {

@@ -124,6 +124,9 @@ err_t guest_run(unsigned g, uint64_t ms, guest_line_fn *line, void *ctx, struct 
  */
 err_t guest_start(unsigned g, unsigned k);
 err_t guest_stop(unsigned g, guest_line_fn *line, void *ctx, struct guest_exit *e);
+/* Guest g (which exists) was started on another CPU: the error for any call
+ * that would touch its state there; NULL otherwise. */
+err_t guest_elsewhere(unsigned g);
 /* The CPU guest g was started on (0: none); the guest started on CPU k. */
 unsigned guest_cpu(unsigned g);
 unsigned guest_on_cpu(unsigned k);

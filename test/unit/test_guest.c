@@ -390,6 +390,13 @@ static void test_space_gone(void **state)
 
 /* ---- guests on other CPUs (simulated one at a time: host.h) ------------------------ */
 
+/* A guest for another CPU: read page 0x3000, write a line (a VMRUN ends
+ * there: the hook runs before the next), read the page again, hlt. */
+static const struct host_guest_op read_twice[] = {
+    {HOST_G_READ, 0x3000, 0}, {HOST_G_OUT, 0xe9, 'a'}, {HOST_G_OUT, 0xe9, '\n'},
+    {HOST_G_READ, 0x3000, 0}, {HOST_G_HLT, 0, 0},
+};
+
 static uint64_t hook_pa; /* sigma0's page the hook unmaps */
 static unsigned long hook_rounds;
 static bool hook_sync = true;
@@ -412,17 +419,13 @@ static void unmap_between(unsigned k, unsigned long run)
 
 static void test_cpus(void **state)
 {
-	static const struct host_guest_op ops[] = {
-	    {HOST_G_READ, 0x3000, 0}, {HOST_G_OUT, 0xe9, 'a'}, {HOST_G_OUT, 0xe9, '\n'},
-	    {HOST_G_READ, 0x3000, 0}, {HOST_G_HLT, 0, 0},
-	};
 	struct guest_exit e;
 	unsigned n, g = guest_with_space(&n), g2;
 	uint64_t size, flushed;
 
 	(void)state;
 	host_cpus(4);
-	host_guest_script(ops, ARRAY_SIZE(ops));
+	host_guest_script(read_twice, ARRAY_SIZE(read_twice));
 	/* Refusals. */
 	assert_non_null(guest_start(g, 0));
 	assert_non_null(guest_start(g, 4));
@@ -495,16 +498,12 @@ static void test_cpus(void **state)
  * what test_cpus checks can fail. */
 static void test_cpus_without_rounds(void **state)
 {
-	static const struct host_guest_op ops[] = {
-	    {HOST_G_READ, 0x3000, 0}, {HOST_G_OUT, 0xe9, 'a'}, {HOST_G_OUT, 0xe9, '\n'},
-	    {HOST_G_READ, 0x3000, 0}, {HOST_G_HLT, 0, 0},
-	};
 	struct guest_exit e;
 	unsigned n, g = guest_with_space(&n);
 
 	(void)state;
 	host_cpus(2);
-	host_guest_script(ops, ARRAY_SIZE(ops));
+	host_guest_script(read_twice, ARRAY_SIZE(read_twice));
 	assert_null(guest_start(g, 1));
 	hook_pa = SRC + 0x3000;
 	hook_sync = false;
