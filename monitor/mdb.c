@@ -3,10 +3,11 @@
  * and the derivation trees. See mdb.h for the model.
  *
  * Index i lives in node page i / 128, slot i % 128. Node pages are found
- * through a two-level directory: top[i >> 16] is a directory page of 512
- * node-page pointers. Both kinds of page come from the frame allocator
- * (owner mdb) and go back on mdb_compact (pages past the fewest the nodes
- * need, their nodes moved down first) and mdb_clear.
+ * through a two-level directory: mdb_dir[i >> 16] is a directory page of
+ * 512 node-page pointers (in mdb.h, for the inline mdb_at). Both kinds of
+ * page come from the frame allocator (owner mdb) and go back on
+ * mdb_compact (pages past the fewest the nodes need, their nodes moved
+ * down first) and mdb_clear.
  *
  * The hash has 2^hbits chains (hbits grows with the node pages, so the
  * load stays at most 2). The head of chain b is slot b's `bucket` field,
@@ -17,19 +18,20 @@
 #include "frame.h"
 #include "platform.h"
 
-#define PER_PAGE      ((uint32_t)(PAGE_SIZE / sizeof(struct mdb_node))) /* 128 */
-#define DIR_SPAN      512u               /* node pages per directory page */
-#define TOP_MAX       1024u              /* 1024 * 512 * 128 = 2^26 nodes at most */
+#define PER_PAGE      MDB_PER_PAGE
+#define DIR_SPAN      MDB_DIR_SPAN
+#define TOP_MAX       MDB_DIR_MAX
 #define KEY_HASH_MASK (~(uint64_t)0xffc) /* space, block and level; not rights or flags */
 
 const char mdb_err_nomem[] = "the pool has no frame left for the mapping database";
 const char mdb_err_full[] = "the mapping database is full (2^26 nodes)";
 
+struct mdb_node **mdb_dir[MDB_DIR_MAX]; /* directory pages */
+
 static struct {
-	struct mdb_node **top[TOP_MAX]; /* directory pages */
-	uint32_t npages;                /* node pages */
-	uint32_t ndirs;                 /* directory pages */
-	uint32_t freelist;              /* through `next` */
+	uint32_t npages;   /* node pages */
+	uint32_t ndirs;    /* directory pages */
+	uint32_t freelist; /* through `next` */
 	uint64_t nfree, nused;
 	unsigned hbits;                    /* 2^hbits chains; 0: no table yet */
 	uint32_t count[MDB_MAX_SPACES][3]; /* nodes by space and size */
@@ -37,12 +39,7 @@ static struct {
 
 static inline struct mdb_node *slot(mdb_id i)
 {
-	return &M.top[i >> 16][(i >> 7) & (DIR_SPAN - 1)][i & (PER_PAGE - 1)];
-}
-
-struct mdb_node *mdb_at(mdb_id i)
-{
-	return slot(i);
+	return mdb_at(i);
 }
 
 static inline uint64_t hkey(unsigned space, uint64_t va, unsigned level)
@@ -126,20 +123,20 @@ static err_t add_page(void)
 	if (p % DIR_SPAN == 0) {
 		if (kalloc(FRAME_MDB, &pa))
 			return mdb_err_nomem;
-		M.top[p / DIR_SPAN] = plat_pa_to_ptr(pa);
+		mdb_dir[p / DIR_SPAN] = plat_pa_to_ptr(pa);
 		M.ndirs++;
 	}
 	if (kalloc(FRAME_MDB, &pa)) {
 		if (p % DIR_SPAN == 0) {
 			CHECK(!kfree(
-			    pa_init((uint64_t)(uintptr_t)M.top[p / DIR_SPAN] - plat_ram_base),
+			    pa_init((uint64_t)(uintptr_t)mdb_dir[p / DIR_SPAN] - plat_ram_base),
 			    FRAME_MDB));
-			M.top[p / DIR_SPAN] = NULL;
+			mdb_dir[p / DIR_SPAN] = NULL;
 			M.ndirs--;
 		}
 		return mdb_err_nomem;
 	}
-	M.top[p / DIR_SPAN][p % DIR_SPAN] = plat_pa_to_ptr(pa);
+	mdb_dir[p / DIR_SPAN][p % DIR_SPAN] = plat_pa_to_ptr(pa);
 	M.npages++;
 	/* Slots from the last to the first, so the free list hands them out
 	 * in order; slot 0 of page 0 is index 0, never a node. */
@@ -161,14 +158,14 @@ static err_t add_page(void)
 static void free_last_page(void)
 {
 	const uint32_t p = M.npages - 1;
-	uintptr_t page = (uintptr_t)M.top[p / DIR_SPAN][p % DIR_SPAN];
+	uintptr_t page = (uintptr_t)mdb_dir[p / DIR_SPAN][p % DIR_SPAN];
 
 	CHECK(!kfree(pa_init(page - plat_ram_base), FRAME_MDB));
 	M.npages--;
 	if (p % DIR_SPAN == 0) {
-		uintptr_t dir = (uintptr_t)M.top[p / DIR_SPAN];
+		uintptr_t dir = (uintptr_t)mdb_dir[p / DIR_SPAN];
 		CHECK(!kfree(pa_init(dir - plat_ram_base), FRAME_MDB));
-		M.top[p / DIR_SPAN] = NULL;
+		mdb_dir[p / DIR_SPAN] = NULL;
 		M.ndirs--;
 	}
 }
@@ -388,7 +385,7 @@ mdb_id mdb_piece(mdb_id x, unsigned k)
 	const uint64_t size = mdb_level_size(level), span = mdb_level_size(level + 1);
 
 	CHECK(level < 2 && k < 512);
-	const unsigned kx = (unsigned)(mdb_va(p) / size) & 511;
+	const unsigned kx = mdb_place(p);
 	return find_near(hkey(mdb_space(p), (mdb_va(p) & ~(span - 1)) + k * size, level),
 	                 (uint64_t)x + k - kx);
 }
@@ -444,7 +441,7 @@ mdb_id mdb_joinable(mdb_id r)
 	if (level >= 2 || a->parent)
 		return MDB_NIL;
 	const uint64_t size = mdb_level_size(level), span = mdb_level_size(level + 1);
-	const unsigned k0 = (unsigned)(mdb_va(a) / size) & 511;
+	const unsigned k0 = mdb_place(a);
 	/* A quick look first: r's tree against the next piece's, walked side
 	 * by side up to the first difference in shape. */
 	const mdb_id next = mdb_piece(r, (k0 + 1) & 511);
@@ -500,7 +497,7 @@ mdb_id mdb_joinable(mdb_id r)
 static bool next_piece_agrees(mdb_id y, mdb_id *z)
 {
 	const struct mdb_node *p = slot(y);
-	const unsigned k = (unsigned)(mdb_va(p) / mdb_size(p)) & 511;
+	const unsigned k = mdb_place(p);
 
 	*z = mdb_piece(y, (k + 1) & 511);
 	if (!*z)
@@ -686,6 +683,16 @@ void mdb_stats(struct mdb_stats *s)
 	                        .node_pages = M.npages};
 }
 
+uint32_t mdb_node_pages(void)
+{
+	return M.npages;
+}
+
+uint64_t mdb_free_nodes(void)
+{
+	return M.nfree;
+}
+
 err_t mdb_audit(mdb_id *bad)
 {
 	static uint32_t count[MDB_MAX_SPACES][3];
@@ -756,5 +763,6 @@ void mdb_clear(void)
 void mdb_init(void)
 {
 	__builtin_memset(&M, 0, sizeof(M));
+	__builtin_memset(mdb_dir, 0, sizeof(mdb_dir));
 	__builtin_memset(W, 0, sizeof(W));
 }

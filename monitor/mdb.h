@@ -79,9 +79,27 @@ static inline uint64_t mdb_size(const struct mdb_node *x)
 {
 	return mdb_level_size(mdb_level(x));
 }
+/* The place (0..511) of x's block in the block a level up. A shift, not a
+ * division by the size: the heal's tests run it on every command. */
+static inline unsigned mdb_place(const struct mdb_node *x)
+{
+	return (unsigned)(mdb_va(x) >> (PAGE_SHIFT + 9 * mdb_level(x))) & 511;
+}
 
-/* The node with index i (i != MDB_NIL, allocated). */
-struct mdb_node *mdb_at(mdb_id i);
+/* Node pages and their directory (mdb.c's own; here only so that mdb_at
+ * is inline): index i lives in node page i / 128, slot i % 128, and node
+ * page p is mdb_dir[p / 512][p % 512]. */
+#define MDB_PER_PAGE ((uint32_t)(PAGE_SIZE / sizeof(struct mdb_node))) /* 128 */
+#define MDB_DIR_SPAN 512u  /* node pages per directory page */
+#define MDB_DIR_MAX  1024u /* 1024 * 512 * 128 = 2^26 nodes at most */
+extern struct mdb_node **mdb_dir[MDB_DIR_MAX];
+
+/* The node with index i (i != MDB_NIL, allocated). Inline: the spaces
+ * layer's walks over nodes make a dozen of these a command. */
+static inline struct mdb_node *mdb_at(mdb_id i)
+{
+	return &mdb_dir[i >> 16][(i >> 7) & (MDB_DIR_SPAN - 1)][i & (MDB_PER_PAGE - 1)];
+}
 
 /* The node of `space` holding page `va` (any level), or MDB_NIL. Probes
  * the sizes from 4K up, skipping sizes of which the space has no node. */
@@ -189,6 +207,9 @@ struct mdb_stats {
 	uint32_t node_pages;
 };
 void mdb_stats(struct mdb_stats *s);
+/* Two of them, for every command's begin and finish (O(1), no copy). */
+uint32_t mdb_node_pages(void);
+uint64_t mdb_free_nodes(void);
 
 /* Walk the whole database and check its own structure (hash chains, links,
  * sizes, counts). NULL or what is wrong; *bad the node. */

@@ -381,10 +381,7 @@ static void unsplit(unsigned s, uint64_t va, unsigned level)
  * pages, which a failure goes back to. */
 static void begin(void)
 {
-	struct mdb_stats st;
-
-	mdb_stats(&st);
-	U.pages0 = st.node_pages;
+	U.pages0 = mdb_node_pages();
 }
 
 /* The end of every command: undo its splits (failed) or heal what it
@@ -414,11 +411,9 @@ static err_t finish(err_t e, bool exact)
 	}
 	U.nsplit = U.nheal = 0;
 	U.heal_all = false;
-	struct mdb_stats st;
-	mdb_stats(&st);
 	if (e)
 		mdb_compact(U.pages0);
-	else if (exact || st.free >= 2 * PAGE_SIZE / sizeof(struct mdb_node))
+	else if (exact || mdb_free_nodes() >= 2 * PAGE_SIZE / sizeof(struct mdb_node))
 		mdb_compact(0);
 	stash_trim(STASH_KEEP);
 	return e;
