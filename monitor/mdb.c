@@ -2,12 +2,13 @@
  * The mapping database: node pages, the hash of (space, block) to node,
  * and the derivation trees. See mdb.h for the model.
  *
- * Index i lives in node page i / 128, slot i % 128. Node pages are found
- * through a two-level directory: mdb_dir[i >> 16] is a directory page of
- * 512 node-page pointers (in mdb.h, for the inline mdb_at). Both kinds of
- * page come from the frame allocator (owner mdb) and go back on
- * mdb_compact (pages past the fewest the nodes need, their nodes moved
- * down first) and mdb_clear.
+ * Index i lives in node page i / 128, slot i % 128. Node page p is
+ * mdb_pages[p]: the directory, one array of node-page pointers in a run of
+ * frames (a power of two, 512 pointers a frame), taken twice as large and
+ * copied when it is full, cut back to the fewest frames that hold it when
+ * node pages go. Both come from the frame allocator (owner mdb): node
+ * pages one at a time; they go back on mdb_compact (pages past the fewest
+ * the nodes need, their nodes moved down first) and mdb_clear.
  *
  * The hash has 2^hbits chains (hbits grows with the node pages, so the
  * load stays at most 2). The head of chain b is slot b's `bucket` field,
@@ -19,19 +20,21 @@
 #include "platform.h"
 
 #define PER_PAGE      MDB_PER_PAGE
-#define DIR_SPAN      MDB_DIR_SPAN
-#define TOP_MAX       MDB_DIR_MAX
+#define DIR_SPAN      512u               /* node-page pointers in a frame of the directory */
+#define PAGES_MAX     (1u << 19)         /* node pages: 2^26 nodes at most */
 #define KEY_HASH_MASK (~(uint64_t)0xffc) /* space, block and level; not rights or flags */
 
 const char mdb_err_nomem[] = "the pool has no frame left for the mapping database";
 const char mdb_err_full[] = "the mapping database is full (2^26 nodes)";
 
-struct mdb_node **mdb_dir[MDB_DIR_MAX]; /* directory pages */
+struct mdb_node **mdb_pages; /* the directory: node page p is mdb_pages[p] */
 
 static struct {
-	uint32_t npages;   /* node pages */
-	uint32_t ndirs;    /* directory pages */
-	uint32_t freelist; /* through `next` */
+	uint32_t npages;        /* node pages */
+	uint32_t ndirs;         /* the directory's frames: 0 or a power of two */
+	struct mdb_node **kept; /* mdb_reserve: the directory it started with, */
+	uint32_t kept_dirs;     /* kept until it succeeds */
+	uint32_t freelist;      /* through `next` */
 	uint64_t nfree, nused;
 	unsigned hbits;                    /* 2^hbits chains; 0: no table yet */
 	uint32_t count[MDB_MAX_SPACES][3]; /* nodes by space and size */
@@ -111,32 +114,83 @@ static void rehash(unsigned bits)
 			chain_insert(i);
 }
 
-/* Add one node page (and a directory page when a new one is needed): its
+static paddr_t pa_of(const void *p)
+{
+	return pa_init((uint64_t)(uintptr_t)p - plat_ram_base);
+}
+
+/* Give back directory d of `dirs` frames (none: 0). */
+static void dir_free(struct mdb_node **d, uint32_t dirs)
+{
+	if (dirs)
+		CHECK(!frame_free(pa_of(d), dirs, FRAME_MDB));
+}
+
+/* Frames a directory of `pages` node pages takes: a power of two. */
+static uint32_t dir_frames(uint64_t pages)
+{
+	uint32_t f = 0;
+
+	if (pages)
+		for (f = 1; (uint64_t)f * DIR_SPAN < pages; f *= 2)
+			;
+	return f;
+}
+
+/* A directory twice as large (one frame for the first), the pointers
+ * copied. The one it replaces goes back, unless it is the one mdb_reserve
+ * started with (M.kept), which goes back only when the reserve succeeds. */
+static err_t dir_grow(void)
+{
+	const uint32_t dirs = M.ndirs ? 2 * M.ndirs : 1;
+	paddr_t pa;
+
+	if (frame_alloc(dirs, FRAME_MDB, &pa))
+		return mdb_err_nomem;
+	struct mdb_node **d = plat_pa_to_ptr(pa);
+	for (uint32_t p = 0; p < M.npages; p++)
+		d[p] = mdb_pages[p];
+	if (mdb_pages != M.kept)
+		dir_free(mdb_pages, M.ndirs);
+	mdb_pages = d;
+	M.ndirs = dirs;
+	return NULL;
+}
+
+/* Cut the directory back to the fewest frames that hold its pointers:
+ * its tail goes back (frame_carve), its head stays where it is. */
+static void dir_fit(void)
+{
+	const uint32_t dirs = dir_frames(M.npages);
+
+	if (dirs >= M.ndirs)
+		return;
+	if (!dirs) {
+		dir_free(mdb_pages, M.ndirs);
+		mdb_pages = NULL;
+		M.ndirs = 0;
+		return;
+	}
+	const paddr_t tail = pa_add(pa_of(mdb_pages), (uint64_t)dirs * PAGE_SIZE);
+	CHECK(!frame_carve(tail, M.ndirs - dirs, FRAME_MDB));
+	CHECK(!frame_free(tail, M.ndirs - dirs, FRAME_MDB));
+	M.ndirs = dirs;
+}
+
+/* Add one node page (and room in the directory when it is full): its
  * slots go on the free list. */
 static err_t add_page(void)
 {
 	const uint32_t p = M.npages;
 	paddr_t pa;
 
-	if (p >= TOP_MAX * DIR_SPAN)
+	if (p >= PAGES_MAX)
 		return mdb_err_full;
-	if (p % DIR_SPAN == 0) {
-		if (kalloc(FRAME_MDB, &pa))
-			return mdb_err_nomem;
-		mdb_dir[p / DIR_SPAN] = plat_pa_to_ptr(pa);
-		M.ndirs++;
-	}
-	if (kalloc(FRAME_MDB, &pa)) {
-		if (p % DIR_SPAN == 0) {
-			CHECK(!kfree(
-			    pa_init((uint64_t)(uintptr_t)mdb_dir[p / DIR_SPAN] - plat_ram_base),
-			    FRAME_MDB));
-			mdb_dir[p / DIR_SPAN] = NULL;
-			M.ndirs--;
-		}
+	if (p == M.ndirs * DIR_SPAN && dir_grow())
 		return mdb_err_nomem;
-	}
-	mdb_dir[p / DIR_SPAN][p % DIR_SPAN] = plat_pa_to_ptr(pa);
+	if (kalloc(FRAME_MDB, &pa))
+		return mdb_err_nomem;
+	mdb_pages[p] = plat_pa_to_ptr(pa);
 	M.npages++;
 	/* Slots from the last to the first, so the free list hands them out
 	 * in order; slot 0 of page 0 is index 0, never a node. */
@@ -153,25 +207,15 @@ static err_t add_page(void)
 	return NULL;
 }
 
-/* Give back the last node page, and its directory page if it was the
- * directory's first. */
+/* Give back the last node page (the directory is left as it is: dir_fit). */
 static void free_last_page(void)
 {
-	const uint32_t p = M.npages - 1;
-	uintptr_t page = (uintptr_t)mdb_dir[p / DIR_SPAN][p % DIR_SPAN];
-
-	CHECK(!kfree(pa_init(page - plat_ram_base), FRAME_MDB));
 	M.npages--;
-	if (p % DIR_SPAN == 0) {
-		uintptr_t dir = (uintptr_t)mdb_dir[p / DIR_SPAN];
-		CHECK(!kfree(pa_init(dir - plat_ram_base), FRAME_MDB));
-		mdb_dir[p / DIR_SPAN] = NULL;
-		M.ndirs--;
-	}
+	CHECK(!kfree(pa_of(mdb_pages[M.npages]), FRAME_MDB));
 }
 
 /* Give back node page p (the last), all of whose slots are free and at the
- * head of the free list, and its directory page if it empties. */
+ * head of the free list. */
 static void drop_last_page(void)
 {
 	const uint32_t p = M.npages - 1;
@@ -191,16 +235,28 @@ err_t mdb_reserve(uint64_t n)
 {
 	const uint32_t pages_before = M.npages;
 
+	M.kept = mdb_pages;
+	M.kept_dirs = M.ndirs;
 	while (M.nfree < n) {
 		err_t e = add_page();
 		if (e) {
 			/* Pages added by this call are all free and their slots
-			 * are the newest on the free list: give them back. */
+			 * are the newest on the free list: give them back, and
+			 * go back to the directory the call started with. */
 			while (M.npages > pages_before)
 				drop_last_page();
+			if (mdb_pages != M.kept) {
+				dir_free(mdb_pages, M.ndirs);
+				mdb_pages = M.kept;
+				M.ndirs = M.kept_dirs;
+			}
+			M.kept = NULL;
 			return e;
 		}
 	}
+	if (mdb_pages != M.kept)
+		dir_free(M.kept, M.kept_dirs);
+	M.kept = NULL;
 	/* Chains: the largest power of two not above the slots, and at
 	 * least half the nodes the reserve can hold. */
 	unsigned bits = M.hbits;
@@ -216,7 +272,7 @@ uint64_t mdb_pages_for(uint64_t n)
 	if (!n)
 		return 0;
 	const uint64_t pages = (n + 1 + PER_PAGE - 1) / PER_PAGE; /* slot 0 is no node */
-	return pages + (pages + DIR_SPAN - 1) / DIR_SPAN;
+	return pages + dir_frames(pages);
 }
 
 mdb_id mdb_new(unsigned space, uint64_t va, unsigned level, unsigned rights)
@@ -653,6 +709,7 @@ void mdb_compact(uint32_t floor)
 	M.freelist = low;
 	while (M.npages > keep)
 		free_last_page();
+	dir_fit();
 	M.nfree = (uint64_t)limit - 1 - M.nused;
 	/* Chain heads live in slots: fewer slots may need fewer chains. */
 	if (M.npages == 0) {
@@ -753,6 +810,7 @@ void mdb_clear(void)
 {
 	while (M.npages)
 		free_last_page();
+	dir_fit();
 	M.freelist = MDB_NIL;
 	M.nfree = M.nused = 0;
 	M.hbits = 0;
@@ -763,6 +821,6 @@ void mdb_clear(void)
 void mdb_init(void)
 {
 	__builtin_memset(&M, 0, sizeof(M));
-	__builtin_memset(mdb_dir, 0, sizeof(mdb_dir));
+	mdb_pages = NULL;
 	__builtin_memset(W, 0, sizeof(W));
 }
