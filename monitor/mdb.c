@@ -34,7 +34,8 @@ static struct {
 	uint32_t ndirs;         /* the directory's frames: 0 or a power of two */
 	struct mdb_node **kept; /* mdb_reserve: the directory it started with, */
 	uint32_t kept_dirs;     /* kept until it succeeds */
-	uint32_t freelist;      /* through `next` */
+	uint32_t freelist;      /* through `next`, and back through `prev` (0 at the head) */
+	uint32_t last;          /* the node mdb_new made last (a hint) */
 	uint64_t nfree, nused;
 	unsigned hbits;                    /* 2^hbits chains; 0: no table yet */
 	uint32_t count[MDB_MAX_SPACES][3]; /* nodes by space and size */
@@ -177,6 +178,33 @@ static void dir_fit(void)
 	M.ndirs = dirs;
 }
 
+/* The free list: free slots linked both ways, so that mdb_new can take
+ * any of them. */
+static void free_push(mdb_id i)
+{
+	struct mdb_node *x = slot(i);
+
+	x->next = M.freelist;
+	x->prev = MDB_NIL;
+	if (M.freelist)
+		slot(M.freelist)->prev = i;
+	M.freelist = i;
+	M.nfree++;
+}
+
+static void free_take(mdb_id i)
+{
+	const struct mdb_node *x = slot(i);
+
+	if (x->prev)
+		slot(x->prev)->next = x->next;
+	else
+		M.freelist = x->next;
+	if (x->next)
+		slot(x->next)->prev = x->prev;
+	M.nfree--;
+}
+
 /* Add one node page (and room in the directory when it is full): its
  * slots go on the free list. */
 static err_t add_page(void)
@@ -198,11 +226,8 @@ static err_t add_page(void)
 		const mdb_id i = p * PER_PAGE + k;
 		struct mdb_node *x = slot(i);
 		*x = (struct mdb_node){.key = MDB_KEY_FREE};
-		if (i == MDB_NIL)
-			continue;
-		x->next = M.freelist;
-		M.freelist = i;
-		M.nfree++;
+		if (i != MDB_NIL)
+			free_push(i);
 	}
 	return NULL;
 }
@@ -225,8 +250,7 @@ static void drop_last_page(void)
 		if (i == MDB_NIL)
 			continue;
 		CHECK(M.freelist == i);
-		M.freelist = slot(i)->next;
-		M.nfree--;
+		free_take(i);
 	}
 	free_last_page();
 }
@@ -275,17 +299,34 @@ uint64_t mdb_pages_for(uint64_t n)
 	return pages + dir_frames(pages);
 }
 
+/*
+ * The slot for a new node: the one after the node made last when it is
+ * free, else the head of the free list. Nodes made one after another (a
+ * region's pages, a split's pieces, a chain of derivations) then sit next
+ * to each other, so that mdb_piece's guess finds a node's neighbour in the
+ * cache line next to it, without a hash probe, and walks over a region
+ * read consecutive memory.
+ */
+static mdb_id take_slot(void)
+{
+	const mdb_id n = M.last + 1;
+
+	if (n < M.npages * PER_PAGE && (slot(n)->key & MDB_KEY_FREE))
+		return n;
+	return M.freelist;
+}
+
 mdb_id mdb_new(unsigned space, uint64_t va, unsigned level, unsigned rights)
 {
-	const mdb_id i = M.freelist;
+	const mdb_id i = take_slot();
 
 	CHECK(i != MDB_NIL && level < 3 && space < MDB_MAX_SPACES &&
 	      !(va & (mdb_level_size(level) - 1)));
 	/* one mapping per space and page: never two nodes of one block */
 	CHECK(!chain_find(hkey(space, va, level)));
 	struct mdb_node *x = slot(i);
-	M.freelist = x->next;
-	M.nfree--;
+	free_take(i);
+	M.last = i;
 	M.nused++;
 	const uint32_t bucket = x->bucket;
 	*x = (struct mdb_node){.key = hkey(space, va, level) | MDB_KEY_RIGHTS(rights),
@@ -305,9 +346,8 @@ void mdb_free(mdb_id i)
 	chain_remove(i);
 	M.count[mdb_space(x)][mdb_level(x)]--;
 	const uint32_t bucket = x->bucket;
-	*x = (struct mdb_node){.key = MDB_KEY_FREE, .next = M.freelist, .bucket = bucket};
-	M.freelist = i;
-	M.nfree++;
+	*x = (struct mdb_node){.key = MDB_KEY_FREE, .bucket = bucket};
+	free_push(i);
 	M.nused--;
 }
 
@@ -707,6 +747,9 @@ void mdb_compact(uint32_t floor)
 		move_node(i, j);
 	}
 	M.freelist = low;
+	for (mdb_id i = low, prev = MDB_NIL; i; prev = i, i = slot(i)->next)
+		slot(i)->prev = prev;
+	M.last = MDB_NIL;
 	while (M.npages > keep)
 		free_last_page();
 	dir_fit();
@@ -794,8 +837,13 @@ err_t mdb_audit(mdb_id *bad)
 				return "a node is in the wrong chain";
 			chained++;
 		}
-	for (mdb_id i = M.freelist; i; i = slot(i)->next)
-		free++;
+	for (mdb_id i = M.freelist, prev = MDB_NIL; i; prev = i, i = slot(i)->next) {
+		*bad = i;
+		if (!(slot(i)->key & MDB_KEY_FREE) || slot(i)->prev != prev)
+			return "the free list is not linked both ways through free slots";
+		if (free++ > (uint64_t)slots)
+			return "the free list loops";
+	}
 	*bad = MDB_NIL;
 	if (__builtin_memcmp(count, M.count, sizeof(count)))
 		return "the count of nodes by space and size is wrong";
@@ -811,7 +859,7 @@ void mdb_clear(void)
 	while (M.npages)
 		free_last_page();
 	dir_fit();
-	M.freelist = MDB_NIL;
+	M.freelist = M.last = MDB_NIL;
 	M.nfree = M.nused = 0;
 	M.hbits = 0;
 	__builtin_memset(M.count, 0, sizeof(M.count));
