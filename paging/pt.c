@@ -159,7 +159,7 @@ struct op {
  * and linear; a map's frames [pa, pa + (b - a)) are 4K-aligned below
  * 2^52 and its attributes known bits; the batches stay in their arrays. */
 /*@ predicate op_ok(struct op *o) =
-      \valid(o) && pt_apart(o) && pt_ok(o->pt) && \separated(o, o->pt) &&
+      \valid(o) && PT_APART(o) && pt_ok(o->pt) && \separated(o, o->pt) &&
       o->ntlb <= PT_TLB_BATCH && o->nretired <= PT_RETIRE_MAX &&
       (\forall integer k; 0 <= k < o->nretired ==> o->retired[k].level < PT_LEVELS) &&
       o->a < o->b <= LIN_TOP && o->a % 0x1000 == 0 && o->b % 0x1000 == 0 &&
@@ -167,11 +167,11 @@ struct op {
       (o->kind == OP_MAP ==> (o->attr & ~PT_ATTR_MASK) == 0 && o->pa % 0x1000 == 0 &&
         o->pa + (o->b - o->a) <= PA_TOP) &&
       (o->kind == OP_PROTECT ==> (o->set & ~PT_ATTR_MASK) == 0) &&
-      (o->tally != \null ==> \valid(o->tally) && pt_apart(o->tally) &&
+      (o->tally != \null ==> \valid(o->tally) && PT_APART(o->tally) &&
         \separated(o->tally, o, o->pt));
 */
 
-/*@ requires \valid(head) && pt_apart(head);
+/*@ requires \valid(head) && PT_APART(head);
     assigns *head, PT_RAM_ENTRIES;
     ensures *head == pa.pa;
 */
@@ -270,7 +270,7 @@ static void retire(struct op *o, paddr_t pa, unsigned level)
  * caller writes all 512 entries of this empty level-0 table before anything
  * reads one, so it need not be zeroed. */
 /*@ requires \valid(o) && \valid(o->pt) && \valid(count) && level < PT_LEVELS - 1;
-    requires \separated(o, o->pt, count) && pt_apart(o) && pt_apart(o->pt) && pt_apart(count);
+    requires \separated(o, o->pt, count) && PT_APART(o) && PT_APART(o->pt) && PT_APART(count);
     requires pte_present(e) ==> pte_is_leaf(e, level + 1);
     assigns o->stash, o->pt->tables, *count, PT_RAM_ENTRIES;
     ensures *count <= PT_ENTRIES;
@@ -667,6 +667,8 @@ static err_t run(struct op *o)
 		if (o->tlb_all)
 			plat_flush_tlb();
 		else
+			/*@ loop invariant 0 <= k <= o->ntlb;
+			    loop assigns k; */
 			for (unsigned k = 0; k < o->ntlb; k++)
 				plat_invlpg(va_init(o->tlb[k]));
 		o->live = false; /* clean: drain need not flush again */
@@ -684,15 +686,15 @@ static err_t run(struct op *o)
 /*@ requires pt_ok(pt) && \valid(pd);
     assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, *pd;
     ensures pt_ok(pt);
-    ensures \result != \null ==> \valid(\result) && \base_addr(\result) == \base_addr(pt_ram) &&
-      \valid(*pd) && \base_addr(*pd) == \base_addr(pt_ram);
+    ensures \result != \null ==> \valid(\result) && pt_in_ram(\result) &&
+      \valid(*pd) && pt_in_ram(*pd);
 */
 static __attribute__((noinline)) pte_t *walk_to_pt_slow(struct pt *pt, uint64_t va, pte_t **pd)
 {
 	pte_t *t = table_at(pt->root);
 
 	/*@ loop invariant 0 <= level < PT_LEVELS && pt_table(t) && pt_ok(pt);
-	    loop invariant level < PT_LEVELS - 1 ==> \valid(*pd) && \base_addr(*pd) == \base_addr(pt_ram);
+	    loop invariant level < PT_LEVELS - 1 ==> \valid(*pd) && pt_in_ram(*pd);
 	    loop assigns level, t, *pd; */
 	for (unsigned level = PT_LEVELS - 1; level > 0; level--) {
 		pte_t *slot = &t[pt_index(va, level)];
@@ -707,11 +709,11 @@ static __attribute__((noinline)) pte_t *walk_to_pt_slow(struct pt *pt, uint64_t 
 	return &t[pt_index(va, 0)];
 }
 
-/*@ requires pt_ok(pt) && \valid(pd) && \separated(pd, pt) && pt_apart(pd);
+/*@ requires pt_ok(pt) && \valid(pd) && \separated(pd, pt) && PT_APART(pd);
     assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, *pd;
     ensures pt_ok(pt);
-    ensures \result != \null ==> \valid(\result) && \base_addr(\result) == \base_addr(pt_ram) &&
-      \valid(*pd) && \base_addr(*pd) == \base_addr(pt_ram);
+    ensures \result != \null ==> \valid(\result) && pt_in_ram(\result) &&
+      \valid(*pd) && pt_in_ram(*pd);
 */
 static inline pte_t *walk_to_pt(struct pt *pt, uint64_t va, pte_t **pd)
 {
@@ -809,7 +811,7 @@ bool pt_lookup_walk(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 
 /* ---- the interface ------------------------------------------------------- */
 
-/*@ requires \valid(pt) && \valid_read(mem) && pt_apart(pt);
+/*@ requires \valid(pt) && \valid_read(mem) && PT_APART(pt);
     assigns *pt, leaf0_bits[0 .. PT_ATTR_MASK], pt_attr0_of[0 .. 255], PT_RAM_ENTRIES;
     ensures \result == \null ==> pt->top_leaf <= 2 && pt->hint_tag == 0xffffffffffffffff &&
       pt->hint_dtag == 0xffffffffffffffff;
@@ -861,7 +863,7 @@ void pt_destroy(struct pt *pt)
  * count in place. False (nothing written) when the general path must run:
  * the table would fill up (and may merge) or empty (and must go).
  */
-/*@ requires \valid_read(pt) && \valid(pd) && \valid(slot) && \separated(pd, slot);
+/*@ requires \valid_read(pt) && \valid(pd) && \valid(slot);
     assigns *pd, *slot;
 */
 static inline bool map_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va, pte_t ne,
@@ -886,7 +888,7 @@ static inline bool map_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va, 
 	return true;
 }
 
-/*@ requires \valid_read(pt) && \valid(pd) && \valid(slot) && \separated(pd, slot);
+/*@ requires \valid_read(pt) && \valid(pd) && \valid(slot);
     assigns *pd, *slot;
 */
 static inline bool unmap_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va)
@@ -1054,7 +1056,7 @@ static bool count_nothing(struct pt *pt, uint64_t a, uint64_t b)
 }
 
 /* The prepare pass of o alone, into tally t. */
-/*@ requires op_ok(o) && \valid(t) && pt_apart(t) && \separated(t, o, o->pt);
+/*@ requires op_ok(o) && \valid(t) && PT_APART(t) && \separated(t, o, o->pt);
     assigns o->counting, o->tally, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
       o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
       o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
@@ -1085,7 +1087,7 @@ void pt_blank(struct pt *pt, bool gib_pages)
 	                  .hint_dtag = NO_HINT};
 }
 
-/*@ requires pt_ok(pt) && \valid(t) && pt_apart(t) && \separated(t, pt);
+/*@ requires pt_ok(pt) && \valid(t) && PT_APART(t) && \separated(t, pt);
     assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, t->need, t->seen[0 .. PT_TALLY_SLOTS - 1],
       t->used;
 */
@@ -1108,7 +1110,7 @@ err_t pt_count_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_
 	return count(&o, t);
 }
 
-/*@ requires pt_ok(pt) && \valid(t) && pt_apart(t) && \separated(t, pt);
+/*@ requires pt_ok(pt) && \valid(t) && PT_APART(t) && \separated(t, pt);
     assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, t->need, t->seen[0 .. PT_TALLY_SLOTS - 1],
       t->used;
 */
@@ -1123,7 +1125,7 @@ err_t pt_count_unmap(struct pt *pt, vaddr_t va, uint64_t len, struct pt_tally *t
 	return count(&o, t);
 }
 
-/*@ requires pt_ok(pt) && \valid(t) && pt_apart(t) && \separated(t, pt);
+/*@ requires pt_ok(pt) && \valid(t) && PT_APART(t) && \separated(t, pt);
     assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, t->need, t->seen[0 .. PT_TALLY_SLOTS - 1],
       t->used;
 */
@@ -1278,7 +1280,7 @@ void pt_runs(const struct pt *pt, bool (*fn)(void *ctx, const struct pt_run *r),
 		runs_out(&r, &r.cur);
 }
 
-/*@ requires \valid(c) && level < PT_LEVELS && pt_apart(c);
+/*@ requires \valid(c) && level < PT_LEVELS && PT_APART(c);
     assigns c->tables, c->leaves[0 .. 2], c->pages;
 */
 static void census_table(paddr_t table, unsigned level, struct pt_census *c)
@@ -1303,7 +1305,7 @@ static void census_table(paddr_t table, unsigned level, struct pt_census *c)
 	}
 }
 
-/*@ requires \valid_read(pt) && \valid(c) && pt_apart(c);
+/*@ requires \valid_read(pt) && \valid(c) && PT_APART(c);
     assigns *c;
 */
 void pt_census(const struct pt *pt, struct pt_census *c)

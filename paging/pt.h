@@ -188,20 +188,20 @@ extern pt_attr_t pt_attr0_of[256]; /* pte_attr(e, 0) by e's bits 8:1, XD set; by
  *
  * The tables lie in one block of memory, pt_ram (physical memory as pt.c
  * sees it; the table at physical address pa is pt_ram + pa / 8), that holds
- * no struct pt and no operation's state: pt_apart(p). A set hint points
+ * no struct pt and no operation's state: PT_APART(p). A set hint points
  * into a table (pt_ok), so that the lookups read through it safely.
  */
+#define PT_APART(p) (\base_addr(p) != \base_addr(pt_ram)) /* ACSL only */
 /*@ axiomatic PtSeam {
       logic pte_t *pt_ram;
     }
-    predicate pt_table(pte_t *t) =
-      \valid(t + (0 .. PT_ENTRIES - 1)) && \base_addr(t) == \base_addr(pt_ram);
-    predicate pt_apart(void *p) = \base_addr(p) != \base_addr(pt_ram);
+    predicate pt_in_ram(pte_t *p) =
+      \base_addr(p) == \base_addr(pt_ram) && 0 <= p - pt_ram <= 0x3ffffffffffffe00;
+    predicate pt_table(pte_t *t) = \valid(t + (0 .. PT_ENTRIES - 1)) && pt_in_ram(t);
     predicate pt_ok(struct pt *pt) =
-      \valid(pt) && \valid(pt_ram) && pt_apart(pt) && pt->top_leaf <= 2 &&
+      \valid(pt) && \valid(pt_ram) && PT_APART(pt) && pt->top_leaf <= 2 &&
       (pt->hint_tag != 0xffffffffffffffff ==>
-        pt_table(pt->hint_pt) && \valid(pt->hint_pd) &&
-        \base_addr(pt->hint_pd) == \base_addr(pt_ram)) &&
+        pt_table(pt->hint_pt) && \valid(pt->hint_pd) && pt_in_ram(pt->hint_pd)) &&
       (pt->hint_dtag != 0xffffffffffffffff ==> pt_table(pt->hint_dir));
 */
 
@@ -218,7 +218,7 @@ static inline pte_t *pt_table_at(paddr_t pa)
 
 /* Make the level-0 table `table`, pointed to by PD entry *pd, the walk hint
  * for va's 2 MiB. */
-/*@ requires \valid(pt) && pt_table(table) && \valid(pd) && \base_addr(pd) == \base_addr(pt_ram);
+/*@ requires \valid(pt) && pt_table(table) && \valid(pd) && pt_in_ram(pd);
     assigns pt->hint_tag, pt->hint_pd, pt->hint_pt;
     ensures pt->hint_tag == v >> 21 && pt->hint_pd == pd && pt->hint_pt == table;
 */
