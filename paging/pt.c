@@ -338,8 +338,13 @@ static pte_t merged(const struct op *o, pte_t slot, unsigned level)
 		return 0;
 	/* For the prover: the frame is aligned to the larger size, so 511
 	 * more pages of the smaller stay below 2^52 (one case a level). */
-	/*@ assert merge_sizes: level == 1 && pt_size_of(level - 1) == 0x1000 ||
-	      level == 2 && pt_size_of(level - 1) == 0x200000;
+	/*@ assert merge_sizes: level == 1 && pt_size_of(level - 1) == 0x1000 &&
+	        pt_size_of(level) == 0x200000 ||
+	      level == 2 && pt_size_of(level - 1) == 0x200000 && pt_size_of(level) == 0x40000000;
+	*/
+	//@ assert merge_aligned: pte_frame_of(first, level - 1) % pt_size_of(level) == 0;
+	/*@ assert merge_room:
+	      pte_frame_of(first, level - 1) + 511 * pt_size_of(level - 1) < (1 << 52);
 	*/
 	/*@ loop invariant 1 <= i <= PT_ENTRIES;
 	    loop assigns i; */
@@ -484,8 +489,14 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 	const unsigned lo = (unsigned)((from - base) / size),
 	               hi = (unsigned)((to - 1 - base) / size);
 
-	if (level == 0)
+	if (level == 0) {
+		/* For the prover: everything is 4K-aligned here, so lo and hi are
+		 * the first and last page of [from, to). */
+		/*@ assert pages: size == 0x1000 && from % 0x1000 == 0 && to % 0x1000 == 0 &&
+		      lo * 0x1000 == from - base && (hi + 1) * 0x1000 == to - base;
+		*/
 		return o->counting ? count : visit_pt(o, t, base, lo, hi, count);
+	}
 
 	/* For the prover: the sizes are numbers (one case a level), and a
 	 * virtual table's frame, aligned to the larger size, leaves room for
@@ -641,7 +652,7 @@ static err_t run(struct op *o)
 	visit(o, root, 0, PT_LEVELS - 1, 0, pt->root_count);
 
 	o->stash = NO_PAGE;
-	/*@ loop invariant op_ok(o) && o->nretired == 0 && o->tally == \null;
+	/*@ loop invariant op_ok(o);
 	    loop assigns k, o->stash, PT_RAM_ENTRIES; */
 	for (uint64_t k = 0; k < o->need; k++) {
 		paddr_t pa;
@@ -1059,7 +1070,7 @@ static bool count_nothing(struct pt *pt, uint64_t a, uint64_t b)
 /*@ requires op_ok(o) && \valid(t) && PT_APART(t) && \separated(t, o, o->pt);
     assigns o->counting, o->tally, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
       o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+      t->need, t->seen[0 .. PT_TALLY_SLOTS - 1], t->used, PT_RAM_ENTRIES;
 */
 static err_t count(struct op *o, struct pt_tally *t)
 {
@@ -1087,9 +1098,11 @@ void pt_blank(struct pt *pt, bool gib_pages)
 	                  .hint_dtag = NO_HINT};
 }
 
+/* (The counting pass writes no table and no count of the tree; the
+ * contract says what visit's does, which covers both passes.) */
 /*@ requires pt_ok(pt) && \valid(t) && PT_APART(t) && \separated(t, pt);
-    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, t->need, t->seen[0 .. PT_TALLY_SLOTS - 1],
-      t->used;
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->tables, t->need,
+      t->seen[0 .. PT_TALLY_SLOTS - 1], t->used, PT_RAM_ENTRIES;
 */
 err_t pt_count_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags,
                    struct pt_tally *t)
@@ -1110,9 +1123,10 @@ err_t pt_count_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_
 	return count(&o, t);
 }
 
+/* As pt_count_map's. */
 /*@ requires pt_ok(pt) && \valid(t) && PT_APART(t) && \separated(t, pt);
-    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, t->need, t->seen[0 .. PT_TALLY_SLOTS - 1],
-      t->used;
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->tables, t->need,
+      t->seen[0 .. PT_TALLY_SLOTS - 1], t->used, PT_RAM_ENTRIES;
 */
 err_t pt_count_unmap(struct pt *pt, vaddr_t va, uint64_t len, struct pt_tally *t)
 {
@@ -1125,9 +1139,10 @@ err_t pt_count_unmap(struct pt *pt, vaddr_t va, uint64_t len, struct pt_tally *t
 	return count(&o, t);
 }
 
+/* As pt_count_map's. */
 /*@ requires pt_ok(pt) && \valid(t) && PT_APART(t) && \separated(t, pt);
-    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, t->need, t->seen[0 .. PT_TALLY_SLOTS - 1],
-      t->used;
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->tables, t->need,
+      t->seen[0 .. PT_TALLY_SLOTS - 1], t->used, PT_RAM_ENTRIES;
 */
 err_t pt_count_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set,
                        struct pt_tally *t)

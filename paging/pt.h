@@ -196,8 +196,9 @@ extern pt_attr_t pt_attr0_of[256]; /* pte_attr(e, 0) by e's bits 8:1, XD set; by
       logic pte_t *pt_ram;
     }
     predicate pt_in_ram(pte_t *p) =
-      \base_addr(p) == \base_addr(pt_ram) && 0 <= p - pt_ram <= 0x3ffffffffffffe00;
-    predicate pt_table(pte_t *t) = \valid(t + (0 .. PT_ENTRIES - 1)) && pt_in_ram(t);
+      \base_addr(p) == \base_addr(pt_ram) && 0 <= p - pt_ram <= 0x3fffffffffffffff;
+    predicate pt_table(pte_t *t) =
+      \valid(t + (0 .. PT_ENTRIES - 1)) && pt_in_ram(t) && t - pt_ram <= 0x3ffffffffffffe00;
     predicate pt_ok(struct pt *pt) =
       \valid(pt) && \valid(pt_ram) && PT_APART(pt) && pt->top_leaf <= 2 &&
       (pt->hint_tag != 0xffffffffffffffff ==>
