@@ -78,7 +78,7 @@ static pte_t *table_at(paddr_t pa)
 
 /* What an operation may write in the tables, for `make prove`: any entry
  * of the table memory (pt_ram + pa / 8 for a 64-bit pa). */
-#define PT_RAM_ENTRIES pt_ram[0 .. 0x3fffffffffffffff]
+#define PT_RAM_ENTRIES pt_ram[0..0x3fffffffffffffff]
 
 /* ---- the frame allocator as the door ------------------------------------ */
 
@@ -505,7 +505,9 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 	      level == 2 && size == 0x40000000 && pt_size_of(level + 1) == 0x8000000000 ||
 	      level == 3 && size == 0x8000000000;
 	*/
-	//@ assert range: lo <= hi < PT_ENTRIES && base + lo * size + size > o->a && base + hi * size < o->b;
+	/*@ assert range: lo <= hi < PT_ENTRIES && base + lo * size + size > o->a &&
+	      base + hi * size < o->b;
+	*/
 	pte_t vfirst = 0;
 	if (!t && vt)
 		vfirst = pte_leaf(level, pte_frame(vt, level + 1), pte_attr(vt, level + 1));

@@ -95,7 +95,8 @@ static void instances_at(uint64_t x)
  * a few shapes. */
 static void masks_at(uint64_t x, uint64_t y)
 {
-	static const uint64_t masks[] = {0, 1, 0x3, 0xf, 0x55, 0xaa, 0xff, 0xf0, 0x81, ~(uint64_t)0};
+	static const uint64_t masks[] = {0,    1,    0x3,  0xf,  0x55,
+	                                 0xaa, 0xff, 0xf0, 0x81, ~(uint64_t)0};
 	for (unsigned k = 0; k < sizeof masks / sizeof masks[0]; k++) {
 		const uint64_t m = masks[k];
 		if (!(x & ~m)) {
