@@ -410,17 +410,17 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
 	case OP_MAP: {
 		const pte_t first = pte_leaf(0, o->pa + (s - o->a), o->attr);
 		if (count == 0) { /* a fresh table: nothing to compare or invalidate */
-			/*@ loop invariant lo <= i <= hi + 1;
-			    loop assigns i, t[lo .. hi]; */
-			for (unsigned i = lo; i <= hi; i++)
-				t[i] = pte_leaf_next(first, 0, i - lo);
+			/*@ loop invariant 0 <= n <= hi - lo + 1;
+			    loop assigns n, t[lo .. hi]; */
+			for (uint64_t n = 0; n <= hi - lo; n++)
+				t[lo + n] = pte_leaf_next(first, 0, n);
 			return hi - lo + 1;
 		}
-		/*@ loop invariant lo <= i <= hi + 1 && s == base + i * 0x1000 && op_ok(o);
-		    loop assigns i, s, count, t[lo .. hi], o->tlb_all, o->ntlb,
-		      o->tlb[0 .. PT_TLB_BATCH - 1]; */
-		for (unsigned i = lo; i <= hi; i++, s += PAGE_SIZE) {
-			const pte_t ne = pte_leaf_next(first, 0, i - lo);
+		/*@ loop invariant lo <= i <= hi + 1 && n == i - lo && s == base + i * 0x1000 &&
+		   op_ok(o); loop assigns i, n, s, count, t[lo .. hi], o->tlb_all, o->ntlb, o->tlb[0
+		   .. PT_TLB_BATCH - 1]; */
+		for (uint64_t i = lo, n = 0; i <= hi; i++, n++, s += PAGE_SIZE) {
+			const pte_t ne = pte_leaf_next(first, 0, n);
 			pte_t old = t[i];
 			if (old == ne)
 				continue;
