@@ -42,6 +42,7 @@ _Static_assert(PT_ENTRIES * sizeof(pte_t) == PAGE_SIZE, "a table is one page");
 static pte_t leaf0_bits[PT_ATTR_MASK + 1];
 pt_attr_t pt_attr0_of[256];
 
+/*@ assigns \nothing; */
 static inline pt_attr_t leaf0_attr(pte_t e)
 {
 	return pt_leaf0_attr(e);
@@ -64,24 +65,37 @@ static bool is_canonical(uint64_t va)
 	return top == 0 || top == (~(uint64_t)0 >> (LIN_BITS - 1));
 }
 
-/* For `make prove` this is the machine seam, a stub contract it assumes:
- * every table address the tree holds is a page of 512 entries. */
+/* The machine seam (pt_table_at, pt.h: for `make prove` a stub contract,
+ * assumed): every table address the tree holds is a page of 512 entries in
+ * the table memory pt_ram. */
 /*@ assigns \nothing;
-    ensures \valid(\result + (0 .. PT_ENTRIES - 1));
+    ensures \result == pt_ram + pa.pa / 8 && pt_table(\result);
 */
 static pte_t *table_at(paddr_t pa)
 {
-	return plat_pa_to_ptr(pa);
+	return pt_table_at(pa);
 }
+
+/* What an operation may write in the tables, for `make prove`: any entry
+ * of the table memory (pt_ram + pa / 8 for a 64-bit pa). */
+#define PT_RAM_ENTRIES pt_ram[0..0x3fffffffffffffff]
 
 /* ---- the frame allocator as the door ------------------------------------ */
 
+/*@ requires frame_ok && out_ok(out);
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
+        frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE], *out;
+*/
 static err_t frames_get(void *ctx, paddr_t *out)
 {
 	(void)ctx;
 	return kalloc(FRAME_PTABLE, out) ? pt_err_nomem : NULL;
 }
 
+/*@ requires frame_ok;
+    assigns frame_core, frame_core.tab[0 .. frame_core.nframes - 1],
+        frame_core.zeroed[0 .. (frame_core.nframes - 1) / FRAME_PER_PAGE];
+*/
 static void frames_put(void *ctx, paddr_t pa)
 {
 	(void)ctx;
@@ -90,6 +104,26 @@ static void frames_put(void *ctx, paddr_t pa)
 }
 
 const struct pt_mem pt_mem_frames = {frames_get, frames_put, NULL};
+
+/* Through the door: calls through its pointers. For `make prove` part of
+ * the machine seam, stub contracts assumed (WP 25 has no contract for the
+ * target of a function pointer): get writes *out and nothing pt.c reads,
+ * put writes nothing pt.c reads (a page given back is not read again). */
+/*@ requires \valid_read(mem) && \valid(out);
+    assigns *out;
+*/
+static inline err_t mem_get(const struct pt_mem *mem, paddr_t *out)
+{
+	return mem->get(mem->ctx, out);
+}
+
+/*@ requires \valid_read(mem);
+    assigns \nothing;
+*/
+static inline void mem_put(const struct pt_mem *mem, paddr_t pa)
+{
+	mem->put(mem->ctx, pa);
+}
 
 /* ---- one operation ------------------------------------------------------- */
 
@@ -102,7 +136,7 @@ struct op {
 	bool merge;        /* merge uniform tables into superpages */
 	unsigned max_leaf; /* map: the largest leaf it may write */
 	uint64_t a, b;     /* the range [a, b), linear */
-	uint64_t delta;    /* map: frame = linear address + delta */
+	uint64_t pa;       /* map: the frame of a; linear s maps pa + (s - a) */
 	pt_attr_t attr;    /* map */
 	pt_attr_t clear;   /* protect */
 	pt_attr_t set;
@@ -120,7 +154,25 @@ struct op {
 	uint64_t tlb[PT_TLB_BATCH]; /* canonical addresses to invlpg */
 };
 
-/*@ requires \valid(head);
+/* For `make prove`: an operation in progress. Its state and tree lie apart
+ * from the tables and from each other; its range is 4K-aligned, non-empty
+ * and linear; a map's frames [pa, pa + (b - a)) are 4K-aligned below
+ * 2^52 and its attributes known bits; the batches stay in their arrays. */
+/*@ predicate op_ok(struct op *o) =
+      \valid(o) && PT_APART(o) && pt_ok(o->pt) && \separated(o, o->pt) &&
+      o->ntlb <= PT_TLB_BATCH && o->nretired <= PT_RETIRE_MAX &&
+      (\forall integer k; 0 <= k < o->nretired ==> o->retired[k].level < PT_LEVELS) &&
+      o->a < o->b <= LIN_TOP && o->a % 0x1000 == 0 && o->b % 0x1000 == 0 &&
+      o->max_leaf <= 2 &&
+      (o->kind == OP_MAP ==> (o->attr & ~PT_ATTR_MASK) == 0 && o->pa % 0x1000 == 0 &&
+        o->pa + (o->b - o->a) <= PA_TOP) &&
+      (o->kind == OP_PROTECT ==> (o->set & ~PT_ATTR_MASK) == 0) &&
+      (o->tally != \null ==> \valid(o->tally) && PT_APART(o->tally) &&
+        \separated(o->tally, o, o->pt));
+*/
+
+/*@ requires \valid(head) && PT_APART(head);
+    assigns *head, PT_RAM_ENTRIES;
     ensures *head == pa.pa;
 */
 static void chain_push(uint64_t *head, paddr_t pa)
@@ -145,7 +197,7 @@ static paddr_t chain_pop(uint64_t *head)
  * as several smaller entries, so its change flushes everything. */
 /*@ requires \valid(o) && o->ntlb <= PT_TLB_BATCH;
     assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1];
-    ensures o->ntlb <= PT_TLB_BATCH;
+    ensures o->ntlb <= PT_TLB_BATCH && o->nretired == \old(o->nretired);
 */
 static void tlb_note(struct op *o, uint64_t s, unsigned level)
 {
@@ -159,25 +211,37 @@ static void tlb_note(struct op *o, uint64_t s, unsigned level)
 
 /* Give back the table at `pa` (a level-`level` table) and every table
  * below it. Nothing has written them since they were cut off. */
+/*@ requires \valid(pt) && level < PT_LEVELS;
+    assigns pt->tables;
+*/
 static void free_tree(struct pt *pt, paddr_t pa, unsigned level)
 {
 	if (level > 0) {
 		const pte_t *t = table_at(pa);
+		/*@ loop invariant 0 <= i <= PT_ENTRIES;
+		    loop assigns i, pt->tables; */
 		for (unsigned i = 0; i < PT_ENTRIES; i++)
 			if (pte_kind(t[i], level) == PTE_TABLE)
 				free_tree(pt, pte_next(t[i]), level - 1);
 	}
-	pt->mem.put(pt->mem.ctx, pa);
+	mem_put(&pt->mem, pa);
 	pt->tables--;
 }
 
 /* Give back the retired tables: on a live tree, only after a flush, since
  * the paging-structure caches may still lead into them (and the allocator
  * writes into what it is given). */
+/*@ requires \valid(o) && \valid(o->pt) && o->nretired <= PT_RETIRE_MAX;
+    requires \forall integer k; 0 <= k < o->nretired ==> o->retired[k].level < PT_LEVELS;
+    assigns o->nretired, o->pt->tables;
+    ensures o->nretired == 0;
+*/
 static void drain(struct op *o)
 {
 	if (o->live && o->nretired)
 		plat_flush_tlb();
+	/*@ loop invariant 0 <= k <= o->nretired;
+	    loop assigns k, o->pt->tables; */
 	for (unsigned k = 0; k < o->nretired; k++)
 		free_tree(o->pt, o->retired[k].pa, o->retired[k].level);
 	o->nretired = 0;
@@ -186,6 +250,12 @@ static void drain(struct op *o)
 /* The entry that led to the table at `pa` (a level-`level` table) no longer
  * does: give it and its subtree back once no TLB can reach them. Neither
  * is written before then. */
+/*@ requires \valid(o) && \valid(o->pt) && o->nretired <= PT_RETIRE_MAX && level < PT_LEVELS;
+    requires \forall integer k; 0 <= k < o->nretired ==> o->retired[k].level < PT_LEVELS;
+    assigns o->nretired, o->retired[0 .. PT_RETIRE_MAX - 1], o->tlb_all, o->pt->tables;
+    ensures 0 < o->nretired <= PT_RETIRE_MAX && o->ntlb == \old(o->ntlb);
+    ensures \forall integer k; 0 <= k < o->nretired ==> o->retired[k].level < PT_LEVELS;
+*/
 static void retire(struct op *o, paddr_t pa, unsigned level)
 {
 	if (o->nretired == PT_RETIRE_MAX)
@@ -199,9 +269,11 @@ static void retire(struct op *o, paddr_t pa, unsigned level)
  * level + 1) if e is a leaf. Returns it and sets *count. `filled`: the
  * caller writes all 512 entries of this empty level-0 table before anything
  * reads one, so it need not be zeroed. */
-/*@ requires \valid(o) && \valid(o->pt) && \valid(count) && level < PT_LEVELS - 2;
-    requires \separated(o, o->pt, count);
+/*@ requires \valid(o) && \valid(o->pt) && \valid(count) && level < PT_LEVELS - 1;
+    requires \separated(o, o->pt, count) && PT_APART(o) && PT_APART(o->pt) && PT_APART(count);
     requires pte_present(e) ==> pte_is_leaf(e, level + 1);
+    assigns o->stash, o->pt->tables, *count, PT_RAM_ENTRIES;
+    ensures *count <= PT_ENTRIES;
 */
 static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, unsigned *count)
 {
@@ -218,17 +290,23 @@ static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, uns
 		*count = 0;
 	} else {
 		const uint64_t f = pte_frame(e, level + 1);
-		/* For the prover: a split leaf is at level 1 or 2, so the sizes
-		 * are numbers, and a frame aligned to the larger is aligned to
-		 * the smaller with 511 more pages below 2^52 (one case each). */
+		/* For the prover: a split leaf is at level 1, 2 (or 3, which
+		 * the tree never holds), so the sizes are numbers, and a frame
+		 * aligned to the larger is aligned to the smaller with 511 more
+		 * pages below 2^52 (one case each). */
 		/*@ assert split_sizes: level == 0 && pt_size_of(level) == 0x1000 &&
 		          pt_size_of((unsigned)(level + 1)) == 0x200000 ||
 		      level == 1 && pt_size_of(level) == 0x200000 &&
-		          pt_size_of((unsigned)(level + 1)) == 0x40000000;
+		          pt_size_of((unsigned)(level + 1)) == 0x40000000 ||
+		      level == 2 && pt_size_of(level) == 0x40000000 &&
+		          pt_size_of((unsigned)(level + 1)) == 0x8000000000;
 		*/
 		//@ assert split_0: level == 0 ==> f % 0x1000 == 0 && f + 511 * 0x1000 < (1 << 52);
 		/*@ assert split_1: level == 1 ==>
 		      f % 0x200000 == 0 && f + 511 * 0x200000 < (1 << 52);
+		*/
+		/*@ assert split_2: level == 2 ==>
+		      f % 0x40000000 == 0 && f + 511 * 0x40000000 < (1 << 52);
 		*/
 		//@ assert split_f: f % pt_size_of(level) == 0;
 		//@ assert split_end: f + 511 * pt_size_of(level) < (1 << 52);
@@ -245,6 +323,10 @@ static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, uns
 /* If the table under entry *slot (at `level`) holds 512 leaves forming one
  * aligned, contiguous, uniform run, the leaf at `level` that replaces it;
  * else 0. */
+/*@ requires \valid_read(o) && \valid_read(o->pt) && o->pt->top_leaf <= 2;
+    requires 0 < level < PT_LEVELS;
+    assigns \nothing;
+*/
 static pte_t merged(const struct op *o, pte_t slot, unsigned level)
 {
 	if (!o->merge || level > o->pt->top_leaf || pte_count(slot) != PT_ENTRIES)
@@ -254,6 +336,18 @@ static pte_t merged(const struct op *o, pte_t slot, unsigned level)
 	if (pte_kind(first, level - 1) != PTE_LEAF ||
 	    (pte_frame(first, level - 1) & (pt_level_size(level) - 1)))
 		return 0;
+	/* For the prover: the frame is aligned to the larger size, so 511
+	 * more pages of the smaller stay below 2^52 (one case a level). */
+	/*@ assert merge_sizes: level == 1 && pt_size_of(level - 1) == 0x1000 &&
+	        pt_size_of(level) == 0x200000 ||
+	      level == 2 && pt_size_of(level - 1) == 0x200000 && pt_size_of(level) == 0x40000000;
+	*/
+	//@ assert merge_aligned: pte_frame_of(first, level - 1) % pt_size_of(level) == 0;
+	/*@ assert merge_room:
+	      pte_frame_of(first, level - 1) + 511 * pt_size_of(level - 1) < (1 << 52);
+	*/
+	/*@ loop invariant 1 <= i <= PT_ENTRIES;
+	    loop assigns i; */
 	for (unsigned i = 1; i < PT_ENTRIES; i++)
 		if (t[i] != pte_leaf_next(first, level - 1, i))
 			return 0;
@@ -262,10 +356,15 @@ static pte_t merged(const struct op *o, pte_t slot, unsigned level)
 
 /* Whether a tally meets table (root, place) for the first time; past
  * three quarters full it stops remembering and says yes. */
+/*@ requires \valid(t);
+    assigns t->seen[0 .. PT_TALLY_SLOTS - 1], t->used;
+*/
 static bool tally_first(struct pt_tally *t, uint64_t root, uint64_t place)
 {
 	uint64_t h = (root ^ place * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
 
+	/*@ loop invariant i < PT_TALLY_SLOTS;
+	    loop assigns i; */
 	for (uint32_t i = (uint32_t)(h >> 52) % PT_TALLY_SLOTS;; i = (i + 1) % PT_TALLY_SLOTS) {
 		if (t->seen[i].gen != t->gen) {
 			if (t->used >= PT_TALLY_SLOTS / 4 * 3)
@@ -283,6 +382,10 @@ static bool tally_first(struct pt_tally *t, uint64_t root, uint64_t place)
 
 /* The prepare pass met a table that must be made: the level-`level`
  * table whose entry 0 maps linear `base`. */
+/*@ requires \valid(o) && \valid_read(o->pt);
+    requires o->tally != \null ==> \valid(o->tally) && \separated(o->tally, o);
+    assigns o->need, o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used;
+*/
 static void count_table(struct op *o, unsigned level, uint64_t base)
 {
 	if (!o->tally)
@@ -293,6 +396,11 @@ static void count_table(struct op *o, unsigned level, uint64_t base)
 
 /* The commit's level-0 work on real table t: entries lo..hi (inclusive)
  * of the table whose entry 0 maps `base`. Returns the new count. */
+/*@ requires op_ok(o) && pt_table(t) && lo <= hi < PT_ENTRIES && base % 0x1000 == 0;
+    requires o->a <= base + lo * 0x1000 && base + (hi + 1) * 0x1000 <= o->b;
+    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], t[lo .. hi];
+    ensures op_ok(o);
+*/
 static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, unsigned hi,
                          unsigned count)
 {
@@ -300,13 +408,19 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
 
 	switch (o->kind) {
 	case OP_MAP: {
-		pte_t ne = pte_leaf(0, s + o->delta, o->attr);
+		const pte_t first = pte_leaf(0, o->pa + (s - o->a), o->attr);
 		if (count == 0) { /* a fresh table: nothing to compare or invalidate */
-			for (unsigned i = lo; i <= hi; i++, ne = pte_leaf_next(ne, 0, 1))
-				t[i] = ne;
+			/*@ loop invariant 0 <= n <= hi - lo + 1;
+			    loop assigns n, t[lo .. hi]; */
+			for (uint64_t n = 0; n <= hi - lo; n++)
+				t[lo + n] = pte_leaf_next(first, 0, n);
 			return hi - lo + 1;
 		}
-		for (unsigned i = lo; i <= hi; i++, s += PAGE_SIZE, ne = pte_leaf_next(ne, 0, 1)) {
+		/*@ loop invariant lo <= i <= hi + 1 && n == i - lo && s == base + i * 0x1000 &&
+		   op_ok(o); loop assigns i, n, s, count, t[lo .. hi], o->tlb_all, o->ntlb, o->tlb[0
+		   .. PT_TLB_BATCH - 1]; */
+		for (uint64_t i = lo, n = 0; i <= hi; i++, n++, s += PAGE_SIZE) {
+			const pte_t ne = pte_leaf_next(first, 0, n);
 			pte_t old = t[i];
 			if (old == ne)
 				continue;
@@ -319,6 +433,9 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
 		return count;
 	}
 	case OP_UNMAP:
+		/*@ loop invariant lo <= i <= hi + 1 && op_ok(o);
+		    loop assigns i, s, count, t[lo .. hi], o->tlb_all, o->ntlb,
+		      o->tlb[0 .. PT_TLB_BATCH - 1]; */
 		for (unsigned i = lo; i <= hi; i++, s += PAGE_SIZE) {
 			if (!t[i])
 				continue;
@@ -328,6 +445,9 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
 		}
 		return count;
 	case OP_PROTECT:
+		/*@ loop invariant lo <= i <= hi + 1 && op_ok(o);
+		    loop assigns i, s, t[lo .. hi], o->tlb_all, o->ntlb,
+		      o->tlb[0 .. PT_TLB_BATCH - 1]; */
 		for (unsigned i = lo; i <= hi; i++, s += PAGE_SIZE) {
 			pte_t old = t[i];
 			if (!old)
@@ -351,6 +471,15 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
  * then its entries are those of a table split from `vt` (a leaf at
  * level + 1), or all absent (vt == 0).
  */
+/*@ requires op_ok(o) && level < PT_LEVELS;
+    requires t == \null ? o->counting : pt_table(t);
+    requires base % pt_size_of(level) == 0 && base + PT_ENTRIES * pt_size_of(level) <= LIN_TOP;
+    requires o->a < base + PT_ENTRIES * pt_size_of(level) && base < o->b;
+    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
+      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+    ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+*/
 static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t base,
                       unsigned count)
 {
@@ -360,13 +489,36 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 	const unsigned lo = (unsigned)((from - base) / size),
 	               hi = (unsigned)((to - 1 - base) / size);
 
-	if (level == 0)
+	if (level == 0) {
+		/* For the prover: everything is 4K-aligned here, so lo and hi are
+		 * the first and last page of [from, to). */
+		/*@ assert pages: size == 0x1000 && from % 0x1000 == 0 && to % 0x1000 == 0 &&
+		      lo * 0x1000 == from - base && (hi + 1) * 0x1000 == to - base;
+		*/
 		return o->counting ? count : visit_pt(o, t, base, lo, hi, count);
+	}
 
+	/* For the prover: the sizes are numbers (one case a level), and a
+	 * virtual table's frame, aligned to the larger size, leaves room for
+	 * 511 more pages of the smaller below 2^52. */
+	/*@ assert sizes: level == 1 && size == 0x200000 && pt_size_of(level + 1) == 0x40000000 ||
+	      level == 2 && size == 0x40000000 && pt_size_of(level + 1) == 0x8000000000 ||
+	      level == 3 && size == 0x8000000000;
+	*/
+	/*@ assert range: lo <= hi < PT_ENTRIES && base + lo * size + size > o->a &&
+	      base + hi * size < o->b;
+	*/
 	pte_t vfirst = 0;
 	if (!t && vt)
 		vfirst = pte_leaf(level, pte_frame(vt, level + 1), pte_attr(vt, level + 1));
 
+	/*@ loop invariant lo <= i <= hi + 1 && op_ok(o) && o->a == \at(o->a, Pre) &&
+	      o->b == \at(o->b, Pre);
+	    loop assigns i, count, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+	      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
+	      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used,
+	      PT_RAM_ENTRIES;
+	*/
 	for (unsigned i = lo; i <= hi; i++) {
 		CHECK(t || o->counting); /* only the counting pass walks virtual tables */
 		const uint64_t s = base + i * size;
@@ -377,11 +529,11 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 
 		switch (o->kind) {
 		case OP_MAP:
-			if (kind == PTE_LEAF && pte_frame(e, level) == s + o->delta &&
+			if (kind == PTE_LEAF && pte_frame(e, level) == o->pa + (s - o->a) &&
 			    pte_attr(e, level) == o->attr)
 				continue; /* already mapped so */
-			if (full && level <= o->max_leaf && !((s + o->delta) & (size - 1)))
-				ne = pte_leaf(level, s + o->delta, o->attr);
+			if (full && level <= o->max_leaf && !((o->pa + (s - o->a)) & (size - 1)))
+				ne = pte_leaf(level, o->pa + (s - o->a), o->attr);
 			break;
 		case OP_UNMAP:
 			if (kind == PTE_ABSENT)
@@ -486,6 +638,12 @@ static err_t check_range(vaddr_t va, uint64_t len, uint64_t *a, uint64_t *b)
 }
 
 /* Prepare, then commit. */
+/*@ requires op_ok(o) && o->nretired == 0 && o->tally == \null;
+    assigns o->counting, o->live, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
+      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES,
+      o->pt->hint_tag, o->pt->hint_dtag, o->pt->root_count;
+*/
 static err_t run(struct op *o)
 {
 	struct pt *pt = o->pt;
@@ -496,11 +654,14 @@ static err_t run(struct op *o)
 	visit(o, root, 0, PT_LEVELS - 1, 0, pt->root_count);
 
 	o->stash = NO_PAGE;
+	/*@ loop invariant op_ok(o);
+	    loop assigns k, o->stash, PT_RAM_ENTRIES; */
 	for (uint64_t k = 0; k < o->need; k++) {
 		paddr_t pa;
-		if (pt->mem.get(pt->mem.ctx, &pa)) {
+		if (mem_get(&pt->mem, &pa)) {
+			/*@ loop assigns o->stash; */
 			while (o->stash != NO_PAGE)
-				pt->mem.put(pt->mem.ctx, chain_pop(&o->stash));
+				mem_put(&pt->mem, chain_pop(&o->stash));
 			return pt_err_nomem;
 		}
 		chain_push(&o->stash, pa);
@@ -519,6 +680,8 @@ static err_t run(struct op *o)
 		if (o->tlb_all)
 			plat_flush_tlb();
 		else
+			/*@ loop invariant 0 <= k <= o->ntlb;
+			    loop assigns k; */
 			for (unsigned k = 0; k < o->ntlb; k++)
 				plat_invlpg(va_init(o->tlb[k]));
 		o->live = false; /* clean: drain need not flush again */
@@ -533,10 +696,19 @@ static err_t run(struct op *o)
  * entry above it; NULL when it meets an absent entry or a superpage (the
  * general path then makes or splits tables). Uses and sets the walk hint.
  */
+/*@ requires pt_ok(pt) && \valid(pd);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, *pd;
+    ensures pt_ok(pt);
+    ensures \result != \null ==> \valid(\result) && pt_in_ram(\result) &&
+      \valid(*pd) && pt_in_ram(*pd);
+*/
 static __attribute__((noinline)) pte_t *walk_to_pt_slow(struct pt *pt, uint64_t va, pte_t **pd)
 {
 	pte_t *t = table_at(pt->root);
 
+	/*@ loop invariant 0 <= level < PT_LEVELS && pt_table(t) && pt_ok(pt);
+	    loop invariant level < PT_LEVELS - 1 ==> \valid(*pd) && pt_in_ram(*pd);
+	    loop assigns level, t, *pd; */
 	for (unsigned level = PT_LEVELS - 1; level > 0; level--) {
 		pte_t *slot = &t[pt_index(va, level)];
 		if (pte_kind(*slot, level) != PTE_TABLE)
@@ -550,6 +722,12 @@ static __attribute__((noinline)) pte_t *walk_to_pt_slow(struct pt *pt, uint64_t 
 	return &t[pt_index(va, 0)];
 }
 
+/*@ requires pt_ok(pt) && \valid(pd) && \separated(pd, pt) && PT_APART(pd);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, *pd;
+    ensures pt_ok(pt);
+    ensures \result != \null ==> \valid(\result) && pt_in_ram(\result) &&
+      \valid(*pd) && pt_in_ram(*pd);
+*/
 static inline pte_t *walk_to_pt(struct pt *pt, uint64_t va, pte_t **pd)
 {
 	if (va >> 21 != pt->hint_tag)
@@ -560,20 +738,27 @@ static inline pte_t *walk_to_pt(struct pt *pt, uint64_t va, pte_t **pd)
 
 /* The general paths, kept out of line so that the single-page paths stay
  * small (no struct op to clear, no registers to save). */
+/*@ requires pt_ok(pt) && from < to <= LIN_TOP && from % 0x1000 == 0 && to % 0x1000 == 0;
+    requires pa % 0x1000 == 0 && pa + (to - from) <= PA_TOP && (a & ~PT_ATTR_MASK) == 0;
+    assigns pt->hint_tag, pt->hint_dtag, pt->root_count, pt->tables, PT_RAM_ENTRIES;
+*/
 static __attribute__((noinline)) err_t map_range(struct pt *pt, uint64_t from, uint64_t to,
-                                                 uint64_t delta, pt_attr_t a, unsigned flags)
+                                                 uint64_t pa, pt_attr_t a, unsigned flags)
 {
 	struct op o = {.pt = pt,
 	               .kind = OP_MAP,
 	               .a = from,
 	               .b = to,
 	               .attr = a,
-	               .delta = delta,
+	               .pa = pa,
 	               .merge = !(flags & PT_SMALL),
 	               .max_leaf = flags & PT_SMALL ? 0 : pt->top_leaf};
 	return run(&o);
 }
 
+/*@ requires pt_ok(pt) && from < to <= LIN_TOP && from % 0x1000 == 0 && to % 0x1000 == 0;
+    assigns pt->hint_tag, pt->hint_dtag, pt->root_count, pt->tables, PT_RAM_ENTRIES;
+*/
 static __attribute__((noinline)) err_t unmap_range(struct pt *pt, uint64_t from, uint64_t to)
 {
 	struct op o = {.pt = pt, .kind = OP_UNMAP, .a = from, .b = to, .merge = true};
@@ -582,6 +767,10 @@ static __attribute__((noinline)) err_t unmap_range(struct pt *pt, uint64_t from,
 
 /* Read the level-1 entry for v in PD table `dir` and finish the lookup
  * from there, setting the level-0 hint when it leads to a table. */
+/*@ requires pt_ok(pt) && pt_table(dir) && \valid(hit) && \separated(pt, hit);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, *hit;
+    ensures pt_ok(pt);
+*/
 static inline bool lookup_from_dir(struct pt *pt, pte_t *dir, uint64_t v, struct pt_hit *hit)
 {
 	pte_t *pd = &dir[pt_index(v, 1)];
@@ -603,6 +792,10 @@ static inline bool lookup_from_dir(struct pt *pt, pte_t *dir, uint64_t v, struct
 
 /* The whole walk for pt_lookup (the hints missed), one level at a time,
  * setting the hints as it passes a PD and a PT. */
+/*@ requires pt_ok(pt) && \valid(hit) && \separated(pt, hit);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->hint_dtag, pt->hint_dir, *hit;
+    ensures pt_ok(pt);
+*/
 bool pt_lookup_walk(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 {
 	const uint64_t v = va_addr(va);
@@ -631,19 +824,30 @@ bool pt_lookup_walk(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 
 /* ---- the interface ------------------------------------------------------- */
 
+/*@ requires \valid(pt) && \valid_read(mem) && PT_APART(pt);
+    assigns *pt, leaf0_bits[0 .. PT_ATTR_MASK], pt_attr0_of[0 .. 255], PT_RAM_ENTRIES;
+    ensures \result == \null ==> pt->top_leaf <= 2 && pt->hint_tag == 0xffffffffffffffff &&
+      pt->hint_dtag == 0xffffffffffffffff;
+*/
 err_t pt_init(struct pt *pt, const struct pt_mem *mem, bool gib_pages)
 {
 	paddr_t root;
 
 	if (!leaf0_bits[PT_R]) {
+		/*@ loop invariant 0 <= a <= PT_ATTR_MASK + 1;
+		    loop assigns a, leaf0_bits[0 .. PT_ATTR_MASK]; */
 		for (pt_attr_t a = 0; a <= PT_ATTR_MASK; a++)
 			leaf0_bits[a] = pte_leaf(0, 0, a);
+		/*@ loop invariant 0 <= b <= 256;
+		    loop assigns b, pt_attr0_of[0 .. 255]; */
 		for (unsigned b = 0; b < 256; b++) /* XD set: leaf0_attr adds PT_X */
 			pt_attr0_of[b] = pte_attr(((pte_t)b << 1) | PTE_XD, 0);
 	}
-	if (mem->get(mem->ctx, &root))
+	if (mem_get(mem, &root))
 		return pt_err_nomem;
 	pte_t *t = table_at(root);
+	/*@ loop invariant 0 <= i <= PT_ENTRIES;
+	    loop assigns i, t[0 .. PT_ENTRIES - 1]; */
 	for (unsigned i = 0; i < PT_ENTRIES; i++)
 		t[i] = 0;
 	*pt = (struct pt){.root = root,
@@ -656,6 +860,9 @@ err_t pt_init(struct pt *pt, const struct pt_mem *mem, bool gib_pages)
 	return NULL;
 }
 
+/*@ requires \valid(pt);
+    assigns pt->hint_tag, pt->hint_dtag, pt->tables, pt->root_count;
+*/
 void pt_destroy(struct pt *pt)
 {
 	CHECK(!pt_live(pt));
@@ -669,6 +876,9 @@ void pt_destroy(struct pt *pt)
  * count in place. False (nothing written) when the general path must run:
  * the table would fill up (and may merge) or empty (and must go).
  */
+/*@ requires \valid_read(pt) && \valid(pd) && \valid(slot);
+    assigns *pd, *slot;
+*/
 static inline bool map_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va, pte_t ne,
                             unsigned flags)
 {
@@ -691,6 +901,9 @@ static inline bool map_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va, 
 	return true;
 }
 
+/*@ requires \valid_read(pt) && \valid(pd) && \valid(slot);
+    assigns *pd, *slot;
+*/
 static inline bool unmap_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va)
 {
 	if (!*slot)
@@ -705,6 +918,12 @@ static inline bool unmap_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va
 }
 
 /* pt_map's arguments: sets the linear [from, to). */
+/*@ requires \valid(from) && \valid(to) && \separated(from, to);
+    assigns *from, *to;
+    ensures \result == \null ==> *from < *to <= LIN_TOP && *to - *from == len &&
+      *from % 0x1000 == 0 && *to % 0x1000 == 0 &&
+      pa.pa % 0x1000 == 0 && pa.pa + len <= PA_TOP && (a & ~PT_ATTR_MASK) == 0;
+*/
 static err_t check_map(vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, uint64_t *from,
                        uint64_t *to)
 {
@@ -723,6 +942,10 @@ static err_t check_map(vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, uint64
 
 /* pt_map and pt_unmap past the hint: check everything, try the one page
  * with a full walk, else the general path. */
+/*@ requires pt_ok(pt);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->hint_dtag, pt->root_count, pt->tables,
+      PT_RAM_ENTRIES;
+*/
 static __attribute__((noinline)) err_t map_checked(struct pt *pt, vaddr_t va, paddr_t pa,
                                                    uint64_t len, pt_attr_t a, unsigned flags)
 {
@@ -734,9 +957,13 @@ static __attribute__((noinline)) err_t map_checked(struct pt *pt, vaddr_t va, pa
 	pte_t *pd, *slot = len == PAGE_SIZE ? walk_to_pt(pt, va_addr(va), &pd) : NULL;
 	if (slot && map_page(pt, pd, slot, va_addr(va), pte_leaf(0, pa_addr(pa), a), flags))
 		return NULL;
-	return map_range(pt, from, to, pa_addr(pa) - from, a, flags);
+	return map_range(pt, from, to, pa_addr(pa), a, flags);
 }
 
+/*@ requires pt_ok(pt);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->hint_dtag, pt->root_count, pt->tables,
+      PT_RAM_ENTRIES;
+*/
 static __attribute__((noinline)) err_t unmap_checked(struct pt *pt, vaddr_t va, uint64_t len)
 {
 	uint64_t from, to;
@@ -752,6 +979,10 @@ static __attribute__((noinline)) err_t unmap_checked(struct pt *pt, vaddr_t va, 
 
 /* A page whose address matches the hint is canonical; its frame and
  * attributes are checked here, in as few tests as will do. */
+/*@ requires pt_ok(pt);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->hint_dtag, pt->root_count, pt->tables,
+      PT_RAM_ENTRIES;
+*/
 err_t pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags)
 {
 	const uint64_t v = va_addr(va), p = pa_addr(pa);
@@ -763,6 +994,10 @@ err_t pt_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, u
 	return map_checked(pt, va, pa, len, a, flags);
 }
 
+/*@ requires pt_ok(pt);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->hint_dtag, pt->root_count, pt->tables,
+      PT_RAM_ENTRIES;
+*/
 err_t pt_unmap(struct pt *pt, vaddr_t va, uint64_t len)
 {
 	const uint64_t v = va_addr(va);
@@ -773,6 +1008,11 @@ err_t pt_unmap(struct pt *pt, vaddr_t va, uint64_t len)
 	return unmap_checked(pt, va, len);
 }
 
+/*@ requires \valid(from) && \valid(to) && \separated(from, to);
+    assigns *from, *to;
+    ensures \result == \null ==> *from < *to <= LIN_TOP && *to - *from == len &&
+      *from % 0x1000 == 0 && *to % 0x1000 == 0 && (set & ~PT_ATTR_MASK) == 0;
+*/
 static err_t check_protect(vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set, uint64_t *from,
                            uint64_t *to)
 {
@@ -785,6 +1025,9 @@ static err_t check_protect(vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t 
 	return NULL;
 }
 
+/*@ requires pt_ok(pt);
+    assigns pt->hint_tag, pt->hint_dtag, pt->root_count, pt->tables, PT_RAM_ENTRIES;
+*/
 err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set)
 {
 	struct op o = {.pt = pt, .kind = OP_PROTECT, .merge = true, .clear = clear, .set = set};
@@ -795,11 +1038,16 @@ err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_at
 
 /* ---- dry runs ------------------------------------------------------------ */
 
+/*@ requires \valid(t);
+    assigns t->need, t->used, t->gen, t->seen[0 .. PT_TALLY_SLOTS - 1].gen;
+*/
 void pt_tally_begin(struct pt_tally *t)
 {
 	t->need = 0;
 	t->used = 0;
 	if (++t->gen == 0) { /* wrapped: forget every stamp */
+		/*@ loop invariant 0 <= i <= PT_TALLY_SLOTS;
+		    loop assigns i, t->seen[0 .. PT_TALLY_SLOTS - 1].gen; */
 		for (unsigned i = 0; i < PT_TALLY_SLOTS; i++)
 			t->seen[i].gen = 0;
 		t->gen = 1;
@@ -809,6 +1057,10 @@ void pt_tally_begin(struct pt_tally *t)
 /* Whether an operation on [a, b) of pt surely makes no table: one 4K
  * page whose level-0 table is there (the walk, or its hint, answers).
  * Asked before a struct op is cleared, which costs more than the walk. */
+/*@ requires pt_ok(pt);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt;
+    ensures pt_ok(pt);
+*/
 static bool count_nothing(struct pt *pt, uint64_t a, uint64_t b)
 {
 	pte_t *pd;
@@ -817,6 +1069,11 @@ static bool count_nothing(struct pt *pt, uint64_t a, uint64_t b)
 }
 
 /* The prepare pass of o alone, into tally t. */
+/*@ requires op_ok(o) && \valid(t) && PT_APART(t) && \separated(t, o, o->pt);
+    assigns o->counting, o->tally, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
+      t->need, t->seen[0 .. PT_TALLY_SLOTS - 1], t->used, PT_RAM_ENTRIES;
+*/
 static err_t count(struct op *o, struct pt_tally *t)
 {
 	o->counting = true;
@@ -830,6 +1087,11 @@ static err_t count(struct op *o, struct pt_tally *t)
 	return NULL;
 }
 
+/*@ requires \valid(pt);
+    assigns *pt;
+    ensures pt->top_leaf <= 2 && pt->hint_tag == 0xffffffffffffffff &&
+      pt->hint_dtag == 0xffffffffffffffff;
+*/
 void pt_blank(struct pt *pt, bool gib_pages)
 {
 	*pt = (struct pt){.root = pa_init(NO_PAGE),
@@ -838,6 +1100,12 @@ void pt_blank(struct pt *pt, bool gib_pages)
 	                  .hint_dtag = NO_HINT};
 }
 
+/* (The counting pass writes no table and no count of the tree; the
+ * contract says what visit's does, which covers both passes.) */
+/*@ requires pt_ok(pt) && \valid(t) && PT_APART(t) && \separated(t, pt);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->tables, t->need,
+      t->seen[0 .. PT_TALLY_SLOTS - 1], t->used, PT_RAM_ENTRIES;
+*/
 err_t pt_count_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_t a, unsigned flags,
                    struct pt_tally *t)
 {
@@ -851,12 +1119,17 @@ err_t pt_count_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_
 	               .a = from,
 	               .b = to,
 	               .attr = a,
-	               .delta = pa_addr(pa) - from,
+	               .pa = pa_addr(pa),
 	               .merge = !(flags & PT_SMALL),
 	               .max_leaf = flags & PT_SMALL ? 0 : pt->top_leaf};
 	return count(&o, t);
 }
 
+/* As pt_count_map's. */
+/*@ requires pt_ok(pt) && \valid(t) && PT_APART(t) && \separated(t, pt);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->tables, t->need,
+      t->seen[0 .. PT_TALLY_SLOTS - 1], t->used, PT_RAM_ENTRIES;
+*/
 err_t pt_count_unmap(struct pt *pt, vaddr_t va, uint64_t len, struct pt_tally *t)
 {
 	uint64_t from, to;
@@ -868,6 +1141,11 @@ err_t pt_count_unmap(struct pt *pt, vaddr_t va, uint64_t len, struct pt_tally *t
 	return count(&o, t);
 }
 
+/* As pt_count_map's. */
+/*@ requires pt_ok(pt) && \valid(t) && PT_APART(t) && \separated(t, pt);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->tables, t->need,
+      t->seen[0 .. PT_TALLY_SLOTS - 1], t->used, PT_RAM_ENTRIES;
+*/
 err_t pt_count_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set,
                        struct pt_tally *t)
 {
@@ -888,6 +1166,10 @@ err_t pt_count_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear,
 
 /* pt_lookup (pt.h) past the level-0 hint: the level-1 hint, or the whole
  * walk. */
+/*@ requires pt_ok(pt) && \valid(hit) && \separated(pt, hit);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->hint_dtag, pt->hint_dir, *hit;
+    ensures pt_ok(pt);
+*/
 bool pt_lookup_slow(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 {
 	const uint64_t v = va_addr(va);
@@ -945,6 +1227,20 @@ struct runs {
 	uint64_t cur_lin;
 };
 
+/* Hand run c to the caller's function. For `make prove` part of the seam
+ * (a call through a pointer), a stub contract assumed: fn writes nothing
+ * pt.c reads (pt_runs' contract: fn does not change the tree). */
+/*@ requires \valid_read(r) && \valid_read(c);
+    assigns \nothing;
+*/
+static inline bool runs_out(const struct runs *r, const struct pt_run *c)
+{
+	return r->fn(r->ctx, c);
+}
+
+/*@ requires \valid(r) && level < PT_LEVELS;
+    assigns r->stop, r->cur, r->cur_lin, r->open;
+*/
 static void runs_leaf(struct runs *r, uint64_t lin, pte_t e, unsigned level)
 {
 	const uint64_t size = pt_level_size(level);
@@ -958,17 +1254,22 @@ static void runs_leaf(struct runs *r, uint64_t lin, pte_t e, unsigned level)
 		c->len += size;
 		return;
 	}
-	if (r->open && !r->fn(r->ctx, c))
+	if (r->open && !runs_out(r, c))
 		r->stop = true;
 	*c = (struct pt_run){va_init(canon(lin)), size, pa_init(pa), a, level};
 	r->cur_lin = lin;
 	r->open = true;
 }
 
+/*@ requires \valid(r) && level < PT_LEVELS;
+    assigns r->stop, r->cur, r->cur_lin, r->open;
+*/
 static void runs_table(struct runs *r, paddr_t table, unsigned level, uint64_t base)
 {
 	const pte_t *t = table_at(table);
 
+	/*@ loop invariant 0 <= i <= PT_ENTRIES;
+	    loop assigns i, r->stop, r->cur, r->cur_lin, r->open; */
 	for (unsigned i = 0; i < PT_ENTRIES && !r->stop; i++) {
 		const uint64_t s = base + i * pt_level_size(level);
 		switch (pte_kind(t[i], level)) {
@@ -984,20 +1285,28 @@ static void runs_table(struct runs *r, paddr_t table, unsigned level, uint64_t b
 	}
 }
 
+/*@ requires \valid_read(pt);
+    assigns \nothing;
+*/
 void pt_runs(const struct pt *pt, bool (*fn)(void *ctx, const struct pt_run *r), void *ctx)
 {
 	struct runs r = {.fn = fn, .ctx = ctx};
 
 	runs_table(&r, pt->root, PT_LEVELS - 1, 0);
 	if (r.open && !r.stop)
-		fn(ctx, &r.cur);
+		runs_out(&r, &r.cur);
 }
 
+/*@ requires \valid(c) && level < PT_LEVELS && PT_APART(c);
+    assigns c->tables, c->leaves[0 .. 2], c->pages;
+*/
 static void census_table(paddr_t table, unsigned level, struct pt_census *c)
 {
 	const pte_t *t = table_at(table);
 
 	c->tables++;
+	/*@ loop invariant 0 <= i <= PT_ENTRIES;
+	    loop assigns i, c->tables, c->leaves[0 .. 2], c->pages; */
 	for (unsigned i = 0; i < PT_ENTRIES; i++) {
 		switch (pte_kind(t[i], level)) {
 		case PTE_ABSENT:
@@ -1013,18 +1322,27 @@ static void census_table(paddr_t table, unsigned level, struct pt_census *c)
 	}
 }
 
+/*@ requires \valid_read(pt) && \valid(c) && PT_APART(c);
+    assigns *c;
+*/
 void pt_census(const struct pt *pt, struct pt_census *c)
 {
 	*c = (struct pt_census){0};
 	census_table(pt->root, PT_LEVELS - 1, c);
 }
 
+/*@ requires \valid_read(pt);
+    assigns live_root;
+*/
 void pt_load(const struct pt *pt)
 {
 	live_root = pa_addr(pt->root);
 	plat_write_cr3(live_root);
 }
 
+/*@ requires \valid_read(pt);
+    assigns \nothing;
+*/
 bool pt_live(const struct pt *pt)
 {
 	return pa_addr(pt->root) == live_root;

@@ -182,8 +182,47 @@ bool pt_lookup_slow(struct pt *pt, vaddr_t va, struct pt_hit *hit);
 bool pt_lookup_walk(struct pt *pt, vaddr_t va, struct pt_hit *hit);
 extern pt_attr_t pt_attr0_of[256]; /* pte_attr(e, 0) by e's bits 8:1, XD set; by pt_init */
 
+/*
+ * For `make prove` (ACSL, see docs/ARCHITECTURE.md): the machine seam as the
+ * proof assumes it, and what a struct pt holds between calls.
+ *
+ * The tables lie in one block of memory, pt_ram (physical memory as pt.c
+ * sees it; the table at physical address pa is pt_ram + pa / 8), that holds
+ * no struct pt and no operation's state: PT_APART(p). A set hint points
+ * into a table (pt_ok), so that the lookups read through it safely.
+ */
+#define PT_APART(p) (\base_addr(p) != \base_addr(pt_ram)) /* ACSL only */
+/*@ axiomatic PtSeam {
+      logic pte_t *pt_ram;
+    }
+    predicate pt_in_ram(pte_t *p) =
+      \base_addr(p) == \base_addr(pt_ram) && 0 <= p - pt_ram <= 0x3fffffffffffffff;
+    predicate pt_table(pte_t *t) =
+      \valid(t + (0 .. PT_ENTRIES - 1)) && pt_in_ram(t) && t - pt_ram <= 0x3ffffffffffffe00;
+    predicate pt_ok(struct pt *pt) =
+      \valid(pt) && \valid(pt_ram) && PT_APART(pt) && pt->top_leaf <= 2 &&
+      (pt->hint_tag != 0xffffffffffffffff ==>
+        pt_table(pt->hint_pt) && \valid(pt->hint_pd) && pt_in_ram(pt->hint_pd)) &&
+      (pt->hint_dtag != 0xffffffffffffffff ==> pt_table(pt->hint_dir));
+*/
+
+/* The machine seam for tables: the page at physical address pa as its 512
+ * entries. For `make prove` a stub contract, assumed: every table address
+ * the tree holds is a page of 512 entries in pt_ram. */
+/*@ assigns \nothing;
+    ensures \result == pt_ram + pa.pa / 8 && pt_table(\result);
+*/
+static inline pte_t *pt_table_at(paddr_t pa)
+{
+	return plat_pa_to_ptr(pa);
+}
+
 /* Make the level-0 table `table`, pointed to by PD entry *pd, the walk hint
  * for va's 2 MiB. */
+/*@ requires \valid(pt) && pt_table(table) && \valid(pd) && pt_in_ram(pd);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt;
+    ensures pt->hint_tag == v >> 21 && pt->hint_pd == pd && pt->hint_pt == table;
+*/
 static inline void pt_hint_set(struct pt *pt, uint64_t v, pte_t *pd, pte_t *table)
 {
 	pt->hint_tag = v >> 21;
@@ -192,11 +231,16 @@ static inline void pt_hint_set(struct pt *pt, uint64_t v, pte_t *pd, pte_t *tabl
 }
 
 /* The attributes of a level-0 leaf: one load and the XD bit. */
+/*@ assigns \nothing; */
 static inline pt_attr_t pt_leaf0_attr(pte_t e)
 {
 	return pt_attr0_of[(e >> 1) & 0xff] | (pt_attr_t)((~e & PTE_XD) >> 61);
 }
 
+/*@ requires pt_ok(pt) && \valid(hit) && \separated(pt, hit);
+    assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, pt->hint_dtag, pt->hint_dir, *hit;
+    ensures pt_ok(pt);
+*/
 static inline bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 {
 	const uint64_t v = va_addr(va);
@@ -207,7 +251,7 @@ static inline bool pt_lookup(struct pt *pt, vaddr_t va, struct pt_hit *hit)
 		pte_t *pd = &pt->hint_dir[pt_index(v, 1)];
 		if (pte_kind(*pd, 1) != PTE_TABLE)
 			return pt_lookup_slow(pt, va, hit);
-		pt_hint_set(pt, v, pd, plat_pa_to_ptr(pte_next(*pd)));
+		pt_hint_set(pt, v, pd, pt_table_at(pte_next(*pd)));
 	}
 	const pte_t e = pt->hint_pt[pt_index(v, 0)];
 	if (pte_kind(e, 0) == PTE_ABSENT)
@@ -262,10 +306,12 @@ void pt_census(const struct pt *pt, struct pt_census *c);
 
 /* The tree's root (the PML4, what CR3 holds when it is live) and the
  * table pages it holds, the root included. */
+/*@ requires \valid_read(pt); assigns \nothing; */
 static inline paddr_t pt_root(const struct pt *pt)
 {
 	return pt->root;
 }
+/*@ requires \valid_read(pt); assigns \nothing; */
 static inline uint64_t pt_tables(const struct pt *pt)
 {
 	return pt->tables;

@@ -52,6 +52,21 @@
   axiom and511: \forall integer x; 0 <= x ==> (x & 511) == x % 512;
   axiom and3ff: \forall integer x; 0 <= x ==> (x & 0x3ff) == x % 1024;
   axiom and4095: \forall integer x; 0 <= x ==> (x & 4095) == x % 4096;
+  axiom and1fffff: \forall integer x; 0 <= x ==> (x & 0x1fffff) == x % 0x200000;
+  axiom and3fffffff: \forall integer x; 0 <= x ==> (x & 0x3fffffff) == x % 0x40000000;
+  axiom shr21: \forall integer x; 0 <= x ==> (x >> 21) == x / 2097152;
+  axiom shr30: \forall integer x; 0 <= x ==> (x >> 30) == x / 1073741824;
+  axiom and_not_ff: \forall integer x; 0 <= x ==> (x & ~0xff) == x - x % 256;
+  axiom and_ffffff00:
+    \forall integer x; 0 <= x < 0x100000000 ==> (x & 0xffffff00) == x - x % 256;
+  // pt_map's test of an attribute value: PT_R set, no bit above 7 (32 bits).
+  axiom and_ffffff01:
+    \forall integer x; 0 <= x < 0x100000000 && (x & 0xffffff01) == 1 ==> x < 256;
+
+  // An and, or an or, of values inside a mask m stays inside it.
+  axiom and_in_mask: \forall integer x, y, m; (x & ~m) == 0 ==> ((x & y) & ~m) == 0;
+  axiom or_in_mask:
+    \forall integer x, y, m; (x & ~m) == 0 && (y & ~m) == 0 ==> ((x | y) & ~m) == 0;
 
   // Or of values with no bit in common is their sum (z3 proves it).
   lemma or_disjoint:

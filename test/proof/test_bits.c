@@ -80,6 +80,34 @@ static void instances_at(uint64_t x)
 	EXPECT((x & 511) == x % 512, "and511");
 	EXPECT((x & 0x3ff) == x % 1024, "and3ff");
 	EXPECT((x & 4095) == x % 4096, "and4095");
+	EXPECT((x & 0x1fffff) == x % 0x200000, "and1fffff");
+	EXPECT((x & 0x3fffffff) == x % 0x40000000, "and3fffffff");
+	EXPECT(x >> 21 == x / 2097152, "shr21");
+	EXPECT(x >> 30 == x / 1073741824, "shr30");
+	EXPECT((x & ~(uint64_t)0xff) == x - x % 256, "and_not_ff");
+	EXPECT(((uint32_t)x & 0xffffff00u) == (uint32_t)x - (uint32_t)x % 256, "and_ffffff00");
+	EXPECT((((uint32_t)x & 0xffffff01u) != 1 || (uint32_t)x < 256) &&
+	           ((x >> 32) || (x & 0xffffff01u) != 1 || x < 256),
+	       "and_ffffff01 x=%llx", (unsigned long long)x);
+}
+
+/* and_in_mask and or_in_mask at one pair, for masks of every width and
+ * a few shapes. */
+static void masks_at(uint64_t x, uint64_t y)
+{
+	static const uint64_t masks[] = {0,    1,    0x3,  0xf,  0x55,
+	                                 0xaa, 0xff, 0xf0, 0x81, ~(uint64_t)0};
+	for (unsigned k = 0; k < sizeof masks / sizeof masks[0]; k++) {
+		const uint64_t m = masks[k];
+		if (!(x & ~m)) {
+			EXPECT(!((x & y) & ~m), "and_in_mask x=%llx y=%llx m=%llx",
+			       (unsigned long long)x, (unsigned long long)y, (unsigned long long)m);
+			if (!(y & ~m))
+				EXPECT(!((x | y) & ~m), "or_in_mask x=%llx y=%llx m=%llx",
+				       (unsigned long long)x, (unsigned long long)y,
+				       (unsigned long long)m);
+		}
+	}
 }
 
 static void check_axioms(void)
@@ -90,8 +118,10 @@ static void check_axioms(void)
 		instances_at(x);
 	}
 	for (uint64_t x = 0; x < (1u << 8); x++)
-		for (uint64_t y = 0; y < (1u << 8); y++)
+		for (uint64_t y = 0; y < (1u << 8); y++) {
 			pair_at(x, y);
+			masks_at(x, y);
+		}
 	static const uint64_t edges[] = {0,
 	                                 1,
 	                                 2,
