@@ -528,13 +528,15 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 		pte_t ne = e; /* what entry i becomes, when it is decided here */
 
 		switch (o->kind) {
-		case OP_MAP:
-			if (kind == PTE_LEAF && pte_frame(e, level) == o->pa + (s - o->a) &&
+		case OP_MAP: {
+			const uint64_t f = o->pa + (s - o->a); /* the frame s maps (modulo 2^64) */
+			if (kind == PTE_LEAF && pte_frame(e, level) == f &&
 			    pte_attr(e, level) == o->attr)
 				continue; /* already mapped so */
-			if (full && level <= o->max_leaf && !((o->pa + (s - o->a)) & (size - 1)))
-				ne = pte_leaf(level, o->pa + (s - o->a), o->attr);
+			if (full && level <= o->max_leaf && !(f & (size - 1)))
+				ne = pte_leaf(level, f, o->attr);
 			break;
+		}
 		case OP_UNMAP:
 			if (kind == PTE_ABSENT)
 				continue;
