@@ -30,12 +30,10 @@ const char mdb_err_full[] = "the mapping database is full (2^26 nodes)";
 struct mdb_node **mdb_pages; /* the directory: node page p is mdb_pages[p] */
 
 static struct {
-	uint32_t npages;        /* node pages */
-	uint32_t ndirs;         /* the directory's frames: 0 or a power of two */
-	struct mdb_node **kept; /* mdb_reserve: the directory it started with, */
-	uint32_t kept_dirs;     /* kept until it succeeds */
-	uint32_t freelist;      /* through `next`, and back through `prev` (0 at the head) */
-	uint32_t last;          /* the node mdb_new made last (a hint) */
+	uint32_t npages;   /* node pages */
+	uint32_t ndirs;    /* the directory's frames: 0 or a power of two */
+	uint32_t freelist; /* through `next`, and back through `prev` (0 at the head) */
+	uint32_t last;     /* the node mdb_new made last (a hint) */
 	uint64_t nfree, nused;
 	unsigned hbits;                    /* 2^hbits chains; 0: no table yet */
 	uint32_t count[MDB_MAX_SPACES][3]; /* nodes by space and size */
@@ -139,9 +137,10 @@ static uint32_t dir_frames(uint64_t pages)
 }
 
 /* A directory twice as large (one frame for the first), the pointers
- * copied. The one it replaces goes back, unless it is the one mdb_reserve
- * started with (M.kept), which goes back only when the reserve succeeds. */
-static err_t dir_grow(void)
+ * copied. The one it replaces goes back, unless it is `kept`: the one
+ * mdb_reserve started with, which goes back only when the reserve
+ * succeeds. */
+static err_t dir_grow(struct mdb_node **kept)
 {
 	const uint32_t dirs = M.ndirs ? 2 * M.ndirs : 1;
 	paddr_t pa;
@@ -151,7 +150,7 @@ static err_t dir_grow(void)
 	struct mdb_node **d = plat_pa_to_ptr(pa);
 	for (uint32_t p = 0; p < M.npages; p++)
 		d[p] = mdb_pages[p];
-	if (mdb_pages != M.kept)
+	if (mdb_pages != kept)
 		dir_free(mdb_pages, M.ndirs);
 	mdb_pages = d;
 	M.ndirs = dirs;
@@ -206,16 +205,16 @@ static void free_take(mdb_id i)
 		slot(x->next)->prev = x->prev;
 }
 
-/* Add one node page (and room in the directory when it is full): its
- * slots go on the free list. */
-static err_t add_page(void)
+/* Add one node page (and room in the directory when it is full: dir_grow,
+ * `kept` as there): its slots go on the free list. */
+static err_t add_page(struct mdb_node **kept)
 {
 	const uint32_t p = M.npages;
 	paddr_t pa;
 
 	if (p >= PAGES_MAX)
 		return mdb_err_full;
-	if (p == M.ndirs * DIR_SPAN && dir_grow())
+	if (p == M.ndirs * DIR_SPAN && dir_grow(kept))
 		return mdb_err_nomem;
 	if (kalloc(FRAME_MDB, &pa))
 		return mdb_err_nomem;
@@ -262,30 +261,27 @@ static void drop_last_page(void)
 
 err_t mdb_reserve(uint64_t n)
 {
-	const uint32_t pages_before = M.npages;
+	const uint32_t pages_before = M.npages, dirs_before = M.ndirs;
+	struct mdb_node **const dir_before = mdb_pages;
 
-	M.kept = mdb_pages;
-	M.kept_dirs = M.ndirs;
 	while (M.nfree < n) {
-		err_t e = add_page();
+		err_t e = add_page(dir_before);
 		if (e) {
 			/* Pages added by this call are all free and their slots
 			 * are the newest on the free list: give them back, and
 			 * go back to the directory the call started with. */
 			while (M.npages > pages_before)
 				drop_last_page();
-			if (mdb_pages != M.kept) {
+			if (mdb_pages != dir_before) {
 				dir_free(mdb_pages, M.ndirs);
-				mdb_pages = M.kept;
-				M.ndirs = M.kept_dirs;
+				mdb_pages = dir_before;
+				M.ndirs = dirs_before;
 			}
-			M.kept = NULL;
 			return e;
 		}
 	}
-	if (mdb_pages != M.kept)
-		dir_free(M.kept, M.kept_dirs);
-	M.kept = NULL;
+	if (mdb_pages != dir_before)
+		dir_free(dir_before, dirs_before);
 	/* Chains: the largest power of two not above the slots, and at
 	 * least half the nodes the reserve can hold. */
 	unsigned bits = M.hbits;
