@@ -47,6 +47,13 @@
  *                64-bit word at a time from a hint (the lowest word that
  *                may hold a free bit, lowered by every free; ACRN's page
  *                pool keeps such a hint), no checks.
+ *                And, as a floor rather than a rival, a bare free stack
+ *                (an array of frame numbers, push and pop, no owner, no
+ *                checks, no entry), inline as memmon's path is: the least
+ *                a single-frame allocator can do in the same loop. The
+ *                table's last lines set each W1 target against it: the
+ *                time the target leaves per operation for memmon's checks
+ *                and its 16-byte entry, and the time memmon takes for them.
  *   run 2^k      what an allocator without a buddy structure does: a free
  *                bitmap (one bit per frame) scanned first-fit, from frame 0,
  *                a word at a time, for 2^k aligned free frames; the bits are
@@ -365,6 +372,43 @@ static void bm_pool_init(const struct free_set *fs)
 	bm_hint = 0;
 }
 
+/* ---- the floor: a bare free stack ------------------------------------------------------ */
+
+/* The least any allocator of single frames can do: an array of free frame
+ * numbers, push and pop, no owner, no checks, no entry. Inline, as memmon's
+ * kalloc and kfree are (the two baselines above are calls), so that the
+ * column says what is left, per operation, for memmon's checks and its
+ * 16-byte entry: the issue's table had it as its fourth column. */
+static uint32_t *st;  /* MAX_FRAMES slots */
+static uint64_t st_n; /* frames on it */
+
+static inline bool st_kalloc(uint64_t *pa)
+{
+	if (!st_n)
+		return false;
+	*pa = (uint64_t)st[--st_n] * PAGE_SIZE;
+	return true;
+}
+
+static inline void st_kfree(uint64_t pa)
+{
+	st[st_n++] = (uint32_t)(pa / PAGE_SIZE);
+}
+
+/* Lowest frame on top, as the list hands them out. */
+static void st_init(const struct free_set *fs)
+{
+	st_n = 0;
+	for (uint64_t i = fs->count; i-- > 0;)
+		st[st_n++] = fs->frames[i];
+}
+
+static void st_check(const struct free_set *fs, const char *what)
+{
+	if (st_n != fs->count)
+		die(what, "bare stack lost frames");
+}
+
 /* ---- results ---------------------------------------------------------------------- */
 
 enum {
@@ -379,13 +423,13 @@ enum {
 };
 
 /* A row: memmon against one or two baselines (bl, then bm; bm_name NULL:
- * none), each named in the table. */
+ * none), each named in the table, and for init and W1 the bare stack (st). */
 static struct row {
 	char name[32];
 	char notes[80];
-	const char *bl_name, *bm_name;
-	double mm[MAX_RUNS], bl[MAX_RUNS], bm[MAX_RUNS]; /* ns per op, one per run */
-	double mm_med, bl_med, bm_med;
+	const char *bl_name, *bm_name, *st_name;
+	double mm[MAX_RUNS], bl[MAX_RUNS], bm[MAX_RUNS], st[MAX_RUNS]; /* ns per op, one per run */
+	double mm_med, bl_med, bm_med, st_med;
 	double mm_min, mm_max, bl_min, bm_min; /* the spread over the runs */
 } rows[NROWS];
 
@@ -445,6 +489,11 @@ static double *col_list(struct row *w)
 static double *col_bitmap(struct row *w)
 {
 	return w->bm;
+}
+
+static double *col_stack(struct row *w)
+{
+	return w->st;
 }
 
 static inline __attribute__((always_inline)) void w1ab_side(unsigned r, const struct baseline *b)
@@ -535,6 +584,8 @@ static const struct baseline base_list = {"W1 (list)", bl_init,  bl_kalloc,
                                           bl_kfree,    bl_check, col_list};
 static const struct baseline base_bitmap = {"W1 (bitmap)", bm_pool_init, bm_kalloc,
                                             bm_kfree,      bm_check,     col_bitmap};
+static const struct baseline base_stack = {"W1 (bare stack)", st_init,  st_kalloc,
+                                           st_kfree,          st_check, col_stack};
 
 /* ---- W3 ----------------------------------------------------------------------------------- */
 
@@ -758,6 +809,19 @@ static void print_target(const char *what, const struct row *w, bool second, dou
 	       ratio, limit, ratio <= limit ? "met" : "NOT met");
 }
 
+/* A W1 target in ns (limit times its baseline), against the bare stack's
+ * time: the room the target leaves per operation for everything memmon does
+ * that the stack does not (owner, double-free and foreign-free checks, the
+ * 16-byte entry), and what memmon spends on it. */
+static void print_room(const char *what, const struct row *w, bool second, double limit)
+{
+	double target = limit * (second ? w->bm_med : w->bl_med);
+
+	printf(
+	    "  %-4s target %.1f ns - stack %.1f ns = room %.1f ns per op; memmon spends %.1f ns\n",
+	    what, target, w->st_med, target - w->st_med, w->mm_med - w->st_med);
+}
+
 static void print_table(unsigned runs, uint64_t pairs, uint64_t elapsed_ns)
 {
 	printf("memmon frame allocator vs plain baselines: %llu MiB simulated RAM "
@@ -767,20 +831,24 @@ static void print_table(unsigned runs, uint64_t pairs, uint64_t elapsed_ns)
 	print_conditions(runs);
 	printf("W1C %llu pairs; %.1f s\n", (unsigned long long)pairs, (double)elapsed_ns / 1e9);
 	printf("ns per op, medians (ratio = memmon / that baseline, < 1: memmon faster)\n");
-	printf("%-18s | %8s | %-17s | %-27s | %-26s | %s\n", "workload", "memmon",
-	       "memmon min..max", "baseline 1 (ratio)", "baseline 2 (ratio)", "notes");
+	printf("%-18s | %8s | %-17s | %-27s | %-26s | %-22s | %s\n", "workload", "memmon",
+	       "memmon min..max", "baseline 1 (ratio)", "baseline 2 (ratio)", "floor (ratio)",
+	       "notes");
 	printf(
 	    "-------------------+----------+-------------------+-----------------------------+----"
-	    "------------------------+----------------------------------------------\n");
+	    "------------------------+------------------------+------------------------------------"
+	    "-"
+	    "---------\n");
 	for (unsigned i = 0; i < NROWS; i++) {
 		const struct row *w = &rows[i];
-		char range[40], b1[48], b2[48];
+		char range[40], b1[48], b2[48], b3[48];
 		snprintf(range, sizeof(range), "%.*f..%.*f", w->mm_min < 1000 ? 1 : 0, w->mm_min,
 		         w->mm_max < 1000 ? 1 : 0, w->mm_max);
 		baseline_cell(b1, sizeof(b1), w->bl_name, w->bl_med, w->mm_med);
 		baseline_cell(b2, sizeof(b2), w->bm_name, w->bm_med, w->mm_med);
-		printf("%-18s | %8.1f | %-17s | %-27s | %-26s | %s\n", w->name, w->mm_med, range,
-		       b1, b2, w->notes);
+		baseline_cell(b3, sizeof(b3), w->st_name, w->st_med, w->mm_med);
+		printf("%-18s | %8.1f | %-17s | %-27s | %-26s | %-22s | %s\n", w->name, w->mm_med,
+		       range, b1, b2, b3, w->notes);
 	}
 
 	/* The run rows' spread, k = 1..18 (k = 0 is the quick stack, another
@@ -809,6 +877,10 @@ static void print_table(unsigned runs, uint64_t pairs, uint64_t elapsed_ns)
 	print_target("W1B vs the bitmap", &rows[ROW_W1B], true, 1.0);
 	print_target("W3 sequential vs its walk floor", &rows[ROW_W3_SEQ], false, 1.5);
 	print_target("W3 random vs its walk floor", &rows[ROW_W3_RAND], false, 1.2);
+	printf("what a W1 target leaves for memmon's checks and entry, over the bare stack:\n");
+	print_room("W1C", &rows[ROW_W1C], false, 0.5);
+	print_room("W1A", &rows[ROW_W1A], true, 1.0);
+	print_room("W1B", &rows[ROW_W1B], true, 1.0);
 }
 
 static void write_json(const char *path, unsigned runs, uint64_t pairs)
@@ -832,6 +904,9 @@ static void write_json(const char *path, unsigned runs, uint64_t pairs)
 			        "     \"baseline2\": \"%s\", \"baseline2_ns\": %.3f, \"ratio2\": "
 			        "%.4f,\n",
 			        w->bm_name, w->bm_med, w->mm_med / w->bm_med);
+		if (w->st_name)
+			fprintf(f, "     \"floor\": \"%s\", \"floor_ns\": %.3f,\n", w->st_name,
+			        w->st_med);
 		fprintf(f, "     \"memmon_samples\": [");
 		for (unsigned r = 0; r < runs; r++)
 			fprintf(f, "%s%.3f", r ? ", " : "", w->mm[r]);
@@ -842,6 +917,11 @@ static void write_json(const char *path, unsigned runs, uint64_t pairs)
 			fprintf(f, "], \"baseline2_samples\": [");
 			for (unsigned r = 0; r < runs; r++)
 				fprintf(f, "%s%.3f", r ? ", " : "", w->bm[r]);
+		}
+		if (w->st_name) {
+			fprintf(f, "], \"floor_samples\": [");
+			for (unsigned r = 0; r < runs; r++)
+				fprintf(f, "%s%.3f", r ? ", " : "", w->st[r]);
 		}
 		fprintf(f, "]}%s\n", i + 1 < NROWS ? "," : "");
 	}
@@ -863,7 +943,8 @@ int main(int argc, char **argv)
 	machine_setup();
 	pas = malloc(MAX_FRAMES * sizeof(*pas));
 	bm = malloc(((MAX_FRAMES + 63) / 64) * sizeof(*bm));
-	if (!pas || !bm)
+	st = malloc(MAX_FRAMES * sizeof(*st));
+	if (!pas || !bm || !st)
 		die("malloc", "no memory");
 	init_a();
 	derive_free(&free_a, RAM_BYTES / PAGE_SIZE);
@@ -886,6 +967,7 @@ int main(int argc, char **argv)
 	for (unsigned i = ROW_INIT; i <= ROW_W1C; i++) {
 		rows[i].bl_name = "list";
 		rows[i].bm_name = "bitmap";
+		rows[i].st_name = "stack";
 	}
 	snprintf(rows[ROW_W3_SEQ].name, sizeof(rows[0].name), "W3 lookup seq");
 	snprintf(rows[ROW_W3_SEQ].notes, sizeof(rows[0].notes),
@@ -913,9 +995,11 @@ int main(int argc, char **argv)
 		w1ab_memmon(r);
 		w1ab_side(r, &base_list);
 		w1ab_side(r, &base_bitmap);
+		w1ab_side(r, &base_stack);
 		w1c_memmon(r, pairs);
 		w1c_side(r, pairs, &base_list);
 		w1c_side(r, pairs, &base_bitmap);
+		w1c_side(r, pairs, &base_stack);
 		w3_run(r, nrand, false);
 		w3_run(r, nrand, true);
 		for (unsigned k = 0; k <= RUN_K_MAX; k++) {
@@ -927,10 +1011,11 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < NROWS; i++) {
 		struct row *w = &rows[i];
-		double max;
+		double min, max;
 		summarise(w->mm, runs, &w->mm_med, &w->mm_min, &w->mm_max);
 		summarise(w->bl, runs, &w->bl_med, &w->bl_min, &max);
 		summarise(w->bm, runs, &w->bm_med, &w->bm_min, &max);
+		summarise(w->st, runs, &w->st_med, &min, &max);
 	}
 
 	print_table(runs, pairs, now_ns() - start);
