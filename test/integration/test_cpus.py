@@ -237,6 +237,25 @@ def test_space_del_and_reset_with_guests_running(cm):
     check_ok(cm)
 
 
+def test_space_del_of_the_space_a_guest_maps_from(cm):
+    """space del of space 1 flushes what derives from it in space 2, whose guest runs
+    elsewhere (guest_recall stops only space 1's guests): its page goes at once."""
+    n1, n2 = new_space(cm), new_space(cm)
+    one(cm, f"poke 0 {h(F + K4)} 0")
+    mapped(cm, 0, F, n1, 0, 2 * K4, "rwx")
+    mapped(cm, n1, 0, n2, 0x10000, 2 * K4, "rwx")
+    g = new_guest(cm, n2)
+    load(cm, g, "loop", 0x10000)
+    start(cm, g, 1)
+    assert grows(cm, F + K4)
+    assert one(cm, f"space del {n1}").startswith(f"space {n1} deleted")
+    assert still(cm, F + K4, 1.0)
+    assert one(cm, f"lookup {n2} 0x11000") == f"{n2}:0x11000 -> none"
+    _, kind, d = stop(cm, g)
+    assert (kind, d["space"], d["why"]) == ("npf", n2, "not-present"), d
+    check_ok(cm)
+
+
 def test_stop_right_after_start(cm):
     """A stop sent in one write behind its start (as a script would) is never lost,
     however early the other CPU takes it."""
