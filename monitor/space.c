@@ -725,8 +725,9 @@ static err_t survey(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t l
 	/* Each ancestor is looked at once: it is marked when looked at, and a
 	 * walk stops at a marked one (whose own ancestors were looked at when
 	 * it was). Chains of derivations inside the region stay linear. */
-	for (uint64_t pos = v, end = v + len; pos < end && !*dependent;) {
-		mdb_id x = find_node(n, pos);
+	uint64_t stop = v; /* where the walk ended: marks lie only below it */
+	for (uint64_t end = v + len; stop < end && !*dependent;) {
+		mdb_id x = find_node(n, stop);
 		if (!x) {
 			e = space_err_invalid;
 			break;
@@ -738,11 +739,12 @@ static err_t survey(unsigned n, uint64_t v, unsigned n2, uint64_t v2, uint64_t l
 				break;
 		}
 		(*nodes)++;
-		pos = node_end(x);
+		stop = node_end(x);
 	}
 	/* the marks go: every marked node lies on a marked path upward from a
-	 * source node of the region */
-	for (uint64_t pos = v, end = v + len; pos < end;) {
+	 * source node the walk passed, below `stop` (not up to the region's
+	 * end: a huge region whose first page is missing must fail at once) */
+	for (uint64_t pos = v; pos < stop;) {
 		mdb_id x = find_node(n, pos);
 		if (!x) {
 			pos += PAGE_SIZE;

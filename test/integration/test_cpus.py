@@ -164,6 +164,60 @@ def test_unmap_and_protect_shoot_down(cm):
     check_ok(cm)
 
 
+def test_map_grant_protect_and_split_shoot_down(cm):
+    """The other commands that take a mapping away from a running guest: a map over
+    its page (the destination's flush), a grant of it to another space, a protect
+    through sigma0 (a derived mapping's rights), an unmap that splits a 2M entry, a
+    dependent map in the same space. Each time the old frame never changes again."""
+    m2 = 1 << 21
+    # map over the counter page: the guest goes on, on the new frame only.
+    n, g = loop_space(cm, F, F + K4)
+    start(cm, g, 1)
+    assert grows(cm, F + K4)
+    one(cm, f"poke 0 {h(F + 0x5000)} 0")
+    mapped(cm, 0, F + 0x5000, n, 0x11000, K4, "rw")
+    assert still(cm, F + K4, 1.0)
+    assert grows(cm, F + 0x5000)
+    assert stop(cm, g)[1] == "stopped"
+    # grant the counter page to another space.
+    n2 = new_space(cm)
+    start(cm, g, 2)
+    assert grows(cm, F + 0x5000)
+    one(cm, f"grant {n} 0x11000 {n2} 0x0")
+    assert still(cm, F + 0x5000, 1.0)
+    assert stop(cm, g)[1] == "npf"
+    # protect through sigma0 cuts the guest's derived mapping.
+    n3, g3 = loop_space(cm, F + 0x20000, F + 0x21000)
+    start(cm, g3, 3)
+    assert grows(cm, F + 0x21000)
+    one(cm, f"protect 0 {h(F + 0x21000)} 4K r")
+    assert still(cm, F + 0x21000, 1.0)
+    _, kind, d = stop(cm, g3)
+    assert (kind, d["why"], d["access"]) == ("npf", "protection", "write"), d
+    # an unmap of one 4K page inside a 2M nested entry.
+    f2 = F + 0x400000
+    n4 = new_space(cm)
+    one(cm, f"poke 0 {h(f2 + K4)} 0")
+    mapped(cm, 0, f2, n4, 0x200000, m2, "rwx")
+    assert one(cm, f"lookup {n4} 0x201000").endswith(" 2M")
+    g4 = new_guest(cm, n4)
+    load(cm, g4, "loop", 0x200000)
+    start(cm, g4, 1)
+    assert grows(cm, f2 + K4)
+    one(cm, f"unmap 0 {h(f2 + K4)} 4K")
+    assert still(cm, f2 + K4, 1.0)
+    _, kind, d = stop(cm, g4)
+    assert (kind, d["gpa"]) == ("npf", 0x201000), d
+    # a dependent map inside the guest's own space: its code page over its counter.
+    n5, g5 = loop_space(cm, F + 0x30000, F + 0x31000)
+    start(cm, g5, 2)
+    assert grows(cm, F + 0x31000)
+    one(cm, f"map {n5} 0x10000 {n5} 0x11000 4K r")
+    assert still(cm, F + 0x31000, 1.0)
+    assert stop(cm, g5)[1] == "npf"
+    check_ok(cm)
+
+
 def test_space_del_and_reset_with_guests_running(cm):
     (n1, g1), (n2, g2) = loop_space(cm, F, F + K4), loop_space(cm, F + 0x10000, F + 0x11000)
     n3, g3 = loop_space(cm, F + 0x20000, F + 0x21000)
@@ -180,6 +234,25 @@ def test_space_del_and_reset_with_guests_running(cm):
     assert guest_list(cm) == {}
     assert [s for _, _, s in cpus(cm)] == ["console", "idle", "idle", "idle"]
     assert still(cm, F + 0x11000, 0.5) and still(cm, F + 0x21000, 0.5)
+    check_ok(cm)
+
+
+def test_space_del_of_the_space_a_guest_maps_from(cm):
+    """space del of space 1 flushes what derives from it in space 2, whose guest runs
+    elsewhere (guest_recall stops only space 1's guests): its page goes at once."""
+    n1, n2 = new_space(cm), new_space(cm)
+    one(cm, f"poke 0 {h(F + K4)} 0")
+    mapped(cm, 0, F, n1, 0, 2 * K4, "rwx")
+    mapped(cm, n1, 0, n2, 0x10000, 2 * K4, "rwx")
+    g = new_guest(cm, n2)
+    load(cm, g, "loop", 0x10000)
+    start(cm, g, 1)
+    assert grows(cm, F + K4)
+    assert one(cm, f"space del {n1}").startswith(f"space {n1} deleted")
+    assert still(cm, F + K4, 1.0)
+    assert one(cm, f"lookup {n2} 0x11000") == f"{n2}:0x11000 -> none"
+    _, kind, d = stop(cm, g)
+    assert (kind, d["space"], d["why"]) == ("npf", n2, "not-present"), d
     check_ok(cm)
 
 

@@ -597,6 +597,24 @@ def test_refusals_change_nothing(mon):
     assert lookup(mon, 2, 0x200000)[:3] == (0x10200000, "r-x", "2M")
 
 
+# A map or grant over a huge region whose source lacks a page fails at once
+# (the precondition is one missing page), whatever the region's size: it
+# neither walks the rest of the region nor hangs the console.
+def test_huge_region_without_source_fails_at_once(mon):
+    new_space(mon), new_space(mon)
+    one(mon, "map 0 0x10000000 1 0x1000 0x3000")
+    before = state(mon)
+    for line in ["map 1 0x100000 2 0x0 0x7fff00000000", "grant 1 0x100000 2 0x0 0x7fff00000000",
+                 "map 0 0x10000000 2 0x0 4294967296K", "grant 0 0x10000000 2 0x0 0x10000000000",
+                 "map 1 0x0 1 0x1000 0x7fff00000000",  # overlapping: the dependent path
+                 "map 1 0x1000 2 0x0 0x7ffffffff000"]:  # valid for 3 pages, then a hole
+        t = time.monotonic()
+        out = single_error(mon.cmd(line, timeout=20))
+        assert "holds no mapping" in out, (line, out)
+        assert time.monotonic() - t < 10, line
+    assert state(mon) == before
+
+
 # Spaces are 1..255: the 256th is refused, and deleting one frees its number.
 def test_space_numbers(mon):
     outs = batch(mon, ["space new"] * 255)
