@@ -620,17 +620,19 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 /* Check a virtual range [va, va + len): sets the linear [a, b). */
 /*@ requires \valid(a) && \valid(b) && \separated(a, b);
     assigns *a, *b;
-    ensures \result == \null ==> *a < *b <= LIN_TOP && *b - *a == len;
+    ensures \result == \null ==> *a < *b <= LIN_TOP && *b - *a == len &&
+      *a % 0x1000 == 0 && *b % 0x1000 == 0;
 */
 static err_t check_range(vaddr_t va, uint64_t len, uint64_t *a, uint64_t *b)
 {
 	uint64_t v = va_addr(va);
 
-	if (!len || (v | len) & (PAGE_SIZE - 1))
+	if (!len || (v & (PAGE_SIZE - 1)) || (len & (PAGE_SIZE - 1)))
 		return pt_err_align;
 	if (!is_canonical(v))
 		return pt_err_range;
-	uint64_t lin = v & (LIN_TOP - 1);
+	uint64_t lin = v % LIN_TOP; /* the low 48 bits */
+	//@ assert v % 0x1000 == 0 && len % 0x1000 == 0;
 	uint64_t end = lin < LIN_HALF ? LIN_HALF : LIN_TOP; /* the end of its half */
 	if (len > end - lin)
 		return pt_err_range;
@@ -896,7 +898,10 @@ static inline bool map_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va, 
 			plat_invlpg(va_init(va));
 		return true;
 	}
-	if (pte_count(*pd) == PT_ENTRIES - 1 && !(flags & PT_SMALL))
+	/* Full (512, which a table with an absent entry never is): the general
+	 * path, as at 511 unless PT_SMALL. */
+	const unsigned c = pte_count(*pd);
+	if (c >= PT_ENTRIES - 1 && (c != PT_ENTRIES - 1 || !(flags & PT_SMALL)))
 		return false;
 	*pd = pte_count_inc(*pd);
 	*slot = ne;
@@ -910,7 +915,7 @@ static inline bool unmap_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va
 {
 	if (!*slot)
 		return true;
-	if (pte_count(*pd) == 1)
+	if (pte_count(*pd) <= 1) /* 0, which a table with a present entry never is, too */
 		return false;
 	*pd = pte_count_dec(*pd);
 	*slot = 0;
@@ -1022,7 +1027,7 @@ static err_t check_protect(vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t 
 
 	if (e)
 		return e;
-	if ((clear & PT_R) || ((clear | set) & ~PT_ATTR_MASK))
+	if ((clear & PT_R) || (clear & ~PT_ATTR_MASK) || (set & ~PT_ATTR_MASK))
 		return pt_err_rights;
 	return NULL;
 }
@@ -1314,6 +1319,7 @@ static void census_table(paddr_t table, unsigned level, struct pt_census *c)
 		case PTE_ABSENT:
 			break;
 		case PTE_LEAF:
+			CHECK(level < PT_LEVELS - 1); /* the tree never holds a leaf in the root */
 			c->leaves[level]++;
 			c->pages += pt_level_size(level) / PAGE_SIZE;
 			break;
