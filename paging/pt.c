@@ -353,9 +353,6 @@ static pte_t merged(const struct op *o, pte_t slot, unsigned level)
 		/*@ assert merge_next: level == 1 && i * pt_size_of(level - 1) <= 511 * 0x1000 ||
 		      level == 2 && i * pt_size_of(level - 1) <= 511 * 0x200000;
 		*/
-		/*@ assert merge_next_frame: pte_frame_of(first, (unsigned)(level - 1)) +
-		      i * pt_size_of((unsigned)(level - 1)) < (1 << 52);
-		*/
 		if (t[i] != pte_leaf_next(first, level - 1, i))
 			return 0;
 	}
@@ -428,7 +425,6 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
 			/*@ loop invariant 0 <= n <= hi - lo + 1;
 			    loop assigns n, t[lo .. hi]; */
 			for (uint64_t n = 0; n <= hi - lo; n++) {
-				//@ assert n <= hi - lo && f + n * 0x1000 < PA_TOP;
 				t[lo + n] = pte_leaf_next(first, 0, n);
 			}
 			return hi - lo + 1;
@@ -437,7 +433,6 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
 		   op_ok(o); loop assigns i, n, s, count, t[lo .. hi], o->tlb_all, o->ntlb, o->tlb[0
 		   .. PT_TLB_BATCH - 1]; */
 		for (uint64_t i = lo, n = 0; i <= hi; i++, n++, s += PAGE_SIZE) {
-			//@ assert n <= hi - lo && f + n * 0x1000 < PA_TOP;
 			const pte_t ne = pte_leaf_next(first, 0, n);
 			pte_t old = t[i];
 			if (old == ne)
@@ -518,8 +513,8 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
       o->retired[0 .. PT_RETIRE_MAX - 1], o->pt->tables;
     ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
 */
-static void visit_write(struct op *o, pte_t *t, unsigned i, pte_t e, enum pte_kind kind,
-                        pte_t ne, unsigned level, uint64_t s)
+static void visit_write(struct op *o, pte_t *t, unsigned i, pte_t e, enum pte_kind kind, pte_t ne,
+                        unsigned level, uint64_t s)
 {
 	t[i] = ne;
 	if (kind == PTE_TABLE)
@@ -568,7 +563,8 @@ static void visit_count_down(struct op *o, pte_t e, unsigned level, uint64_t s)
  * from the table it points to, which holds cc present entries now: the
  * table goes if it is empty, or becomes a leaf if it merges. Returns the
  * change in t's count. */
-/*@ requires op_ok(o) && pt_table(t) && i < PT_ENTRIES && 0 < level < PT_LEVELS;
+/*@ requires op_ok(o);
+    requires pt_table(t) && i < PT_ENTRIES && 0 < level < PT_LEVELS;
     assigns t[i], o->tlb_all, o->nretired, o->retired[0 .. PT_RETIRE_MAX - 1], o->pt->tables;
     ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
     ensures -1 <= \result <= 0;
@@ -606,7 +602,8 @@ static int visit_commit_up(struct op *o, pte_t *t, unsigned i, pte_t slot, unsig
     assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
       o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
       o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
-    ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    ensures op_ok(o);
+    ensures o->a == \old(o->a) && o->b == \old(o->b);
     ensures -1 <= \result <= 1;
 */
 static int visit_commit_down(struct op *o, pte_t *t, unsigned i, pte_t e, unsigned level,
@@ -697,7 +694,9 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 	for (unsigned i = lo; i <= hi; i++) {
 		CHECK(t || o->counting); /* only the counting pass walks virtual tables */
 		const uint64_t s = base + i * size;
-		//@ assert entry: s % size == 0 && s + size <= LIN_TOP && o->a < s + size && s < o->b;
+		/*@ assert entry: s % size == 0 && s + size <= LIN_TOP &&
+		      o->a < s + size && s < o->b;
+		*/
 		const pte_t e = t ? t[i] : vt ? pte_leaf_next(vfirst, level, i) : 0;
 		const enum pte_kind kind = pte_kind(e, level);
 		const bool full = o->a <= s && s + size <= o->b;
@@ -723,7 +722,8 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 			if (kind == PTE_ABSENT)
 				continue;
 			if (kind == PTE_LEAF) {
-				CHECK(level < PT_LEVELS - 1); /* the tree never holds a leaf in the root */
+				CHECK(level <
+				      PT_LEVELS - 1); /* the tree never holds a leaf in the root */
 				const pt_attr_t keep = pte_attr(e, level) & ~o->clear;
 				//@ assert (keep & ~PT_ATTR_MASK) == 0;
 				const pt_attr_t na = keep | o->set;

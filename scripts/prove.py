@@ -49,8 +49,8 @@ UNITS = {
     "pt_all": ("paging/pt.c", "PT", []),
     # The rest of pt_all: every function of pt.c and pt.h that unit pt does
     # not prove (PT_FUNCS but PT_QUICK), so that pt and pt_rest together
-    # prove all of them. Its own step of `make test` (`make prove-pt`), for
-    # it does not fit in `make prove`'s time. Same known list as pt_all.
+    # prove all of them (`make prove-pt`; not in `make test` yet, for time).
+    # Same known list as pt_all.
     "pt_rest": ("paging/pt.c", "PT_REST", []),
     # The frame table's helpers, its lists, and kalloc/kfree's order-0 path.
     "frame": ("monitor/frame.c", "FRAME", []),
@@ -86,16 +86,16 @@ PT_FUNCS = [
     "census_table", "pt_census", "pt_load", "pt_live",
 ]
 
-# The pt unit of `make prove`: what fits make test's time (the whole of
-# pt_all takes about 15 minutes on one core): the public entry points
-# themselves, over their callees' contracts (proved in pt_all).
+# The pt unit of `make prove`: what fits make prove's 3 minutes: the public
+# entry points themselves, over their callees' contracts. The callees, and
+# every other function, are unit pt_rest (`make prove-pt`).
 PT_QUICK = [
     # the functions of the first pt unit
     "canon", "is_canonical", "chain_push", "chain_pop", "tlb_note", "new_table",
     "check_range", "pt_walk",
     # the public entry points (pt_map and pt_unmap's fast paths, pt_destroy,
     # the whole-tree walks) and table_at over the seam; pt_init, pt_blank and
-    # pt_lookup_slow are proved in pt_all only, for time
+    # pt_lookup_slow are proved in pt_rest, for time
     "pt_map", "pt_unmap", "pt_destroy", "pt_runs", "pt_census", "pt_load", "pt_live",
     "pt_root", "pt_tables", "pt_hint_set", "pt_leaf0_attr", "table_at",
 ]
