@@ -68,7 +68,7 @@ $(B)/build_id.h: FORCE
 	@echo '#define MEMMON_BUILD "$(BUILD_ID)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
-.PHONY: FORCE all run image run-image debug test check-layers unit fuzz fuzz-smoke integration prove bench bench-frames bench-pt bench-space bench-boot bench-guest deps format check-format \
+.PHONY: FORCE all run image run-image debug test check-layers unit fuzz fuzz-smoke integration prove prove-pt bench bench-frames bench-pt bench-space bench-boot bench-guest deps format check-format \
 	analyze clean help
 .DEFAULT_GOAL := all
 
@@ -203,6 +203,14 @@ $(B)/proof/why3.conf:
 prove: $(B)/proof/test_bits $(B)/proof/why3.conf $(B)/build_id.h
 	$(B)/proof/test_bits
 	$(PYTHON) scripts/prove.py $(if $(PROVE_ALL),--all) $(PROVE_UNITS)
+
+# The rest of paging/pt.c and pt.h (unit pt_rest: every function that
+# make prove's unit pt does not prove), so that prove and prove-pt together
+# cover every function. Not in make test yet: it takes far longer than
+# make prove's 3 minutes (see proof/pt-all-todo.txt). Its unproved goals
+# stand on proof/pt-all-todo.txt.
+prove-pt: $(B)/proof/why3.conf $(B)/build_id.h
+	$(PYTHON) scripts/prove.py $(if $(PROVE_ALL),--all) pt_rest
 
 # Benchmarks: the core built as it runs (-O2, no sanitizers, no junk fill).
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(CORE_INC) -Itest/host $(DEFS) -DFRAME_JUNK=0

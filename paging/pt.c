@@ -19,6 +19,17 @@
 #include "frame.h"
 #include "platform.h"
 
+#ifdef __FRAMAC__
+/* For `make prove` only: what a failed CHECK calls (monitor/types.h) never
+ * returns (declared noreturn there; monitor/panic.c ends in plat_halt), so
+ * after a CHECK its condition holds. Stated here rather than in
+ * proof/prover.h so that it leaves the other units as they were. */
+/*@ assigns \nothing;
+    ensures \false;
+*/
+void mon_panic(const char *file, int line, const char *what);
+#endif
+
 const char pt_err_nomem[] = "out of memory for page tables";
 const char pt_err_align[] = "address or size not 4K-aligned, or size zero";
 const char pt_err_range[] = "address not canonical, range crossing the canonical hole, or "
@@ -348,9 +359,14 @@ static pte_t merged(const struct op *o, pte_t slot, unsigned level)
 	*/
 	/*@ loop invariant 1 <= i <= PT_ENTRIES;
 	    loop assigns i; */
-	for (unsigned i = 1; i < PT_ENTRIES; i++)
+	for (unsigned i = 1; i < PT_ENTRIES; i++) {
+		/* For the prover: i pages of the smaller size, i < 512 (one case a level). */
+		/*@ assert merge_next: level == 1 && i * pt_size_of(level - 1) <= 511 * 0x1000 ||
+		      level == 2 && i * pt_size_of(level - 1) <= 511 * 0x200000;
+		*/
 		if (t[i] != pte_leaf_next(first, level - 1, i))
 			return 0;
+	}
 	return pte_leaf(level, pte_frame(first, level - 1), pte_attr(first, level - 1));
 }
 
@@ -385,6 +401,7 @@ static bool tally_first(struct pt_tally *t, uint64_t root, uint64_t place)
 /*@ requires \valid(o) && \valid_read(o->pt);
     requires o->tally != \null ==> \valid(o->tally) && \separated(o->tally, o);
     assigns o->need, o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used;
+    ensures \old(op_ok(o)) ==> op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
 */
 static void count_table(struct op *o, unsigned level, uint64_t base)
 {
@@ -408,12 +425,19 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
 
 	switch (o->kind) {
 	case OP_MAP: {
-		const pte_t first = pte_leaf(0, o->pa + (s - o->a), o->attr);
+		const uint64_t f = o->pa + (s - o->a); /* the frame s maps */
+		/* For the prover: s and the last page lie in [a, b), so the frames
+		 * f .. f + (hi - lo) pages are below pa + (b - a) <= 2^52. */
+		//@ assert in_range: o->a <= s && s + (hi - lo) * 0x1000 < o->b && s % 0x1000 == 0;
+		//@ assert frames: f == o->pa + (s - o->a) && f % 0x1000 == 0;
+		//@ assert frames_end: f + (hi - lo) * 0x1000 < PA_TOP;
+		const pte_t first = pte_leaf(0, f, o->attr);
 		if (count == 0) { /* a fresh table: nothing to compare or invalidate */
 			/*@ loop invariant 0 <= n <= hi - lo + 1;
 			    loop assigns n, t[lo .. hi]; */
-			for (uint64_t n = 0; n <= hi - lo; n++)
+			for (uint64_t n = 0; n <= hi - lo; n++) {
 				t[lo + n] = pte_leaf_next(first, 0, n);
+			}
 			return hi - lo + 1;
 		}
 		/*@ loop invariant lo <= i <= hi + 1 && n == i - lo && s == base + i * 0x1000 &&
@@ -452,8 +476,13 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
 			pte_t old = t[i];
 			if (!old)
 				continue;
-			pte_t ne =
-			    pte_leaf(0, pte_frame(old, 0), (pte_attr(old, 0) & ~o->clear) | o->set);
+			/* For the prover: the new attributes stay inside the mask,
+			 * one step at a time (and_in_mask, or_in_mask). */
+			const pt_attr_t keep = pte_attr(old, 0) & ~o->clear;
+			//@ assert (keep & ~PT_ATTR_MASK) == 0;
+			const pt_attr_t na = keep | o->set;
+			//@ assert (na & ~PT_ATTR_MASK) == 0;
+			pte_t ne = pte_leaf(0, pte_frame(old, 0), na);
 			if (ne == old)
 				continue;
 			t[i] = ne;
@@ -481,6 +510,159 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
     ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
 */
 static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t base,
+                      unsigned count);
+
+/* visit's work on one entry is split into the functions below (each called
+ * once, so the compiler puts them back in place) so that the prover meets
+ * them one at a time. */
+
+/* The commit decided entry i of table t (at `level`, of kind `kind`,
+ * mapping linear s) at this level: write ne over it, and retire the table
+ * or note the leaf it replaces. */
+/*@ requires op_ok(o) && pt_table(t) && i < PT_ENTRIES && 0 < level < PT_LEVELS;
+    assigns t[i], o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+      o->retired[0 .. PT_RETIRE_MAX - 1], o->pt->tables;
+    ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+*/
+static void visit_write(struct op *o, pte_t *t, unsigned i, pte_t e, enum pte_kind kind, pte_t ne,
+                        unsigned level, uint64_t s)
+{
+	t[i] = ne;
+	if (kind == PTE_TABLE)
+		retire(o, pte_next(e), level - 1);
+	else if (kind == PTE_LEAF)
+		tlb_note(o, s, level);
+}
+
+/* The prepare pass goes down through entry e (at `level`, mapping linear
+ * s): into the table there, or into the one that would be made or split. */
+/*@ requires op_ok(o) && o->counting && 0 < level < PT_LEVELS;
+    requires s % pt_size_of(level) == 0 && s + pt_size_of(level) <= LIN_TOP;
+    requires o->a < s + pt_size_of(level) && s < o->b;
+    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
+      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+    ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+*/
+static void visit_count_down(struct op *o, pte_t e, unsigned level, uint64_t s)
+{
+	/* For the prover: an entry at level covers 512 of level - 1 (one
+	 * case a level, the sizes numbers). */
+	/*@ assert down_1: level == 1 ==>
+	      pt_size_of(level) == 0x200000 && pt_size_of((unsigned)(level - 1)) == 0x1000;
+	*/
+	/*@ assert down_2: level == 2 ==>
+	      pt_size_of(level) == 0x40000000 && pt_size_of((unsigned)(level - 1)) == 0x200000;
+	*/
+	/*@ assert down_3: level == 3 ==>
+	      pt_size_of(level) == 0x8000000000 && pt_size_of((unsigned)(level - 1)) == 0x40000000;
+	*/
+	//@ assert down: PT_ENTRIES * pt_size_of((unsigned)(level - 1)) == pt_size_of(level);
+	//@ assert down_s1: level == 1 ==> s % 0x200000 == 0 && s % 0x1000 == 0;
+	//@ assert down_s2: level == 2 ==> s % 0x40000000 == 0 && s % 0x200000 == 0;
+	//@ assert down_s3: level == 3 ==> s % 0x8000000000 == 0 && s % 0x40000000 == 0;
+	//@ assert down_aligned: s % pt_size_of((unsigned)(level - 1)) == 0;
+	if (pte_kind(e, level) == PTE_TABLE) {
+		visit(o, table_at(pte_next(e)), 0, level - 1, s, pte_count(e));
+	} else {
+		count_table(o, level - 1, s);
+		visit(o, NULL, e, level - 1, s, 0);
+	}
+}
+
+/* The commit came back up to table entry slot, i of table t (at `level`),
+ * from the table it points to, which holds cc present entries now: the
+ * table goes if it is empty, or becomes a leaf if it merges. Returns the
+ * change in t's count. */
+/*@ requires op_ok(o);
+    requires pt_table(t) && i < PT_ENTRIES && 0 < level < PT_LEVELS;
+    assigns t[i], o->tlb_all, o->nretired, o->retired[0 .. PT_RETIRE_MAX - 1], o->pt->tables;
+    ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    ensures -1 <= \result <= 0;
+*/
+static int visit_commit_up(struct op *o, pte_t *t, unsigned i, pte_t slot, unsigned level,
+                           unsigned cc)
+{
+	if (cc == 0) { /* empty: nothing below it to retire */
+		t[i] = 0;
+		retire(o, pte_next(slot), 0);
+		return -1;
+	}
+	CHECK(cc <= PT_ENTRIES); /* a count field holds 0..512 present entries */
+	t[i] = pte_with_count(slot, cc);
+	pte_t leaf = merged(o, t[i], level);
+	if (leaf) { /* all leaves: nothing below it to retire */
+		/* The pieces this operation changed leave the TLB before
+		 * the superpage that joins them arrives. */
+		if (o->live)
+			plat_flush_tlb();
+		t[i] = leaf;
+		retire(o, pte_next(slot), 0);
+	}
+	return 0;
+}
+
+/* The commit goes down through entry i of table t (e, at `level`, mapping
+ * linear s; `full`: the range covers it whole): into the table there, or
+ * into one made for it, empty or split from the leaf e. Afterwards the
+ * table goes if it is empty, or becomes a leaf if it merges. Returns the
+ * change in t's count. */
+/*@ requires op_ok(o) && !o->counting && pt_table(t) && i < PT_ENTRIES && 0 < level < PT_LEVELS;
+    requires s % pt_size_of(level) == 0 && s + pt_size_of(level) <= LIN_TOP;
+    requires o->a < s + pt_size_of(level) && s < o->b;
+    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
+      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+    ensures op_ok(o);
+    ensures o->a == \old(o->a) && o->b == \old(o->b);
+    ensures -1 <= \result <= 1;
+*/
+static int visit_commit_down(struct op *o, pte_t *t, unsigned i, pte_t e, unsigned level,
+                             uint64_t s, bool full)
+{
+	const enum pte_kind kind = pte_kind(e, level);
+	int delta = 0;
+	unsigned cc;
+
+	/* For the prover: an entry at level covers 512 of level - 1 (one
+	 * case a level, the sizes numbers). */
+	/*@ assert down_1: level == 1 ==>
+	      pt_size_of(level) == 0x200000 && pt_size_of((unsigned)(level - 1)) == 0x1000;
+	*/
+	/*@ assert down_2: level == 2 ==>
+	      pt_size_of(level) == 0x40000000 && pt_size_of((unsigned)(level - 1)) == 0x200000;
+	*/
+	/*@ assert down_3: level == 3 ==>
+	      pt_size_of(level) == 0x8000000000 && pt_size_of((unsigned)(level - 1)) == 0x40000000;
+	*/
+	//@ assert down: PT_ENTRIES * pt_size_of((unsigned)(level - 1)) == pt_size_of(level);
+	//@ assert down_s1: level == 1 ==> s % 0x200000 == 0 && s % 0x1000 == 0;
+	//@ assert down_s2: level == 2 ==> s % 0x40000000 == 0 && s % 0x200000 == 0;
+	//@ assert down_s3: level == 3 ==> s % 0x8000000000 == 0 && s % 0x40000000 == 0;
+	//@ assert down_aligned: s % pt_size_of((unsigned)(level - 1)) == 0;
+	if (kind == PTE_TABLE) {
+		cc = pte_count(e);
+	} else {
+		/* A live tree never links a table whose entries are not yet
+		 * what they must be: the CPU may walk it at once. */
+		bool filled = level == 1 && full && o->kind == OP_MAP && !o->live;
+		paddr_t child = new_table(o, e, level - 1, filled, &cc);
+		t[i] = pte_table(child, cc);
+		delta = kind == PTE_ABSENT;
+		/* A split superpage: its TLB entries must be gone before any
+		 * of its pieces changes, or the TLB could hold both (Intel SDM
+		 * vol. 3A, 4.10.2.3). */
+		if (kind == PTE_LEAF && o->live)
+			plat_flush_tlb();
+	}
+	//@ assert op_ok(o) && o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
+	const pte_t slot = t[i];
+	cc = visit(o, table_at(pte_next(slot)), 0, level - 1, s, cc);
+	//@ assert o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
+	return delta + visit_commit_up(o, t, i, slot, level, cc);
+}
+
+static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t base,
                       unsigned count)
 {
 	const uint64_t size = pt_level_size(level);
@@ -505,9 +687,10 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 	      level == 2 && size == 0x40000000 && pt_size_of(level + 1) == 0x8000000000 ||
 	      level == 3 && size == 0x8000000000;
 	*/
-	/*@ assert range: lo <= hi < PT_ENTRIES && base + lo * size + size > o->a &&
-	      base + hi * size < o->b;
-	*/
+	//@ assert span: base <= from < to <= base + PT_ENTRIES * size;
+	//@ assert range_lo: lo < PT_ENTRIES && base + lo * size <= from < base + lo * size + size;
+	//@ assert range_hi: hi < PT_ENTRIES && base + hi * size < to <= base + hi * size + size;
+	//@ assert range: lo <= hi;
 	pte_t vfirst = 0;
 	if (!t && vt)
 		vfirst = pte_leaf(level, pte_frame(vt, level + 1), pte_attr(vt, level + 1));
@@ -522,6 +705,9 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 	for (unsigned i = lo; i <= hi; i++) {
 		CHECK(t || o->counting); /* only the counting pass walks virtual tables */
 		const uint64_t s = base + i * size;
+		/*@ assert entry: s % size == 0 && s + size <= LIN_TOP &&
+		      o->a < s + size && s < o->b;
+		*/
 		const pte_t e = t ? t[i] : vt ? pte_leaf_next(vfirst, level, i) : 0;
 		const enum pte_kind kind = pte_kind(e, level);
 		const bool full = o->a <= s && s + size <= o->b;
@@ -547,8 +733,13 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 			if (kind == PTE_ABSENT)
 				continue;
 			if (kind == PTE_LEAF) {
-				ne = pte_leaf(level, pte_frame(e, level),
-				              (pte_attr(e, level) & ~o->clear) | o->set);
+				CHECK(level <
+				      PT_LEVELS - 1); /* the tree never holds a leaf in the root */
+				const pt_attr_t keep = pte_attr(e, level) & ~o->clear;
+				//@ assert (keep & ~PT_ATTR_MASK) == 0;
+				const pt_attr_t na = keep | o->set;
+				//@ assert (na & ~PT_ATTR_MASK) == 0;
+				ne = pte_leaf(level, pte_frame(e, level), na);
 				if (ne == e)
 					continue;
 				if (!full)
@@ -560,59 +751,16 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 		if (ne != e) { /* decided at this level: write the entry */
 			if (o->counting)
 				continue;
-			t[i] = ne;
+			visit_write(o, t, i, e, kind, ne, level, s);
 			count += (ne != 0) - (kind != PTE_ABSENT);
-			if (kind == PTE_TABLE)
-				retire(o, pte_next(e), level - 1);
-			else if (kind == PTE_LEAF)
-				tlb_note(o, s, level);
 			continue;
 		}
 
 		/* Go down: into the table there, or one made or split for it. */
-		if (o->counting) {
-			if (kind == PTE_TABLE) {
-				visit(o, table_at(pte_next(e)), 0, level - 1, s, pte_count(e));
-			} else {
-				count_table(o, level - 1, s);
-				visit(o, NULL, e, level - 1, s, 0);
-			}
-			continue;
-		}
-		unsigned cc;
-		if (kind == PTE_TABLE) {
-			cc = pte_count(e);
-		} else {
-			/* A live tree never links a table whose entries are not yet
-			 * what they must be: the CPU may walk it at once. */
-			bool filled = level == 1 && full && o->kind == OP_MAP && !o->live;
-			paddr_t child = new_table(o, e, level - 1, filled, &cc);
-			t[i] = pte_table(child, cc);
-			count += kind == PTE_ABSENT;
-			/* A split superpage: its TLB entries must be gone before any
-			 * of its pieces changes, or the TLB could hold both (Intel SDM
-			 * vol. 3A, 4.10.2.3). */
-			if (kind == PTE_LEAF && o->live)
-				plat_flush_tlb();
-		}
-		const pte_t slot = t[i];
-		cc = visit(o, table_at(pte_next(slot)), 0, level - 1, s, cc);
-		if (cc == 0) { /* empty: nothing below it to retire */
-			t[i] = 0;
-			count--;
-			retire(o, pte_next(slot), 0);
-			continue;
-		}
-		t[i] = pte_with_count(slot, cc);
-		pte_t leaf = merged(o, t[i], level);
-		if (leaf) { /* all leaves: nothing below it to retire */
-			/* The pieces this operation changed leave the TLB before
-			 * the superpage that joins them arrives. */
-			if (o->live)
-				plat_flush_tlb();
-			t[i] = leaf;
-			retire(o, pte_next(slot), 0);
-		}
+		if (o->counting)
+			visit_count_down(o, e, level, s);
+		else
+			count += visit_commit_down(o, t, i, e, level, s, full);
 	}
 	return count;
 }
@@ -620,17 +768,19 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 /* Check a virtual range [va, va + len): sets the linear [a, b). */
 /*@ requires \valid(a) && \valid(b) && \separated(a, b);
     assigns *a, *b;
-    ensures \result == \null ==> *a < *b <= LIN_TOP && *b - *a == len;
+    ensures \result == \null ==> *a < *b <= LIN_TOP && *b - *a == len &&
+      *a % 0x1000 == 0 && *b % 0x1000 == 0;
 */
 static err_t check_range(vaddr_t va, uint64_t len, uint64_t *a, uint64_t *b)
 {
 	uint64_t v = va_addr(va);
 
-	if (!len || (v | len) & (PAGE_SIZE - 1))
+	if (!len || (v & (PAGE_SIZE - 1)) || (len & (PAGE_SIZE - 1)))
 		return pt_err_align;
 	if (!is_canonical(v))
 		return pt_err_range;
-	uint64_t lin = v & (LIN_TOP - 1);
+	uint64_t lin = v % LIN_TOP; /* the low 48 bits */
+	//@ assert v % 0x1000 == 0 && len % 0x1000 == 0;
 	uint64_t end = lin < LIN_HALF ? LIN_HALF : LIN_TOP; /* the end of its half */
 	if (len > end - lin)
 		return pt_err_range;
@@ -896,7 +1046,10 @@ static inline bool map_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va, 
 			plat_invlpg(va_init(va));
 		return true;
 	}
-	if (pte_count(*pd) == PT_ENTRIES - 1 && !(flags & PT_SMALL))
+	/* Full (512, which a table with an absent entry never is): the general
+	 * path, as at 511 unless PT_SMALL. */
+	const unsigned c = pte_count(*pd);
+	if (c >= PT_ENTRIES - 1 && (c != PT_ENTRIES - 1 || !(flags & PT_SMALL)))
 		return false;
 	*pd = pte_count_inc(*pd);
 	*slot = ne;
@@ -910,7 +1063,7 @@ static inline bool unmap_page(struct pt *pt, pte_t *pd, pte_t *slot, uint64_t va
 {
 	if (!*slot)
 		return true;
-	if (pte_count(*pd) == 1)
+	if (pte_count(*pd) <= 1) /* 0, which a table with a present entry never is, too */
 		return false;
 	*pd = pte_count_dec(*pd);
 	*slot = 0;
@@ -1022,7 +1175,7 @@ static err_t check_protect(vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t 
 
 	if (e)
 		return e;
-	if ((clear & PT_R) || ((clear | set) & ~PT_ATTR_MASK))
+	if ((clear & PT_R) || (clear & ~PT_ATTR_MASK) || (set & ~PT_ATTR_MASK))
 		return pt_err_rights;
 	return NULL;
 }
@@ -1314,6 +1467,7 @@ static void census_table(paddr_t table, unsigned level, struct pt_census *c)
 		case PTE_ABSENT:
 			break;
 		case PTE_LEAF:
+			CHECK(level < PT_LEVELS - 1); /* the tree never holds a leaf in the root */
 			c->leaves[level]++;
 			c->pages += pt_level_size(level) / PAGE_SIZE;
 			break;
