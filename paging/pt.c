@@ -182,6 +182,43 @@ struct op {
         \separated(o->tally, o, o->pt));
 */
 
+/* An operation of this kind on pt over the linear [a, b): a map's frames
+ * from pa with attributes attr (flags: PT_SMALL), a protect's clear and
+ * set; a dry run's tally (else NULL). The batches start empty; the rest is
+ * for run or count to set. */
+/*@ requires \valid(o) && PT_APART(o) && pt_ok(pt) && \separated(o, pt);
+    requires a < b <= LIN_TOP && a % 0x1000 == 0 && b % 0x1000 == 0;
+    requires kind == OP_MAP ==>
+      pa % 0x1000 == 0 && pa + (b - a) <= PA_TOP && (attr & ~PT_ATTR_MASK) == 0;
+    requires kind == OP_PROTECT ==> (set & ~PT_ATTR_MASK) == 0;
+    requires tally != \null ==> \valid(tally) && PT_APART(tally) && \separated(tally, o, pt);
+    assigns *o;
+    ensures op_ok(o) && o->pt == pt && o->nretired == 0 && o->tally == tally;
+*/
+static inline void op_init(struct op *o, struct pt *pt, enum op_kind kind, uint64_t a, uint64_t b,
+                           uint64_t pa, pt_attr_t attr, pt_attr_t clear, pt_attr_t set,
+                           unsigned flags, struct pt_tally *tally)
+{
+	o->pt = pt;
+	o->kind = kind;
+	o->counting = false;
+	o->merge = kind != OP_MAP || !(flags & PT_SMALL);
+	o->max_leaf = kind == OP_MAP && !(flags & PT_SMALL) ? pt->top_leaf : 0;
+	o->a = a;
+	o->b = b;
+	o->pa = pa;
+	o->attr = attr;
+	o->clear = clear;
+	o->set = set;
+	o->need = 0;
+	o->tally = tally;
+	o->stash = NO_PAGE;
+	o->nretired = 0;
+	o->live = false;
+	o->tlb_all = false;
+	o->ntlb = 0;
+}
+
 /*@ requires \valid(head) && PT_APART(head);
     assigns *head, PT_RAM_ENTRIES;
     ensures *head == pa.pa;
@@ -897,14 +934,9 @@ static inline pte_t *walk_to_pt(struct pt *pt, uint64_t va, pte_t **pd)
 static __attribute__((noinline)) err_t map_range(struct pt *pt, uint64_t from, uint64_t to,
                                                  uint64_t pa, pt_attr_t a, unsigned flags)
 {
-	struct op o = {.pt = pt,
-	               .kind = OP_MAP,
-	               .a = from,
-	               .b = to,
-	               .attr = a,
-	               .pa = pa,
-	               .merge = !(flags & PT_SMALL),
-	               .max_leaf = flags & PT_SMALL ? 0 : pt->top_leaf};
+	struct op o;
+
+	op_init(&o, pt, OP_MAP, from, to, pa, a, 0, 0, flags, NULL);
 	return run(&o);
 }
 
@@ -913,7 +945,9 @@ static __attribute__((noinline)) err_t map_range(struct pt *pt, uint64_t from, u
 */
 static __attribute__((noinline)) err_t unmap_range(struct pt *pt, uint64_t from, uint64_t to)
 {
-	struct op o = {.pt = pt, .kind = OP_UNMAP, .a = from, .b = to, .merge = true};
+	struct op o;
+
+	op_init(&o, pt, OP_UNMAP, from, to, 0, 0, 0, 0, 0, NULL);
 	return run(&o);
 }
 
@@ -1185,10 +1219,14 @@ static err_t check_protect(vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t 
 */
 err_t pt_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear, pt_attr_t set)
 {
-	struct op o = {.pt = pt, .kind = OP_PROTECT, .merge = true, .clear = clear, .set = set};
-	err_t e = check_protect(va, len, clear, set, &o.a, &o.b);
+	uint64_t from, to;
+	err_t e = check_protect(va, len, clear, set, &from, &to);
 
-	return e ? e : run(&o);
+	if (e)
+		return e;
+	struct op o;
+	op_init(&o, pt, OP_PROTECT, from, to, 0, 0, clear, set, 0, NULL);
+	return run(&o);
 }
 
 /* ---- dry runs ------------------------------------------------------------ */
@@ -1223,16 +1261,15 @@ static bool count_nothing(struct pt *pt, uint64_t a, uint64_t b)
 	return b - a == PAGE_SIZE && pa_addr(pt->root) != NO_PAGE && walk_to_pt(pt, canon(a), &pd);
 }
 
-/* The prepare pass of o alone, into tally t. */
-/*@ requires op_ok(o) && \valid(t) && PT_APART(t) && \separated(t, o, o->pt);
-    assigns o->counting, o->tally, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+/* The prepare pass of o alone, into its tally. */
+/*@ requires op_ok(o) && o->tally != \null;
+    assigns o->counting, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
       o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-      t->need, t->seen[0 .. PT_TALLY_SLOTS - 1], t->used, PT_RAM_ENTRIES;
+      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
 */
-static err_t count(struct op *o, struct pt_tally *t)
+static err_t count(struct op *o)
 {
 	o->counting = true;
-	o->tally = t;
 	if (pa_addr(o->pt->root) == NO_PAGE) { /* pt_blank: the root too */
 		count_table(o, PT_LEVELS - 1, 0);
 		visit(o, NULL, 0, PT_LEVELS - 1, 0, 0);
@@ -1269,15 +1306,9 @@ err_t pt_count_map(struct pt *pt, vaddr_t va, paddr_t pa, uint64_t len, pt_attr_
 
 	if (e || count_nothing(pt, from, to))
 		return e;
-	struct op o = {.pt = pt,
-	               .kind = OP_MAP,
-	               .a = from,
-	               .b = to,
-	               .attr = a,
-	               .pa = pa_addr(pa),
-	               .merge = !(flags & PT_SMALL),
-	               .max_leaf = flags & PT_SMALL ? 0 : pt->top_leaf};
-	return count(&o, t);
+	struct op o;
+	op_init(&o, pt, OP_MAP, from, to, pa_addr(pa), a, 0, 0, flags, t);
+	return count(&o);
 }
 
 /* As pt_count_map's. */
@@ -1292,8 +1323,9 @@ err_t pt_count_unmap(struct pt *pt, vaddr_t va, uint64_t len, struct pt_tally *t
 
 	if (e || count_nothing(pt, from, to))
 		return e;
-	struct op o = {.pt = pt, .kind = OP_UNMAP, .a = from, .b = to, .merge = true};
-	return count(&o, t);
+	struct op o;
+	op_init(&o, pt, OP_UNMAP, from, to, 0, 0, 0, 0, 0, t);
+	return count(&o);
 }
 
 /* As pt_count_map's. */
@@ -1309,14 +1341,9 @@ err_t pt_count_protect(struct pt *pt, vaddr_t va, uint64_t len, pt_attr_t clear,
 
 	if (e || count_nothing(pt, from, to))
 		return e;
-	struct op o = {.pt = pt,
-	               .kind = OP_PROTECT,
-	               .a = from,
-	               .b = to,
-	               .merge = true,
-	               .clear = clear,
-	               .set = set};
-	return count(&o, t);
+	struct op o;
+	op_init(&o, pt, OP_PROTECT, from, to, 0, 0, clear, set, 0, t);
+	return count(&o);
 }
 
 /* pt_lookup (pt.h) past the level-0 hint: the level-1 hint, or the whole

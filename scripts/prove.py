@@ -74,7 +74,7 @@ PT_FUNCS = [
     # pt.h
     "pt_hint_set", "pt_leaf0_attr", "pt_lookup", "pt_root", "pt_tables",
     # pt.c, in file order
-    "leaf0_attr", "canon", "is_canonical", "table_at", "frames_get", "frames_put",
+    "leaf0_attr", "canon", "is_canonical", "table_at", "frames_get", "frames_put", "op_init",
     "chain_push", "chain_pop", "tlb_note", "free_tree", "drain", "retire", "new_table",
     "merged", "tally_first", "count_table", "visit_pt", "visit_write", "visit_count_down",
     "visit_commit_up", "visit_commit_down", "visit", "check_range", "run",
