@@ -314,16 +314,15 @@ static void retire(struct op *o, paddr_t pa, unsigned level)
 }
 
 /* A fresh table for the commit: empty, or the 512 pieces of leaf `e` (at
- * level + 1) if e is a leaf. Returns it and sets *count. `filled`: the
+ * level + 1) if e is a leaf; its count is 0 or 512. `filled`: the
  * caller writes all 512 entries of this empty level-0 table before anything
  * reads one, so it need not be zeroed. */
-/*@ requires \valid(o) && \valid(o->pt) && \valid(count) && level < PT_LEVELS - 1;
-    requires \separated(o, o->pt, count) && PT_APART(o) && PT_APART(o->pt) && PT_APART(count);
+/*@ requires \valid(o) && \valid(o->pt) && level < PT_LEVELS - 1;
+    requires \separated(o, o->pt) && PT_APART(o) && PT_APART(o->pt);
     requires pte_present(e) ==> pte_is_leaf(e, level + 1);
-    assigns o->stash, o->pt->tables, *count, PT_RAM_ENTRIES;
-    ensures *count <= PT_ENTRIES;
+    assigns o->stash, o->pt->tables, PT_RAM_ENTRIES;
 */
-static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, unsigned *count)
+static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled)
 {
 	paddr_t pa = chain_pop(&o->stash);
 	pte_t *t = table_at(pa);
@@ -335,7 +334,6 @@ static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, uns
 			    loop assigns i, t[0 .. PT_ENTRIES - 1]; */
 			for (unsigned i = 0; i < PT_ENTRIES; i++)
 				t[i] = 0;
-		*count = 0;
 	} else {
 		const uint64_t f = pte_frame(e, level + 1);
 		/* For the prover: a split leaf is at level 1, 2 (or 3, which
@@ -363,7 +361,6 @@ static paddr_t new_table(struct op *o, pte_t e, unsigned level, bool filled, uns
 		    loop assigns i, t[0 .. PT_ENTRIES - 1]; */
 		for (unsigned i = 0; i < PT_ENTRIES; i++)
 			t[i] = pte_leaf_next(first, level, i);
-		*count = PT_ENTRIES;
 	}
 	return pa;
 }
@@ -380,31 +377,33 @@ static pte_t merged(const struct op *o, pte_t slot, unsigned level)
 	if (!o->merge || level > o->pt->top_leaf || pte_count(slot) != PT_ENTRIES)
 		return 0;
 	const pte_t *t = table_at(pte_next(slot));
+	const unsigned below = level - 1;
 	pte_t first = t[0];
-	if (pte_kind(first, level - 1) != PTE_LEAF ||
-	    (pte_frame(first, level - 1) & (pt_level_size(level) - 1)))
+	if (pte_kind(first, below) != PTE_LEAF ||
+	    (pte_frame(first, below) & (pt_level_size(level) - 1)))
 		return 0;
 	/* For the prover: the frame is aligned to the larger size, so 511
 	 * more pages of the smaller stay below 2^52 (one case a level). */
-	/*@ assert merge_sizes: level == 1 && pt_size_of(level - 1) == 0x1000 &&
+	/*@ assert merge_sizes: level == 1 && pt_size_of(below) == 0x1000 &&
 	        pt_size_of(level) == 0x200000 ||
-	      level == 2 && pt_size_of(level - 1) == 0x200000 && pt_size_of(level) == 0x40000000;
+	      level == 2 && pt_size_of(below) == 0x200000 && pt_size_of(level) == 0x40000000;
 	*/
-	//@ assert merge_aligned: pte_frame_of(first, level - 1) % pt_size_of(level) == 0;
+	//@ assert merge_aligned: pte_frame_of(first, below) % pt_size_of(level) == 0;
 	/*@ assert merge_room:
-	      pte_frame_of(first, level - 1) + 511 * pt_size_of(level - 1) < (1 << 52);
+	      pte_frame_of(first, below) + 511 * pt_size_of(below) < (1 << 52);
 	*/
 	/*@ loop invariant 1 <= i <= PT_ENTRIES;
 	    loop assigns i; */
 	for (unsigned i = 1; i < PT_ENTRIES; i++) {
 		/* For the prover: i pages of the smaller size, i < 512 (one case a level). */
-		/*@ assert merge_next: level == 1 && i * pt_size_of(level - 1) <= 511 * 0x1000 ||
-		      level == 2 && i * pt_size_of(level - 1) <= 511 * 0x200000;
+		//@ assert merge_le: i * pt_size_of(below) <= 511 * pt_size_of(below);
+		/*@ assert merge_next: level == 1 && i * pt_size_of(below) <= 511 * 0x1000 ||
+		      level == 2 && i * pt_size_of(below) <= 511 * 0x200000;
 		*/
-		if (t[i] != pte_leaf_next(first, level - 1, i))
+		if (t[i] != pte_leaf_next(first, below, i))
 			return 0;
 	}
-	return pte_leaf(level, pte_frame(first, level - 1), pte_attr(first, level - 1));
+	return pte_leaf(level, pte_frame(first, below), pte_attr(first, below));
 }
 
 /* Whether a tally meets table (root, place) for the first time; past
@@ -469,18 +468,23 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
 		//@ assert frames: f == o->pa + (s - o->a) && f % 0x1000 == 0;
 		//@ assert frames_end: f + (hi - lo) * 0x1000 < PA_TOP;
 		const pte_t first = pte_leaf(0, f, o->attr);
+		//@ assert first: pte_is_leaf(first, 0) && pte_frame_of(first, 0) == f && pt_size_of(0) == 0x1000;
 		if (count == 0) { /* a fresh table: nothing to compare or invalidate */
-			/*@ loop invariant 0 <= n <= hi - lo + 1;
+			const unsigned last = hi - lo;
+			//@ assert last == hi - lo;
+			/*@ loop invariant 0 <= n <= last + 1;
 			    loop assigns n, t[lo .. hi]; */
-			for (uint64_t n = 0; n <= hi - lo; n++) {
+			for (uint64_t n = 0; n <= last; n++) {
+				//@ assert n * 0x1000 <= (hi - lo) * 0x1000;
 				t[lo + n] = pte_leaf_next(first, 0, n);
 			}
-			return hi - lo + 1;
+			return last + 1;
 		}
 		/*@ loop invariant lo <= i <= hi + 1 && n == i - lo && s == base + i * 0x1000 &&
 		   op_ok(o); loop assigns i, n, s, count, t[lo .. hi], o->tlb_all, o->ntlb, o->tlb[0
 		   .. PT_TLB_BATCH - 1]; */
 		for (uint64_t i = lo, n = 0; i <= hi; i++, n++, s += PAGE_SIZE) {
+			//@ assert n * 0x1000 <= (hi - lo) * 0x1000;
 			const pte_t ne = pte_leaf_next(first, 0, n);
 			pte_t old = t[i];
 			if (old == ne)
@@ -539,6 +543,7 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
  */
 /*@ requires op_ok(o) && level < PT_LEVELS;
     requires t == \null ? o->counting : pt_table(t);
+    requires vt != 0 ==> t == \null && level < PT_LEVELS - 2 && pte_is_leaf(vt, level + 1);
     requires base % pt_size_of(level) == 0 && base + PT_ENTRIES * pt_size_of(level) <= LIN_TOP;
     requires o->a < base + PT_ENTRIES * pt_size_of(level) && base < o->b;
     assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
@@ -599,11 +604,13 @@ static void visit_count_down(struct op *o, pte_t e, unsigned level, uint64_t s)
 	//@ assert down_s2: level == 2 ==> s % 0x40000000 == 0 && s % 0x200000 == 0;
 	//@ assert down_s3: level == 3 ==> s % 0x8000000000 == 0 && s % 0x40000000 == 0;
 	//@ assert down_aligned: s % pt_size_of((unsigned)(level - 1)) == 0;
-	if (pte_kind(e, level) == PTE_TABLE) {
+	const enum pte_kind kind = pte_kind(e, level);
+	if (kind == PTE_TABLE) {
 		visit(o, table_at(pte_next(e)), 0, level - 1, s, pte_count(e));
 	} else {
+		CHECK(kind == PTE_ABSENT || level < PT_LEVELS - 1); /* no leaf in the root */
 		count_table(o, level - 1, s);
-		visit(o, NULL, e, level - 1, s, 0);
+		visit(o, NULL, kind == PTE_LEAF ? e : 0, level - 1, s, 0);
 	}
 }
 
@@ -683,8 +690,11 @@ static int visit_commit_down(struct op *o, pte_t *t, unsigned i, pte_t e, unsign
 		/* A live tree never links a table whose entries are not yet
 		 * what they must be: the CPU may walk it at once. */
 		bool filled = level == 1 && full && o->kind == OP_MAP && !o->live;
-		paddr_t child = new_table(o, e, level - 1, filled, &cc);
+		paddr_t child = new_table(o, e, level - 1, filled);
+		cc = kind == PTE_LEAF ? PT_ENTRIES : 0; /* split or empty */
+		//@ assert made: op_ok(o) && o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
 		t[i] = pte_table(child, cc);
+		//@ assert linked: op_ok(o) && o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
 		delta = kind == PTE_ABSENT;
 		/* A split superpage: its TLB entries must be gone before any
 		 * of its pieces changes, or the TLB could hold both (Intel SDM
@@ -692,11 +702,219 @@ static int visit_commit_down(struct op *o, pte_t *t, unsigned i, pte_t e, unsign
 		if (kind == PTE_LEAF && o->live)
 			plat_flush_tlb();
 	}
-	//@ assert op_ok(o) && o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
+	//@ assert before: op_ok(o) && o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
 	const pte_t slot = t[i];
 	cc = visit(o, table_at(pte_next(slot)), 0, level - 1, s, cc);
 	//@ assert o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
-	return delta + visit_commit_up(o, t, i, slot, level, cc);
+	const int up = visit_commit_up(o, t, i, slot, level, cc);
+	//@ assert up_ok: op_ok(o);
+	return delta + up;
+}
+
+/* The entries lo .. hi of a table whose entry 0 maps base (entries of
+ * `size` bytes) that hold from and to - 1. */
+/*@ requires size == 0x1000 || size == 0x200000 || size == 0x40000000 || size == 0x8000000000;
+    requires \valid(lo) && \valid(hi) && \separated(lo, hi);
+    requires base <= from < to <= base + PT_ENTRIES * size && to <= LIN_TOP;
+    assigns *lo, *hi;
+    ensures *lo <= *hi < PT_ENTRIES;
+    ensures base + *lo * size <= from < base + *lo * size + size;
+    ensures base + *hi * size < to <= base + *hi * size + size;
+*/
+static inline void slots(uint64_t base, uint64_t size, uint64_t from, uint64_t to, unsigned *lo,
+                         unsigned *hi)
+{
+	/* For the prover: bits.h's lemmas on quotients by a variable size. */
+	//@ assert (from - base) / size < PT_ENTRIES && (to - 1 - base) / size < PT_ENTRIES;
+	*lo = (unsigned)((from - base) / size);
+	*hi = (unsigned)((to - 1 - base) / size);
+	//@ assert *lo == (from - base) / size && *hi == (to - 1 - base) / size;
+	//@ assert *lo <= *hi;
+}
+
+/* The linear address entry i maps, of a table whose entry 0 maps base
+ * (entries of `size` bytes). For the prover (the ghost arguments): i is
+ * one of entries lo .. hi, which hold from and to - 1, so the entry meets
+ * [from, to). */
+/*@ requires size == 0x200000 || size == 0x40000000 || size == 0x8000000000;
+    requires base % size == 0 && base + PT_ENTRIES * size <= LIN_TOP;
+    requires lo <= i <= hi < PT_ENTRIES;
+    requires from < base + lo * size + size && base + hi * size < to;
+    assigns \nothing;
+    ensures \result == base + i * size && i * size <= (PT_ENTRIES - 1) * size;
+    ensures \result % size == 0;
+    ensures \result + size <= LIN_TOP;
+    ensures from < \result + size && \result < to;
+*/
+static inline uint64_t entry_at(uint64_t base, uint64_t size, unsigned i)
+/*@ ghost (unsigned lo, unsigned hi, uint64_t from, uint64_t to) */
+{
+	//@ assert lo * size <= i * size <= hi * size && i * size <= (PT_ENTRIES - 1) * size;
+	const uint64_t off = i * size;
+
+	/* For the prover: no wrap, and a multiple of size (one case a size). */
+	//@ assert off == i * size;
+	/*@ ghost
+	  if (size == 0x200000) {
+	    /@ assert (base + off) % size == 0; @/
+	  } else if (size == 0x40000000) {
+	    /@ assert (base + off) % size == 0; @/
+	  } else {
+	    /@ assert (base + off) % size == 0; @/
+	  }
+	*/
+	return base + off;
+}
+
+/* The first of the 512 leaves at `level` that leaf vt (at level + 1)
+ * splits into; the last of them still maps frames below 2^52. */
+/*@ requires level < PT_LEVELS - 2 && pte_is_leaf(vt, level + 1);
+    assigns \nothing;
+    ensures pte_is_leaf(\result, level);
+    ensures pte_frame_of(\result, level) + 511 * pt_size_of(level) < (1 << 52);
+*/
+static inline pte_t virt_first(pte_t vt, unsigned level)
+{
+	const unsigned up = level + 1;
+	const uint64_t f = pte_frame(vt, up);
+
+	/* For the prover: the sizes are numbers (one case a level), and a
+	 * frame aligned to the larger is aligned to the smaller. */
+	/*@ assert level == 0 && pt_size_of(level) == 0x1000 && pt_size_of(up) == 0x200000 ||
+	      level == 1 && pt_size_of(level) == 0x200000 && pt_size_of(up) == 0x40000000;
+	*/
+	//@ assert level == 0 ==> f % 0x200000 == 0 && f % 0x1000 == 0;
+	//@ assert level == 0 ==> f + 0x200000 <= (1 << 52);
+	//@ assert level == 1 ==> f % 0x40000000 == 0 && f % 0x200000 == 0;
+	//@ assert level == 1 ==> f + 0x40000000 <= (1 << 52);
+	return pte_leaf(level, f, pte_attr(vt, up));
+}
+
+/* What the operation does to entry e (of kind `kind`, at `level`, mapping
+ * linear s; `full`: the range covers it whole): nothing when it is already
+ * so (act false); else the entry it becomes here (ne), or e when the work
+ * goes down to the level below. */
+struct decision {
+	bool act;
+	pte_t ne;
+};
+
+/*@ requires op_ok(o) && 0 < level < PT_LEVELS;
+    requires s % pt_size_of(level) == 0 && s + pt_size_of(level) <= LIN_TOP;
+    requires o->a < s + pt_size_of(level) && s < o->b;
+    requires full ==> o->a <= s && s + pt_size_of(level) <= o->b;
+    requires kind == PTE_LEAF ==> pte_is_leaf(e, level);
+    requires kind == PTE_ABSENT <==> !pte_present(e);
+    assigns \nothing;
+*/
+static inline struct decision visit_decide(const struct op *o, pte_t e, enum pte_kind kind,
+                                           unsigned level, uint64_t s, bool full)
+{
+	const uint64_t size = pt_level_size(level);
+
+	/* For the prover: what op_ok says of this kind. */
+	//@ assert o->kind == OP_MAP ==> o->pa + (o->b - o->a) <= PA_TOP && o->max_leaf <= 2;
+	//@ assert o->kind == OP_PROTECT ==> (o->set & ~PT_ATTR_MASK) == 0;
+	switch (o->kind) {
+	case OP_MAP: {
+		const uint64_t f = o->pa + (s - o->a); /* the frame s maps (modulo 2^64) */
+		if (kind == PTE_LEAF && pte_frame(e, level) == f && pte_attr(e, level) == o->attr)
+			return (struct decision){false, e};        /* already mapped so */
+		if (full && level <= o->max_leaf && f % size == 0) /* (a mask: size is 2^n) */
+			return (struct decision){true, pte_leaf(level, f, o->attr)};
+		return (struct decision){true, e};
+	}
+	case OP_UNMAP:
+		if (kind == PTE_ABSENT)
+			return (struct decision){false, e};
+		return (struct decision){true, full ? 0 : e};
+	case OP_PROTECT:
+		if (kind == PTE_ABSENT)
+			return (struct decision){false, e};
+		if (kind == PTE_LEAF) {
+			CHECK(level < PT_LEVELS - 1); /* the tree never holds a leaf in the root */
+			const pt_attr_t keep = pte_attr(e, level) & ~o->clear;
+			//@ assert (keep & ~PT_ATTR_MASK) == 0;
+			const pt_attr_t na = keep | o->set;
+			//@ assert (na & ~PT_ATTR_MASK) == 0;
+			const pte_t leaf = pte_leaf(level, pte_frame(e, level), na);
+			if (leaf == e)
+				return (struct decision){false, e};
+			if (full)
+				return (struct decision){true, leaf};
+			/* else split below */
+		}
+		return (struct decision){true, e};
+	}
+	return (struct decision){true, e};
+}
+
+/* The work on entry i of table t (NULL: a virtual table, which only the
+ * counting pass walks), e at `level` of kind `kind`, mapping linear s
+ * (`full`: the range covers it whole), once decided: write ne over it
+ * here, or go down when ne is e. Returns the change in t's count. */
+/*@ requires op_ok(o) && 0 < level < PT_LEVELS && i < PT_ENTRIES;
+    requires t == \null ? o->counting : pt_table(t);
+    requires s % pt_size_of(level) == 0 && s + pt_size_of(level) <= LIN_TOP;
+    requires o->a < s + pt_size_of(level) && s < o->b;
+    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
+      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+    ensures -1 <= \result <= 1;
+    // One behaviour a path, so that the prover meets them one at a time.
+    behavior dry_write:
+      assumes ne != e && o->counting;
+      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    behavior write:
+      assumes ne != e && !o->counting;
+      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    behavior count_down:
+      assumes ne == e && o->counting;
+      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    behavior commit_down:
+      assumes ne == e && !o->counting;
+      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    complete behaviors;
+    disjoint behaviors;
+*/
+static int visit_act(struct op *o, pte_t *t, unsigned i, pte_t e, enum pte_kind kind, pte_t ne,
+                     unsigned level, uint64_t s, bool full)
+{
+	if (ne != e) { /* decided at this level: write the entry */
+		if (o->counting)
+			return 0;
+		visit_write(o, t, i, e, kind, ne, level, s);
+		return (ne != 0) - (kind != PTE_ABSENT);
+	}
+	/* Go down: into the table there, or one made or split for it. */
+	if (o->counting) {
+		visit_count_down(o, e, level, s);
+		return 0;
+	}
+	return visit_commit_down(o, t, i, e, level, s, full);
+}
+
+/* The work on entry i of table t (NULL: a virtual table, which only the
+ * counting pass walks), e at `level`, mapping linear s. Returns the change
+ * in t's count. */
+/*@ requires op_ok(o) && 0 < level < PT_LEVELS && i < PT_ENTRIES;
+    requires t == \null ? o->counting : pt_table(t);
+    requires s % pt_size_of(level) == 0 && s + pt_size_of(level) <= LIN_TOP;
+    requires o->a < s + pt_size_of(level) && s < o->b;
+    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
+      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
+      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+    ensures ent_ok: op_ok(o);
+    ensures ent_ab: o->a == \old(o->a) && o->b == \old(o->b);
+    ensures -1 <= \result <= 1;
+*/
+static int visit_entry(struct op *o, pte_t *t, unsigned i, pte_t e, unsigned level, uint64_t s)
+{
+	const enum pte_kind kind = pte_kind(e, level);
+	const bool full = o->a <= s && s + pt_level_size(level) <= o->b;
+	const struct decision d = visit_decide(o, e, kind, level, s, full);
+
+	return d.act ? visit_act(o, t, i, e, kind, d.ne, level, s, full) : 0;
 }
 
 static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t base,
@@ -705,8 +923,8 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 	const uint64_t size = pt_level_size(level);
 	const uint64_t from = o->a > base ? o->a : base;
 	const uint64_t to = o->b < base + PT_ENTRIES * size ? o->b : base + PT_ENTRIES * size;
-	const unsigned lo = (unsigned)((from - base) / size),
-	               hi = (unsigned)((to - 1 - base) / size);
+	unsigned lo, hi;
+	slots(base, size, from, to, &lo, &hi);
 
 	if (level == 0) {
 		/* For the prover: everything is 4K-aligned here, so lo and hi are
@@ -717,23 +935,15 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 		return o->counting ? count : visit_pt(o, t, base, lo, hi, count);
 	}
 
-	/* For the prover: the sizes are numbers (one case a level), and a
-	 * virtual table's frame, aligned to the larger size, leaves room for
-	 * 511 more pages of the smaller below 2^52. */
-	/*@ assert sizes: level == 1 && size == 0x200000 && pt_size_of(level + 1) == 0x40000000 ||
-	      level == 2 && size == 0x40000000 && pt_size_of(level + 1) == 0x8000000000 ||
+	/* For the prover: the sizes are numbers (one case a level). */
+	/*@ assert sizes: level == 1 && size == 0x200000 || level == 2 && size == 0x40000000 ||
 	      level == 3 && size == 0x8000000000;
 	*/
-	//@ assert span: base <= from < to <= base + PT_ENTRIES * size;
-	//@ assert range_lo: lo < PT_ENTRIES && base + lo * size <= from < base + lo * size + size;
-	//@ assert range_hi: hi < PT_ENTRIES && base + hi * size < to <= base + hi * size + size;
-	//@ assert range: lo <= hi;
-	pte_t vfirst = 0;
-	if (!t && vt)
-		vfirst = pte_leaf(level, pte_frame(vt, level + 1), pte_attr(vt, level + 1));
+	const pte_t vfirst = vt ? virt_first(vt, level) : 0;
 
-	/*@ loop invariant lo <= i <= hi + 1 && op_ok(o) && o->a == \at(o->a, Pre) &&
-	      o->b == \at(o->b, Pre);
+	/*@ loop invariant inv_i: lo <= i <= hi + 1;
+	    loop invariant inv_ok: op_ok(o);
+	    loop invariant inv_ab: o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
 	    loop assigns i, count, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
 	      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
 	      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used,
@@ -741,63 +951,12 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 	*/
 	for (unsigned i = lo; i <= hi; i++) {
 		CHECK(t || o->counting); /* only the counting pass walks virtual tables */
-		const uint64_t s = base + i * size;
+		const uint64_t s = entry_at(base, size, i) /*@ ghost (lo, hi, from, to) */;
 		/*@ assert entry: s % size == 0 && s + size <= LIN_TOP &&
 		      o->a < s + size && s < o->b;
 		*/
 		const pte_t e = t ? t[i] : vt ? pte_leaf_next(vfirst, level, i) : 0;
-		const enum pte_kind kind = pte_kind(e, level);
-		const bool full = o->a <= s && s + size <= o->b;
-		pte_t ne = e; /* what entry i becomes, when it is decided here */
-
-		switch (o->kind) {
-		case OP_MAP: {
-			const uint64_t f = o->pa + (s - o->a); /* the frame s maps (modulo 2^64) */
-			if (kind == PTE_LEAF && pte_frame(e, level) == f &&
-			    pte_attr(e, level) == o->attr)
-				continue; /* already mapped so */
-			if (full && level <= o->max_leaf && !(f & (size - 1)))
-				ne = pte_leaf(level, f, o->attr);
-			break;
-		}
-		case OP_UNMAP:
-			if (kind == PTE_ABSENT)
-				continue;
-			if (full)
-				ne = 0;
-			break;
-		case OP_PROTECT:
-			if (kind == PTE_ABSENT)
-				continue;
-			if (kind == PTE_LEAF) {
-				CHECK(level <
-				      PT_LEVELS - 1); /* the tree never holds a leaf in the root */
-				const pt_attr_t keep = pte_attr(e, level) & ~o->clear;
-				//@ assert (keep & ~PT_ATTR_MASK) == 0;
-				const pt_attr_t na = keep | o->set;
-				//@ assert (na & ~PT_ATTR_MASK) == 0;
-				ne = pte_leaf(level, pte_frame(e, level), na);
-				if (ne == e)
-					continue;
-				if (!full)
-					ne = e; /* split below */
-			}
-			break;
-		}
-
-		if (ne != e) { /* decided at this level: write the entry */
-			if (o->counting)
-				continue;
-			visit_write(o, t, i, e, kind, ne, level, s);
-			count += (ne != 0) - (kind != PTE_ABSENT);
-			continue;
-		}
-
-		/* Go down: into the table there, or one made or split for it. */
-		if (o->counting)
-			visit_count_down(o, e, level, s);
-		else
-			count += visit_commit_down(o, t, i, e, level, s, full);
+		count += visit_entry(o, t, i, e, level, s);
 	}
 	return count;
 }
@@ -864,6 +1023,7 @@ static err_t run(struct op *o)
 	o->ntlb = 0;
 	pt->root_count = visit(o, root, 0, PT_LEVELS - 1, 0, pt->root_count);
 	CHECK(o->stash == NO_PAGE); /* the prepare pass counted exactly */
+	//@ assert run_retired: o->nretired <= PT_RETIRE_MAX && \valid(o) && \valid(o->pt);
 
 	if (o->live) {
 		if (o->tlb_all)
@@ -885,7 +1045,7 @@ static err_t run(struct op *o)
  * entry above it; NULL when it meets an absent entry or a superpage (the
  * general path then makes or splits tables). Uses and sets the walk hint.
  */
-/*@ requires pt_ok(pt) && \valid(pd);
+/*@ requires pt_ok(pt) && \valid(pd) && \separated(pd, pt) && PT_APART(pd);
     assigns pt->hint_tag, pt->hint_pd, pt->hint_pt, *pd;
     ensures pt_ok(pt);
     ensures \result != \null ==> \valid(\result) && pt_in_ram(\result) &&

@@ -15,6 +15,7 @@ only shrink.
 Prints, per unit and per function, goals proved/total and the provers' time.
 """
 import argparse
+import concurrent.futures
 import os
 import re
 import subprocess
@@ -77,7 +78,8 @@ PT_FUNCS = [
     "leaf0_attr", "canon", "is_canonical", "table_at", "frames_get", "frames_put", "op_init",
     "chain_push", "chain_pop", "tlb_note", "free_tree", "drain", "retire", "new_table",
     "merged", "tally_first", "count_table", "visit_pt", "visit_write", "visit_count_down",
-    "visit_commit_up", "visit_commit_down", "visit", "check_range", "run",
+    "visit_commit_up", "visit_commit_down", "slots", "entry_at", "virt_first", "visit_decide",
+    "visit_act", "visit_entry", "visit", "check_range", "run",
     "walk_to_pt_slow", "walk_to_pt", "map_range", "unmap_range", "lookup_from_dir",
     "pt_lookup_walk", "pt_init", "pt_destroy", "map_page", "unmap_page", "check_map",
     "map_checked", "unmap_checked", "pt_map", "pt_unmap", "check_protect", "pt_protect",
@@ -106,8 +108,9 @@ def check_pt_funcs():
     defined = set()
     for f in ("paging/pt.c", "paging/pt.h"):
         text = open(os.path.join(ROOT, f)).read()
-        defined |= set(re.findall(r"^[a-z_][\w \t*()]*?\b(?!__attribute__)(\w+)\([^;{}]*\)\s*\{",
-                                  text, re.M))
+        # (a ghost parameter list, /*@ ghost (...) */, may stand before the body)
+        defined |= set(re.findall(r"^[a-z_][\w \t*()]*?\b(?!__attribute__)(\w+)\([^;{}]*\)\s*"
+                                  r"(?:/\*@ ghost [^*]*\*/\s*)?\{", text, re.M))
     missing = sorted(defined - set(PT_FUNCS) - set(PT_SEAM))
     extra = sorted((set(PT_FUNCS) | set(PT_SEAM)) - defined)
     if missing or extra:
@@ -153,6 +156,23 @@ def check_free_in():
     if bad or sorted(j for j, _ in pairs) != list(range(top + 1)):
         sys.exit(f"prove: monitor/frame.h: free_in must name in_free(t, z, i, j, 2^j) once for "
                  f"each order 0 .. {top}; wrong: {bad or sorted(j for j, _ in pairs)}")
+
+
+def frama_c_jobs(unit, src, fcts, extra, exclude, timeout, par, jobs):
+    """frama_c over the functions fcts in `jobs` processes at once, each
+    with its share of them (every jobs-th): WP's simplifier (Qed), where
+    most of a large unit's time goes, runs in the frama-c process itself,
+    one goal at a time, so one process keeps one core busy however many
+    provers it starts. Returns the first non-zero exit status, the logs
+    one after the other, and the wall time."""
+    if jobs <= 1 or not fcts or len(fcts) < 2:
+        return frama_c(unit, src, fcts, extra, exclude, timeout, par)
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        runs = list(pool.map(lambda k: frama_c(unit, src, fcts[k::jobs], extra, exclude, timeout,
+                                               max(1, par // jobs)), range(jobs)))
+    rc = next((r for r, _, _ in runs if r), 0)
+    return rc, "\n".join(out for _, out, _ in runs), time.time() - t0
 
 
 def frama_c(unit, src, fcts, extra, exclude, timeout, par):
@@ -219,6 +239,9 @@ def main():
     ap.add_argument("--timeout", type=int, default=20)
     ap.add_argument("--fct", help="only these functions (comma-separated), for work on a proof")
     ap.add_argument("--par", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="frama-c processes at once for a unit, each with its share of the "
+                         "functions (and --par / jobs provers)")
     args = ap.parse_args()
 
     known = load_known()
@@ -244,7 +267,8 @@ def main():
             fcts = [f for f in fcts if f not in skipped]
         if args.fct:
             fcts = args.fct.split(",")
-        rc, out, secs = frama_c(unit, src, fcts, extra, exclude, args.timeout, args.par)
+        rc, out, secs = frama_c_jobs(unit, src, fcts, extra, exclude, args.timeout, args.par,
+                                     args.jobs)
         os.makedirs(BUILD, exist_ok=True)
         with open(os.path.join(BUILD, unit + ".log"), "w") as f:
             f.write(out)

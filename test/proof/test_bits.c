@@ -61,9 +61,12 @@ static void axioms_at(uint64_t x, unsigned n)
 	       "xor_up/xor_down x=%llx n=%u", (unsigned long long)x, n);
 }
 
-/* and_le and or_disjoint at one pair. */
+/* and_le, or_disjoint and or_in_ff at one pair. */
 static void pair_at(uint64_t x, uint64_t y)
 {
+	if (!(x & 0xffffff00u) && !(y & 0xffffff00u))
+		EXPECT(!((x | y) & 0xffffff00u), "or_in_ff x=%llx y=%llx", (unsigned long long)x,
+		       (unsigned long long)y);
 	EXPECT((x & y) <= x && (x & y) <= y, "and_le x=%llx y=%llx", (unsigned long long)x,
 	       (unsigned long long)y);
 	if (!(x & y))
