@@ -566,12 +566,24 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 /*@ requires op_ok(o) && pt_table(t) && i < PT_ENTRIES && 0 < level < PT_LEVELS;
     assigns t[i], o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
       o->retired[0 .. PT_RETIRE_MAX - 1], o->pt->tables;
-    ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    // One behaviour a path, so that the prover meets them one at a time.
+    behavior table:
+      assumes kind == PTE_TABLE;
+      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    behavior leaf:
+      assumes kind == PTE_LEAF;
+      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    behavior absent:
+      assumes kind != PTE_TABLE && kind != PTE_LEAF;
+      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    complete behaviors;
+    disjoint behaviors;
 */
 static void visit_write(struct op *o, pte_t *t, unsigned i, pte_t e, enum pte_kind kind, pte_t ne,
                         unsigned level, uint64_t s)
 {
 	t[i] = ne;
+	//@ assert written: op_ok(o) && o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
 	if (kind == PTE_TABLE)
 		retire(o, pte_next(e), level - 1);
 	else if (kind == PTE_LEAF)

@@ -15,7 +15,6 @@ only shrink.
 Prints, per unit and per function, goals proved/total and the provers' time.
 """
 import argparse
-import concurrent.futures
 import os
 import re
 import subprocess
@@ -50,7 +49,7 @@ UNITS = {
     "pt_all": ("paging/pt.c", "PT", []),
     # The rest of pt_all: every function of pt.c and pt.h that unit pt does
     # not prove (PT_FUNCS but PT_QUICK), so that pt and pt_rest together
-    # prove all of them (`make prove-pt`; not in `make test` yet, for time).
+    # prove all of them (`make prove-pt`, in `make test` after `make prove`).
     # Same known list as pt_all.
     "pt_rest": ("paging/pt.c", "PT_REST", []),
     # The frame table's helpers, its lists, and kalloc/kfree's order-0 path.
@@ -158,23 +157,6 @@ def check_free_in():
                  f"each order 0 .. {top}; wrong: {bad or sorted(j for j, _ in pairs)}")
 
 
-def frama_c_jobs(unit, src, fcts, extra, exclude, timeout, par, jobs):
-    """frama_c over the functions fcts in `jobs` processes at once, each
-    with its share of them (every jobs-th): WP's simplifier (Qed), where
-    most of a large unit's time goes, runs in the frama-c process itself,
-    one goal at a time, so one process keeps one core busy however many
-    provers it starts. Returns the first non-zero exit status, the logs
-    one after the other, and the wall time."""
-    if jobs <= 1 or not fcts or len(fcts) < 2:
-        return frama_c(unit, src, fcts, extra, exclude, timeout, par)
-    t0 = time.time()
-    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        runs = list(pool.map(lambda k: frama_c(unit, src, fcts[k::jobs], extra, exclude, timeout,
-                                               max(1, par // jobs)), range(jobs)))
-    rc = next((r for r, _, _ in runs if r), 0)
-    return rc, "\n".join(out for _, out, _ in runs), time.time() - t0
-
-
 def frama_c(unit, src, fcts, extra, exclude, timeout, par):
     cpp = ["-Iproof", "-Imonitor", "-Ipaging", "-Itest/host", "-include", "build/build_id.h",
            "-include", "proof/prover.h"]
@@ -239,9 +221,6 @@ def main():
     ap.add_argument("--timeout", type=int, default=20)
     ap.add_argument("--fct", help="only these functions (comma-separated), for work on a proof")
     ap.add_argument("--par", type=int, default=2)
-    ap.add_argument("--jobs", type=int, default=1,
-                    help="frama-c processes at once for a unit, each with its share of the "
-                         "functions (and --par / jobs provers)")
     args = ap.parse_args()
 
     known = load_known()
@@ -267,8 +246,7 @@ def main():
             fcts = [f for f in fcts if f not in skipped]
         if args.fct:
             fcts = args.fct.split(",")
-        rc, out, secs = frama_c_jobs(unit, src, fcts, extra, exclude, args.timeout, args.par,
-                                     args.jobs)
+        rc, out, secs = frama_c(unit, src, fcts, extra, exclude, args.timeout, args.par)
         os.makedirs(BUILD, exist_ok=True)
         with open(os.path.join(BUILD, unit + ".log"), "w") as f:
             f.write(out)
