@@ -91,6 +91,21 @@ static pte_t *table_at(paddr_t pa)
  * of the table memory (pt_ram + pa / 8 for a 64-bit pa). */
 #define PT_RAM_ENTRIES pt_ram[0..0x3fffffffffffffff]
 
+/* What the walk over one operation (visit and the functions it calls) may
+ * write: the batches, the tally, the stash, and the tables. */
+/* (clang-format would write 0..N, which the preprocessor reads as one
+ * number and so leaves N unexpanded.) */
+// clang-format off
+#define OP_WALK_WRITES \
+	o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired, \
+	o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables, o->tally->need, \
+	o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES
+// clang-format on
+
+/* After a step of the walk: the operation still well formed, its range
+ * the same. */
+#define OP_KEPT op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b)
+
 /* ---- the frame allocator as the door ------------------------------------ */
 
 /*@ requires frame_ok && out_ok(out);
@@ -548,10 +563,8 @@ static unsigned visit_pt(struct op *o, pte_t *t, uint64_t base, unsigned lo, uns
     requires vt != 0 ==> t == \null && level < PT_LEVELS - 2 && pte_is_leaf(vt, level + 1);
     requires base % pt_size_of(level) == 0 && base + PT_ENTRIES * pt_size_of(level) <= LIN_TOP;
     requires o->a < base + PT_ENTRIES * pt_size_of(level) && base < o->b;
-    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
-      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
-    ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    assigns OP_WALK_WRITES;
+    ensures OP_KEPT;
 */
 static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t base,
                       unsigned count);
@@ -569,13 +582,13 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
     // One behaviour a path, so that the prover meets them one at a time.
     behavior table:
       assumes kind == PTE_TABLE;
-      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+      ensures OP_KEPT;
     behavior leaf:
       assumes kind == PTE_LEAF;
-      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+      ensures OP_KEPT;
     behavior absent:
       assumes kind != PTE_TABLE && kind != PTE_LEAF;
-      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+      ensures OP_KEPT;
     complete behaviors;
     disjoint behaviors;
 */
@@ -583,7 +596,6 @@ static void visit_write(struct op *o, pte_t *t, unsigned i, pte_t e, enum pte_ki
                         unsigned level, uint64_t s)
 {
 	t[i] = ne;
-	//@ assert written: op_ok(o) && o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
 	if (kind == PTE_TABLE)
 		retire(o, pte_next(e), level - 1);
 	else if (kind == PTE_LEAF)
@@ -595,10 +607,8 @@ static void visit_write(struct op *o, pte_t *t, unsigned i, pte_t e, enum pte_ki
 /*@ requires op_ok(o) && o->counting && 0 < level < PT_LEVELS;
     requires s % pt_size_of(level) == 0 && s + pt_size_of(level) <= LIN_TOP;
     requires o->a < s + pt_size_of(level) && s < o->b;
-    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
-      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
-    ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    assigns OP_WALK_WRITES;
+    ensures OP_KEPT;
 */
 static void visit_count_down(struct op *o, pte_t e, unsigned level, uint64_t s)
 {
@@ -635,7 +645,7 @@ static void visit_count_down(struct op *o, pte_t e, unsigned level, uint64_t s)
 /*@ requires op_ok(o);
     requires pt_table(t) && i < PT_ENTRIES && 0 < level < PT_LEVELS;
     assigns t[i], o->tlb_all, o->nretired, o->retired[0 .. PT_RETIRE_MAX - 1], o->pt->tables;
-    ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+    ensures OP_KEPT;
     ensures -1 <= \result <= 0;
 */
 static int visit_commit_up(struct op *o, pte_t *t, unsigned i, pte_t slot, unsigned level,
@@ -668,9 +678,7 @@ static int visit_commit_up(struct op *o, pte_t *t, unsigned i, pte_t slot, unsig
 /*@ requires op_ok(o) && !o->counting && pt_table(t) && i < PT_ENTRIES && 0 < level < PT_LEVELS;
     requires s % pt_size_of(level) == 0 && s + pt_size_of(level) <= LIN_TOP;
     requires o->a < s + pt_size_of(level) && s < o->b;
-    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
-      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+    assigns OP_WALK_WRITES;
     ensures op_ok(o);
     ensures o->a == \old(o->a) && o->b == \old(o->b);
     ensures -1 <= \result <= 1;
@@ -706,6 +714,8 @@ static int visit_commit_down(struct op *o, pte_t *t, unsigned i, pte_t e, unsign
 		bool filled = level == 1 && full && o->kind == OP_MAP && !o->live;
 		paddr_t child = new_table(o, e, level - 1, filled);
 		cc = kind == PTE_LEAF ? PT_ENTRIES : 0; /* split or empty */
+		/* For the prover, one step at a time (the goal after the whole
+		 * branch took 7 s). */
 		//@ assert made: op_ok(o) && o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
 		t[i] = pte_table(child, cc);
 		//@ assert linked: op_ok(o) && o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
@@ -720,9 +730,7 @@ static int visit_commit_down(struct op *o, pte_t *t, unsigned i, pte_t e, unsign
 	const pte_t slot = t[i];
 	cc = visit(o, table_at(pte_next(slot)), 0, level - 1, s, cc);
 	//@ assert o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
-	const int up = visit_commit_up(o, t, i, slot, level, cc);
-	//@ assert up_ok: op_ok(o);
-	return delta + up;
+	return delta + visit_commit_up(o, t, i, slot, level, cc);
 }
 
 /* The entries lo .. hi of a table whose entry 0 maps base (entries of
@@ -871,23 +879,21 @@ static inline struct decision visit_decide(const struct op *o, pte_t e, enum pte
     requires t == \null ? o->counting : pt_table(t);
     requires s % pt_size_of(level) == 0 && s + pt_size_of(level) <= LIN_TOP;
     requires o->a < s + pt_size_of(level) && s < o->b;
-    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
-      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+    assigns OP_WALK_WRITES;
     ensures -1 <= \result <= 1;
     // One behaviour a path, so that the prover meets them one at a time.
     behavior dry_write:
       assumes ne != e && o->counting;
-      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+      ensures OP_KEPT;
     behavior write:
       assumes ne != e && !o->counting;
-      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+      ensures OP_KEPT;
     behavior count_down:
       assumes ne == e && o->counting;
-      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+      ensures OP_KEPT;
     behavior commit_down:
       assumes ne == e && !o->counting;
-      ensures op_ok(o) && o->a == \old(o->a) && o->b == \old(o->b);
+      ensures OP_KEPT;
     complete behaviors;
     disjoint behaviors;
 */
@@ -915,9 +921,7 @@ static int visit_act(struct op *o, pte_t *t, unsigned i, pte_t e, enum pte_kind 
     requires t == \null ? o->counting : pt_table(t);
     requires s % pt_size_of(level) == 0 && s + pt_size_of(level) <= LIN_TOP;
     requires o->a < s + pt_size_of(level) && s < o->b;
-    assigns o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
-      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+    assigns OP_WALK_WRITES;
     ensures ent_ok: op_ok(o);
     ensures ent_ab: o->a == \old(o->a) && o->b == \old(o->b);
     ensures -1 <= \result <= 1;
@@ -958,10 +962,7 @@ static unsigned visit(struct op *o, pte_t *t, pte_t vt, unsigned level, uint64_t
 	/*@ loop invariant inv_i: lo <= i <= hi + 1;
 	    loop invariant inv_ok: op_ok(o);
 	    loop invariant inv_ab: o->a == \at(o->a, Pre) && o->b == \at(o->b, Pre);
-	    loop assigns i, count, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
-	      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-	      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used,
-	      PT_RAM_ENTRIES;
+	    loop assigns i, count, OP_WALK_WRITES;
 	*/
 	for (unsigned i = lo; i <= hi; i++) {
 		CHECK(t || o->counting); /* only the counting pass walks virtual tables */
@@ -1001,9 +1002,7 @@ static err_t check_range(vaddr_t va, uint64_t len, uint64_t *a, uint64_t *b)
 
 /* Prepare, then commit. */
 /*@ requires op_ok(o) && o->nretired == 0 && o->tally == \null;
-    assigns o->counting, o->live, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
-      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES,
+    assigns o->counting, o->live, OP_WALK_WRITES,
       o->pt->hint_tag, o->pt->hint_dtag, o->pt->root_count;
 */
 static err_t run(struct op *o)
@@ -1437,9 +1436,7 @@ static bool count_nothing(struct pt *pt, uint64_t a, uint64_t b)
 
 /* The prepare pass of o alone, into its tally. */
 /*@ requires op_ok(o) && o->tally != \null;
-    assigns o->counting, o->tlb_all, o->ntlb, o->tlb[0 .. PT_TLB_BATCH - 1], o->nretired,
-      o->retired[0 .. PT_RETIRE_MAX - 1], o->need, o->stash, o->pt->tables,
-      o->tally->need, o->tally->seen[0 .. PT_TALLY_SLOTS - 1], o->tally->used, PT_RAM_ENTRIES;
+    assigns o->counting, OP_WALK_WRITES;
 */
 static err_t count(struct op *o)
 {
