@@ -26,7 +26,7 @@ static err_t cmd_help(struct con *c, int argc, char **argv)
 		return NULL;
 	}
 	for (size_t i = 0; i < con_ncmds; i++) {
-		char syn[48];
+		char syn[80]; /* the longest, guest's, is 69 */
 		fmt_format(syn, sizeof(syn), "%s %s", con_cmds[i].name, con_cmds[i].args);
 		con_printf("  %-26s %s\n", syn, con_cmds[i].summary);
 	}
@@ -204,6 +204,39 @@ static err_t cmd_free(struct con *c, int argc, char **argv)
 	return NULL;
 }
 
+/* reset's part: free every run that alloc took, so that the allocator reads
+ * as at boot. One frame_query per block of the regions memmon took over. */
+uint64_t cmds_free_allocs(void)
+{
+	struct frame_stats s;
+	uint64_t freed = 0;
+
+	frame_stats(&s);
+	for (size_t i = 0; i < mon_boot->nregions && freed < s.owned[FRAME_CONSOLE]; i++) {
+		const struct mm_region *r = &mon_boot->regions[i];
+		if (mm_region_use(mon_boot, r) == MM_RESERVED)
+			continue;
+		const uint64_t end = r->base / PAGE_SIZE + r->pages;
+		for (uint64_t f = r->base / PAGE_SIZE; f < end;) {
+			const paddr_t pa = pa_init(f * PAGE_SIZE);
+			struct frame_info fi;
+			if (frame_query(pa, &fi) || !fi.managed) {
+				f++;
+				continue;
+			}
+			if (fi.owner == FRAME_CONSOLE && fi.run_frames &&
+			    pa_addr(fi.run) == pa_addr(pa)) {
+				CHECK(!frame_free(pa, fi.run_frames, FRAME_CONSOLE));
+				freed += fi.run_frames;
+				f += fi.run_frames;
+				continue;
+			}
+			f = pa_addr(fi.block) / PAGE_SIZE + ((uint64_t)1 << fi.order);
+		}
+	}
+	return freed;
+}
+
 /* ---- page tables ---------------------------------------------------------- */
 
 static err_t cmd_image(struct con *c, int argc, char **argv)
@@ -283,7 +316,7 @@ void cmds_print_walk(const struct pt_walk *w)
 
 	for (unsigned k = 0; k < w->depth; k++) {
 		const unsigned level = w->step[k].level;
-		con_printf("  %-4s 0x%lx [0x%x] = 0x%016lx ", level_name[level],
+		con_printf("  %-4s 0x%lx [0x%x] = 0x%lx ", level_name[level],
 		           pa_addr(w->step[k].table), w->step[k].index, w->step[k].entry);
 		switch (w->step[k].kind) {
 		case PTE_ABSENT:
@@ -624,8 +657,10 @@ const struct con_cmd con_cmds[] = {
      .args = "",
      .min_args = 0,
      .max_args = 0,
-     .summary = "delete every client space and give sigma0 its boot state",
-     .usage = "Orphaned frames return to sigma0.",
+     .summary = "delete every client space and guest and return to the boot state",
+     .usage = "Every client frame, orphans included, returns to sigma0; frames taken with\n"
+              "alloc are freed and the pool gets its boot size back, so that mem and pool\n"
+              "read as at boot (after pool grow or shrink, sigma0 may hold other frames).",
      .run = cmd_reset},
     {.name = "cpu",
      .args = "",
@@ -636,7 +671,7 @@ const struct con_cmd con_cmds[] = {
               "A CPU stopped by a fault in memmon's code shows 'halted'.",
      .run = cmd_cpu},
     {.name = "guest",
-     .args = "new|load|run|start|stop|skip|regs|set|del|...",
+     .args = "new|load|run|start|stop|skip|regs|set|del|list|progs|bench ...",
      .min_args = 1,
      .max_args = 4,
      .summary = "run x86 code inside client space N under AMD SVM (its tables: the nested ones)",

@@ -26,6 +26,9 @@ struct cmds_runs {
 bool cmds_run(void *ctx, const struct pt_run *r);
 void cmds_runs_end(struct cmds_runs *d);
 
+/* Free every run `alloc` took (reset); returns the frames freed. */
+uint64_t cmds_free_allocs(void);
+
 /* `pt N [V]`, and the spaces line of `mem`. */
 err_t cmds_pt_space(struct con *c, int argc, char **argv);
 void cmds_mem_spaces(void);

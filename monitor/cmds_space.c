@@ -477,9 +477,25 @@ err_t cmd_reset(struct con *c, int argc, char **argv)
 	if (e)
 		return layer_fail(c, "reset", e);
 	guest_space_gone(SPACE_MAX);
+	/* What the console and pool grow/shrink moved: back as at boot. Neither
+	 * can fail once every client frame is sigma0's again: the pool's used
+	 * frames are what sigma0's boot state takes, as at boot, and nothing is
+	 * derived from sigma0. */
+	cmds_free_allocs();
 	struct space_stats s;
 	space_stats(&s);
-	con_printf("reset: sigma0 maps 0x%lx frames, no client spaces\n", s.sigma0);
+	if (s.client > s.client_boot)
+		e = space_pool_grow(s.client - s.client_boot);
+	else if (s.client < s.client_boot)
+		e = space_pool_shrink(s.client_boot - s.client);
+	space_stats(&s);
+	if (e)
+		con_printf(
+		    "reset: sigma0 maps 0x%lx frames, no client spaces; the pool keeps 0x%lx "
+		    "frames, not its boot size: %s\n",
+		    s.sigma0, s.pool, e);
+	else
+		con_printf("reset: sigma0 maps 0x%lx frames, no client spaces\n", s.sigma0);
 	return NULL;
 }
 

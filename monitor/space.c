@@ -76,9 +76,10 @@ static struct {
 	bool gib;
 	struct space_extent ext[EXTENTS_MAX]; /* sorted by base; one allocator run each */
 	size_t next;
-	uint64_t client; /* frames in ext[] */
-	uint64_t roots;  /* pages of root nodes: frames some space reaches */
-	paddr_t stash;   /* table pages held ready, linked through their first word */
+	uint64_t client;      /* frames in ext[] */
+	uint64_t client_boot; /* client when space_boot returned: reset's target */
+	uint64_t roots;       /* pages of root nodes: frames some space reaches */
+	paddr_t stash;        /* table pages held ready, linked through their first word */
 	uint64_t nstash;
 	struct plat_rsv rsv[PLAT_RSV_MAX];
 	size_t nrsv;
@@ -1342,6 +1343,7 @@ err_t space_boot(uint64_t pool, bool gib_pages)
 	}
 	for (size_t i = 0; i < nkept; i++)
 		CHECK(!frame_free(pa_init(kept[i].base), kept[i].pages, FRAME_CLIENT));
+	S.client_boot = S.client;
 	return e;
 }
 
@@ -1515,6 +1517,7 @@ void space_stats(struct space_stats *s)
 	mdb_stats(&ms);
 	*s = (struct space_stats){.mappings = ms.nodes,
 	                          .client = S.client,
+	                          .client_boot = S.client_boot,
 	                          .sigma0 = SP[0].pages,
 	                          .reachable = S.roots,
 	                          .orphaned = S.client - S.roots,

@@ -136,17 +136,18 @@ struct pt *space_pt(unsigned n);
 
 /* The pool and the frames of the model. */
 struct space_stats {
-	unsigned spaces;    /* existing, sigma0 included */
-	uint64_t mappings;  /* database nodes */
-	uint64_t pages;     /* pages mapped in every space */
-	uint64_t client;    /* frames handed to clients */
-	uint64_t sigma0;    /* pages sigma0 maps */
-	uint64_t reachable; /* frames some space maps (Real roots) */
-	uint64_t orphaned;  /* client frames no space reaches */
-	uint64_t pool;      /* frames of the pool: free + ptables + mdb */
-	uint64_t pool_used; /* ptables + mdb (page tables of every space and of memmon) */
-	uint64_t pool_free; /* free in the allocator */
-	uint64_t stash;     /* table pages held ready for the next operation */
+	unsigned spaces;      /* existing, sigma0 included */
+	uint64_t mappings;    /* database nodes */
+	uint64_t pages;       /* pages mapped in every space */
+	uint64_t client;      /* frames handed to clients */
+	uint64_t client_boot; /* client as space_boot left it: what reset returns to */
+	uint64_t sigma0;      /* pages sigma0 maps */
+	uint64_t reachable;   /* frames some space maps (Real roots) */
+	uint64_t orphaned;    /* client frames no space reaches */
+	uint64_t pool;        /* frames of the pool: free + ptables + mdb */
+	uint64_t pool_used;   /* ptables + mdb (page tables of every space and of memmon) */
+	uint64_t pool_free;   /* free in the allocator */
+	uint64_t stash;       /* table pages held ready for the next operation */
 };
 /* The counts above, now. O(SPACE_MAX). */
 void space_stats(struct space_stats *s);

@@ -227,7 +227,7 @@ def test_walk(mon):
         steps = out[1:-1]
         assert 1 <= len(steps) <= 4
         for k, (line, name) in enumerate(zip(steps, ("pml4", "pdpt", "pd", "pt"))):
-            m = re.fullmatch(rf"  {name} +{HEX} \[{HEX}\] = 0x([0-9a-f]{{16}}) (.*)", line)
+            m = re.fullmatch(rf"  {name} +{HEX} \[{HEX}\] = 0x(0|[1-9a-f][0-9a-f]*) (.*)", line)
             assert m, line
             assert int(m[2], 16) == (va >> (39 - 9 * k)) & 511
             raw, what = int(m[3], 16), m[4]

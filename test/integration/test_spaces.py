@@ -762,9 +762,12 @@ def test_park_and_qemu_walker(mon):
 
 
 # reset returns to the boot state: mem's spaces line and sigma0's tables as
-# right after boot.
+# right after boot, the frames alloc took freed; after a pool grow or
+# shrink, the pool's size and sigma0's count as at boot.
 def test_reset_returns_to_boot_state(mon):
     boot = mon.boot
+    one(mon, "alloc 3")
+    one(mon, "alloc 0x10")
     for _ in range(3):
         new_space(mon)
     one(mon, "map 0 0x10000000 1 0x0 2M")
@@ -781,7 +784,16 @@ def test_reset_returns_to_boot_state(mon):
     for k in ("spaces", "pool", "clients", "sigma0", "reachable", "orphaned", "mappings"):
         assert f_now[k] == f_boot[k], (k, f_now, f_boot)
     assert spaces_line(mon) == boot["spaces_line"]  # pool used and free too
+    assert re.search(r"console 0x0$", mon.cmd("mem")[1]), "reset frees what alloc took"
     check_ok(mon)
+    sigma0 = "reset: sigma0 maps " + re.search(r"sigma0 (0x[0-9a-f]+)", boot["spaces_line"])[1] \
+        + " frames, no client spaces"
+    p0 = pool(mon)
+    for line in ("pool grow 0x1234", "pool shrink 0x321"):
+        assert POOL.fullmatch(one(mon, line))
+        assert one(mon, "reset") == sigma0
+        assert pool(mon)[0] == p0[0]
+        check_ok(mon)
 
 
 # ---- random commands against the model ------------------------------------------------------------
@@ -1405,8 +1417,9 @@ def test_check_at_pool_exhaustion(mon):
 # The same at 4 GiB, from the first 256M of sigma0 that is 2M-aligned. The
 # pool (256M) is first shrunk to 0x4000 free frames, as at 1 GiB, so that
 # filling it takes seconds, not minutes (filled whole: 0x6661c0 mappings,
-# check 50 s under TCG); then grown back to its size (grow may pick other
-# frames of sigma0 than shrink gave it: keep this after the other 4 GiB tests).
+# check 50 s under TCG); the reset that ends check_at_exhaustion gives the
+# pool its boot size back (from other frames of sigma0 than the shrink gave
+# it: keep this after the other 4 GiB tests).
 def test_check_at_pool_exhaustion_4g(bigmon):
     src = next(a for a, b, *_ in sigma0_runs(bigmon)
                for a in [-(-a // M2) * M2] if a + 0x10000000 <= b)
@@ -1415,12 +1428,11 @@ def test_check_at_pool_exhaustion_4g(bigmon):
     assert extra > 0
     assert POOL.fullmatch(one(bigmon, f"pool shrink {h(extra)}"))
     check_at_exhaustion(bigmon, src)
-    assert POOL.fullmatch(one(bigmon, f"pool grow {h(extra)}"))
     assert pool(bigmon)[0] == p0[0]
     check_ok(bigmon)
 
 
-# ---- the pool at its limits (last: these leave sigma0's frames moved) -----------------------------
+# ---- the pool at its limits (last: these leave sigma0 other frames) --------------------------------
 
 
 # pool grow takes only frames from which nothing is derived: with some
@@ -1464,13 +1476,12 @@ def test_pool_takes_all_of_sigma0(mon):
     check_ok(mon)
     n = new_space(mon)
     single_error(mon.cmd(f"map 0 0x10000000 {n} 0x0"))
-    assert one(mon, "reset") == "reset: sigma0 maps 0x0 frames, no client spaces"
-    check_ok(mon)
     out = mon.cmd(f"pool shrink {h(s0)}")
     assert len(out) == 1 and POOL.fullmatch(out[0]), out
     assert spaces_fields(spaces_line(mon))["sigma0"] == s0
     check_ok(mon)
-    one(mon, "reset")
+    assert POOL.fullmatch(one(mon, f"pool grow {h(s0)}"))
+    assert one(mon, "reset") == f"reset: sigma0 maps {h(s0)} frames, no client spaces"
     check_ok(mon)
 
 

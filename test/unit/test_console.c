@@ -864,6 +864,11 @@ static void test_help_lists_all(void **state)
 		fmt_format(want, sizeof(want), "  %s ", con_cmds[i].name);
 		if (count_lines_starting(out(), want) != 1)
 			fail_msg("help does not list %s", con_cmds[i].name);
+		/* the whole synopsis, not cut short */
+		char syn[128];
+		fmt_format(syn, sizeof(syn), "  %s %s", con_cmds[i].name, con_cmds[i].args);
+		if (!strstr(out(), syn))
+			fail_msg("help cuts the synopsis of %s short", con_cmds[i].name);
 		assert_non_null(strstr(out(), con_cmds[i].summary));
 	}
 }
@@ -877,11 +882,11 @@ static void test_help_cmd(void **state)
 		const struct con_cmd *cmd = &con_cmds[i];
 		char line[64];
 		size_t n, len = strlen(cmd->usage);
-		char *want = malloc(64 + 2 * len);
+		char *want = malloc(128 + 2 * len);
 
 		assert_non_null(want);
 		assert_true(len > 0);
-		n = fmt_format(want, 64, "usage: %s %s\r\n", cmd->name, cmd->args);
+		n = fmt_format(want, 128, "usage: %s %s\r\n", cmd->name, cmd->args);
 		for (size_t k = 0; k < len; k++) {
 			if (cmd->usage[k] == '\n')
 				want[n++] = '\r';
@@ -1394,6 +1399,59 @@ static void test_alloc_free_commands(void **state)
 	assert_string_equal(during, before);
 }
 
+/* The figures of `pool` and of `mem`'s first two lines. */
+static void pool_mem_lines(struct con *c, char *buf, size_t n)
+{
+	assert_null(exec(c, "pool"));
+	strncpy(buf, out(), n - 1);
+	buf[n - 1] = '\0';
+	assert_null(exec(c, "mem"));
+	const char *end = strchr(strchr(out(), '\n') + 1, '\n') + 1;
+	const size_t len = (size_t)(end - out()), room = n - 1 - strlen(buf);
+	strncat(buf, out(), len < room ? len : room);
+}
+
+/* reset returns to the boot state: the frames alloc took are freed and the
+ * pool gets its boot size back, after a pool grow (then mem and pool read
+ * exactly as at boot) and after a pool shrink (sigma0 maps as many frames
+ * as at boot, and the pool is its boot size); check holds throughout. */
+static void test_reset_boot_state(void **state)
+{
+	struct con *c = *state;
+	char boot[1024], now[1024], want[128];
+	uint64_t s0, s1, pool0, pool1, x;
+
+	assert_null(exec(c, "reset"));
+	assert_int_equal(sscanf(out(), "reset: sigma0 maps 0x%lx frames", &s0), 1);
+	pool_mem_lines(c, boot, sizeof(boot));
+	assert_int_equal(sscanf(boot, "pool frames 0x%lx", &pool0), 1);
+
+	assert_null(exec(c, "alloc 3"));
+	assert_null(exec(c, "alloc 0x10"));
+	assert_null(exec(c, "pool grow 0x10"));
+	assert_null(exec(c, "space new"));
+	assert_null(exec(c, "reset"));
+	fmt_format(want, sizeof(want), "reset: sigma0 maps 0x%lx frames, no client spaces\r\n", s0);
+	assert_string_equal(out(), want);
+	pool_mem_lines(c, now, sizeof(now));
+	assert_string_equal(now, boot);
+	assert_null(exec(c, "check"));
+
+	assert_null(exec(c, "pool shrink 0x20"));
+	assert_null(exec(c, "alloc"));
+	assert_null(exec(c, "reset"));
+	assert_string_equal(out(), want);
+	assert_null(exec(c, "pool"));
+	assert_int_equal(sscanf(out(), "pool frames 0x%lx used 0x%lx", &pool1, &x), 2);
+	assert_int_equal(pool1, pool0);
+	assert_null(exec(c, "mem"));
+	assert_non_null(strstr(out(), "console 0x0\r\n"));
+	assert_null(exec(c, "check"));
+	assert_null(exec(c, "reset"));
+	assert_int_equal(sscanf(out(), "reset: sigma0 maps 0x%lx frames", &s1), 1);
+	assert_int_equal(s1, s0);
+}
+
 /* free refuses what alloc did not hand out (memmon's frames, the
  * firmware's, holes) and bad arguments; alloc refuses bad counts and runs
  * larger than any free block. None of it changes anything. */
@@ -1477,6 +1535,7 @@ int main(void)
 	    T(test_memmap_sorted_and_find),
 	    T(test_mem_command),
 	    T(test_alloc_free_commands),
+	    T(test_reset_boot_state),
 	    T(test_pt_command),
 	    T(test_walk_command),
 	    T(test_frame_command_refusals),
