@@ -220,6 +220,8 @@ uint64_t cmds_free_allocs(void)
 		for (uint64_t f = r->base / PAGE_SIZE; f < end;) {
 			const paddr_t pa = pa_init(f * PAGE_SIZE);
 			struct frame_info fi;
+			if (freed == s.owned[FRAME_CONSOLE])
+				break;
 			if (frame_query(pa, &fi) || !fi.managed) {
 				f++;
 				continue;
@@ -659,8 +661,8 @@ const struct con_cmd con_cmds[] = {
      .max_args = 0,
      .summary = "delete every client space and guest and return to the boot state",
      .usage = "Every client frame, orphans included, returns to sigma0; frames taken with\n"
-              "alloc are freed and the pool gets its boot size back, so that mem and pool\n"
-              "read as at boot (after pool grow or shrink, sigma0 may hold other frames).",
+              "alloc are freed and the pool gets its boot size back (after pool grow or\n"
+              "shrink, sigma0 may then hold other frames, and its tables differ).",
      .run = cmd_reset},
     {.name = "cpu",
      .args = "",

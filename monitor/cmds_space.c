@@ -465,6 +465,37 @@ err_t cmd_pool(struct con *c, int argc, char **argv)
 	return NULL;
 }
 
+/* reset's last step: move frames between sigma0 and the pool until sigma0
+ * has as many as at boot. One grow or shrink may not fit (a shrink takes at
+ * most a fixed number of runs; a grow's splits need pool pages), so the
+ * step halves on a failure and doubles on a success; a failure at one frame
+ * ends it (a pool shrunk nearly to nothing cannot fund the splits a grow
+ * needs). Each success moves at least a frame: at most O(log) failures
+ * between them. */
+static err_t pool_to_boot(void)
+{
+	struct space_stats s;
+	uint64_t step = (uint64_t)1 << FRAME_MAX_ORDER;
+
+	space_stats(&s);
+	while (s.client != s.client_boot) {
+		const bool grow = s.client > s.client_boot;
+		const uint64_t diff = grow ? s.client - s.client_boot : s.client_boot - s.client;
+		const uint64_t n = diff < step ? diff : step;
+		err_t e = grow ? space_pool_grow(n) : space_pool_shrink(n);
+		if (e) {
+			if (n == 1)
+				return e;
+			step = n / 2;
+			continue;
+		}
+		if (step <= ((uint64_t)1 << FRAME_MAX_ORDER) / 2)
+			step *= 2;
+		space_stats(&s);
+	}
+	return NULL;
+}
+
 err_t cmd_reset(struct con *c, int argc, char **argv)
 {
 	(void)argc, (void)argv;
@@ -477,17 +508,10 @@ err_t cmd_reset(struct con *c, int argc, char **argv)
 	if (e)
 		return layer_fail(c, "reset", e);
 	guest_space_gone(SPACE_MAX);
-	/* What the console and pool grow/shrink moved: back as at boot. Neither
-	 * can fail once every client frame is sigma0's again: the pool's used
-	 * frames are what sigma0's boot state takes, as at boot, and nothing is
-	 * derived from sigma0. */
+	/* What alloc and pool grow/shrink moved, back as at boot. */
 	cmds_free_allocs();
+	e = pool_to_boot();
 	struct space_stats s;
-	space_stats(&s);
-	if (s.client > s.client_boot)
-		e = space_pool_grow(s.client - s.client_boot);
-	else if (s.client < s.client_boot)
-		e = space_pool_shrink(s.client_boot - s.client);
 	space_stats(&s);
 	if (e)
 		con_printf(

@@ -1466,7 +1466,7 @@ def test_pool_grow_only_underived_frames(mon):
 
 
 # Every frame of sigma0 into the pool and back: check holds with sigma0
-# empty, across a reset, and after.
+# empty and after; a reset with sigma0 empty gives it its boot frames.
 def test_pool_takes_all_of_sigma0(mon):
     s0 = spaces_fields(spaces_line(mon))["sigma0"]
     out = mon.cmd(f"pool grow {h(s0)}")
