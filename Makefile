@@ -9,6 +9,8 @@ CLANG ?= clang
 NASM ?= nasm
 PYTHON := /usr/bin/python3
 MEM ?= 1G
+# Parallel jobs where make test may use every CPU: its builds and its fuzzers.
+JOBS ?= $(shell nproc)
 
 # One warning set for every build.
 WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wvla
@@ -68,7 +70,7 @@ $(B)/build_id.h: FORCE
 	@echo '#define MEMMON_BUILD "$(BUILD_ID)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
-.PHONY: FORCE all run image run-image debug test check-layers unit fuzz fuzz-smoke integration prove prove-pt bench bench-frames bench-pt bench-space bench-boot bench-guest deps format check-format \
+.PHONY: FORCE all run image run-image debug test test-build check-layers unit fuzz fuzz-smoke integration prove prove-pt bench bench-frames bench-pt bench-space bench-boot bench-guest deps format check-format \
 	analyze clean help
 .DEFAULT_GOAL := all
 
@@ -164,15 +166,20 @@ $(B)/fuzz/%: test/fuzz/%.c $(HOST_SRC) $(TESTLIB_SRC) $(wildcard monitor/*.h pag
 	$(CLANG) $(FUZZ_FLAGS) -Itest/lib $(WARN) $(filter %.c,$^) -o $@
 
 FUZZ_SECONDS ?= 60
+# How many targets run at once (each is one process); a target's log goes to
+# build/fuzz/NAME.log and is printed whole when it fails.
+FUZZ_JOBS ?= 1
 # A long run of every fuzz target (make fuzz FUZZ_SECONDS=600).
 fuzz: $(FUZZ_TARGETS)
-	@for f in $(FUZZ_TARGETS); do mkdir -p $(B)/corpus/$$(basename $$f); \
-	  $$f -max_total_time=$(FUZZ_SECONDS) $(B)/corpus/$$(basename $$f) \
-	  test/fuzz/seeds/$$(basename $$f | sed 's/^fuzz_//') || exit 1; done
+	@for f in $(FUZZ_TARGETS); do mkdir -p $(B)/corpus/$$(basename $$f); done
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} sh -c \
+	  'n=$$(basename {}); {} -max_total_time=$(FUZZ_SECONDS) $(B)/corpus/$$n \
+	   test/fuzz/seeds/$${n#fuzz_} > {}.log 2>&1 \
+	   && echo "$$n: $$(grep "^Done" {}.log)" || { cat {}.log; echo "$$n: FAILED"; exit 1; }'
 
-# The bounded run that `make test` includes.
+# The bounded run that `make test` includes, a target per CPU.
 fuzz-smoke:
-	$(MAKE) fuzz FUZZ_SECONDS=20
+	$(MAKE) fuzz FUZZ_SECONDS=20 FUZZ_JOBS=$(JOBS)
 
 integration: all
 	$(PYTHON) -m pytest -v test/integration
@@ -183,7 +190,14 @@ integration: all
 check-layers: $(HOST_OBJ)
 	$(PYTHON) scripts/check_layers.py $(B)/host-obj
 
-test: check-format check-layers analyze prove prove-pt unit fuzz-smoke integration
+# What make test runs builds first, JOBS at a time: compile times do not
+# depend on what else runs, unlike the provers' and QEMU's timeouts, so
+# those run one at a time after it.
+test-build:
+	$(MAKE) -j$(JOBS) all $(UNIT_TESTS) $(B)/host/tsan_shoot $(FUZZ_TARGETS) $(HOST_OBJ) \
+	  $(B)/proof/test_bits $(B)/proof/why3.conf
+
+test: check-format test-build check-layers analyze prove prove-pt unit fuzz-smoke integration
 
 # ---- proofs ----------------------------------------------------------------
 # Frama-C's WP over the contracts in pte.h, frame.c and pt.c (scripts/prove.py
