@@ -194,7 +194,7 @@ check-layers: $(HOST_OBJ)
 # depend on what else runs, unlike the provers' and QEMU's timeouts, so
 # those run one at a time after it.
 test-build:
-	$(MAKE) -j$(JOBS) all $(UNIT_TESTS) $(B)/host/tsan_shoot $(FUZZ_TARGETS) $(HOST_OBJ) \
+	$(MAKE) -j$(JOBS) all $(UNIT_TESTS) $(B)/host/tsan_shoot $(FUZZ_TARGETS) \
 	  $(B)/proof/test_bits $(B)/proof/why3.conf
 
 test: check-format test-build check-layers analyze prove prove-pt unit fuzz-smoke integration

@@ -212,7 +212,7 @@ uint64_t cmds_free_allocs(void)
 	uint64_t freed = 0;
 
 	frame_stats(&s);
-	for (size_t i = 0; i < mon_boot->nregions && freed < s.owned[FRAME_CONSOLE]; i++) {
+	for (size_t i = 0; i < mon_boot->nregions; i++) {
 		const struct mm_region *r = &mon_boot->regions[i];
 		if (mm_region_use(mon_boot, r) == MM_RESERVED)
 			continue;
@@ -221,7 +221,7 @@ uint64_t cmds_free_allocs(void)
 			const paddr_t pa = pa_init(f * PAGE_SIZE);
 			struct frame_info fi;
 			if (freed == s.owned[FRAME_CONSOLE])
-				break;
+				return freed; /* the last one is freed */
 			if (frame_query(pa, &fi) || !fi.managed) {
 				f++;
 				continue;
